@@ -1,0 +1,3 @@
+module github.com/kingmaker-ml/kingmaker
+
+go 1.26

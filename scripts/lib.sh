@@ -1,0 +1,45 @@
+# Shared helpers for the stack scripts. Source it; do not run it.
+# shellcheck shell=bash
+
+# ROOT is the repository root; STACK holds everything the local stack writes (git-ignored).
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+STACK=${KINGMAKER_STACK_DIR:-$ROOT/.stack}
+BIN=$ROOT/bin
+
+die() { echo "error: $*" >&2; exit 1; }
+log() { echo "==> $*" >&2; }
+
+# need_cmd NAME HINT: fail with a one-line message when NAME is not on PATH.
+need_cmd() { command -v "$1" >/dev/null 2>&1 || die "$1 not found: $2"; }
+
+# port_open PORT: true when something on 127.0.0.1 accepts connections on PORT.
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+# wait_port PORT SECONDS WHAT: wait until PORT accepts connections, or fail naming WHAT.
+wait_port() {
+  local port=$1 secs=$2 what=$3 i
+  for ((i = 0; i < secs; i++)); do
+    port_open "$port" && return 0
+    sleep 1
+  done
+  die "$what did not open 127.0.0.1:$port within ${secs}s"
+}
+
+# pid_alive FILE: true when FILE names a running process.
+pid_alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
+
+# stop_pid FILE WHAT SECONDS: TERM the process in FILE, wait, then KILL; remove FILE.
+stop_pid() {
+  local file=$1 what=$2 secs=${3:-30} pid i
+  if ! pid_alive "$file"; then rm -f "$file"; log "$what is not running"; return 0; fi
+  pid=$(cat "$file")
+  log "stopping $what (pid $pid)"
+  kill "$pid" 2>/dev/null || true
+  for ((i = 0; i < secs; i++)); do
+    kill -0 "$pid" 2>/dev/null || { rm -f "$file"; return 0; }
+    sleep 1
+  done
+  log "$what did not stop in ${secs}s; killing it"
+  kill -9 "$pid" 2>/dev/null || true
+  rm -f "$file"
+}
