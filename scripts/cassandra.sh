@@ -1,0 +1,255 @@
+#!/usr/bin/env bash
+# One local Apache Cassandra 5.0 node on Java 17, its jars from Maven Central.
+#
+# Usage: scripts/cassandra.sh fetch|start|stop|status|wait|reset
+#   fetch   copy cassandra-all and its runtime dependencies into $STACK/cassandra/lib (once per version)
+#   start   fetch if needed, write the config, start the node and wait until CQL answers on 127.0.0.1:9042
+#   stop    stop the node (TERM, then KILL after 60 s); data stays
+#   status  print running/stopped and the pid; exit 0 when running, 3 when stopped
+#   wait    wait until CQL answers
+#   reset   stop the node and delete its data (keeps the jars)
+#
+# Environment:
+#   KINGMAKER_CASSANDRA_AUTH=1       PasswordAuthenticator + CassandraAuthorizer (login cassandra/cassandra);
+#                                    default AllowAllAuthenticator. Applied at the next start.
+#   KINGMAKER_CASSANDRA_HEAP=1G      JVM heap (-Xms and -Xmx)
+#   KINGMAKER_CASSANDRA_WAIT_SECS=180  how long start/wait wait for CQL
+#   KINGMAKER_STACK_DIR              where the stack lives (default .stack in the repository; see lib.sh)
+set -euo pipefail
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+source "$(dirname "$0")/lib.sh"
+
+SRC=$ROOT/scripts/cassandra
+CDIR=$STACK/cassandra
+LIB=$CDIR/lib
+CONF=$CDIR/conf
+DATA=$CDIR/data
+LOGS=$CDIR/logs
+PIDFILE=$CDIR/cassandra.pid
+MARKER=$LIB/.complete
+ADDRESS=127.0.0.1
+CQL_PORT=9042
+HEAP=${KINGMAKER_CASSANDRA_HEAP:-1G}
+WAIT_SECS=${KINGMAKER_CASSANDRA_WAIT_SECS:-180}
+MAIN_CLASS=org.apache.cassandra.service.CassandraDaemon
+
+# The Cassandra version is the one pinned in the pom.
+VERSION=$(sed -n 's:.*<cassandra.version>\(.*\)</cassandra.version>.*:\1:p' "$SRC/pom.xml")
+[ -n "$VERSION" ] || die "no <cassandra.version> in $SRC/pom.xml"
+
+# java_major BIN: the major version of the java at BIN (e.g. 17), empty when it does not run.
+java_major() {
+  "$1" -version 2>&1 | sed -n '1s/.*version "\([0-9]*\).*/\1/p'
+}
+
+# find_java17: set JAVA (and export JAVA_HOME) to a Java 17, or fail.
+find_java17() {
+  local cand
+  for cand in ${JAVA_HOME:+"$JAVA_HOME/bin/java"} "$(command -v java || true)" \
+    /usr/lib/jvm/java-17-openjdk-amd64/bin/java; do
+    if [ -z "$cand" ] || [ ! -x "$cand" ]; then continue; fi
+    if [ "$(java_major "$cand")" = 17 ]; then
+      JAVA=$cand
+      JAVA_HOME=$(cd "$(dirname "$(readlink -f "$cand")")/.." && pwd)
+      export JAVA_HOME
+      return 0
+    fi
+  done
+  die "Java 17 not found (java -version is not 17 and /usr/lib/jvm/java-17-openjdk-amd64 is missing): apt-get install openjdk-17-jdk-headless"
+}
+
+fetched() { [ -f "$MARKER" ] && [ "$(cat "$MARKER")" = "$VERSION" ]; }
+
+cmd_fetch() {
+  find_java17
+  if fetched; then
+    return 0
+  fi
+  need_cmd mvn "apt-get install maven"
+  log "fetching Cassandra $VERSION and its dependencies with Maven into $LIB"
+  mkdir -p "$CDIR"
+  local tmp=$CDIR/lib.tmp
+  rm -rf "$tmp"
+  if ! mvn -B -q -f "$SRC/pom.xml" dependency:copy-dependencies \
+    -DincludeScope=runtime -DoutputDirectory="$tmp" >"$CDIR/mvn.log" 2>&1; then
+    tail -n 30 "$CDIR/mvn.log" >&2
+    die "mvn dependency:copy-dependencies failed for cassandra-all $VERSION (log: $CDIR/mvn.log)"
+  fi
+  [ -f "$tmp/cassandra-all-$VERSION.jar" ] || die "Maven did not produce cassandra-all-$VERSION.jar"
+  echo "$VERSION" >"$tmp/.complete"
+  rm -rf "$LIB"
+  mv "$tmp" "$LIB"
+  log "fetched $(find "$LIB" -name '*.jar' | wc -l) jars"
+}
+
+# node_alive: the pid file names a running Cassandra (not a reused pid).
+node_alive() {
+  pid_alive "$PIDFILE" && tr '\0' ' ' <"/proc/$(cat "$PIDFILE")/cmdline" 2>/dev/null | grep -q "$MAIN_CLASS"
+}
+
+# cql_ready: a CQL OPTIONS request (protocol v4) on 127.0.0.1:9042 gets a SUPPORTED response.
+cql_ready() {
+  local reply
+  # shellcheck disable=SC2016 # $0 and $1 expand in the inner shell
+  reply=$(timeout 5 bash -c '
+    exec 3<>"/dev/tcp/$0/$1" || exit 1
+    printf "\x04\x00\x00\x00\x05\x00\x00\x00\x00" >&3
+    head -c 5 <&3 | od -An -tx1' "$ADDRESS" "$CQL_PORT" 2>/dev/null) || return 1
+  # response header: version 0x84 (v4, response), flags, stream (2 bytes), opcode 0x06 SUPPORTED
+  [ "${reply//[[:space:]]/}" = 8400000006 ]
+}
+
+show_log() {
+  echo "---- last 30 lines of $LOGS/stdout.log ----" >&2
+  tail -n 30 "$LOGS/stdout.log" >&2 2>/dev/null || true
+}
+
+# wait_cql: wait until CQL answers; fail (with the log) when the node dies or time runs out.
+wait_cql() {
+  local i nopid=0
+  for ((i = 0; i < WAIT_SECS; i++)); do
+    cql_ready && return 0
+    if [ -f "$PIDFILE" ]; then
+      nopid=0
+      if ! node_alive; then
+        show_log
+        rm -f "$PIDFILE"
+        die "Cassandra exited during startup (see $LOGS/stdout.log)"
+      fi
+    else
+      nopid=$((nopid + 1))
+      ((nopid < 10)) || die "Cassandra is not running (scripts/cassandra.sh start)"
+    fi
+    sleep 1
+  done
+  show_log
+  die "Cassandra did not answer CQL on $ADDRESS:$CQL_PORT within ${WAIT_SECS}s"
+}
+
+write_config() {
+  local authn=org.apache.cassandra.auth.AllowAllAuthenticator
+  local authz=org.apache.cassandra.auth.AllowAllAuthorizer
+  if [ "${KINGMAKER_CASSANDRA_AUTH:-0}" = 1 ]; then
+    authn=org.apache.cassandra.auth.PasswordAuthenticator
+    authz=org.apache.cassandra.auth.CassandraAuthorizer
+  fi
+  mkdir -p "$CONF"
+  sed -e "s|@DATA_DIR@|$DATA|g" -e "s|@ADDRESS@|$ADDRESS|g" \
+    -e "s|@AUTHENTICATOR@|$authn|g" -e "s|@AUTHORIZER@|$authz|g" \
+    "$SRC/cassandra.yaml.tmpl" >"$CONF/cassandra.yaml.tmp"
+  mv "$CONF/cassandra.yaml.tmp" "$CONF/cassandra.yaml"
+  cp "$SRC/logback.xml" "$CONF/logback.xml"
+}
+
+cmd_start() {
+  mkdir -p "$CDIR"
+  # One start at a time; the JVM does not inherit the lock (9>&- below).
+  exec 9>"$CDIR/.lock"
+  flock -w 300 9 || die "another scripts/cassandra.sh start holds $CDIR/.lock"
+
+  if node_alive; then
+    if cql_ready; then
+      log "Cassandra is already running (pid $(cat "$PIDFILE")), CQL on $ADDRESS:$CQL_PORT"
+      return 0
+    fi
+    log "Cassandra is starting (pid $(cat "$PIDFILE")); waiting for CQL"
+    wait_cql
+    log "Cassandra is up (pid $(cat "$PIDFILE")), CQL on $ADDRESS:$CQL_PORT"
+    return 0
+  fi
+  rm -f "$PIDFILE"
+  local port
+  for port in "$CQL_PORT" 7000 7199; do
+    if port_open "$port"; then
+      die "port $port on 127.0.0.1 is taken by another process; Cassandra needs 9042, 7000 and 7199"
+    fi
+  done
+
+  cmd_fetch
+  write_config
+  mkdir -p "$DATA" "$LOGS" "$CONF/triggers"
+  [ -f "$LOGS/stdout.log" ] && mv -f "$LOGS/stdout.log" "$LOGS/stdout.log.1"
+
+  local jamm opts=()
+  jamm=$(find "$LIB" -maxdepth 1 -name 'jamm-*.jar' | head -n 1)
+  [ -n "$jamm" ] || die "no jamm jar in $LIB (run scripts/cassandra.sh fetch)"
+  mapfile -t opts < <(grep -E '^-' "$SRC/jvm17.options" | sed 's/[[:space:]]*$//')
+
+  local args=(
+    -Xms"$HEAP" -Xmx"$HEAP"
+    "${opts[@]}"
+    -XX:HeapDumpPath="$LOGS"
+    -javaagent:"$jamm"
+    -Dcassandra.config="file://$CONF/cassandra.yaml"
+    -Dcassandra-foreground=yes
+    -Dcassandra.storagedir="$DATA"
+    -Dcassandra.logdir="$LOGS"
+    -Dlogback.configurationFile="$CONF/logback.xml"
+    -Dcassandra.jmx.local.port=7199
+    -Dcom.sun.management.jmxremote.authenticate=false
+    -Dcassandra.skip_wait_for_gossip_to_settle=0
+    -Dcassandra.ring_delay_ms=1000
+    -Dcassandra.superuser_setup_delay_ms=0
+    -Dcassandra.triggers_dir="$CONF/triggers"
+    -cp "$CONF:$LIB/*"
+    "$MAIN_CLASS"
+  )
+  # Cassandra mlockall()s its memory at startup, which as root makes the whole 1 GiB heap resident at
+  # once. A dev node on a machine without swap gains nothing from that: where we may, drop the
+  # capability (CAP_IPC_LOCK) so the lock fails (a logged warning) and memory is used as needed.
+  local nolock=()
+  if command -v setpriv >/dev/null 2>&1 && setpriv --inh-caps=-ipc_lock --bounding-set=-ipc_lock true 2>/dev/null; then
+    nolock=(setpriv --inh-caps=-ipc_lock --bounding-set=-ipc_lock)
+  fi
+  log "starting Cassandra $VERSION (heap $HEAP, auth ${KINGMAKER_CASSANDRA_AUTH:-0}); log: $LOGS/stdout.log"
+  # setsid: the node outlives this shell and its process group; the inner shell writes its own pid
+  # and then becomes the JVM (exec), so the pid file names the JVM.
+  # shellcheck disable=SC2016 # $$, $0 and $@ expand in the inner shell
+  MALLOC_ARENA_MAX=4 nohup setsid "${nolock[@]}" bash -c 'echo $$ >"$0"; exec "$@"' "$PIDFILE" "$JAVA" "${args[@]}" \
+    >"$LOGS/stdout.log" 2>&1 </dev/null 9>&- &
+  local i
+  for ((i = 0; i < 50; i++)); do
+    [ -s "$PIDFILE" ] && break
+    sleep 0.1
+  done
+  [ -s "$PIDFILE" ] || die "could not start the JVM (no pid file)"
+  wait_cql
+  log "Cassandra is up (pid $(cat "$PIDFILE")), CQL on $ADDRESS:$CQL_PORT"
+}
+
+cmd_stop() {
+  if pid_alive "$PIDFILE" && ! node_alive; then
+    log "pid file names pid $(cat "$PIDFILE"), which is not Cassandra; removing the stale pid file"
+    rm -f "$PIDFILE"
+  fi
+  stop_pid "$PIDFILE" Cassandra 60
+}
+
+cmd_status() {
+  if node_alive; then
+    if cql_ready; then
+      echo "cassandra: running (pid $(cat "$PIDFILE")), CQL on $ADDRESS:$CQL_PORT"
+    else
+      echo "cassandra: running (pid $(cat "$PIDFILE")), CQL not answering yet"
+    fi
+    return 0
+  fi
+  echo "cassandra: stopped"
+  return 3
+}
+
+cmd_reset() {
+  cmd_stop
+  log "deleting $DATA"
+  rm -rf "$DATA"
+}
+
+case "${1:-}" in
+  fetch) cmd_fetch ;;
+  start) cmd_start ;;
+  stop) cmd_stop ;;
+  status) cmd_status ;;
+  wait) wait_cql && log "CQL answers on $ADDRESS:$CQL_PORT" ;;
+  reset) cmd_reset ;;
+  *) die "usage: $0 fetch|start|stop|status|wait|reset" ;;
+esac
