@@ -1,0 +1,61 @@
+# Kingmaker: `make demo` runs the whole loop on a fresh machine, `make test`
+# runs every test (unit and integration) against a real local stack.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+GO ?= go
+CONFIG ?= kingmaker.example.yaml
+KINGMAKER := bin/kingmaker --config $(CONFIG)
+TEST_TIMEOUT ?= 30m
+# Integration tests find the stack here (the defaults of scripts/).
+export KINGMAKER_TEST_CASSANDRA ?= 127.0.0.1:9042
+export KINGMAKER_TEST_TEMPORAL ?= 127.0.0.1:7233
+
+.PHONY: all build demo test test-unit lint stack-up stack-down stack-status stack-reset schema seed bench clean
+
+all: build
+
+build:
+	$(GO) build -o bin/kingmaker ./cmd/kingmaker
+
+## stack-up: start Cassandra and the Temporal dev server (fetching/building them the first time)
+stack-up:
+	scripts/cassandra.sh start
+	scripts/temporal.sh start
+
+## stack-down: stop both; data stays under .stack/
+stack-down:
+	scripts/temporal.sh stop
+	scripts/cassandra.sh stop
+
+stack-status:
+	-scripts/cassandra.sh status
+	-scripts/temporal.sh status
+
+## stack-reset: stop both and delete their data
+stack-reset:
+	scripts/temporal.sh reset
+	scripts/cassandra.sh reset
+
+schema: build
+	$(KINGMAKER) schema apply
+
+## demo: the whole story on a fresh machine
+demo: stack-up build
+	scripts/demo.sh
+
+## test: start the stack if needed, then vet, gofmt and every test, unit and integration
+test: stack-up lint
+	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./...
+
+## test-unit: the tests that need no stack (go test -short)
+test-unit:
+	$(GO) test -short -count=1 ./...
+
+lint:
+	$(GO) vet ./...
+	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); \
+	if [ -n "$$unformatted" ]; then echo "gofmt would change: $$unformatted" >&2; exit 1; fi
+
+clean:
+	rm -rf bin/kingmaker

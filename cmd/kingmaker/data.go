@@ -1,0 +1,176 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/kingmaker-ml/kingmaker/config"
+	"github.com/kingmaker-ml/kingmaker/dataset"
+	"github.com/kingmaker-ml/kingmaker/demo"
+	"github.com/kingmaker-ml/kingmaker/internal/cql"
+	"github.com/kingmaker-ml/kingmaker/schema"
+)
+
+func loadConfig(e *env) (*config.Config, error) { return config.Load(e.configPath) }
+
+func runSchemaApply(ctx context.Context, e *env, args []string) error {
+	fs := newFlags(e, "schema apply")
+	if _, err := parse(fs, args); err != nil {
+		return err
+	}
+	cfg, err := loadConfig(e)
+	if err != nil {
+		return err
+	}
+	s, err := cql.Connect(cfg.Cassandra, false)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	res, err := schema.Apply(ctx, s, cfg.Cassandra)
+	if err != nil {
+		return err
+	}
+	if len(res.Applied) == 0 {
+		fmt.Fprintf(e.stdout, "keyspace %s is up to date at schema version %d\n", cfg.Cassandra.Keyspace, res.After)
+		return nil
+	}
+	fmt.Fprintf(e.stdout, "keyspace %s: applied migrations %v, now at schema version %d\n", cfg.Cassandra.Keyspace, res.Applied, res.After)
+	return nil
+}
+
+func runSchemaVersion(ctx context.Context, e *env, args []string) error {
+	fs := newFlags(e, "schema version")
+	if _, err := parse(fs, args); err != nil {
+		return err
+	}
+	cfg, err := loadConfig(e)
+	if err != nil {
+		return err
+	}
+	s, err := cql.Connect(cfg.Cassandra, false)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	v, err := schema.Version(ctx, s, cfg.Cassandra.Keyspace)
+	if err != nil {
+		return fmt.Errorf("%w (run `kingmaker schema apply`)", err)
+	}
+	fmt.Fprintf(e.stdout, "keyspace %s: schema version %d (this kingmaker knows up to %d)\n", cfg.Cassandra.Keyspace, v, schema.Latest())
+	return nil
+}
+
+func runSeed(ctx context.Context, e *env, args []string) error {
+	fs := newFlags(e, "seed")
+	days := fs.Int("days", 30, "number of days to write")
+	perDay := fs.Int("rows-per-day", 2000, "rows per day")
+	start := fs.String("start", "", "first day, YYYY-MM-DD (default: so that the last day is today, UTC)")
+	driftFrom := fs.Int("drift-from", 0, "1-based day number from which feature distributions and the label rule shift (0: no drift)")
+	seed := fs.Uint64("seed", 42, "random seed; the same seed and flags write the same rows")
+	datasetName := fs.String("dataset", "churn", "value of the events table's dataset column")
+	parallelism := fs.Int("parallelism", 8, "day partitions written at once")
+	if _, err := parse(fs, args); err != nil {
+		return err
+	}
+	if *days < 1 || *perDay < 1 {
+		return usageError{"--days and --rows-per-day must be at least 1"}
+	}
+	if *driftFrom < 0 || *driftFrom > *days {
+		return usageError{fmt.Sprintf("--drift-from %d: must be 0 (no drift) or a day from 1 to %d", *driftFrom, *days)}
+	}
+	first := time.Now().UTC().Truncate(24*time.Hour).AddDate(0, 0, 1-*days)
+	if *start != "" {
+		t, err := time.Parse("2006-01-02", *start)
+		if err != nil {
+			return usageError{fmt.Sprintf("--start %q: use YYYY-MM-DD", *start)}
+		}
+		first = t
+	}
+	cfg, err := loadConfig(e)
+	if err != nil {
+		return err
+	}
+	s, err := cql.Connect(cfg.Cassandra, true)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	if err := schema.Check(ctx, s, cfg.Cassandra.Keyspace); err != nil {
+		return err
+	}
+	spec := demo.Spec{Dataset: *datasetName, Start: first, Days: *days, RowsPerDay: *perDay, DriftFrom: *driftFrom, Seed: *seed}
+	total := int64(*days * *perDay)
+	var lastDraw atomic.Int64
+	var progress func(int64)
+	if f, ok := e.stderr.(*os.File); ok && isTerminal(f) {
+		progress = func(n int64) {
+			now := time.Now().UnixMilli()
+			if last := lastDraw.Load(); n < total && now-last < 100 || !lastDraw.CompareAndSwap(last, now) {
+				return
+			}
+			fmt.Fprintf(f, "\r%s", bar(n, total))
+		}
+	}
+	began := time.Now()
+	if err := demo.Write(ctx, s, cfg.Cassandra.Keyspace, spec, *parallelism, progress); err != nil {
+		return err
+	}
+	if progress != nil {
+		fmt.Fprintf(e.stderr, "\r%s\n", bar(total, total))
+	}
+	took := time.Since(began)
+	drift := "no drift"
+	if *driftFrom > 0 {
+		drift = fmt.Sprintf("drift from day %d (%s)", *driftFrom, spec.DayDate(*driftFrom-1).Format("2006-01-02"))
+	}
+	fmt.Fprintf(e.stdout, "seeded %d rows into %s.events (dataset %s): %d days from %s, %s, seed %d, in %s (%.0f rows/s)\n",
+		total, cfg.Cassandra.Keyspace, *datasetName, *days, first.Format("2006-01-02"), drift, *seed,
+		took.Round(time.Millisecond), float64(total)/took.Seconds())
+	return nil
+}
+
+func bar(n, total int64) string {
+	const width = 40
+	filled := int(float64(width) * float64(n) / float64(max(total, 1)))
+	return fmt.Sprintf("[%s%s] %d/%d rows", strings.Repeat("#", filled), strings.Repeat(".", width-filled), n, total)
+}
+
+// modelData is the status of one model's source data.
+type modelData struct {
+	Model    string             `json:"model"`
+	Table    string             `json:"table"`
+	Days     []dataset.DayCount `json:"days"`
+	Rows     int64              `json:"rows"`
+	Classes  []string           `json:"classes"`
+	ByClass  []int64            `json:"by_class"`
+	Problems []string           `json:"problems,omitempty"`
+}
+
+func sourceStatus(ctx context.Context, src *dataset.Source, days int) (modelData, error) {
+	m := src.Model
+	to := time.Now().UTC().Truncate(24*time.Hour).AddDate(0, 0, 1)
+	counts, err := src.CountDays(ctx, dataset.Days(to.AddDate(0, 0, -days), to), m.Window.Parallelism)
+	if err != nil {
+		return modelData{}, err
+	}
+	d := modelData{Model: m.Name, Table: src.Keyspace + "." + m.Source.Table, Classes: m.Label.Classes, ByClass: make([]int64, len(m.Label.Classes))}
+	for _, c := range counts {
+		if c.Rows == 0 {
+			continue
+		}
+		d.Days = append(d.Days, c)
+		d.Rows += c.Rows
+		for k, n := range c.ByClass {
+			d.ByClass[k] += n
+		}
+	}
+	if d.Rows == 0 {
+		d.Problems = append(d.Problems, fmt.Sprintf("no rows in the last %d days: seed data (kingmaker seed) or check models[%s].source", days, m.Name))
+	}
+	return d, nil
+}

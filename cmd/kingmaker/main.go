@@ -1,0 +1,149 @@
+// Command kingmaker is Kingmaker's one binary: the CLI that drives retrains,
+// promotions and drift checks, and the worker that runs them.
+//
+//	kingmaker [--config FILE] COMMAND [flags] [args]
+//
+// Exit status is 0 on success; otherwise the reason is one line on stderr.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"sort"
+	"strings"
+	"syscall"
+)
+
+// command is one CLI subcommand.
+type command struct {
+	name    string
+	args    string
+	summary string
+	run     func(ctx context.Context, env *env, args []string) error
+}
+
+// env is what every command gets: where to print and which config to load.
+type env struct {
+	stdout, stderr io.Writer
+	configPath     string
+}
+
+// usageError marks errors that should be followed by the command's usage.
+type usageError struct{ msg string }
+
+func (e usageError) Error() string { return e.msg }
+
+func commands() []command {
+	return []command{
+		{"schema apply", "", "create the keyspace and tables, applying new migrations", runSchemaApply},
+		{"schema version", "", "print the keyspace's schema version", runSchemaVersion},
+		{"seed", "[--days N] [--rows-per-day N] [--start DATE] [--drift-from DAY] [--seed N]", "write the labelled demo dataset into events", runSeed},
+		{"status", "[MODEL] [-o json]", "models, champions and the data in their source tables", runStatus},
+	}
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	os.Exit(run(ctx, os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	e := &env{stdout: stdout, stderr: stderr, configPath: "kingmaker.yaml"}
+	if v, ok := os.LookupEnv("KINGMAKER_CONFIG"); ok {
+		e.configPath = v
+	}
+	global := flag.NewFlagSet("kingmaker", flag.ContinueOnError)
+	global.SetOutput(io.Discard)
+	global.StringVar(&e.configPath, "config", e.configPath, "config file")
+	if err := global.Parse(args); err != nil {
+		fmt.Fprintf(stderr, "kingmaker: %v\n", err)
+		usage(stderr)
+		return 2
+	}
+	args = global.Args()
+	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
+		usage(stdout)
+		return 0
+	}
+	cmd, rest, ok := lookup(args)
+	if !ok {
+		fmt.Fprintf(stderr, "kingmaker: unknown command %q (run `kingmaker help`)\n", strings.Join(args, " "))
+		return 2
+	}
+	if err := cmd.run(ctx, e, rest); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		fmt.Fprintf(stderr, "kingmaker %s: %s\n", cmd.name, oneLine(err))
+		var ue usageError
+		if errors.As(err, &ue) {
+			fmt.Fprintf(stderr, "usage: kingmaker %s %s\n", cmd.name, cmd.args)
+			return 2
+		}
+		return 1
+	}
+	return 0
+}
+
+// lookup finds the longest command name that prefixes args.
+func lookup(args []string) (command, []string, bool) {
+	cmds := commands()
+	sort.Slice(cmds, func(i, j int) bool { return len(cmds[i].name) > len(cmds[j].name) })
+	for _, c := range cmds {
+		words := strings.Fields(c.name)
+		if len(args) >= len(words) && strings.Join(args[:len(words)], " ") == c.name {
+			return c, args[len(words):], true
+		}
+	}
+	return command{}, nil, false
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintln(w, "usage: kingmaker [--config FILE] COMMAND [flags] [args]")
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "commands:")
+	for _, c := range commands() {
+		fmt.Fprintf(w, "  %-16s %s\n", c.name, c.summary)
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "The config file defaults to kingmaker.yaml (or $KINGMAKER_CONFIG).")
+}
+
+// oneLine keeps a multi-line error (such as a list of config problems)
+// readable: the first line stays first, the rest are indented below it.
+func oneLine(err error) string {
+	return strings.ReplaceAll(strings.TrimSpace(err.Error()), "\n", "\n  ")
+}
+
+// newFlags makes a command's flag set; its errors go to the command's caller.
+func newFlags(e *env, name string) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(e.stderr)
+	fs.StringVar(&e.configPath, "config", e.configPath, "config file")
+	return fs
+}
+
+// parse parses flags and positional arguments in any order.
+func parse(fs *flag.FlagSet, args []string) ([]string, error) {
+	var positional []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return nil, err
+			}
+			return nil, usageError{err.Error()}
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			return positional, nil
+		}
+		positional = append(positional, args[0])
+		args = args[1:]
+	}
+}

@@ -1,0 +1,491 @@
+// Package config owns Kingmaker's typed configuration: the YAML file, the
+// KINGMAKER_* environment overrides for connection settings, defaults, and
+// validation that reports every problem at once, each naming its field path.
+//
+// It does not open connections; worker and cmd turn a Config into sessions
+// and clients.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Config is the whole configuration of a Kingmaker deployment.
+type Config struct {
+	Cassandra Cassandra `yaml:"cassandra" json:"cassandra"`
+	Temporal  Temporal  `yaml:"temporal" json:"temporal"`
+	Metrics   Metrics   `yaml:"metrics" json:"metrics"`
+	Models    []Model   `yaml:"models" json:"models"`
+}
+
+// Cassandra says how to reach the Cassandra cluster that holds the source
+// tables and the model registry.
+type Cassandra struct {
+	Hosts    []string `yaml:"hosts" json:"hosts"`
+	Port     int      `yaml:"port" json:"port"`
+	Keyspace string   `yaml:"keyspace" json:"keyspace"`
+	// Replication is used only when `schema apply` creates the keyspace.
+	Replication       Replication `yaml:"replication" json:"replication"`
+	Consistency       string      `yaml:"consistency" json:"consistency"`
+	SerialConsistency string      `yaml:"serial_consistency" json:"serial_consistency"`
+	ConnectTimeout    Duration    `yaml:"connect_timeout" json:"connect_timeout"`
+	Timeout           Duration    `yaml:"timeout" json:"timeout"`
+	// LocalDC, when set, makes the driver prefer hosts of that data centre.
+	LocalDC  string `yaml:"local_dc" json:"local_dc,omitempty"`
+	Username string `yaml:"username" json:"username,omitempty"`
+	Password Secret `yaml:"password" json:"password,omitempty"`
+	TLS      TLS    `yaml:"tls" json:"tls"`
+}
+
+// Replication is the keyspace replication used at creation time.
+type Replication struct {
+	// Class is SimpleStrategy or NetworkTopologyStrategy.
+	Class string `yaml:"class" json:"class"`
+	// Factor is the replication factor of SimpleStrategy.
+	Factor int `yaml:"factor" json:"factor,omitempty"`
+	// DataCenters maps a data centre to its replication factor for
+	// NetworkTopologyStrategy.
+	DataCenters map[string]int `yaml:"data_centers" json:"data_centers,omitempty"`
+}
+
+// TLS names the PEM files of a TLS connection. An empty CAFile and CertFile
+// mean plain TCP.
+type TLS struct {
+	Enabled            bool   `yaml:"enabled" json:"enabled"`
+	CAFile             string `yaml:"ca_file" json:"ca_file,omitempty"`
+	CertFile           string `yaml:"cert_file" json:"cert_file,omitempty"`
+	KeyFile            string `yaml:"key_file" json:"key_file,omitempty"`
+	ServerName         string `yaml:"server_name" json:"server_name,omitempty"`
+	InsecureSkipVerify bool   `yaml:"insecure_skip_verify" json:"insecure_skip_verify,omitempty"`
+}
+
+// Temporal says how to reach the Temporal cluster.
+type Temporal struct {
+	HostPort  string `yaml:"host_port" json:"host_port"`
+	Namespace string `yaml:"namespace" json:"namespace"`
+	// TaskQueue serves workflows and light activities.
+	TaskQueue string `yaml:"task_queue" json:"task_queue"`
+	// TrainingTaskQueue serves TrainCandidate and Evaluate, so training
+	// workers can be scaled apart from the rest.
+	TrainingTaskQueue string `yaml:"training_task_queue" json:"training_task_queue"`
+	TLS               TLS    `yaml:"tls" json:"tls"`
+	APIKey            Secret `yaml:"api_key" json:"api_key,omitempty"`
+}
+
+// Metrics configures the Prometheus endpoint of the worker.
+type Metrics struct {
+	Listen string `yaml:"listen" json:"listen"`
+}
+
+// Model declares one prediction task.
+type Model struct {
+	Name       string      `yaml:"name" json:"name"`
+	Source     Source      `yaml:"source" json:"source"`
+	Features   []Feature   `yaml:"features" json:"features"`
+	Label      Label       `yaml:"label" json:"label"`
+	Window     Window      `yaml:"window" json:"window"`
+	Candidates []Candidate `yaml:"candidates" json:"candidates"`
+	Policy     Policy      `yaml:"policy" json:"policy"`
+	Schedule   Schedule    `yaml:"schedule" json:"schedule"`
+	Drift      Drift       `yaml:"drift" json:"drift"`
+}
+
+// Source names the table a model's rows live in. The table is partitioned by
+// (partition column, day bucket) and clustered by time then row key, like the
+// demo `events` table.
+type Source struct {
+	Table string `yaml:"table" json:"table"`
+	// PartitionColumn and PartitionValue select the model's rows when the
+	// table holds several datasets; both empty when the day is the whole key.
+	PartitionColumn string `yaml:"partition_column" json:"partition_column,omitempty"`
+	PartitionValue  string `yaml:"partition_value" json:"partition_value,omitempty"`
+	DayColumn       string `yaml:"day_column" json:"day_column"`
+	TimeColumn      string `yaml:"time_column" json:"time_column"`
+	KeyColumn       string `yaml:"key_column" json:"key_column"`
+}
+
+// Feature is one input column of a model.
+type Feature struct {
+	Name string `yaml:"name" json:"name"`
+	// Column defaults to Name.
+	Column string `yaml:"column" json:"column,omitempty"`
+	// Type is numeric or categorical.
+	Type string `yaml:"type" json:"type"`
+	// Categories fixes the known values of a categorical feature, in order;
+	// a value outside them is "unknown" at training and scoring time.
+	Categories []string `yaml:"categories" json:"categories,omitempty"`
+}
+
+// Label is the column a model predicts and its class values. The last class
+// is the positive class of binary metrics such as ROC AUC.
+type Label struct {
+	Column  string   `yaml:"column" json:"column"`
+	Classes []string `yaml:"classes" json:"classes"`
+}
+
+// Window says which rows a run reads and how it splits them.
+type Window struct {
+	// Length is how far back from the run's end the window reaches.
+	Length Duration `yaml:"length" json:"length"`
+	// HoldoutFraction of rows, chosen by a stable hash of the row key, is
+	// kept out of training and used to score every candidate and the champion.
+	HoldoutFraction float64 `yaml:"holdout_fraction" json:"holdout_fraction"`
+	// OutOfTime, when set, also holds out the newest slice of the window.
+	OutOfTime Duration `yaml:"out_of_time" json:"out_of_time,omitempty"`
+	// MinRows is the fewest rows a window may hold; fewer fails the run.
+	MinRows int `yaml:"min_rows" json:"min_rows"`
+	// MinClassRows is the fewest rows each class must have.
+	MinClassRows int `yaml:"min_class_rows" json:"min_class_rows"`
+	// MaxTrainRows caps the rows one candidate trains on (stratified sample).
+	MaxTrainRows int `yaml:"max_train_rows" json:"max_train_rows"`
+	// Parallelism bounds concurrent partition reads.
+	Parallelism int `yaml:"parallelism" json:"parallelism"`
+	// InvalidRows is "fail" (default) or "skip": what to do with a row whose
+	// feature is NaN, infinite or missing.
+	InvalidRows string `yaml:"invalid_rows" json:"invalid_rows"`
+}
+
+// Candidate is one algorithm with its parameters, trained at every run.
+type Candidate struct {
+	// Name is unique within the model; defaults to the algorithm.
+	Name      string             `yaml:"name" json:"name"`
+	Algorithm string             `yaml:"algorithm" json:"algorithm"`
+	Params    map[string]float64 `yaml:"params" json:"params,omitempty"`
+}
+
+// Policy is the promotion policy. The formulas are in the README and in
+// package evaluator.
+type Policy struct {
+	PrimaryMetric          string      `yaml:"primary_metric" json:"primary_metric"`
+	MinAbsoluteImprovement float64     `yaml:"min_absolute_improvement" json:"min_absolute_improvement"`
+	MinRelativeImprovement float64     `yaml:"min_relative_improvement" json:"min_relative_improvement"`
+	SignificanceLevel      float64     `yaml:"significance_level" json:"significance_level"`
+	Guardrails             []Guardrail `yaml:"guardrails" json:"guardrails,omitempty"`
+	MinimumValues          []Bound     `yaml:"minimum_values" json:"minimum_values,omitempty"`
+	MinHoldoutRows         int         `yaml:"min_holdout_rows" json:"min_holdout_rows"`
+	RequireApproval        bool        `yaml:"require_approval" json:"require_approval"`
+	ApprovalTimeout        Duration    `yaml:"approval_timeout" json:"approval_timeout"`
+	BootstrapResamples     int         `yaml:"bootstrap_resamples" json:"bootstrap_resamples"`
+}
+
+// Guardrail bounds how much a secondary metric may worsen against the champion.
+type Guardrail struct {
+	Metric  string  `yaml:"metric" json:"metric"`
+	MaxDrop float64 `yaml:"max_drop" json:"max_drop"`
+}
+
+// Bound is a least acceptable value of a metric, in its better direction.
+type Bound struct {
+	Metric string  `yaml:"metric" json:"metric"`
+	Value  float64 `yaml:"value" json:"value"`
+}
+
+// Schedule holds the Temporal Schedules of a model.
+type Schedule struct {
+	Retrain Trigger `yaml:"retrain" json:"retrain"`
+	Drift   Trigger `yaml:"drift" json:"drift"`
+}
+
+// Trigger is one schedule: an interval or a cron expression. An empty
+// trigger means no schedule.
+type Trigger struct {
+	Every         Duration `yaml:"every" json:"every,omitempty"`
+	Cron          string   `yaml:"cron" json:"cron,omitempty"`
+	Jitter        Duration `yaml:"jitter" json:"jitter,omitempty"`
+	CatchupWindow Duration `yaml:"catchup_window" json:"catchup_window,omitempty"`
+	Paused        bool     `yaml:"paused" json:"paused,omitempty"`
+}
+
+// Enabled reports whether the trigger schedules anything.
+func (t Trigger) Enabled() bool { return t.Every > 0 || t.Cron != "" }
+
+// Drift configures drift monitoring of a model.
+type Drift struct {
+	// Window is how much recent data is compared with the champion's profile.
+	Window  Duration `yaml:"window" json:"window"`
+	MinRows int      `yaml:"min_rows" json:"min_rows"`
+	// PSIModerate and PSIMajor are the PSI bands; a feature at or over
+	// PSIMajor counts as drifted.
+	PSIModerate float64 `yaml:"psi_moderate" json:"psi_moderate"`
+	PSIMajor    float64 `yaml:"psi_major" json:"psi_major"`
+	// MaxDriftedFeatures is how many features may drift before the model
+	// counts as drifted.
+	MaxDriftedFeatures int `yaml:"max_drifted_features" json:"max_drifted_features"`
+	// RetrainOnDrift starts a retrain (reason drift) when the model drifts.
+	RetrainOnDrift bool `yaml:"retrain_on_drift" json:"retrain_on_drift"`
+	// Cooldown is the least time between two drift-triggered retrains.
+	Cooldown Duration `yaml:"cooldown" json:"cooldown"`
+	// QualityDrop is the largest drop of the champion's primary metric on
+	// recently labelled rows, against its holdout value, before it alerts.
+	QualityDrop float64 `yaml:"quality_drop" json:"quality_drop"`
+}
+
+// Model returns the model called name.
+func (c *Config) Model(name string) (*Model, error) {
+	for i := range c.Models {
+		if c.Models[i].Name == name {
+			return &c.Models[i], nil
+		}
+	}
+	names := make([]string, len(c.Models))
+	for i, m := range c.Models {
+		names[i] = m.Name
+	}
+	return nil, fmt.Errorf("model %q is not in the config (configured: %s)", name, strings.Join(names, ", "))
+}
+
+// Load reads the YAML file at path, applies defaults and KINGMAKER_*
+// environment overrides, and validates the result. Every validation problem
+// is reported, joined in one error.
+func Load(path string) (*Config, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("config file %s not found: pass --config FILE or copy kingmaker.example.yaml to %s", path, path)
+		}
+		return nil, fmt.Errorf("read config: %w", err)
+	}
+	cfg, err := Parse(b)
+	if err != nil {
+		return nil, fmt.Errorf("config %s: %w", path, err)
+	}
+	if err := cfg.ApplyEnv(os.LookupEnv); err != nil {
+		return nil, err
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("config %s is invalid:\n%w", path, err)
+	}
+	return cfg, nil
+}
+
+// Parse decodes YAML strictly (unknown fields are errors) and applies
+// defaults. It does not validate.
+func Parse(b []byte) (*Config, error) {
+	cfg := &Config{}
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	if err := dec.Decode(cfg); err != nil {
+		return nil, fmt.Errorf("parse yaml: %w", err)
+	}
+	cfg.SetDefaults()
+	return cfg, nil
+}
+
+// ApplyEnv overrides connection settings from KINGMAKER_* variables, read
+// through lookup (os.LookupEnv in production).
+func (c *Config) ApplyEnv(lookup func(string) (string, bool)) error {
+	str := func(key string, dst *string) {
+		if v, ok := lookup(key); ok {
+			*dst = v
+		}
+	}
+	var errs []error
+	if v, ok := lookup("KINGMAKER_CASSANDRA_HOSTS"); ok {
+		c.Cassandra.Hosts = splitList(v)
+	}
+	if v, ok := lookup("KINGMAKER_CASSANDRA_PORT"); ok {
+		p, err := strconv.Atoi(v)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("KINGMAKER_CASSANDRA_PORT: %q is not a port number", v))
+		}
+		c.Cassandra.Port = p
+	}
+	str("KINGMAKER_CASSANDRA_KEYSPACE", &c.Cassandra.Keyspace)
+	str("KINGMAKER_CASSANDRA_CONSISTENCY", &c.Cassandra.Consistency)
+	str("KINGMAKER_CASSANDRA_LOCAL_DC", &c.Cassandra.LocalDC)
+	str("KINGMAKER_CASSANDRA_USERNAME", &c.Cassandra.Username)
+	str("KINGMAKER_CASSANDRA_PASSWORD", (*string)(&c.Cassandra.Password))
+	str("KINGMAKER_TEMPORAL_HOST_PORT", &c.Temporal.HostPort)
+	str("KINGMAKER_TEMPORAL_NAMESPACE", &c.Temporal.Namespace)
+	str("KINGMAKER_TEMPORAL_TASK_QUEUE", &c.Temporal.TaskQueue)
+	str("KINGMAKER_TEMPORAL_TRAINING_TASK_QUEUE", &c.Temporal.TrainingTaskQueue)
+	str("KINGMAKER_TEMPORAL_API_KEY", (*string)(&c.Temporal.APIKey))
+	str("KINGMAKER_METRICS_LISTEN", &c.Metrics.Listen)
+	return errors.Join(errs...)
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// SetDefaults fills every unset field that has a default. It is the one place
+// defaults live.
+func (c *Config) SetDefaults() {
+	cs := &c.Cassandra
+	if len(cs.Hosts) == 0 {
+		cs.Hosts = []string{"127.0.0.1"}
+	}
+	setInt(&cs.Port, 9042)
+	setStr(&cs.Keyspace, "kingmaker")
+	setStr(&cs.Replication.Class, "SimpleStrategy")
+	if cs.Replication.Class == "SimpleStrategy" {
+		setInt(&cs.Replication.Factor, 1)
+	}
+	setStr(&cs.Consistency, "LOCAL_QUORUM")
+	setStr(&cs.SerialConsistency, "SERIAL")
+	setDur(&cs.ConnectTimeout, 5*time.Second)
+	setDur(&cs.Timeout, 10*time.Second)
+
+	t := &c.Temporal
+	setStr(&t.HostPort, "127.0.0.1:7233")
+	setStr(&t.Namespace, "default")
+	setStr(&t.TaskQueue, "kingmaker")
+	setStr(&t.TrainingTaskQueue, "kingmaker-training")
+	setStr(&c.Metrics.Listen, "127.0.0.1:9464")
+
+	for i := range c.Models {
+		m := &c.Models[i]
+		setStr(&m.Source.DayColumn, "day")
+		setStr(&m.Source.TimeColumn, "ts")
+		setStr(&m.Source.KeyColumn, "id")
+		for j := range m.Features {
+			setStr(&m.Features[j].Column, m.Features[j].Name)
+		}
+		if len(m.Label.Classes) == 0 {
+			m.Label.Classes = []string{"false", "true"}
+		}
+		w := &m.Window
+		setDur(&w.Length, 14*Day)
+		setFloat(&w.HoldoutFraction, 0.2)
+		setInt(&w.MinRows, 1000)
+		setInt(&w.MinClassRows, 50)
+		setInt(&w.MaxTrainRows, 1_000_000)
+		setInt(&w.Parallelism, 8)
+		setStr(&w.InvalidRows, "fail")
+		for j := range m.Candidates {
+			setStr(&m.Candidates[j].Name, m.Candidates[j].Algorithm)
+		}
+		p := &m.Policy
+		setStr(&p.PrimaryMetric, "roc_auc")
+		setInt(&p.MinHoldoutRows, 200)
+		setDur(&p.ApprovalTimeout, 24*time.Hour)
+		setInt(&p.BootstrapResamples, 1000)
+		d := &m.Drift
+		setDur(&d.Window, Day)
+		setInt(&d.MinRows, 500)
+		setFloat(&d.PSIModerate, 0.10)
+		setFloat(&d.PSIMajor, 0.25)
+		setInt(&d.MaxDriftedFeatures, 0)
+		setDur(&d.Cooldown, 6*time.Hour)
+		setFloat(&d.QualityDrop, 0.05)
+	}
+}
+
+func setStr(p *string, v string) {
+	if *p == "" {
+		*p = v
+	}
+}
+
+func setInt(p *int, v int) {
+	if *p == 0 {
+		*p = v
+	}
+}
+
+func setFloat(p *float64, v float64) {
+	if *p == 0 {
+		*p = v
+	}
+}
+
+func setDur(p *Duration, v time.Duration) {
+	if *p == 0 {
+		*p = Duration(v)
+	}
+}
+
+// Day is 24 hours, the unit of the `d` duration suffix.
+const Day = 24 * time.Hour
+
+// Duration is a time.Duration that reads from YAML as a Go duration string
+// ("90s", "6h") or a whole number of days ("14d").
+type Duration time.Duration
+
+// D returns d as a time.Duration.
+func (d Duration) D() time.Duration { return time.Duration(d) }
+
+// String formats d, in days when it is a whole number of them.
+func (d Duration) String() string {
+	if d > 0 && time.Duration(d)%Day == 0 {
+		return strconv.FormatInt(int64(time.Duration(d)/Day), 10) + "d"
+	}
+	return time.Duration(d).String()
+}
+
+// ParseDuration parses a Go duration or a whole number of days ("14d").
+func ParseDuration(s string) (Duration, error) {
+	if n, ok := strings.CutSuffix(s, "d"); ok {
+		days, err := strconv.Atoi(n)
+		if err != nil || days < 0 {
+			return 0, fmt.Errorf("invalid duration %q (use e.g. 14d, 6h, 90s)", s)
+		}
+		return Duration(time.Duration(days) * Day), nil
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return 0, fmt.Errorf("invalid duration %q (use e.g. 14d, 6h, 90s)", s)
+	}
+	return Duration(v), nil
+}
+
+// UnmarshalYAML implements yaml.Unmarshaler.
+func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+	v, err := ParseDuration(n.Value)
+	if err != nil {
+		return fmt.Errorf("line %d: %w", n.Line, err)
+	}
+	*d = v
+	return nil
+}
+
+// MarshalYAML implements yaml.Marshaler.
+func (d Duration) MarshalYAML() (any, error) { return d.String(), nil }
+
+// MarshalText implements encoding.TextMarshaler, for JSON output.
+func (d Duration) MarshalText() ([]byte, error) { return []byte(d.String()), nil }
+
+// UnmarshalText implements encoding.TextUnmarshaler.
+func (d *Duration) UnmarshalText(b []byte) error {
+	v, err := ParseDuration(string(b))
+	if err != nil {
+		return err
+	}
+	*d = v
+	return nil
+}
+
+// Secret is a string that never prints: logs, JSON output and workflow
+// history see "[redacted]" (or nothing when it is empty).
+type Secret string
+
+// String implements fmt.Stringer.
+func (s Secret) String() string {
+	if s == "" {
+		return ""
+	}
+	return "[redacted]"
+}
+
+// Reveal returns the secret's value, for the one place that needs it.
+func (s Secret) Reveal() string { return string(s) }
+
+// MarshalText implements encoding.TextMarshaler so JSON never carries it.
+func (s Secret) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
+
+// GoString implements fmt.GoStringer so %#v does not leak it either.
+func (s Secret) GoString() string { return strconv.Quote(s.String()) }

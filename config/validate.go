@@ -1,0 +1,355 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/kingmaker-ml/kingmaker/evaluator"
+	"github.com/kingmaker-ml/kingmaker/trainer"
+)
+
+// FieldError is one validation problem: the field path and what is wrong.
+type FieldError struct {
+	Path string
+	Msg  string
+}
+
+func (e *FieldError) Error() string { return e.Path + ": " + e.Msg }
+
+// Consistency levels the driver understands, by their CQL names.
+var (
+	consistencies       = []string{"ANY", "ONE", "TWO", "THREE", "QUORUM", "ALL", "LOCAL_QUORUM", "EACH_QUORUM", "LOCAL_ONE"}
+	serialConsistencies = []string{"SERIAL", "LOCAL_SERIAL"}
+	replicationClasses  = []string{"NetworkTopologyStrategy", "SimpleStrategy"}
+	featureTypes        = []string{"categorical", "numeric"}
+	invalidRowPolicies  = []string{"fail", "skip"}
+	identifier          = regexp.MustCompile(`^[a-zA-Z][a-zA-Z0-9_]{0,47}$`)
+	modelName           = regexp.MustCompile(`^[a-z][a-z0-9_-]{0,47}$`)
+)
+
+// Validate checks the whole config and returns every problem found, joined;
+// each names its field path and what is allowed.
+func (c *Config) Validate() error {
+	v := &validator{}
+	v.cassandra(&c.Cassandra)
+	v.temporal(&c.Temporal)
+	v.hostPort("metrics.listen", c.Metrics.Listen)
+	if len(c.Models) == 0 {
+		v.add("models", "at least one model is required")
+	}
+	seen := map[string]int{}
+	for i := range c.Models {
+		m := &c.Models[i]
+		path := fmt.Sprintf("models[%d]", i)
+		if j, dup := seen[m.Name]; dup && m.Name != "" {
+			v.add(path+".name", "duplicate %q (also models[%d])", m.Name, j)
+		}
+		seen[m.Name] = i
+		v.model(path, m)
+	}
+	return v.err()
+}
+
+type validator struct{ errs []error }
+
+func (v *validator) add(path, format string, args ...any) {
+	v.errs = append(v.errs, &FieldError{Path: path, Msg: fmt.Sprintf(format, args...)})
+}
+
+func (v *validator) err() error { return errors.Join(v.errs...) }
+
+func (v *validator) oneOf(path, value string, allowed []string) {
+	if !slices.Contains(allowed, value) {
+		v.add(path, "unknown %q (known: %s)", value, strings.Join(allowed, ", "))
+	}
+}
+
+func (v *validator) ident(path, value string) {
+	if !identifier.MatchString(value) {
+		v.add(path, "%q is not a CQL identifier (a letter, then letters, digits or _; at most 48)", value)
+	}
+}
+
+func (v *validator) hostPort(path, value string) {
+	host, port, err := net.SplitHostPort(value)
+	if err != nil {
+		v.add(path, "%q is not host:port", value)
+		return
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		v.add(path, "port %q is not a number from 0 to 65535", port)
+	}
+	_ = host
+}
+
+func (v *validator) tls(path string, t TLS) {
+	if (t.CertFile == "") != (t.KeyFile == "") {
+		v.add(path, "cert_file and key_file go together (client certificate and its key)")
+	}
+	if !t.Enabled && (t.CAFile != "" || t.CertFile != "" || t.ServerName != "" || t.InsecureSkipVerify) {
+		v.add(path+".enabled", "TLS files or options are set but enabled is false")
+	}
+}
+
+func (v *validator) cassandra(c *Cassandra) {
+	if len(c.Hosts) == 0 {
+		v.add("cassandra.hosts", "at least one host is required")
+	}
+	for i, h := range c.Hosts {
+		if strings.TrimSpace(h) == "" {
+			v.add(fmt.Sprintf("cassandra.hosts[%d]", i), "empty host")
+		}
+	}
+	if c.Port < 1 || c.Port > 65535 {
+		v.add("cassandra.port", "%d is not a port (1-65535)", c.Port)
+	}
+	v.ident("cassandra.keyspace", c.Keyspace)
+	v.oneOf("cassandra.replication.class", c.Replication.Class, replicationClasses)
+	switch c.Replication.Class {
+	case "SimpleStrategy":
+		if c.Replication.Factor < 1 {
+			v.add("cassandra.replication.factor", "must be at least 1")
+		}
+		if len(c.Replication.DataCenters) > 0 {
+			v.add("cassandra.replication.data_centers", "only for NetworkTopologyStrategy")
+		}
+	case "NetworkTopologyStrategy":
+		if len(c.Replication.DataCenters) == 0 {
+			v.add("cassandra.replication.data_centers", "NetworkTopologyStrategy needs at least one data centre: factor")
+		}
+		for _, dc := range sortedKeys(c.Replication.DataCenters) {
+			if c.Replication.DataCenters[dc] < 1 {
+				v.add("cassandra.replication.data_centers."+dc, "factor must be at least 1")
+			}
+		}
+	}
+	v.oneOf("cassandra.consistency", strings.ToUpper(c.Consistency), consistencies)
+	v.oneOf("cassandra.serial_consistency", strings.ToUpper(c.SerialConsistency), serialConsistencies)
+	if c.ConnectTimeout <= 0 {
+		v.add("cassandra.connect_timeout", "must be positive")
+	}
+	if c.Timeout <= 0 {
+		v.add("cassandra.timeout", "must be positive")
+	}
+	if c.Password != "" && c.Username == "" {
+		v.add("cassandra.username", "a password is set but no username")
+	}
+	v.tls("cassandra.tls", c.TLS)
+}
+
+func (v *validator) temporal(t *Temporal) {
+	v.hostPort("temporal.host_port", t.HostPort)
+	if t.Namespace == "" {
+		v.add("temporal.namespace", "required")
+	}
+	if t.TaskQueue == "" {
+		v.add("temporal.task_queue", "required")
+	}
+	if t.TrainingTaskQueue == "" {
+		v.add("temporal.training_task_queue", "required")
+	}
+	v.tls("temporal.tls", t.TLS)
+}
+
+func (v *validator) model(path string, m *Model) {
+	if !modelName.MatchString(m.Name) {
+		v.add(path+".name", "%q is not a model name (lowercase letter, then lowercase letters, digits, _ or -; at most 48)", m.Name)
+	}
+	v.ident(path+".source.table", m.Source.Table)
+	if (m.Source.PartitionColumn == "") != (m.Source.PartitionValue == "") {
+		v.add(path+".source", "partition_column and partition_value go together")
+	}
+	if m.Source.PartitionColumn != "" {
+		v.ident(path+".source.partition_column", m.Source.PartitionColumn)
+	}
+	v.ident(path+".source.day_column", m.Source.DayColumn)
+	v.ident(path+".source.time_column", m.Source.TimeColumn)
+	v.ident(path+".source.key_column", m.Source.KeyColumn)
+
+	if len(m.Features) == 0 {
+		v.add(path+".features", "at least one feature is required")
+	}
+	names := map[string]int{}
+	for i, f := range m.Features {
+		fp := fmt.Sprintf("%s.features[%d]", path, i)
+		if f.Name == "" {
+			v.add(fp+".name", "required")
+		} else if j, dup := names[f.Name]; dup {
+			v.add(fp+".name", "duplicate %q (also features[%d])", f.Name, j)
+		}
+		names[f.Name] = i
+		v.ident(fp+".column", f.Column)
+		v.oneOf(fp+".type", f.Type, featureTypes)
+		switch f.Type {
+		case "categorical":
+			if len(f.Categories) == 0 {
+				v.add(fp+".categories", "a categorical feature needs its categories listed")
+			}
+			if d := firstDuplicate(f.Categories); d != "" {
+				v.add(fp+".categories", "duplicate %q", d)
+			}
+		case "numeric":
+			if len(f.Categories) > 0 {
+				v.add(fp+".categories", "only for categorical features")
+			}
+		}
+	}
+	v.ident(path+".label.column", m.Label.Column)
+	if len(m.Label.Classes) < 2 {
+		v.add(path+".label.classes", "at least two classes are required")
+	}
+	if d := firstDuplicate(m.Label.Classes); d != "" {
+		v.add(path+".label.classes", "duplicate %q", d)
+	}
+	if _, clash := names[m.Label.Column]; clash {
+		v.add(path+".label.column", "%q is also a feature", m.Label.Column)
+	}
+
+	w := m.Window
+	if w.Length <= 0 {
+		v.add(path+".window.length", "must be positive")
+	}
+	if w.HoldoutFraction <= 0 || w.HoldoutFraction >= 1 {
+		v.add(path+".window.holdout_fraction", "%g is not between 0 and 1 (exclusive)", w.HoldoutFraction)
+	}
+	if w.OutOfTime < 0 || (w.OutOfTime > 0 && w.OutOfTime >= w.Length) {
+		v.add(path+".window.out_of_time", "must be shorter than window.length")
+	}
+	if w.MinRows < 1 {
+		v.add(path+".window.min_rows", "must be at least 1")
+	}
+	if w.MinClassRows < 1 {
+		v.add(path+".window.min_class_rows", "must be at least 1")
+	}
+	if w.MaxTrainRows < 1 {
+		v.add(path+".window.max_train_rows", "must be at least 1")
+	}
+	if w.Parallelism < 1 || w.Parallelism > 256 {
+		v.add(path+".window.parallelism", "%d is not between 1 and 256", w.Parallelism)
+	}
+	v.oneOf(path+".window.invalid_rows", w.InvalidRows, invalidRowPolicies)
+
+	if len(m.Candidates) == 0 {
+		v.add(path+".candidates", "at least one candidate is required")
+	}
+	cands := map[string]int{}
+	for i, c := range m.Candidates {
+		cp := fmt.Sprintf("%s.candidates[%d]", path, i)
+		if j, dup := cands[c.Name]; dup {
+			v.add(cp+".name", "duplicate %q (also candidates[%d]); give each candidate a name", c.Name, j)
+		}
+		cands[c.Name] = i
+		t, err := trainer.Lookup(c.Algorithm)
+		if err != nil {
+			v.add(cp+".algorithm", "unknown %q (known: %s)", c.Algorithm, strings.Join(trainer.Algorithms(), ", "))
+			continue
+		}
+		if err := t.Validate(trainer.Params(c.Params)); err != nil {
+			v.add(cp+".params", "%v", err)
+		}
+	}
+	v.policy(path+".policy", m.Policy)
+	v.trigger(path+".schedule.retrain", m.Schedule.Retrain)
+	v.trigger(path+".schedule.drift", m.Schedule.Drift)
+	v.drift(path+".drift", m.Drift)
+}
+
+func (v *validator) metric(path, name string) {
+	v.oneOf(path, name, evaluator.KnownMetrics())
+}
+
+func (v *validator) policy(path string, p Policy) {
+	v.metric(path+".primary_metric", p.PrimaryMetric)
+	if p.MinAbsoluteImprovement < 0 {
+		v.add(path+".min_absolute_improvement", "must not be negative")
+	}
+	if p.MinRelativeImprovement < 0 {
+		v.add(path+".min_relative_improvement", "must not be negative")
+	}
+	if p.SignificanceLevel < 0 || p.SignificanceLevel >= 1 {
+		v.add(path+".significance_level", "%g is not in [0, 1) (0 turns the test off)", p.SignificanceLevel)
+	}
+	for i, g := range p.Guardrails {
+		gp := fmt.Sprintf("%s.guardrails[%d]", path, i)
+		v.metric(gp+".metric", g.Metric)
+		if g.MaxDrop < 0 {
+			v.add(gp+".max_drop", "must not be negative")
+		}
+	}
+	for i, b := range p.MinimumValues {
+		v.metric(fmt.Sprintf("%s.minimum_values[%d].metric", path, i), b.Metric)
+	}
+	if p.MinHoldoutRows < 1 {
+		v.add(path+".min_holdout_rows", "must be at least 1")
+	}
+	if p.ApprovalTimeout <= 0 {
+		v.add(path+".approval_timeout", "must be positive")
+	}
+	if p.BootstrapResamples < 100 || p.BootstrapResamples > 100_000 {
+		v.add(path+".bootstrap_resamples", "%d is not between 100 and 100000", p.BootstrapResamples)
+	}
+}
+
+func (v *validator) trigger(path string, t Trigger) {
+	if t.Every > 0 && t.Cron != "" {
+		v.add(path, "set every or cron, not both")
+	}
+	if t.Every < 0 {
+		v.add(path+".every", "must be positive")
+	}
+	if t.Cron != "" && len(strings.Fields(t.Cron)) != 5 {
+		v.add(path+".cron", "%q is not a 5-field cron expression (minute hour day-of-month month day-of-week)", t.Cron)
+	}
+	if t.Jitter < 0 {
+		v.add(path+".jitter", "must not be negative")
+	}
+	if t.CatchupWindow < 0 {
+		v.add(path+".catchup_window", "must not be negative")
+	}
+}
+
+func (v *validator) drift(path string, d Drift) {
+	if d.Window <= 0 {
+		v.add(path+".window", "must be positive")
+	}
+	if d.MinRows < 1 {
+		v.add(path+".min_rows", "must be at least 1")
+	}
+	if d.PSIModerate <= 0 || d.PSIMajor <= d.PSIModerate {
+		v.add(path+".psi_major", "must be greater than psi_moderate (%g), which must be positive", d.PSIModerate)
+	}
+	if d.MaxDriftedFeatures < 0 {
+		v.add(path+".max_drifted_features", "must not be negative")
+	}
+	if d.Cooldown < 0 {
+		v.add(path+".cooldown", "must not be negative")
+	}
+	if d.QualityDrop < 0 {
+		v.add(path+".quality_drop", "must not be negative")
+	}
+}
+
+func firstDuplicate(values []string) string {
+	seen := map[string]bool{}
+	for _, s := range values {
+		if seen[s] {
+			return s
+		}
+		seen[s] = true
+	}
+	return ""
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}

@@ -1,0 +1,159 @@
+// Package dataset reads a model's window of rows from its Cassandra source
+// table: day partitions in parallel (bounded), rows streamed in pages, a
+// stable train/holdout split by a hash of the row key, and conversion into
+// the grids the trainers take. It refuses data no model should be trained on
+// (too few rows, one class, NaN features) with errors that say what to fix.
+package dataset
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gocql/gocql"
+
+	"github.com/kingmaker-ml/kingmaker/config"
+)
+
+// Source is a model's source table as the config describes it.
+type Source struct {
+	Session  *gocql.Session
+	Keyspace string
+	Model    *config.Model
+}
+
+// Days returns the UTC dates whose partitions cover [from, to).
+func Days(from, to time.Time) []time.Time {
+	var days []time.Time
+	for d := from.UTC().Truncate(24 * time.Hour); d.Before(to); d = d.AddDate(0, 0, 1) {
+		days = append(days, d)
+	}
+	return days
+}
+
+// DayCount is how many rows one day partition holds, by class.
+type DayCount struct {
+	Day     time.Time `json:"day"`
+	Rows    int64     `json:"rows"`
+	ByClass []int64   `json:"by_class"` // in the order of label.classes; rows with other labels are not counted
+}
+
+// partitionWhere is the WHERE clause selecting one day partition.
+func (s *Source) partitionWhere() string {
+	src := s.Model.Source
+	if src.PartitionColumn != "" {
+		return fmt.Sprintf("%s = ? AND %s = ?", src.PartitionColumn, src.DayColumn)
+	}
+	return src.DayColumn + " = ?"
+}
+
+func (s *Source) partitionArgs(day time.Time) []any {
+	if s.Model.Source.PartitionColumn != "" {
+		return []any{s.Model.Source.PartitionValue, day}
+	}
+	return []any{day}
+}
+
+func (s *Source) table() string { return s.Keyspace + "." + s.Model.Source.Table }
+
+// CountDays counts the rows of each day partition, reading at most
+// parallelism partitions at once. It reads only the label column.
+func (s *Source) CountDays(ctx context.Context, days []time.Time, parallelism int) ([]DayCount, error) {
+	q := fmt.Sprintf("SELECT %s FROM %s WHERE %s", s.Model.Label.Column, s.table(), s.partitionWhere())
+	out := make([]DayCount, len(days))
+	err := forEachDay(ctx, days, parallelism, func(ctx context.Context, i int, day time.Time) error {
+		c := DayCount{Day: day, ByClass: make([]int64, len(s.Model.Label.Classes))}
+		iter := s.Session.Query(q, s.partitionArgs(day)...).WithContext(ctx).PageSize(5000).Iter()
+		var label any
+		for iter.Scan(&label) {
+			c.Rows++
+			if k := classIndex(s.Model.Label.Classes, label); k >= 0 {
+				c.ByClass[k]++
+			}
+		}
+		if err := iter.Close(); err != nil {
+			return s.explain(err)
+		}
+		out[i] = c
+		return nil
+	})
+	return out, err
+}
+
+// explain names the table or column to fix when Cassandra rejects a query.
+func (s *Source) explain(err error) error {
+	msg := err.Error()
+	switch {
+	case strings.Contains(msg, "unconfigured table") || strings.Contains(msg, "table") && strings.Contains(msg, "does not exist"):
+		return fmt.Errorf("source table %s does not exist: check models[%s].source.table or run `kingmaker schema apply`", s.table(), s.Model.Name)
+	case strings.Contains(msg, "Undefined column") || strings.Contains(msg, "Undefined name"):
+		return fmt.Errorf("source table %s: %v: check the columns of model %s in the config", s.table(), err, s.Model.Name)
+	}
+	return fmt.Errorf("read %s: %w", s.table(), err)
+}
+
+// forEachDay runs fn for every day with at most parallelism at once and
+// returns the first error, cancelling the rest.
+func forEachDay(ctx context.Context, days []time.Time, parallelism int, fn func(ctx context.Context, i int, day time.Time) error) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	sem := make(chan struct{}, max(1, parallelism))
+	var (
+		wg       sync.WaitGroup
+		once     sync.Once
+		firstErr error
+	)
+	for i, day := range days {
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+		}
+		if ctx.Err() != nil {
+			break
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			if err := fn(ctx, i, day); err != nil {
+				once.Do(func() { firstErr = err; cancel() })
+			}
+		}()
+	}
+	wg.Wait()
+	if firstErr != nil {
+		return firstErr
+	}
+	return ctx.Err()
+}
+
+// classIndex maps a label value of any CQL type to its class index, -1 when
+// it is not one of the classes.
+func classIndex(classes []string, v any) int {
+	s := labelString(v)
+	for i, c := range classes {
+		if c == s {
+			return i
+		}
+	}
+	return -1
+}
+
+// labelString renders a label value as the class string the config uses.
+func labelString(v any) string {
+	switch x := v.(type) {
+	case nil:
+		return ""
+	case string:
+		return x
+	case bool:
+		if x {
+			return "true"
+		}
+		return "false"
+	default:
+		return fmt.Sprint(x)
+	}
+}

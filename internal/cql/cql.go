@@ -1,0 +1,102 @@
+// Package cql opens Cassandra sessions from the config, with the errors a
+// user can act on when the cluster cannot be reached. It owns no queries:
+// those live with the package that owns their tables.
+package cql
+
+import (
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/gocql/gocql"
+
+	"github.com/kingmaker-ml/kingmaker/config"
+)
+
+// ErrUnreachable means no Cassandra host answered.
+var ErrUnreachable = errors.New("cassandra is unreachable")
+
+// Cluster turns the config into a gocql cluster config. When withKeyspace is
+// false the session has no default keyspace (schema apply creates it).
+func Cluster(c config.Cassandra, withKeyspace bool) (*gocql.ClusterConfig, error) {
+	cl := gocql.NewCluster(c.Hosts...)
+	cl.Port = c.Port
+	if withKeyspace {
+		cl.Keyspace = c.Keyspace
+	}
+	cons, err := gocql.ParseConsistencyWrapper(strings.ToUpper(c.Consistency))
+	if err != nil {
+		return nil, fmt.Errorf("cassandra.consistency: %w", err)
+	}
+	cl.Consistency = cons
+	cl.SerialConsistency = gocql.Serial
+	if strings.EqualFold(c.SerialConsistency, "LOCAL_SERIAL") {
+		cl.SerialConsistency = gocql.LocalSerial
+	}
+	cl.ConnectTimeout = c.ConnectTimeout.D()
+	cl.Timeout = c.Timeout.D()
+	cl.WriteTimeout = c.Timeout.D()
+	cl.ProtoVersion = 4
+	cl.Logger = quietLogger{}
+	cl.RetryPolicy = &gocql.SimpleRetryPolicy{NumRetries: 2}
+	if c.LocalDC != "" {
+		cl.PoolConfig.HostSelectionPolicy = gocql.TokenAwareHostPolicy(gocql.DCAwareRoundRobinPolicy(c.LocalDC))
+	} else {
+		cl.PoolConfig.HostSelectionPolicy = gocql.TokenAwareHostPolicy(gocql.RoundRobinHostPolicy())
+	}
+	if c.Username != "" {
+		cl.Authenticator = gocql.PasswordAuthenticator{Username: c.Username, Password: c.Password.Reveal()}
+	}
+	if c.TLS.Enabled {
+		cl.SslOpts = &gocql.SslOptions{
+			Config:                 &tls.Config{ServerName: c.TLS.ServerName, InsecureSkipVerify: c.TLS.InsecureSkipVerify, MinVersion: tls.VersionTLS12},
+			CaPath:                 c.TLS.CAFile,
+			CertPath:               c.TLS.CertFile,
+			KeyPath:                c.TLS.KeyFile,
+			EnableHostVerification: !c.TLS.InsecureSkipVerify,
+		}
+	}
+	return cl, nil
+}
+
+// Connect opens a session. Its errors say which hosts were tried and what to
+// check; a missing keyspace points at `kingmaker schema apply`.
+func Connect(c config.Cassandra, withKeyspace bool) (*gocql.Session, error) {
+	cl, err := Cluster(c, withKeyspace)
+	if err != nil {
+		return nil, err
+	}
+	s, err := cl.CreateSession()
+	if err != nil {
+		return nil, Explain(c, err)
+	}
+	return s, nil
+}
+
+// Explain turns a session error into a one-line message naming what to fix.
+func Explain(c config.Cassandra, err error) error {
+	where := fmt.Sprintf("%s (port %d)", strings.Join(c.Hosts, ","), c.Port)
+	msg := err.Error()
+	switch {
+	case strings.Contains(msg, "Keyspace") && strings.Contains(msg, "does not exist"),
+		strings.Contains(msg, "keyspace") && strings.Contains(msg, "does not exist"):
+		return fmt.Errorf("cassandra keyspace %q does not exist: run `kingmaker schema apply`", c.Keyspace)
+	case strings.Contains(msg, "authentication") || strings.Contains(msg, "Provided username") ||
+		strings.Contains(msg, "requires authentication"):
+		return fmt.Errorf("cassandra at %s refused the credentials: check cassandra.username and KINGMAKER_CASSANDRA_PASSWORD: %v", where, err)
+	case errors.Is(err, gocql.ErrNoConnectionsStarted), strings.Contains(msg, "connection refused"),
+		strings.Contains(msg, "no connections"), strings.Contains(msg, "i/o timeout"),
+		strings.Contains(msg, "unable to discover protocol version"), strings.Contains(msg, "unable to create session"):
+		return fmt.Errorf("%w at %s: is it running (make stack-up) and are cassandra.hosts/port right? (%v)", ErrUnreachable, where, err)
+	}
+	return fmt.Errorf("cassandra at %s: %w", where, err)
+}
+
+// quietLogger drops the driver's own log lines: they repeat what Explain says
+// and would land on the CLI's stderr.
+type quietLogger struct{}
+
+func (quietLogger) Print(...any)          {}
+func (quietLogger) Printf(string, ...any) {}
+func (quietLogger) Println(...any)        {}

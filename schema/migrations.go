@@ -1,0 +1,84 @@
+package schema
+
+// migrations are append-only: a released migration never changes (Apply
+// compares checksums); a change to the schema is a new migration.
+var migrations = []Migration{
+	{
+		Version: 1,
+		Name:    "registry, history, demo events, predictions",
+		Statements: []string{
+			// The demo source table: one partition per dataset and day, rows in
+			// time order. Any table shaped like this can be a model's source.
+			`CREATE TABLE IF NOT EXISTS {ks}.events (
+				dataset text, day date, ts timestamp, id uuid,
+				tenure_months int, monthly_charges double, support_calls int,
+				logins_30d int, avg_session_minutes double, payment_delays int,
+				plan text, region text, device text,
+				churned boolean,
+				PRIMARY KEY ((dataset, day), ts, id))`,
+
+			// Immutable trained versions, newest first. Metadata that is read
+			// together is stored together; JSON columns hold structured
+			// documents (schema, params, metrics, reference profile).
+			`CREATE TABLE IF NOT EXISTS {ks}.model_versions (
+				model text, version timeuuid,
+				candidate text, algorithm text, params text,
+				run_id text, workflow_id text,
+				window_from timestamp, window_to timestamp,
+				train_rows bigint, holdout_rows bigint,
+				feature_schema text, profile text, metrics text,
+				artifact_sha256 text, artifact_size bigint, artifact_chunks int,
+				train_seconds double, created_at timestamp,
+				PRIMARY KEY ((model), version))
+				WITH CLUSTERING ORDER BY (version DESC)`,
+
+			// Artifact bytes in chunks of at most 1 MiB, one partition per version.
+			`CREATE TABLE IF NOT EXISTS {ks}.model_artifacts (
+				model text, version timeuuid, chunk int, data blob,
+				PRIMARY KEY ((model, version), chunk))`,
+
+			// The champion pointer: the single source of truth, changed only by
+			// lightweight transactions on (version, generation).
+			`CREATE TABLE IF NOT EXISTS {ks}.champions (
+				model text PRIMARY KEY,
+				version timeuuid, generation bigint,
+				promoted_at timestamp, promoted_by text, reason text, run_id text)`,
+
+			// Append-only promotion ledger, one row per generation.
+			`CREATE TABLE IF NOT EXISTS {ks}.promotions (
+				model text, generation bigint,
+				version timeuuid, previous_version timeuuid, action text,
+				promoted_at timestamp, promoted_by text, reason text, run_id text,
+				PRIMARY KEY ((model), generation))
+				WITH CLUSTERING ORDER BY (generation DESC)`,
+
+			// One decision record per retrain run, including "no change".
+			`CREATE TABLE IF NOT EXISTS {ks}.evaluations (
+				model text, evaluated_at timeuuid,
+				run_id text, workflow_id text, reason text,
+				outcome text, winner timeuuid, champion timeuuid, generation bigint,
+				window_from timestamp, window_to timestamp,
+				train_rows bigint, holdout_rows bigint,
+				decision text,
+				PRIMARY KEY ((model), evaluated_at))
+				WITH CLUSTERING ORDER BY (evaluated_at DESC)`,
+
+			`CREATE TABLE IF NOT EXISTS {ks}.drift_reports (
+				model text, computed_at timeuuid,
+				champion timeuuid, generation bigint,
+				window_from timestamp, window_to timestamp,
+				rows bigint, drifted boolean, max_psi double, drifted_features int,
+				retrain_started boolean, report text,
+				PRIMARY KEY ((model), computed_at))
+				WITH CLUSTERING ORDER BY (computed_at DESC)`,
+
+			// Batch predictions, one partition per model and day; a re-run
+			// overwrites the same rows.
+			`CREATE TABLE IF NOT EXISTS {ks}.predictions (
+				model text, day date, id uuid,
+				ts timestamp, version timeuuid, generation bigint,
+				predicted text, score double, run_id text, scored_at timestamp,
+				PRIMARY KEY ((model, day), id))`,
+		},
+	},
+}
