@@ -82,9 +82,9 @@ models:
 // breaks the example config in one way and expects exactly that message.
 func TestValidationNamesEveryProblem(t *testing.T) {
 	cases := []struct {
-		name  string
+		name   string
 		mutate func(c *Config)
-		want  string
+		want   string
 	}{
 		{"an unknown algorithm lists the known ones", func(c *Config) { c.Models[0].Candidates[1].Algorithm = "randomtree" },
 			`models[0].candidates[1].algorithm: unknown "randomtree" (known: forest, id3, knn, logistic, naive_bayes)`},
