@@ -8,6 +8,8 @@ package dataset
 import (
 	"context"
 	"fmt"
+	"reflect"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -66,10 +68,14 @@ func (s *Source) CountDays(ctx context.Context, days []time.Time, parallelism in
 	err := forEachDay(ctx, days, parallelism, func(ctx context.Context, i int, day time.Time) error {
 		c := DayCount{Day: day, ByClass: make([]int64, len(s.Model.Label.Classes))}
 		iter := s.Session.Query(q, s.partitionArgs(day)...).WithContext(ctx).PageSize(5000).Iter()
-		var label any
-		for iter.Scan(&label) {
+		rd, err := iter.RowData()
+		if err != nil {
+			iter.Close()
+			return s.explain(err)
+		}
+		for iter.Scan(rd.Values...) {
 			c.Rows++
-			if k := classIndex(s.Model.Label.Classes, label); k >= 0 {
+			if k := classIndex(s.Model.Label.Classes, rd.Values[0]); k >= 0 {
 				c.ByClass[k]++
 			}
 		}
@@ -141,19 +147,30 @@ func classIndex(classes []string, v any) int {
 	return -1
 }
 
-// labelString renders a label value as the class string the config uses.
+// labelString renders a label value (a pointer from gocql's RowData) as the
+// class string the config uses.
 func labelString(v any) string {
 	switch x := v.(type) {
 	case nil:
 		return ""
-	case string:
-		return x
-	case bool:
-		if x {
+	case *string:
+		return *x
+	case *bool:
+		if *x {
 			return "true"
 		}
 		return "false"
+	case *int:
+		return strconv.Itoa(*x)
+	case *int64:
+		return strconv.FormatInt(*x, 10)
+	case *int32:
+		return strconv.FormatInt(int64(*x), 10)
+	case *int16:
+		return strconv.FormatInt(int64(*x), 10)
+	case *int8:
+		return strconv.FormatInt(int64(*x), 10)
 	default:
-		return fmt.Sprint(x)
+		return fmt.Sprint(reflect.ValueOf(v).Elem().Interface())
 	}
 }
