@@ -8,7 +8,6 @@ package dataset
 import (
 	"context"
 	"fmt"
-	"reflect"
 	"strconv"
 	"strings"
 	"sync"
@@ -60,22 +59,20 @@ func (s *Source) partitionArgs(day time.Time) []any {
 
 func (s *Source) table() string { return s.Keyspace + "." + s.Model.Source.Table }
 
-// CountDays counts the rows of each day partition, reading at most
-// parallelism partitions at once. It reads only the label column.
-func (s *Source) CountDays(ctx context.Context, days []time.Time, parallelism int) ([]DayCount, error) {
-	q := fmt.Sprintf("SELECT %s FROM %s WHERE %s", s.Model.Label.Column, s.table(), s.partitionWhere())
+// CountDays counts the rows of the window in each day partition, reading
+// at most window.parallelism partitions at once and only the label column.
+func (s *Source) CountDays(ctx context.Context, w Window) ([]DayCount, error) {
+	tc := s.Model.Source.TimeColumn
+	q := fmt.Sprintf("SELECT %s FROM %s WHERE %s AND %s >= ? AND %s < ?", s.Model.Label.Column, s.table(), s.partitionWhere(), tc, tc)
+	days := Days(w.From, w.To)
 	out := make([]DayCount, len(days))
-	err := forEachDay(ctx, days, parallelism, func(ctx context.Context, i int, day time.Time) error {
+	err := forEachDay(ctx, days, s.Model.Window.Parallelism, func(ctx context.Context, i int, day time.Time) error {
 		c := DayCount{Day: day, ByClass: make([]int64, len(s.Model.Label.Classes))}
-		iter := s.Session.Query(q, s.partitionArgs(day)...).WithContext(ctx).PageSize(5000).Iter()
-		rd, err := iter.RowData()
-		if err != nil {
-			iter.Close()
-			return s.explain(err)
-		}
-		for iter.Scan(rd.Values...) {
+		iter := s.Session.Query(q, append(s.partitionArgs(day), w.From, w.To)...).WithContext(ctx).PageSize(5000).Iter()
+		targets := scanTargets(iter)
+		for iter.Scan(targets...) {
 			c.Rows++
-			if k := classIndex(s.Model.Label.Classes, rd.Values[0]); k >= 0 {
+			if k := classIndex(s.Model.Label.Classes, value(targets[0])); k >= 0 {
 				c.ByClass[k]++
 			}
 		}
@@ -147,30 +144,22 @@ func classIndex(classes []string, v any) int {
 	return -1
 }
 
-// labelString renders a label value (a pointer from gocql's RowData) as the
-// class string the config uses.
+// labelString renders a cell value as the string the config uses for
+// classes and categories ("" for null).
 func labelString(v any) string {
 	switch x := v.(type) {
 	case nil:
 		return ""
-	case *string:
-		return *x
-	case *bool:
-		if *x {
-			return "true"
-		}
-		return "false"
-	case *int:
-		return strconv.Itoa(*x)
-	case *int64:
-		return strconv.FormatInt(*x, 10)
-	case *int32:
-		return strconv.FormatInt(int64(*x), 10)
-	case *int16:
-		return strconv.FormatInt(int64(*x), 10)
-	case *int8:
-		return strconv.FormatInt(int64(*x), 10)
-	default:
-		return fmt.Sprint(reflect.ValueOf(v).Elem().Interface())
+	case string:
+		return x
+	case bool:
+		return strconv.FormatBool(x)
+	case int:
+		return strconv.Itoa(x)
+	case int64:
+		return strconv.FormatInt(x, 10)
+	case gocql.UUID:
+		return x.String()
 	}
+	return fmt.Sprint(v)
 }

@@ -1,0 +1,90 @@
+package dataset
+
+import (
+	"context"
+	"encoding/binary"
+	"fmt"
+	"hash/fnv"
+	"sync"
+
+	"github.com/kingmaker-ml/kingmaker/trainer"
+)
+
+// SampleRate is the fraction of training rows to keep so that about maxRows
+// remain of trainRows; 1 keeps all.
+func SampleRate(trainRows int64, maxRows int) float64 {
+	if maxRows <= 0 || trainRows <= int64(maxRows) {
+		return 1
+	}
+	return float64(maxRows) / float64(trainRows)
+}
+
+// Sampled reports whether the training row with this key is in a sample of
+// the given rate. The same rate to every class keeps class proportions (a
+// stratified sample), and the same seed gives the same sample.
+func Sampled(key string, rate float64, seed uint64) bool {
+	if rate >= 1 {
+		return true
+	}
+	h := fnv.New64a()
+	var b [8]byte
+	binary.LittleEndian.PutUint64(b[:], seed)
+	h.Write(b[:])
+	h.Write([]byte(key))
+	return float64(h.Sum64()>>11)/float64(1<<53) < rate
+}
+
+// LoadTrain reads the training side of the window into a grid, in day and
+// clustering order (so the same window gives the same grid), keeping a
+// sample of the given rate (see SampleRate).
+func (s *Source) LoadTrain(ctx context.Context, w Window, rate float64, seed uint64) (*trainer.Data, Stats, error) {
+	days := Days(w.From, w.To)
+	perDay := make([]trainer.Data, len(days))
+	var mu sync.Mutex // guards nothing shared but keeps fn obviously safe per day slot
+	st, err := s.Scan(ctx, w, ScanOptions{}, func(day int, b *Batch) error {
+		mu.Lock()
+		defer mu.Unlock()
+		d := &perDay[day]
+		for i := range b.X {
+			if b.Holdout[i] || !Sampled(b.Keys[i], rate, seed) {
+				continue
+			}
+			d.X = append(d.X, b.X[i])
+			d.Y = append(d.Y, b.Y[i])
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, st, err
+	}
+	out := &trainer.Data{Schema: s.Schema()}
+	for _, d := range perDay {
+		out.X = append(out.X, d.X...)
+		out.Y = append(out.Y, d.Y...)
+	}
+	return out, st, nil
+}
+
+// RequireTrainable refuses a window no model should be trained on, saying
+// what to change.
+func (s *Source) RequireTrainable(w Window, counts []DayCount) (total int64, byClass []int64, err error) {
+	m := s.Model
+	byClass = make([]int64, len(m.Label.Classes))
+	for _, c := range counts {
+		total += c.Rows
+		for k, n := range c.ByClass {
+			byClass[k] += n
+		}
+	}
+	if total < int64(m.Window.MinRows) {
+		return total, byClass, fmt.Errorf("%w: model %s: window %s holds %d rows, fewer than window.min_rows %d: seed or ingest more data, or widen window.length",
+			ErrInvalidData, m.Name, w, total, m.Window.MinRows)
+	}
+	for k, n := range byClass {
+		if n < int64(m.Window.MinClassRows) {
+			return total, byClass, fmt.Errorf("%w: model %s: window %s has %d rows of class %q, fewer than window.min_class_rows %d (a one-class window cannot be learned)",
+				ErrInvalidData, m.Name, w, n, m.Label.Classes[k], m.Window.MinClassRows)
+		}
+	}
+	return total, byClass, nil
+}

@@ -1,0 +1,375 @@
+package dataset
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"math"
+	"reflect"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gocql/gocql"
+
+	"github.com/kingmaker-ml/kingmaker/trainer"
+)
+
+// ErrInvalidData marks data that no retry can fix: a missing column, a
+// non-finite feature, a label outside the classes, too few rows or one class.
+var ErrInvalidData = errors.New("invalid data")
+
+// Window is the half-open time range [From, To) of source rows a run reads.
+type Window struct {
+	From time.Time `json:"from"`
+	To   time.Time `json:"to"`
+}
+
+func (w Window) String() string {
+	return w.From.UTC().Format(time.RFC3339) + " .. " + w.To.UTC().Format(time.RFC3339)
+}
+
+// Schema returns the trainer schema of the source's model.
+func (s *Source) Schema() trainer.Schema {
+	m := s.Model
+	sc := trainer.Schema{Classes: append([]string(nil), m.Label.Classes...)}
+	for _, f := range m.Features {
+		kind := trainer.Numeric
+		if f.Type == "categorical" {
+			kind = trainer.Categorical
+		}
+		sc.Features = append(sc.Features, trainer.Feature{Name: f.Name, Kind: kind, Categories: append([]string(nil), f.Categories...)})
+	}
+	return sc
+}
+
+// Batch is a page of converted rows of one day partition.
+type Batch struct {
+	Keys    []string
+	X       [][]float64
+	Y       []int // class index; -1 when the label is null or not a class (only when scanning unlabelled rows)
+	Holdout []bool
+}
+
+// Len is the number of rows in the batch.
+func (b *Batch) Len() int { return len(b.X) }
+
+// Stats counts what a scan saw.
+type Stats struct {
+	Rows           int64   `json:"rows"`
+	Train          int64   `json:"train"`
+	Holdout        int64   `json:"holdout"`
+	Skipped        int64   `json:"skipped"`
+	TrainByClass   []int64 `json:"train_by_class"`
+	HoldoutByClass []int64 `json:"holdout_by_class"`
+}
+
+func (st *Stats) add(o Stats) {
+	st.Rows += o.Rows
+	st.Train += o.Train
+	st.Holdout += o.Holdout
+	st.Skipped += o.Skipped
+	for k := range st.TrainByClass {
+		st.TrainByClass[k] += o.TrainByClass[k]
+		st.HoldoutByClass[k] += o.HoldoutByClass[k]
+	}
+}
+
+// ScanOptions tune a scan.
+type ScanOptions struct {
+	// Unlabelled scans rows without reading or requiring the label (scoring).
+	Unlabelled bool
+	// PageSize is the rows per page and per Batch (default 5000).
+	PageSize int
+}
+
+// columnKinds are the CQL types a numeric feature may have.
+var numericTypes = map[string]bool{"int": true, "bigint": true, "smallint": true, "tinyint": true, "varint": true,
+	"float": true, "double": true, "decimal": true, "counter": true, "boolean": true}
+
+// Check compares the model's columns with the table's, so schema drift
+// between the config and the table is one clear error before any training.
+func (s *Source) Check(ctx context.Context) error {
+	iter := s.Session.Query(`SELECT column_name, type FROM system_schema.columns WHERE keyspace_name = ? AND table_name = ?`,
+		s.Keyspace, s.Model.Source.Table).WithContext(ctx).Iter()
+	types := map[string]string{}
+	var name, typ string
+	for iter.Scan(&name, &typ) {
+		types[name] = typ
+	}
+	if err := iter.Close(); err != nil {
+		return fmt.Errorf("read columns of %s: %w", s.table(), err)
+	}
+	m := s.Model
+	if len(types) == 0 {
+		return fmt.Errorf("%w: source table %s does not exist: check models[%s].source.table", ErrInvalidData, s.table(), m.Name)
+	}
+	var problems []string
+	need := func(col, what string) {
+		if _, ok := types[col]; !ok {
+			problems = append(problems, fmt.Sprintf("%s: no column %q in %s", what, col, s.table()))
+		}
+	}
+	need(m.Source.DayColumn, "source.day_column")
+	need(m.Source.TimeColumn, "source.time_column")
+	need(m.Source.KeyColumn, "source.key_column")
+	if m.Source.PartitionColumn != "" {
+		need(m.Source.PartitionColumn, "source.partition_column")
+	}
+	need(m.Label.Column, "label.column")
+	for i, f := range m.Features {
+		path := fmt.Sprintf("features[%d] (%s)", i, f.Name)
+		t, ok := types[f.Column]
+		if !ok {
+			need(f.Column, path)
+			continue
+		}
+		if f.Type == "numeric" && !numericTypes[t] {
+			problems = append(problems, fmt.Sprintf("%s: column %q is %s, not a number type", path, f.Column, t))
+		}
+	}
+	if len(problems) > 0 {
+		return fmt.Errorf("%w: model %s does not match table %s: %s", ErrInvalidData, m.Name, s.table(), strings.Join(problems, "; "))
+	}
+	return nil
+}
+
+// Scan reads every row of the window, converting and splitting it, and calls
+// fn with each page of each day partition. Calls for one day come in
+// clustering order, one after another; calls for different days may run
+// concurrently (at most window.parallelism days at once), so fn must be safe
+// for that. day is the index of the partition in Days(w.From, w.To).
+//
+// A row with a non-finite or missing feature fails the scan with an error
+// naming the row, or is skipped and counted when window.invalid_rows is skip.
+func (s *Source) Scan(ctx context.Context, w Window, opts ScanOptions, fn func(day int, b *Batch) error) (Stats, error) {
+	m := s.Model
+	cols := []string{m.Source.KeyColumn, m.Source.TimeColumn}
+	for _, f := range m.Features {
+		cols = append(cols, f.Column)
+	}
+	if !opts.Unlabelled {
+		cols = append(cols, m.Label.Column)
+	}
+	q := fmt.Sprintf("SELECT %s FROM %s WHERE %s AND %s >= ? AND %s < ?", strings.Join(cols, ", "), s.table(), s.partitionWhere(),
+		m.Source.TimeColumn, m.Source.TimeColumn)
+	pageSize := opts.PageSize
+	if pageSize <= 0 {
+		pageSize = 5000
+	}
+	conv := s.converter()
+	var oot time.Time
+	if m.Window.OutOfTime > 0 {
+		oot = w.To.Add(-m.Window.OutOfTime.D())
+	}
+	var (
+		mu    sync.Mutex
+		total = newStats(len(m.Label.Classes))
+	)
+	days := Days(w.From, w.To)
+	err := forEachDay(ctx, days, m.Window.Parallelism, func(ctx context.Context, di int, day time.Time) error {
+		st := newStats(len(m.Label.Classes))
+		args := append(s.partitionArgs(day), w.From, w.To)
+		iter := s.Session.Query(q, args...).WithContext(ctx).PageSize(pageSize).Iter()
+		targets := scanTargets(iter)
+		cells := make([]any, len(targets))
+		b := &Batch{}
+		flush := func() error {
+			if b.Len() == 0 {
+				return nil
+			}
+			err := fn(di, b)
+			b = &Batch{}
+			return err
+		}
+		for iter.Scan(targets...) {
+			st.Rows++
+			for i, t := range targets {
+				cells[i] = value(t)
+			}
+			key := labelString(cells[0])
+			x, problem := conv.features(cells[2 : 2+len(m.Features)])
+			y := -1
+			if !opts.Unlabelled && problem == "" {
+				label := cells[len(cells)-1]
+				if y = classIndex(m.Label.Classes, label); y < 0 {
+					problem = fmt.Sprintf("label %s = %q is not one of the classes %v", m.Label.Column, labelString(label), m.Label.Classes)
+				}
+			}
+			if problem != "" {
+				if m.Window.InvalidRows == "skip" {
+					st.Skipped++
+					continue
+				}
+				iter.Close()
+				return fmt.Errorf("%w: %s day %s row %s=%s: %s (fix the data, or set models[%s].window.invalid_rows: skip)",
+					ErrInvalidData, s.table(), day.Format("2006-01-02"), m.Source.KeyColumn, key, problem, m.Name)
+			}
+			ts, _ := cells[1].(time.Time)
+			hold := Holdout(key, m.Window.HoldoutFraction) || (!oot.IsZero() && !ts.Before(oot))
+			b.Keys = append(b.Keys, key)
+			b.X = append(b.X, x)
+			b.Y = append(b.Y, y)
+			b.Holdout = append(b.Holdout, hold)
+			if y >= 0 {
+				if hold {
+					st.Holdout++
+					st.HoldoutByClass[y]++
+				} else {
+					st.Train++
+					st.TrainByClass[y]++
+				}
+			}
+			if b.Len() >= pageSize {
+				if err := flush(); err != nil {
+					iter.Close()
+					return err
+				}
+			}
+		}
+		if err := iter.Close(); err != nil {
+			return s.explain(err)
+		}
+		if err := flush(); err != nil {
+			return err
+		}
+		mu.Lock()
+		total.add(st)
+		mu.Unlock()
+		return nil
+	})
+	return total, err
+}
+
+func newStats(classes int) Stats {
+	return Stats{TrainByClass: make([]int64, classes), HoldoutByClass: make([]int64, classes)}
+}
+
+// Holdout reports whether the row with this key belongs to the holdout: a
+// stable hash of the key, the same on every worker and every run.
+func Holdout(key string, fraction float64) bool {
+	h := fnv.New64a()
+	h.Write([]byte(key))
+	return float64(h.Sum64()>>11)/float64(1<<53) < fraction
+}
+
+// converter turns driver values into feature vectors.
+type converter struct {
+	feats []featureConv
+}
+
+type featureConv struct {
+	name       string
+	numeric    bool
+	categories map[string]int
+}
+
+func (s *Source) converter() *converter {
+	c := &converter{}
+	for _, f := range s.Model.Features {
+		fc := featureConv{name: f.Name, numeric: f.Type == "numeric"}
+		if !fc.numeric {
+			fc.categories = make(map[string]int, len(f.Categories))
+			for i, v := range f.Categories {
+				fc.categories[v] = i
+			}
+		}
+		c.feats = append(c.feats, fc)
+	}
+	return c
+}
+
+// features converts one row's feature cells; problem is non-empty when a
+// value cannot be used.
+func (c *converter) features(cells []any) (x []float64, problem string) {
+	x = make([]float64, len(cells))
+	for j, cell := range cells {
+		fc := &c.feats[j]
+		if fc.numeric {
+			v, ok := cellFloat(cell)
+			if !ok {
+				return nil, fmt.Sprintf("feature %s is missing", fc.name)
+			}
+			if math.IsNaN(v) || math.IsInf(v, 0) {
+				return nil, fmt.Sprintf("feature %s is %v, not a finite number", fc.name, v)
+			}
+			x[j] = v
+			continue
+		}
+		idx, ok := fc.categories[labelString(cell)]
+		if !ok {
+			idx = -1 // unknown or missing category: the trainers have an "unknown" slot
+		}
+		x[j] = float64(idx)
+	}
+	return x, ""
+}
+
+// scanTargets returns one **T per column, so a null cell reads as nil
+// rather than as the zero value a plain *T would give.
+func scanTargets(iter *gocql.Iter) []any {
+	cols := iter.Columns()
+	out := make([]any, len(cols))
+	for i, c := range cols {
+		out[i] = reflect.New(reflect.TypeOf(c.TypeInfo.New())).Interface()
+	}
+	return out
+}
+
+// value dereferences a scan target: nil for a null cell, else the value.
+func value(target any) any {
+	switch p := target.(type) {
+	case **float64:
+		if *p == nil {
+			return nil
+		}
+		return **p
+	case **int:
+		if *p == nil {
+			return nil
+		}
+		return **p
+	case **string:
+		if *p == nil {
+			return nil
+		}
+		return **p
+	}
+	rv := reflect.ValueOf(target).Elem() // *T
+	if rv.IsNil() {
+		return nil
+	}
+	return rv.Elem().Interface()
+}
+
+// cellFloat reads a numeric cell; ok is false for null.
+func cellFloat(v any) (float64, bool) {
+	switch x := v.(type) {
+	case float64:
+		return x, true
+	case int:
+		return float64(x), true
+	case int64:
+		return float64(x), true
+	case float32:
+		return float64(x), true
+	case int32:
+		return float64(x), true
+	case int16:
+		return float64(x), true
+	case int8:
+		return float64(x), true
+	case bool:
+		if x {
+			return 1, true
+		}
+		return 0, true
+	case fmt.Stringer: // *inf.Dec (decimal), *big.Int (varint)
+		var f float64
+		if _, err := fmt.Sscan(x.String(), &f); err == nil {
+			return f, true
+		}
+	}
+	return 0, false
+}
