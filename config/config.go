@@ -78,6 +78,8 @@ type Temporal struct {
 	TrainingTaskQueue string `yaml:"training_task_queue" json:"training_task_queue"`
 	TLS               TLS    `yaml:"tls" json:"tls"`
 	APIKey            Secret `yaml:"api_key" json:"api_key,omitempty"`
+	// UIURL is the Temporal Web UI, for links the CLI prints.
+	UIURL string `yaml:"ui_url" json:"ui_url"`
 }
 
 // Metrics configures the Prometheus endpoint of the worker.
@@ -308,6 +310,7 @@ func (c *Config) ApplyEnv(lookup func(string) (string, bool)) error {
 	str("KINGMAKER_TEMPORAL_TASK_QUEUE", &c.Temporal.TaskQueue)
 	str("KINGMAKER_TEMPORAL_TRAINING_TASK_QUEUE", &c.Temporal.TrainingTaskQueue)
 	str("KINGMAKER_TEMPORAL_API_KEY", (*string)(&c.Temporal.APIKey))
+	str("KINGMAKER_TEMPORAL_UI_URL", &c.Temporal.UIURL)
 	str("KINGMAKER_METRICS_LISTEN", &c.Metrics.Listen)
 	return errors.Join(errs...)
 }
@@ -345,6 +348,7 @@ func (c *Config) SetDefaults() {
 	setStr(&t.Namespace, "default")
 	setStr(&t.TaskQueue, "kingmaker")
 	setStr(&t.TrainingTaskQueue, "kingmaker-training")
+	setStr(&t.UIURL, "http://127.0.0.1:8233")
 	setStr(&c.Metrics.Listen, "127.0.0.1:9464")
 
 	for i := range c.Models {

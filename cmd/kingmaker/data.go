@@ -154,7 +154,7 @@ type modelData struct {
 func sourceStatus(ctx context.Context, src *dataset.Source, days int) (modelData, error) {
 	m := src.Model
 	to := time.Now().UTC().Truncate(24*time.Hour).AddDate(0, 0, 1)
-	counts, err := src.CountDays(ctx, dataset.Days(to.AddDate(0, 0, -days), to), m.Window.Parallelism)
+	counts, err := src.CountDays(ctx, dataset.Window{From: to.AddDate(0, 0, -days), To: to})
 	if err != nil {
 		return modelData{}, err
 	}

@@ -43,7 +43,15 @@ func commands() []command {
 		{"schema apply", "", "create the keyspace and tables, applying new migrations", runSchemaApply},
 		{"schema version", "", "print the keyspace's schema version", runSchemaVersion},
 		{"seed", "[--days N] [--rows-per-day N] [--start DATE] [--drift-from DAY] [--seed N]", "write the labelled demo dataset into events", runSeed},
-		{"status", "[MODEL] [-o json]", "models, champions and the data in their source tables", runStatus},
+		{"status", "[MODEL] [-o json]", "models, champions, recent decisions and source data", runStatus},
+		{"worker", "[--queues main,training]", "run the Temporal workers and the metrics endpoint", runWorker},
+		{"retrain", "MODEL [--wait] [--as-of TIME] [-o json]", "start a retrain run (and follow it)", runRetrain},
+		{"models list", "MODEL [-o json]", "a model's versions, newest first", runModelsList},
+		{"models show", "MODEL VERSION [-o json]", "one version: window, rows, artifact, metrics", runModelsShow},
+		{"promote", "MODEL VERSION --reason TEXT", "make a version champion (compare-and-set)", runPromote},
+		{"rollback", "MODEL --reason TEXT", "make the previous champion current again", runRollback},
+		{"approve", "RUN --reason TEXT", "approve the winner of a run awaiting approval", runApproval(true)},
+		{"reject", "RUN --reason TEXT", "reject the winner of a run awaiting approval", runApproval(false)},
 	}
 }
 

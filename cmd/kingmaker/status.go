@@ -2,25 +2,38 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/kingmaker-ml/kingmaker/config"
 	"github.com/kingmaker-ml/kingmaker/dataset"
 	"github.com/kingmaker-ml/kingmaker/internal/cql"
+	"github.com/kingmaker-ml/kingmaker/registry"
 	"github.com/kingmaker-ml/kingmaker/schema"
 )
 
 type statusReport struct {
-	Keyspace      string      `json:"keyspace"`
-	SchemaVersion int         `json:"schema_version"`
-	Models        []modelData `json:"models"`
+	Keyspace      string        `json:"keyspace"`
+	SchemaVersion int           `json:"schema_version"`
+	Models        []modelStatus `json:"models"`
+}
+
+type modelStatus struct {
+	Champion  *registry.Champion    `json:"champion"`
+	Algorithm string                `json:"algorithm,omitempty"`
+	Metric    string                `json:"primary_metric"`
+	Value     string                `json:"primary_value,omitempty"`
+	Decisions []registry.Evaluation `json:"recent_decisions"`
+	Data      modelData             `json:"data"`
 }
 
 func runStatus(ctx context.Context, e *env, args []string) error {
 	fs := newFlags(e, "status")
 	out := outputFlag(fs)
 	days := fs.Int("days", 30, "how many recent days of source data to summarise")
+	recent := fs.Int("decisions", 5, "how many recent decisions to show")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -51,21 +64,50 @@ func runStatus(ctx context.Context, e *env, args []string) error {
 	if err := schema.Check(ctx, s, cfg.Cassandra.Keyspace); err != nil {
 		return err
 	}
+	reg := registry.New(s, cfg.Cassandra.Keyspace, cql.Serial(cfg.Cassandra))
 	rep := statusReport{Keyspace: cfg.Cassandra.Keyspace, SchemaVersion: schema.Latest()}
 	for i := range models {
-		src := &dataset.Source{Session: s, Keyspace: cfg.Cassandra.Keyspace, Model: &models[i]}
-		d, err := sourceStatus(ctx, src, *days)
-		if err != nil {
+		m := &models[i]
+		ms := modelStatus{Metric: m.Policy.PrimaryMetric}
+		src := &dataset.Source{Session: s, Keyspace: cfg.Cassandra.Keyspace, Model: m}
+		if ms.Data, err = sourceStatus(ctx, src, *days); err != nil {
 			return err
 		}
-		rep.Models = append(rep.Models, d)
+		if ms.Champion, err = reg.Champion(ctx, m.Name); err != nil {
+			return err
+		}
+		if ms.Champion != nil {
+			if v, err := reg.GetVersion(ctx, m.Name, ms.Champion.Version); err == nil {
+				ms.Algorithm, ms.Value = v.Algorithm, primary(v, m.Policy.PrimaryMetric)
+			}
+		}
+		if ms.Decisions, err = reg.Evaluations(ctx, m.Name, *recent); err != nil {
+			return err
+		}
+		rep.Models = append(rep.Models, ms)
 	}
 	if *out == "json" {
 		return writeJSON(e.stdout, rep)
 	}
 	fmt.Fprintf(e.stdout, "keyspace %s, schema version %d\n", rep.Keyspace, rep.SchemaVersion)
-	for _, d := range rep.Models {
-		fmt.Fprintf(e.stdout, "\nmodel %s: %d rows in %s over the last %d days (%s)\n", d.Model, d.Rows, d.Table, *days, classMix(d.Classes, d.ByClass, d.Rows))
+	for _, ms := range rep.Models {
+		d := ms.Data
+		fmt.Fprintf(e.stdout, "\nmodel %s\n", d.Model)
+		if c := ms.Champion; c != nil {
+			fmt.Fprintf(e.stdout, "  champion  %s (%s), generation %d, %s %s\n            promoted %s by %s: %s\n",
+				c.Version, ms.Algorithm, c.Generation, ms.Metric, ms.Value, c.PromotedAt.Format(time.RFC3339), c.PromotedBy, c.Reason)
+		} else {
+			fmt.Fprintf(e.stdout, "  champion  none yet: run `kingmaker retrain %s`\n", d.Model)
+		}
+		if len(ms.Decisions) > 0 {
+			fmt.Fprintln(e.stdout, "  recent decisions:")
+			tw := table(e.stdout)
+			for _, ev := range ms.Decisions {
+				fmt.Fprintf(tw, "    %s\t%s\t%s\t%s\t%s\n", ev.ID.Time().UTC().Format(time.DateTime), ev.Outcome, ev.Reason, ev.WorkflowID, headline(ev.Decision))
+			}
+			tw.Flush()
+		}
+		fmt.Fprintf(e.stdout, "  data      %d rows in %s over the last %d days (%s)\n", d.Rows, d.Table, *days, classMix(d.Classes, d.ByClass, d.Rows))
 		for _, p := range d.Problems {
 			fmt.Fprintf(e.stdout, "  ! %s\n", p)
 		}
@@ -96,4 +138,24 @@ func classMix(classes []string, byClass []int64, rows int64) string {
 		parts[k] = fmt.Sprintf("%s %.1f%%", c, share)
 	}
 	return strings.Join(parts, ", ")
+}
+
+// headline is the first reason of a stored decision record.
+func headline(doc json.RawMessage) string {
+	var rec struct {
+		Decision *struct {
+			Reasons []string `json:"reasons"`
+		} `json:"decision"`
+		Failure string `json:"failure"`
+	}
+	if json.Unmarshal(doc, &rec) != nil {
+		return ""
+	}
+	if rec.Failure != "" {
+		return rec.Failure
+	}
+	if rec.Decision != nil && len(rec.Decision.Reasons) > 0 {
+		return rec.Decision.Reasons[0]
+	}
+	return ""
 }

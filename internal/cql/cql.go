@@ -30,10 +30,7 @@ func Cluster(c config.Cassandra, withKeyspace bool) (*gocql.ClusterConfig, error
 		return nil, fmt.Errorf("cassandra.consistency: %w", err)
 	}
 	cl.Consistency = cons
-	cl.SerialConsistency = gocql.Serial
-	if strings.EqualFold(c.SerialConsistency, "LOCAL_SERIAL") {
-		cl.SerialConsistency = gocql.LocalSerial
-	}
+	cl.SerialConsistency = Serial(c)
 	cl.ConnectTimeout = c.ConnectTimeout.D()
 	cl.Timeout = c.Timeout.D()
 	cl.WriteTimeout = c.Timeout.D()
@@ -100,3 +97,11 @@ type quietLogger struct{}
 func (quietLogger) Print(...any)          {}
 func (quietLogger) Printf(string, ...any) {}
 func (quietLogger) Println(...any)        {}
+
+// Serial returns the serial consistency of lightweight transactions.
+func Serial(c config.Cassandra) gocql.SerialConsistency {
+	if strings.EqualFold(c.SerialConsistency, "LOCAL_SERIAL") {
+		return gocql.LocalSerial
+	}
+	return gocql.Serial
+}

@@ -1,0 +1,175 @@
+// Package activities holds the Temporal activities of Kingmaker: everything
+// that touches Cassandra, trains or scores. Each is a method on Activities,
+// which holds their dependencies; workflows call them through a typed
+// reference. Activities are idempotent, and errors no retry can fix are
+// non-retryable application errors with a type a workflow can match.
+package activities
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/gocql/gocql"
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/kingmaker-ml/kingmaker/config"
+	"github.com/kingmaker-ml/kingmaker/dataset"
+	"github.com/kingmaker-ml/kingmaker/registry"
+	"github.com/kingmaker-ml/kingmaker/trainer"
+)
+
+// Error types of non-retryable failures, for workflows and tests to match.
+const (
+	ErrTypeInvalidSpec     = "InvalidSpec"
+	ErrTypeInvalidData     = "InvalidData"
+	ErrTypeCorruptArtifact = "CorruptArtifact"
+	ErrTypeCASLost         = "CASLost"
+)
+
+// Activities holds what the activities need. One value serves every
+// activity of a worker; its fields are safe for concurrent use.
+type Activities struct {
+	Config   *config.Config
+	Session  *gocql.Session
+	Registry *registry.Registry
+	Logger   *slog.Logger
+	// Observer, when set, is told about trainings and promotions (metrics).
+	Observer Observer
+}
+
+// Observer receives events worth counting.
+type Observer interface {
+	Trained(model, algorithm string, seconds float64, err error)
+	Promoted(model string, action registry.Action, err error)
+}
+
+func (a *Activities) model(name string) (*config.Model, error) {
+	m, err := a.Config.Model(name)
+	if err != nil {
+		return nil, nonRetryable(ErrTypeInvalidSpec, err)
+	}
+	return m, nil
+}
+
+func (a *Activities) source(m *config.Model) *dataset.Source {
+	return &dataset.Source{Session: a.Session, Keyspace: a.Config.Cassandra.Keyspace, Model: m}
+}
+
+// nonRetryable wraps err so Temporal does not retry it.
+func nonRetryable(typ string, err error) error {
+	return temporal.NewNonRetryableApplicationError(err.Error(), typ, err)
+}
+
+// classify marks the errors no retry can fix as non-retryable.
+func classify(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, dataset.ErrInvalidData), errors.Is(err, trainer.ErrInvalidData), errors.Is(err, trainer.ErrInvalidParams):
+		return nonRetryable(ErrTypeInvalidData, err)
+	case errors.Is(err, registry.ErrCorruptArtifact), errors.Is(err, trainer.ErrCorruptArtifact):
+		return nonRetryable(ErrTypeCorruptArtifact, err)
+	case errors.Is(err, trainer.ErrUnknownAlgorithm):
+		return nonRetryable(ErrTypeInvalidSpec, err)
+	}
+	return err
+}
+
+// heartbeat records progress every interval until the returned stop is
+// called, so a long step (training) is seen alive and a lost worker is
+// noticed within the heartbeat timeout.
+func heartbeat(ctx context.Context, interval time.Duration, details func() any) (stop func()) {
+	done := make(chan struct{})
+	go func() {
+		t := time.NewTicker(interval)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				activity.RecordHeartbeat(ctx, details())
+			}
+		}
+	}()
+	return func() { close(done) }
+}
+
+// LoadSpecInput names the model to load.
+type LoadSpecInput struct {
+	Model string `json:"model"`
+}
+
+// Spec is a model's spec as a worker's config has it, with where its
+// training runs.
+type Spec struct {
+	Model             config.Model `json:"model"`
+	TrainingTaskQueue string       `json:"training_task_queue"`
+}
+
+// LoadSpec returns the model's spec as this worker's config has it, so the
+// spec a run used is recorded in its history.
+func (a *Activities) LoadSpec(ctx context.Context, in LoadSpecInput) (*Spec, error) {
+	m, err := a.model(in.Model)
+	if err != nil {
+		return nil, err
+	}
+	return &Spec{Model: *m, TrainingTaskQueue: a.Config.Temporal.TrainingTaskQueue}, nil
+}
+
+// SnapshotInput fixes a window.
+type SnapshotInput struct {
+	Model  string         `json:"model"`
+	Window dataset.Window `json:"window"`
+}
+
+// Snapshot is what a window holds.
+type Snapshot struct {
+	Window  dataset.Window `json:"window"`
+	Rows    int64          `json:"rows"`
+	ByClass []int64        `json:"by_class"`
+	Days    int            `json:"days"`
+	// Champion is the champion pointer when the window was fixed (nil: none).
+	Champion *registry.Champion `json:"champion,omitempty"`
+}
+
+// SnapshotWindow checks the source table against the spec, counts the
+// window's rows by class, and refuses a window too small or with one class.
+func (a *Activities) SnapshotWindow(ctx context.Context, in SnapshotInput) (*Snapshot, error) {
+	m, err := a.model(in.Model)
+	if err != nil {
+		return nil, err
+	}
+	src := a.source(m)
+	if err := src.Check(ctx); err != nil {
+		return nil, classify(err)
+	}
+	counts, err := src.CountDays(ctx, in.Window)
+	if err != nil {
+		return nil, classify(err)
+	}
+	total, byClass, err := src.RequireTrainable(in.Window, counts)
+	if err != nil {
+		return nil, classify(err)
+	}
+	champ, err := a.Registry.Champion(ctx, m.Name)
+	if err != nil {
+		return nil, err
+	}
+	return &Snapshot{Window: in.Window, Rows: total, ByClass: byClass, Days: len(counts), Champion: champ}, nil
+}
+
+// versionKey names the work that makes one version: the same run and
+// candidate always map to the same version id.
+func versionKey(runID, candidate string) string { return runID + "/" + candidate }
+
+// String helps logs.
+func (s *Snapshot) String() string {
+	return fmt.Sprintf("%d rows in %s", s.Rows, s.Window)
+}

@@ -1,0 +1,246 @@
+package activities
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gocql/gocql"
+	"go.temporal.io/sdk/activity"
+
+	"github.com/kingmaker-ml/kingmaker/dataset"
+	"github.com/kingmaker-ml/kingmaker/evaluator"
+	"github.com/kingmaker-ml/kingmaker/trainer"
+)
+
+// EvaluateInput asks for the champion and the candidates to be scored on
+// the same holdout rows of a window.
+type EvaluateInput struct {
+	Model  string         `json:"model"`
+	Window dataset.Window `json:"window"`
+	// Champion is the version the pointer named when the window was fixed;
+	// empty when there was none.
+	Champion   string   `json:"champion,omitempty"`
+	Candidates []string `json:"candidates"`
+	// Seed makes the paired bootstrap reproducible for a run.
+	Seed uint64 `json:"seed"`
+}
+
+// Evaluation is the paired evaluation of one run: summaries only, never rows.
+type Evaluation struct {
+	HoldoutRows int `json:"holdout_rows"`
+	// Champion is nil when there is none or it could not be scored (then
+	// ChampionProblem says why and the run decides as if there were none).
+	Champion        *evaluator.Champion   `json:"champion,omitempty"`
+	ChampionProblem string                `json:"champion_problem,omitempty"`
+	Candidates      []evaluator.Candidate `json:"candidates"`
+	// Problems are comparisons that could not be made, in words.
+	Problems []string `json:"problems,omitempty"`
+	Seconds  float64  `json:"seconds"`
+}
+
+// scored is one model's predictions on the holdout.
+type scored struct {
+	version string
+	algo    string
+	model   trainer.Model
+	pred    []int
+	pos     []float64
+}
+
+// Evaluate scores the champion and every candidate on exactly the same
+// holdout rows, streamed in pages, then compares each candidate with the
+// champion on the policy's metrics (McNemar for accuracy, a paired bootstrap
+// for the rest). It records each candidate's metrics on its version.
+func (a *Activities) Evaluate(ctx context.Context, in EvaluateInput) (*Evaluation, error) {
+	began := time.Now()
+	m, err := a.model(in.Model)
+	if err != nil {
+		return nil, err
+	}
+	want := a.source(m).Schema()
+	out := &Evaluation{}
+	var models []*scored
+	for _, id := range in.Candidates {
+		sm, err := a.loadModel(ctx, m.Name, id)
+		if err != nil {
+			return nil, classify(fmt.Errorf("candidate %s: %w", id, err))
+		}
+		models = append(models, sm)
+	}
+	var champ *scored
+	if in.Champion != "" {
+		c, err := a.loadModel(ctx, m.Name, in.Champion)
+		switch {
+		case err != nil:
+			out.ChampionProblem = fmt.Sprintf("champion %s could not be loaded (%v); candidates are judged as for a first champion", in.Champion, err)
+		case !sameSchema(c.model.Schema(), want):
+			out.ChampionProblem = fmt.Sprintf("champion %s was trained on other features or classes than the config now declares; candidates are judged as for a first champion", in.Champion)
+		default:
+			champ = c
+			models = append(models, c)
+		}
+	}
+
+	// Score every model on each page as it arrives; pages of one day are kept
+	// in order and days are joined in day order, so the rows line up across
+	// models and the result does not depend on read scheduling.
+	type dayResult struct {
+		truth []int
+		pred  [][]int
+		pos   [][]float64
+	}
+	days := make([]dayResult, len(dataset.Days(in.Window.From, in.Window.To)))
+	var mu sync.Mutex
+	var rows atomic.Int64
+	_, err = a.source(m).Scan(ctx, in.Window, dataset.ScanOptions{}, func(day int, b *dataset.Batch) error {
+		var x [][]float64
+		var truth []int
+		for i := range b.X {
+			if b.Holdout[i] {
+				x = append(x, b.X[i])
+				truth = append(truth, b.Y[i])
+			}
+		}
+		if len(x) == 0 {
+			return nil
+		}
+		preds := make([][]int, len(models))
+		poss := make([][]float64, len(models))
+		for k, sm := range models {
+			p, pos, err := sm.model.Predict(x)
+			if err != nil {
+				return fmt.Errorf("version %s predicting the holdout: %w", sm.version, err)
+			}
+			preds[k], poss[k] = p, pos
+		}
+		mu.Lock()
+		d := &days[day]
+		d.truth = append(d.truth, truth...)
+		if d.pred == nil {
+			d.pred = make([][]int, len(models))
+			d.pos = make([][]float64, len(models))
+		}
+		for k := range models {
+			d.pred[k] = append(d.pred[k], preds[k]...)
+			if poss[k] != nil {
+				d.pos[k] = append(d.pos[k], poss[k]...)
+			}
+		}
+		mu.Unlock()
+		activity.RecordHeartbeat(ctx, rows.Add(int64(len(x))))
+		return nil
+	})
+	if err != nil {
+		return nil, classify(err)
+	}
+	var truth []int
+	for _, d := range days {
+		truth = append(truth, d.truth...)
+		for k, sm := range models {
+			if d.pred == nil {
+				continue
+			}
+			sm.pred = append(sm.pred, d.pred[k]...)
+			sm.pos = append(sm.pos, d.pos[k]...)
+		}
+	}
+	out.HoldoutRows = len(truth)
+	if len(truth) == 0 {
+		return nil, nonRetryable(ErrTypeInvalidData, fmt.Errorf("model %s: the window %s has no holdout rows: raise window.holdout_fraction or widen the window", m.Name, in.Window))
+	}
+	k := len(m.Label.Classes)
+	metrics := func(sm *scored) (evaluator.Metrics, error) {
+		pos := sm.pos
+		if len(pos) != len(truth) {
+			pos = nil
+		}
+		return evaluator.Score(k, truth, sm.pred, pos)
+	}
+	if champ != nil {
+		cm, err := metrics(champ)
+		if err != nil {
+			return nil, fmt.Errorf("score champion %s: %w", champ.version, err)
+		}
+		out.Champion = &evaluator.Champion{Version: champ.version, Metrics: cm}
+	}
+	policy := m.Policy.Evaluator()
+	for _, sm := range models {
+		if sm == champ {
+			continue
+		}
+		mt, err := metrics(sm)
+		if err != nil {
+			return nil, fmt.Errorf("score candidate %s: %w", sm.version, err)
+		}
+		c := evaluator.Candidate{Version: sm.version, Algorithm: sm.algo, Metrics: mt}
+		if champ != nil {
+			for _, metric := range policy.ComparedMetrics() {
+				cmp, err := evaluator.Compare(metric, k, truth, champ.pred, sm.pred, nilIfShort(champ.pos, len(truth)), nilIfShort(sm.pos, len(truth)),
+					evaluator.CompareOptions{Resamples: m.Policy.BootstrapResamples, Seed: in.Seed})
+				if err != nil {
+					out.Problems = append(out.Problems, fmt.Sprintf("candidate %s vs champion on %s: %v", sm.version, metric, err))
+					continue
+				}
+				c.Comparisons = append(c.Comparisons, cmp)
+			}
+		}
+		b, _ := json.Marshal(mt)
+		if err := a.Registry.SetMetrics(ctx, m.Name, mustUUID(sm.version), b); err != nil {
+			return nil, err
+		}
+		out.Candidates = append(out.Candidates, c)
+	}
+	out.Seconds = time.Since(began).Seconds()
+	return out, nil
+}
+
+func nilIfShort(pos []float64, n int) []float64 {
+	if len(pos) != n {
+		return nil
+	}
+	return pos
+}
+
+func (a *Activities) loadModel(ctx context.Context, model, id string) (*scored, error) {
+	uid, err := gocql.ParseUUID(id)
+	if err != nil {
+		return nil, nonRetryable(ErrTypeInvalidSpec, fmt.Errorf("%q is not a version id", id))
+	}
+	v, err := a.Registry.GetVersion(ctx, model, uid)
+	if err != nil {
+		return nil, err
+	}
+	b, err := a.Registry.LoadArtifact(ctx, v)
+	if err != nil {
+		return nil, err
+	}
+	tm, err := trainer.Decode(b)
+	if err != nil {
+		return nil, err
+	}
+	return &scored{version: id, algo: v.Algorithm, model: tm}, nil
+}
+
+func mustUUID(s string) gocql.UUID {
+	u, _ := gocql.ParseUUID(s)
+	return u
+}
+
+// sameSchema reports whether a model trained on a can score rows laid out as b.
+func sameSchema(a, b trainer.Schema) bool {
+	if !slices.Equal(a.Classes, b.Classes) || len(a.Features) != len(b.Features) {
+		return false
+	}
+	for i := range a.Features {
+		fa, fb := a.Features[i], b.Features[i]
+		if fa.Name != fb.Name || fa.Kind != fb.Kind || !slices.Equal(fa.Categories, fb.Categories) {
+			return false
+		}
+	}
+	return true
+}

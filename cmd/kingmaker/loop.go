@@ -1,0 +1,275 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/url"
+	"os"
+	"os/user"
+	"strings"
+	"time"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/kingmaker-ml/kingmaker/config"
+	"github.com/kingmaker-ml/kingmaker/worker"
+	"github.com/kingmaker-ml/kingmaker/workflows"
+)
+
+func runWorker(ctx context.Context, e *env, args []string) error {
+	fs := newFlags(e, "worker")
+	queues := fs.String("queues", "main,training", "task queues to serve: main, training or both")
+	stop := fs.Duration("stop-timeout", 30*time.Second, "how long running activities get to finish on stop")
+	trainings := fs.Int("max-trainings", 2, "trainings at once on this process")
+	if _, err := parse(fs, args); err != nil {
+		return err
+	}
+	cfg, err := loadConfig(e)
+	if err != nil {
+		return err
+	}
+	logger := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	st, err := worker.Open(ctx, cfg, logger)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	return worker.Run(ctx, st, worker.Options{
+		Roles: strings.Split(*queues, ","), StopTimeout: *stop, MaxConcurrentTrainings: *trainings, Logger: logger,
+	})
+}
+
+// actor names who runs a command, for promotion and approval records.
+func actor(flagValue string) string {
+	if flagValue != "" {
+		return flagValue
+	}
+	name := os.Getenv("USER")
+	if u, err := user.Current(); err == nil && u.Username != "" {
+		name = u.Username
+	}
+	host, _ := os.Hostname()
+	return name + "@" + host
+}
+
+func dialTemporal(ctx context.Context, cfg *config.Config) (client.Client, error) {
+	return worker.Dial(ctx, cfg.Temporal, nil)
+}
+
+func runURL(cfg *config.Config, workflowID string) string {
+	return fmt.Sprintf("%s/namespaces/%s/workflows/%s", strings.TrimRight(cfg.Temporal.UIURL, "/"), url.PathEscape(cfg.Temporal.Namespace), url.PathEscape(workflowID))
+}
+
+func runRetrain(ctx context.Context, e *env, args []string) error {
+	fs := newFlags(e, "retrain")
+	wait := fs.Bool("wait", false, "wait for the run to finish, showing progress")
+	asOf := fs.String("as-of", "", "end the window at this time (RFC 3339 or YYYY-MM-DD) instead of now")
+	reason := fs.String("reason", workflows.ReasonManual, "why this retrain runs (recorded)")
+	out := outputFlag(fs)
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return usageError{"exactly one MODEL"}
+	}
+	if err := checkOutput(*out); err != nil {
+		return err
+	}
+	cfg, err := loadConfig(e)
+	if err != nil {
+		return err
+	}
+	if _, err := cfg.Model(pos[0]); err != nil {
+		return err
+	}
+	in := workflows.RetrainInput{Model: pos[0], Reason: *reason, RequestedBy: actor("")}
+	if *asOf != "" {
+		t, err := parseTime(*asOf)
+		if err != nil {
+			return usageError{fmt.Sprintf("--as-of %q: %v", *asOf, err)}
+		}
+		in.AsOf = &t
+	}
+	c, err := dialTemporal(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	id := workflows.RetrainWorkflowID(in.Model, time.Now())
+	run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+		ID: id, TaskQueue: cfg.Temporal.TaskQueue,
+		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
+		TypedSearchAttributes:    temporal.NewSearchAttributes(workflows.AttrModel.ValueSet(in.Model)),
+		StaticSummary:            fmt.Sprintf("Retrain %s (%s)", in.Model, in.Reason),
+	}, workflows.RetrainWorkflowName, in)
+	if err != nil {
+		return fmt.Errorf("start retrain of %s: %w", in.Model, err)
+	}
+	if *out == "table" {
+		fmt.Fprintf(e.stdout, "started %s (run %s)\n  %s\n", run.GetID(), run.GetRunID(), runURL(cfg, run.GetID()))
+	}
+	if !*wait {
+		if *out == "json" {
+			return writeJSON(e.stdout, map[string]string{"workflow_id": run.GetID(), "run_id": run.GetRunID(), "url": runURL(cfg, run.GetID())})
+		}
+		return nil
+	}
+	res, err := waitRetrain(ctx, e, c, run, *out == "table")
+	if *out == "json" {
+		if res != nil {
+			writeJSON(e.stdout, res)
+		}
+		return err
+	}
+	if res != nil {
+		printResult(e.stdout, res)
+	}
+	return err
+}
+
+func parseTime(s string) (time.Time, error) {
+	if t, err := time.Parse(time.RFC3339, s); err == nil {
+		return t, nil
+	}
+	t, err := time.Parse("2006-01-02", s)
+	if err != nil {
+		return time.Time{}, errors.New("use RFC 3339 (2026-11-20T00:00:00Z) or YYYY-MM-DD")
+	}
+	return t, nil
+}
+
+// waitRetrain follows a run through its progress query until it ends,
+// printing each candidate's stage as it changes.
+func waitRetrain(ctx context.Context, e *env, c client.Client, run client.WorkflowRun, show bool) (*workflows.RetrainResult, error) {
+	done := make(chan error, 1)
+	var res workflows.RetrainResult
+	go func() { done <- run.Get(ctx, &res) }()
+	seen := map[string]string{}
+	tick := time.NewTicker(500 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case err := <-done:
+			if show {
+				showProgress(ctx, e.stdout, c, run, seen)
+			}
+			if err != nil {
+				return nil, fmt.Errorf("retrain %s failed: %s", run.GetID(), firstLine(err))
+			}
+			return &res, nil
+		case <-tick.C:
+			if show {
+				showProgress(ctx, e.stdout, c, run, seen)
+			}
+		case <-ctx.Done():
+			return nil, fmt.Errorf("stopped waiting; the run goes on: %s", run.GetID())
+		}
+	}
+}
+
+func showProgress(ctx context.Context, w io.Writer, c client.Client, run client.WorkflowRun, seen map[string]string) {
+	v, err := c.QueryWorkflow(ctx, run.GetID(), run.GetRunID(), workflows.QueryProgress)
+	if err != nil {
+		return
+	}
+	var p workflows.Progress
+	if v.Get(&p) != nil {
+		return
+	}
+	if seen["stage"] != p.Stage {
+		seen["stage"] = p.Stage
+		extra := ""
+		if p.Stage == workflows.StageTraining {
+			extra = fmt.Sprintf(" on %d rows of %s", p.Rows, p.Window)
+		}
+		fmt.Fprintf(w, "  %s%s\n", p.Stage, extra)
+	}
+	for _, cp := range p.Candidates {
+		state := cp.Stage
+		if seen["c/"+cp.Name] == state {
+			continue
+		}
+		seen["c/"+cp.Name] = state
+		switch state {
+		case "trained":
+			fmt.Fprintf(w, "    %-12s %-12s trained on %d rows in %.1fs -> version %s\n", cp.Name, cp.Algorithm, cp.TrainRows, cp.Seconds, cp.Version)
+		case "failed":
+			fmt.Fprintf(w, "    %-12s %-12s failed: %s\n", cp.Name, cp.Algorithm, cp.Error)
+		default:
+			fmt.Fprintf(w, "    %-12s %-12s %s\n", cp.Name, cp.Algorithm, state)
+		}
+	}
+}
+
+func firstLine(err error) string {
+	s := err.Error()
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		s = s[:i]
+	}
+	return s
+}
+
+func printResult(w io.Writer, r *workflows.RetrainResult) {
+	fmt.Fprintf(w, "\noutcome: %s\n", r.Outcome)
+	if r.Winner != "" {
+		fmt.Fprintf(w, "winner:  %s\n", r.Winner)
+	}
+	if r.Champion != nil {
+		fmt.Fprintf(w, "champion: %s (generation %d)\n", r.Champion.Version, r.Champion.Generation)
+	}
+	fmt.Fprintf(w, "window:  %s, %d rows, %d scored on the holdout\n", r.Window, r.Rows, r.HoldoutRows)
+	fmt.Fprintln(w, "why:")
+	for _, reason := range r.Reasons {
+		fmt.Fprintf(w, "  - %s\n", reason)
+	}
+}
+
+func runApproval(approve bool) func(ctx context.Context, e *env, args []string) error {
+	name := workflows.UpdateReject
+	if approve {
+		name = workflows.UpdateApprove
+	}
+	return func(ctx context.Context, e *env, args []string) error {
+		fs := newFlags(e, name)
+		reason := fs.String("reason", "", "why (required, recorded)")
+		by := fs.String("by", "", "who answers (default $USER@host)")
+		pos, err := parse(fs, args)
+		if err != nil {
+			return err
+		}
+		if len(pos) != 1 {
+			return usageError{"exactly one RUN (the workflow id, e.g. retrain-churn-20261125t101500z)"}
+		}
+		if *reason == "" {
+			return usageError{"--reason is required: it is recorded with the decision"}
+		}
+		cfg, err := loadConfig(e)
+		if err != nil {
+			return err
+		}
+		c, err := dialTemporal(ctx, cfg)
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		h, err := c.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
+			WorkflowID: pos[0], UpdateName: name, WaitForStage: client.WorkflowUpdateStageCompleted,
+			Args: []any{workflows.ApprovalInput{By: actor(*by), Reason: *reason}},
+		})
+		if err != nil {
+			return fmt.Errorf("%s %s: %s", name, pos[0], firstLine(err))
+		}
+		var msg string
+		if err := h.Get(ctx, &msg); err != nil {
+			return fmt.Errorf("%s %s: %s", name, pos[0], firstLine(err))
+		}
+		fmt.Fprintf(e.stdout, "%s: %s\n", pos[0], msg)
+		return nil
+	}
+}

@@ -1,0 +1,256 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/gocql/gocql"
+
+	"github.com/kingmaker-ml/kingmaker/config"
+	"github.com/kingmaker-ml/kingmaker/evaluator"
+	"github.com/kingmaker-ml/kingmaker/internal/cql"
+	"github.com/kingmaker-ml/kingmaker/registry"
+	"github.com/kingmaker-ml/kingmaker/schema"
+)
+
+// openRegistry loads the config and connects to the registry.
+func openRegistry(ctx context.Context, e *env) (*config.Config, *registry.Registry, func(), error) {
+	cfg, err := loadConfig(e)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	s, err := cql.Connect(cfg.Cassandra, true)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if err := schema.Check(ctx, s, cfg.Cassandra.Keyspace); err != nil {
+		s.Close()
+		return nil, nil, nil, err
+	}
+	return cfg, registry.New(s, cfg.Cassandra.Keyspace, cql.Serial(cfg.Cassandra)), s.Close, nil
+}
+
+// primary reads a version's primary metric from its stored metrics.
+func primary(v *registry.Version, metric string) string {
+	if len(v.Metrics) == 0 {
+		return "-"
+	}
+	var m evaluator.Metrics
+	if json.Unmarshal(v.Metrics, &m) != nil {
+		return "?"
+	}
+	if x, ok := m.Value(metric); ok {
+		return fmt.Sprintf("%.4f", x)
+	}
+	return "-"
+}
+
+func runModelsList(ctx context.Context, e *env, args []string) error {
+	fs := newFlags(e, "models list")
+	out := outputFlag(fs)
+	limit := fs.Int("limit", 50, "newest versions to show")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return usageError{"exactly one MODEL"}
+	}
+	if err := checkOutput(*out); err != nil {
+		return err
+	}
+	cfg, reg, done, err := openRegistry(ctx, e)
+	if err != nil {
+		return err
+	}
+	defer done()
+	m, err := cfg.Model(pos[0])
+	if err != nil {
+		return err
+	}
+	versions, err := reg.ListVersions(ctx, m.Name, *limit)
+	if err != nil {
+		return err
+	}
+	champ, err := reg.Champion(ctx, m.Name)
+	if err != nil {
+		return err
+	}
+	if *out == "json" {
+		type row struct {
+			*registry.Version
+			Champion bool `json:"champion"`
+		}
+		rows := make([]row, len(versions))
+		for i, v := range versions {
+			rows[i] = row{v, champ != nil && champ.Version == v.ID}
+		}
+		return writeJSON(e.stdout, rows)
+	}
+	if len(versions) == 0 {
+		fmt.Fprintf(e.stdout, "model %s has no versions yet: run `kingmaker retrain %s`\n", m.Name, m.Name)
+		return nil
+	}
+	tw := table(e.stdout)
+	fmt.Fprintf(tw, "VERSION\tCANDIDATE\tALGORITHM\tCREATED\tWINDOW TO\tTRAIN ROWS\t%s\t\n", strings.ToUpper(m.Policy.PrimaryMetric))
+	for _, v := range versions {
+		mark := ""
+		if champ != nil && champ.Version == v.ID {
+			mark = fmt.Sprintf("champion (gen %d)", champ.Generation)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", v.ID, v.Candidate, v.Algorithm, v.CreatedAt.Format(time.DateTime),
+			v.WindowTo.Format(time.DateTime), v.TrainRows, primary(v, m.Policy.PrimaryMetric), mark)
+	}
+	return tw.Flush()
+}
+
+func parseVersion(s string) (gocql.UUID, error) {
+	u, err := gocql.ParseUUID(s)
+	if err != nil {
+		return u, usageError{fmt.Sprintf("%q is not a version id (see `kingmaker models list MODEL`)", s)}
+	}
+	return u, nil
+}
+
+func runModelsShow(ctx context.Context, e *env, args []string) error {
+	fs := newFlags(e, "models show")
+	out := outputFlag(fs)
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 2 {
+		return usageError{"MODEL and VERSION"}
+	}
+	if err := checkOutput(*out); err != nil {
+		return err
+	}
+	id, err := parseVersion(pos[1])
+	if err != nil {
+		return err
+	}
+	_, reg, done, err := openRegistry(ctx, e)
+	if err != nil {
+		return err
+	}
+	defer done()
+	v, err := reg.GetVersion(ctx, pos[0], id)
+	if err != nil {
+		return err
+	}
+	v.Profile = nil // large; not for reading at a terminal
+	if *out == "json" {
+		return writeJSON(e.stdout, v)
+	}
+	fmt.Fprintf(e.stdout, "version    %s of %s\ncandidate  %s (%s) %v\nrun        %s (%s)\nwindow     %s .. %s\nrows       %d train, %d holdout\nartifact   %d bytes in %d chunks, sha256 %s\ntrained in %.1fs at %s\n",
+		v.ID, v.Model, v.Candidate, v.Algorithm, v.Params, v.WorkflowID, v.RunID, v.WindowFrom.Format(time.RFC3339), v.WindowTo.Format(time.RFC3339),
+		v.TrainRows, v.HoldoutRows, v.ArtifactSize, v.ArtifactChunks, v.ArtifactSHA256, v.TrainSeconds, v.CreatedAt.Format(time.RFC3339))
+	var m evaluator.Metrics
+	if len(v.Metrics) > 0 && json.Unmarshal(v.Metrics, &m) == nil {
+		fmt.Fprintln(e.stdout, "holdout metrics:")
+		for _, name := range evaluator.KnownMetrics() {
+			if x, ok := m.Value(name); ok {
+				fmt.Fprintf(e.stdout, "  %-16s %.4f\n", name, x)
+			}
+		}
+	} else {
+		fmt.Fprintln(e.stdout, "holdout metrics: none (not evaluated)")
+	}
+	return nil
+}
+
+func runPromote(ctx context.Context, e *env, args []string) error {
+	fs := newFlags(e, "promote")
+	reason := fs.String("reason", "", "why (required, recorded in the ledger)")
+	by := fs.String("by", "", "who promotes (default $USER@host)")
+	force := fs.Bool("force", false, "promote a version that was never evaluated")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 2 {
+		return usageError{"MODEL and VERSION"}
+	}
+	if *reason == "" {
+		return usageError{"--reason is required: it is recorded in the promotion ledger"}
+	}
+	id, err := parseVersion(pos[1])
+	if err != nil {
+		return err
+	}
+	cfg, reg, done, err := openRegistry(ctx, e)
+	if err != nil {
+		return err
+	}
+	defer done()
+	m, err := cfg.Model(pos[0])
+	if err != nil {
+		return err
+	}
+	v, err := reg.GetVersion(ctx, m.Name, id)
+	if err != nil {
+		return err
+	}
+	if len(v.Metrics) == 0 && !*force {
+		return fmt.Errorf("version %s of %s was never evaluated (no holdout metrics): pass --force to promote it anyway", id, m.Name)
+	}
+	if _, err := reg.LoadArtifact(ctx, v); err != nil {
+		return fmt.Errorf("version %s cannot be promoted: %w", id, err)
+	}
+	cur, err := reg.Champion(ctx, m.Name)
+	if err != nil {
+		return err
+	}
+	if cur != nil && cur.Version == id {
+		return fmt.Errorf("version %s is already the champion of %s (generation %d)", id, m.Name, cur.Generation)
+	}
+	c, err := reg.Promote(ctx, registry.PromoteRequest{Model: m.Name, Version: id, Expected: cur, Action: registry.ActionManual, By: actor(*by), Reason: *reason})
+	if err != nil {
+		return explainCAS(err)
+	}
+	fmt.Fprintf(e.stdout, "version %s is now champion of %s (generation %d, promoted by %s)\n", c.Version, m.Name, c.Generation, c.PromotedBy)
+	return nil
+}
+
+func explainCAS(err error) error {
+	var lost *registry.CASLostError
+	if errors.As(err, &lost) {
+		return fmt.Errorf("not changed: %v; look with `kingmaker status %s` and retry if still wanted", err, lost.Model)
+	}
+	return err
+}
+
+func runRollback(ctx context.Context, e *env, args []string) error {
+	fs := newFlags(e, "rollback")
+	reason := fs.String("reason", "", "why (required, recorded in the ledger)")
+	by := fs.String("by", "", "who rolls back (default $USER@host)")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return usageError{"exactly one MODEL"}
+	}
+	if *reason == "" {
+		return usageError{"--reason is required: it is recorded in the promotion ledger"}
+	}
+	cfg, reg, done, err := openRegistry(ctx, e)
+	if err != nil {
+		return err
+	}
+	defer done()
+	m, err := cfg.Model(pos[0])
+	if err != nil {
+		return err
+	}
+	c, err := reg.Rollback(ctx, m.Name, actor(*by), *reason)
+	if err != nil {
+		return explainCAS(err)
+	}
+	fmt.Fprintf(e.stdout, "rolled back %s: version %s is champion again (generation %d)\n", m.Name, c.Version, c.Generation)
+	return nil
+}

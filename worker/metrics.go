@@ -1,0 +1,66 @@
+package worker
+
+import (
+	"errors"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/kingmaker-ml/kingmaker/registry"
+)
+
+// Metrics counts what the activities do. Labels are bounded: model and
+// algorithm come from the config, outcome and action from fixed sets.
+type Metrics struct {
+	trainings  *prometheus.CounterVec
+	trainTime  *prometheus.HistogramVec
+	promotions *prometheus.CounterVec
+}
+
+// NewMetrics registers Kingmaker's activity metrics on reg.
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	m := &Metrics{
+		trainings: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "kingmaker_trainings_total",
+			Help: "Candidate trainings finished, by model, algorithm and outcome (ok, invalid_data, error).",
+		}, []string{"model", "algorithm", "outcome"}),
+		trainTime: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "kingmaker_training_duration_seconds",
+			Help:    "Time to read a window and train one candidate on it.",
+			Buckets: prometheus.ExponentialBuckets(0.1, 2.5, 12),
+		}, []string{"model", "algorithm"}),
+		promotions: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "kingmaker_promotions_total",
+			Help: "Attempts to move a champion pointer, by model, action (promote, manual, rollback) and outcome (won, lost, error).",
+		}, []string{"model", "action", "outcome"}),
+	}
+	reg.MustRegister(m.trainings, m.trainTime, m.promotions)
+	return m
+}
+
+// Trained implements activities.Observer.
+func (m *Metrics) Trained(model, algorithm string, seconds float64, err error) {
+	outcome := "ok"
+	var app *temporal.ApplicationError
+	switch {
+	case err == nil:
+		m.trainTime.WithLabelValues(model, algorithm).Observe(seconds)
+	case errors.As(err, &app) && app.NonRetryable():
+		outcome = "invalid_data"
+	default:
+		outcome = "error"
+	}
+	m.trainings.WithLabelValues(model, algorithm, outcome).Inc()
+}
+
+// Promoted implements activities.Observer.
+func (m *Metrics) Promoted(model string, action registry.Action, err error) {
+	outcome := "won"
+	switch {
+	case errors.Is(err, registry.ErrCASLost):
+		outcome = "lost"
+	case err != nil:
+		outcome = "error"
+	}
+	m.promotions.WithLabelValues(model, string(action), outcome).Inc()
+}

@@ -1,0 +1,223 @@
+// Package worker wires Kingmaker together: the Temporal client and workers
+// (the main task queue for workflows and light activities, the training
+// queue for TrainCandidate and Evaluate), the Cassandra session and
+// registry, and the Prometheus endpoint; and it stops them gracefully.
+package worker
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/gocql/gocql"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"go.temporal.io/sdk/client"
+	tlog "go.temporal.io/sdk/log"
+	"go.temporal.io/sdk/worker"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/kingmaker-ml/kingmaker/activities"
+	"github.com/kingmaker-ml/kingmaker/config"
+	"github.com/kingmaker-ml/kingmaker/internal/cql"
+	"github.com/kingmaker-ml/kingmaker/registry"
+	"github.com/kingmaker-ml/kingmaker/schema"
+	"github.com/kingmaker-ml/kingmaker/workflows"
+)
+
+// Queue roles a worker process can serve.
+const (
+	RoleMain     = "main"
+	RoleTraining = "training"
+)
+
+// ErrTemporalUnreachable means no Temporal frontend answered.
+var ErrTemporalUnreachable = errors.New("temporal is unreachable")
+
+// Dial connects to Temporal with the config's address, namespace, TLS and
+// API key, with an error that says what to check when it cannot.
+func Dial(ctx context.Context, t config.Temporal, logger *slog.Logger) (client.Client, error) {
+	opts := client.Options{HostPort: t.HostPort, Namespace: t.Namespace}
+	if logger != nil {
+		opts.Logger = tlog.NewStructuredLogger(logger)
+	} else {
+		opts.Logger = tlog.NewStructuredLogger(slog.New(slog.DiscardHandler))
+	}
+	if t.TLS.Enabled {
+		tc, err := tlsConfig(t.TLS)
+		if err != nil {
+			return nil, fmt.Errorf("temporal.tls: %w", err)
+		}
+		opts.ConnectionOptions.TLS = tc
+	}
+	if t.APIKey != "" {
+		opts.Credentials = client.NewAPIKeyStaticCredentials(t.APIKey.Reveal())
+	}
+	dctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	c, err := client.DialContext(dctx, opts)
+	if err != nil {
+		return nil, fmt.Errorf("%w at %s (namespace %s): is it running (make stack-up) and is temporal.host_port right? (%v)",
+			ErrTemporalUnreachable, t.HostPort, t.Namespace, firstLine(err))
+	}
+	return c, nil
+}
+
+func firstLine(err error) string {
+	s := err.Error()
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		s = s[:i]
+	}
+	return s
+}
+
+func tlsConfig(t config.TLS) (*tls.Config, error) {
+	tc := &tls.Config{ServerName: t.ServerName, InsecureSkipVerify: t.InsecureSkipVerify, MinVersion: tls.VersionTLS12}
+	if t.CAFile != "" {
+		pem, err := os.ReadFile(t.CAFile)
+		if err != nil {
+			return nil, fmt.Errorf("ca_file: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("ca_file %s holds no PEM certificate", t.CAFile)
+		}
+		tc.RootCAs = pool
+	}
+	if t.CertFile != "" {
+		cert, err := tls.LoadX509KeyPair(t.CertFile, t.KeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("cert_file/key_file: %w", err)
+		}
+		tc.Certificates = []tls.Certificate{cert}
+	}
+	return tc, nil
+}
+
+// Options choose what one worker process does.
+type Options struct {
+	// Roles are the queues to serve: RoleMain, RoleTraining or both.
+	Roles []string
+	// StopTimeout is how long running activities get to finish on stop.
+	StopTimeout time.Duration
+	// MaxConcurrentTrainings bounds trainings at once on this process.
+	MaxConcurrentTrainings int
+	Logger                 *slog.Logger
+}
+
+// Stack is what a worker runs on: sessions, clients and the registry.
+type Stack struct {
+	Config   *config.Config
+	Session  *gocql.Session
+	Registry *registry.Registry
+	Temporal client.Client
+}
+
+// Open connects to Cassandra (checking the schema version) and Temporal.
+func Open(ctx context.Context, cfg *config.Config, logger *slog.Logger) (*Stack, error) {
+	s, err := cql.Connect(cfg.Cassandra, true)
+	if err != nil {
+		return nil, err
+	}
+	if err := schema.Check(ctx, s, cfg.Cassandra.Keyspace); err != nil {
+		s.Close()
+		return nil, err
+	}
+	c, err := Dial(ctx, cfg.Temporal, logger)
+	if err != nil {
+		s.Close()
+		return nil, err
+	}
+	return &Stack{Config: cfg, Session: s, Registry: registry.New(s, cfg.Cassandra.Keyspace, cql.Serial(cfg.Cassandra)), Temporal: c}, nil
+}
+
+// Close releases the stack's connections.
+func (s *Stack) Close() {
+	s.Temporal.Close()
+	s.Session.Close()
+}
+
+// Run serves the configured queues and the metrics endpoint until ctx is
+// cancelled, then stops gracefully: no new tasks are taken and running
+// activities get StopTimeout to finish.
+func Run(ctx context.Context, st *Stack, opts Options) error {
+	logger := opts.Logger
+	if logger == nil {
+		logger = slog.Default()
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	obs := NewMetrics(reg)
+	acts := &activities.Activities{Config: st.Config, Session: st.Session, Registry: st.Registry, Logger: logger, Observer: obs}
+
+	srv, err := serveMetrics(st.Config.Metrics.Listen, reg, logger)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		srv.Shutdown(sctx)
+	}()
+
+	var workers []worker.Worker
+	for _, role := range opts.Roles {
+		wo := worker.Options{WorkerStopTimeout: opts.StopTimeout}
+		var queue string
+		switch role {
+		case RoleMain:
+			queue = st.Config.Temporal.TaskQueue
+		case RoleTraining:
+			queue = st.Config.Temporal.TrainingTaskQueue
+			wo.MaxConcurrentActivityExecutionSize = max(1, opts.MaxConcurrentTrainings)
+		default:
+			return fmt.Errorf("unknown worker role %q (known: main, training)", role)
+		}
+		w := worker.New(st.Temporal, queue, wo)
+		if role == RoleMain {
+			w.RegisterWorkflowWithOptions(workflows.RetrainWorkflow, workflow.RegisterOptions{Name: workflows.RetrainWorkflowName})
+		}
+		w.RegisterActivity(acts)
+		if err := w.Start(); err != nil {
+			for _, started := range workers {
+				started.Stop()
+			}
+			return fmt.Errorf("start worker on task queue %s: %w", queue, err)
+		}
+		logger.Info("worker started", "task_queue", queue, "role", role)
+		workers = append(workers, w)
+	}
+	<-ctx.Done()
+	logger.Info("stopping workers", "timeout", opts.StopTimeout)
+	for _, w := range workers {
+		w.Stop()
+	}
+	return nil
+}
+
+func serveMetrics(addr string, reg *prometheus.Registry, logger *slog.Logger) (*http.Server, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("metrics.listen %s: %w (is another worker using it? set metrics.listen or KINGMAKER_METRICS_LISTEN)", addr, err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("ok\n")) })
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			logger.Error("metrics server stopped", "error", err)
+		}
+	}()
+	logger.Info("metrics listening", "addr", ln.Addr().String())
+	return srv, nil
+}

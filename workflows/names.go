@@ -1,0 +1,48 @@
+// Package workflows holds Kingmaker's Temporal workflows: RetrainWorkflow
+// (snapshot a window, train candidates in parallel, evaluate them with the
+// champion on the same holdout, decide by policy, await approval when asked,
+// promote by compare-and-set, record) and the names the CLI and the worker
+// share. Workflow code is deterministic: time comes from workflow.Now, order
+// from slices, and every effect from an activity.
+package workflows
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+)
+
+// Names shared by the worker, the CLI and the Temporal UI.
+const (
+	RetrainWorkflowName = "RetrainWorkflow"
+
+	// QueryProgress returns a Progress.
+	QueryProgress = "progress"
+	// UpdateApprove and UpdateReject answer a run awaiting approval; their
+	// argument is an ApprovalInput.
+	UpdateApprove = "approve"
+	UpdateReject  = "reject"
+)
+
+// Search attributes that make runs filterable in the Temporal UI; the stack
+// scripts register them (Keyword type) on the dev server.
+var (
+	AttrModel    = temporal.NewSearchAttributeKeyKeyword("KingmakerModel")
+	AttrDecision = temporal.NewSearchAttributeKeyKeyword("KingmakerDecision")
+	AttrChampion = temporal.NewSearchAttributeKeyKeyword("KingmakerChampion")
+)
+
+// Reasons a retrain is started for.
+const (
+	ReasonManual   = "manual"
+	ReasonSchedule = "schedule"
+	ReasonDrift    = "drift"
+)
+
+// RetrainWorkflowID is the meaningful id of a retrain run:
+// retrain-<model>-<UTC start, to the second>.
+func RetrainWorkflowID(model string, start time.Time) string {
+	return fmt.Sprintf("retrain-%s-%s", model, strings.ToLower(start.UTC().Format("20060102T150405Z")))
+}
