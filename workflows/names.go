@@ -17,6 +17,7 @@ import (
 // Names shared by the worker, the CLI and the Temporal UI.
 const (
 	RetrainWorkflowName = "RetrainWorkflow"
+	DriftWorkflowName   = "DriftWorkflow"
 
 	// QueryProgress returns a Progress.
 	QueryProgress = "progress"
@@ -45,4 +46,17 @@ const (
 // retrain-<model>-<UTC start, to the second>.
 func RetrainWorkflowID(model string, start time.Time) string {
 	return fmt.Sprintf("retrain-%s-%s", model, strings.ToLower(start.UTC().Format("20060102T150405Z")))
+}
+
+// ScheduleID is the id of a model's Temporal Schedule of a kind
+// ("retrain" or "drift"): retrain-<model>, drift-<model>.
+func ScheduleID(kind, model string) string { return kind + "-" + model }
+
+// DriftInput starts a drift check of one model.
+type DriftInput struct {
+	Model  string `json:"model"`
+	Reason string `json:"reason"`
+	// AsOf, when set, ends the drift window there instead of at the run's
+	// start.
+	AsOf *time.Time `json:"as_of,omitempty"`
 }
