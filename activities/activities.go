@@ -14,6 +14,7 @@ import (
 
 	"github.com/gocql/gocql"
 	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/kingmaker-ml/kingmaker/config"
@@ -36,6 +37,8 @@ type Activities struct {
 	Config   *config.Config
 	Session  *gocql.Session
 	Registry *registry.Registry
+	// Temporal lists runs (a drift check must not start a second retrain).
+	Temporal client.Client
 	Logger   *slog.Logger
 	// Observer, when set, is told about trainings and promotions (metrics).
 	Observer Observer

@@ -101,7 +101,7 @@ func (a *Activities) TrainCandidate(ctx context.Context, in TrainInput) (*Traine
 		return nil, fmt.Errorf("encode %s/%s: %w", m.Name, cand.Name, err)
 	}
 	schema, _ := json.Marshal(model.Schema())
-	profile, err := buildProfile(data)
+	profile, err := buildProfile(data, model)
 	if err != nil {
 		return nil, err
 	}

@@ -80,6 +80,10 @@ func (st *Stats) add(o Stats) {
 type ScanOptions struct {
 	// Unlabelled scans rows without reading or requiring the label (scoring).
 	Unlabelled bool
+	// OptionalLabels reads the label but accepts rows without one (or with
+	// a value outside the classes): their Y is -1 (drift on recent rows whose
+	// labels have not arrived yet).
+	OptionalLabels bool
 	// PageSize is the rows per page and per Batch (default 5000).
 	PageSize int
 }
@@ -193,7 +197,7 @@ func (s *Source) Scan(ctx context.Context, w Window, opts ScanOptions, fn func(d
 			y := -1
 			if !opts.Unlabelled && problem == "" {
 				label := cells[len(cells)-1]
-				if y = classIndex(m.Label.Classes, label); y < 0 {
+				if y = classIndex(m.Label.Classes, label); y < 0 && !opts.OptionalLabels {
 					problem = fmt.Sprintf("label %s = %q is not one of the classes %v", m.Label.Column, labelString(label), m.Label.Classes)
 				}
 			}

@@ -157,7 +157,7 @@ func Run(ctx context.Context, st *Stack, opts Options) error {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	obs := NewMetrics(reg)
-	acts := &activities.Activities{Config: st.Config, Session: st.Session, Registry: st.Registry, Logger: logger, Observer: obs}
+	acts := &activities.Activities{Config: st.Config, Session: st.Session, Registry: st.Registry, Temporal: st.Temporal, Logger: logger, Observer: obs}
 
 	srv, err := serveMetrics(st.Config.Metrics.Listen, reg, logger)
 	if err != nil {
@@ -185,6 +185,7 @@ func Run(ctx context.Context, st *Stack, opts Options) error {
 		w := worker.New(st.Temporal, queue, wo)
 		if role == RoleMain {
 			w.RegisterWorkflowWithOptions(workflows.RetrainWorkflow, workflow.RegisterOptions{Name: workflows.RetrainWorkflowName})
+			w.RegisterWorkflowWithOptions(workflows.DriftWorkflow, workflow.RegisterOptions{Name: workflows.DriftWorkflowName})
 		}
 		w.RegisterActivity(acts)
 		if err := w.Start(); err != nil {

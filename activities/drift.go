@@ -1,0 +1,297 @@
+package activities
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gocql/gocql"
+	"go.temporal.io/api/workflowservice/v1"
+	"go.temporal.io/sdk/activity"
+
+	"github.com/kingmaker-ml/kingmaker/dataset"
+	"github.com/kingmaker-ml/kingmaker/drift"
+	"github.com/kingmaker-ml/kingmaker/evaluator"
+	"github.com/kingmaker-ml/kingmaker/registry"
+)
+
+// DriftCheckInput asks for the recent window of a model to be compared
+// with its champion's training profile.
+type DriftCheckInput struct {
+	Model      string         `json:"model"`
+	Window     dataset.Window `json:"window"`
+	RunID      string         `json:"run_id"`
+	WorkflowID string         `json:"workflow_id"`
+	StartedAt  time.Time      `json:"started_at"`
+}
+
+// Quality is the champion's quality on the labelled rows of the window.
+type Quality struct {
+	Metric string `json:"metric"`
+	// LabelledRows is how many rows of the window had labels.
+	LabelledRows int `json:"labelled_rows"`
+	// Holdout is the champion's value at its evaluation; Live on the window.
+	Holdout *float64 `json:"holdout,omitempty"`
+	Live    *float64 `json:"live,omitempty"`
+	// Drop is how much worse Live is than Holdout, in the better direction
+	// (positive is worse).
+	Drop *float64 `json:"drop,omitempty"`
+	// Dropped says Drop is over drift.quality_drop.
+	Dropped bool               `json:"dropped"`
+	Metrics *evaluator.Metrics `json:"metrics,omitempty"`
+}
+
+// DriftDocument is what a drift report stores.
+type DriftDocument struct {
+	Drift   drift.Report `json:"drift"`
+	Quality *Quality     `json:"quality,omitempty"`
+	// Basis says which signal the verdict rests on: features (labels not
+	// in yet) or features and quality.
+	Basis   string   `json:"basis"`
+	Reasons []string `json:"reasons"`
+}
+
+// DriftSummary is the activity's answer: the verdict, no rows.
+type DriftSummary struct {
+	ReportID        string   `json:"report_id"`
+	HasChampion     bool     `json:"has_champion"`
+	Champion        string   `json:"champion,omitempty"`
+	Generation      int64    `json:"generation,omitempty"`
+	Rows            int64    `json:"rows"`
+	Sufficient      bool     `json:"sufficient"`
+	Drifted         bool     `json:"drifted"`
+	QualityDropped  bool     `json:"quality_dropped"`
+	MaxPSI          float64  `json:"max_psi"`
+	DriftedFeatures int      `json:"drifted_features"`
+	Reasons         []string `json:"reasons"`
+	// LastDriftRetrain is when a drift report last started a retrain (zero:
+	// never), for the cooldown.
+	LastDriftRetrain time.Time `json:"last_drift_retrain"`
+}
+
+// CheckDrift streams the window once: every row goes into a drift window
+// against the champion's reference profile (features, labels where present,
+// and the champion's own scores), and labelled rows also score the
+// champion's live quality. The report is stored in drift_reports.
+func (a *Activities) CheckDrift(ctx context.Context, in DriftCheckInput) (*DriftSummary, error) {
+	m, err := a.model(in.Model)
+	if err != nil {
+		return nil, err
+	}
+	champ, err := a.Registry.Champion(ctx, m.Name)
+	if err != nil {
+		return nil, err
+	}
+	if champ == nil {
+		return &DriftSummary{Reasons: []string{fmt.Sprintf("model %s has no champion yet: nothing to compare with", m.Name)}}, nil
+	}
+	v, err := a.Registry.GetVersion(ctx, m.Name, champ.Version)
+	if err != nil {
+		return nil, err
+	}
+	var ref drift.Profile
+	if err := json.Unmarshal(v.Profile, &ref); err != nil || len(v.Profile) == 0 {
+		return nil, nonRetryable(ErrTypeCorruptArtifact, fmt.Errorf("champion %s of %s has no readable reference profile: retrain to replace it", v.ID, m.Name))
+	}
+	sm, err := a.loadModel(ctx, m.Name, v.ID.String())
+	if err != nil {
+		return nil, classify(err)
+	}
+	src := a.source(m)
+	if !sameSchema(sm.model.Schema(), src.Schema()) {
+		return nil, nonRetryable(ErrTypeInvalidSpec, fmt.Errorf("champion %s of %s was trained on other features than the config declares: retrain", v.ID, m.Name))
+	}
+
+	days := dataset.Days(in.Window.From, in.Window.To)
+	windows := make([]*drift.Window, len(days))
+	type labelled struct {
+		truth, pred []int
+		pos         []float64
+	}
+	live := make([]labelled, len(days))
+	var rows atomic.Int64
+	var mu sync.Mutex
+	_, err = src.Scan(ctx, in.Window, dataset.ScanOptions{OptionalLabels: true}, func(day int, b *dataset.Batch) error {
+		mu.Lock()
+		w := windows[day]
+		if w == nil {
+			var err error
+			if w, err = drift.NewWindow(ref); err != nil {
+				mu.Unlock()
+				return nonRetryable(ErrTypeCorruptArtifact, fmt.Errorf("champion %s reference profile: %w", v.ID, err))
+			}
+			windows[day] = w
+		}
+		mu.Unlock()
+		pred, pos, err := sm.model.Predict(b.X)
+		if err != nil {
+			return fmt.Errorf("champion %s scoring the window: %w", v.ID, err)
+		}
+		rs := newRowSplitter(sm.model.Schema())
+		l := &live[day]
+		for i, x := range b.X {
+			num, cat := rs.split(x)
+			if err := w.AddRow(num, cat); err != nil {
+				return err
+			}
+			if pos != nil {
+				if err := w.AddPrediction(pos[i]); err != nil {
+					return err
+				}
+			}
+			if y := b.Y[i]; y >= 0 {
+				if err := w.AddLabel(m.Label.Classes[y]); err != nil {
+					return err
+				}
+				l.truth = append(l.truth, y)
+				l.pred = append(l.pred, pred[i])
+				if pos != nil {
+					l.pos = append(l.pos, pos[i])
+				}
+			}
+		}
+		activity.RecordHeartbeat(ctx, rows.Add(int64(b.Len())))
+		return nil
+	})
+	if err != nil {
+		return nil, classify(err)
+	}
+	total, _ := drift.NewWindow(ref)
+	var truth, pred []int
+	var pos []float64
+	for day, w := range windows {
+		if w != nil {
+			if err := total.Merge(w); err != nil {
+				return nil, err
+			}
+		}
+		truth = append(truth, live[day].truth...)
+		pred = append(pred, live[day].pred...)
+		pos = append(pos, live[day].pos...)
+	}
+	rep, err := total.Report(drift.ReportOptions{MinRows: int64(m.Drift.MinRows), ModeratePSI: m.Drift.PSIModerate, MajorPSI: m.Drift.PSIMajor})
+	if err != nil {
+		return nil, err
+	}
+	doc := DriftDocument{Drift: rep, Basis: "features"}
+	sum := &DriftSummary{HasChampion: true, Champion: v.ID.String(), Generation: champ.Generation, Rows: rep.Rows, Sufficient: rep.Sufficient}
+	for _, f := range rep.Features {
+		sum.MaxPSI = math.Max(sum.MaxPSI, f.PSI)
+		if f.Drifted {
+			sum.DriftedFeatures++
+		}
+	}
+	sum.Drifted = rep.Sufficient && sum.DriftedFeatures > m.Drift.MaxDriftedFeatures
+	doc.Reasons = append(doc.Reasons, rep.Reasons...)
+	if rep.Sufficient && rep.Drifted && !sum.Drifted {
+		doc.Reasons = append(doc.Reasons, fmt.Sprintf("%d features drifted, at most %d allowed (drift.max_drifted_features): not drifted", sum.DriftedFeatures, m.Drift.MaxDriftedFeatures))
+	}
+
+	if len(pos) != len(truth) {
+		pos = nil
+	}
+	if len(truth) >= m.Drift.MinRows {
+		q := &Quality{Metric: m.Policy.PrimaryMetric, LabelledRows: len(truth)}
+		if lm, err := evaluator.Score(len(m.Label.Classes), truth, pred, pos); err == nil {
+			q.Metrics = &lm
+			if x, ok := lm.Value(q.Metric); ok {
+				q.Live = &x
+			}
+		}
+		var hm evaluator.Metrics
+		if json.Unmarshal(v.Metrics, &hm) == nil {
+			if x, ok := hm.Value(q.Metric); ok {
+				q.Holdout = &x
+			}
+		}
+		if q.Live != nil && q.Holdout != nil {
+			higher, _ := evaluator.Direction(q.Metric)
+			drop := *q.Holdout - *q.Live
+			if !higher {
+				drop = -drop
+			}
+			q.Drop = &drop
+			q.Dropped = drop > m.Drift.QualityDrop
+			doc.Basis = "features and quality"
+			verb := "within"
+			if q.Dropped {
+				verb = "over"
+			}
+			doc.Reasons = append(doc.Reasons, fmt.Sprintf("champion %s on %d labelled rows: %.4f vs %.4f at evaluation, a drop of %.4f, %s the allowed %g (drift.quality_drop)",
+				q.Metric, q.LabelledRows, *q.Live, *q.Holdout, drop, verb, m.Drift.QualityDrop))
+		}
+		doc.Quality = q
+		sum.QualityDropped = q.Dropped
+	} else {
+		doc.Reasons = append(doc.Reasons, fmt.Sprintf("only %d labelled rows (fewer than drift.min_rows %d): the verdict rests on feature drift alone", len(truth), m.Drift.MinRows))
+	}
+	sum.Reasons = doc.Reasons
+
+	body, err := json.Marshal(doc)
+	if err != nil {
+		return nil, err
+	}
+	id := registry.VersionID(in.StartedAt, versionKey(in.RunID, "drift"))
+	sum.ReportID = id.String()
+	if err := a.Registry.SaveDriftReport(ctx, &registry.DriftReport{
+		Model: m.Name, ID: id, Champion: v.ID, Generation: champ.Generation, WindowFrom: in.Window.From, WindowTo: in.Window.To,
+		Rows: rep.Rows, Drifted: sum.Drifted || sum.QualityDropped, MaxPSI: sum.MaxPSI, DriftedFeatures: sum.DriftedFeatures, Report: body,
+	}); err != nil {
+		return nil, err
+	}
+	reports, err := a.Registry.DriftReports(ctx, m.Name, 200)
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range reports {
+		if r.RetrainStarted {
+			sum.LastDriftRetrain = r.ComputedAt()
+			break
+		}
+	}
+	return sum, nil
+}
+
+// RunningInput asks which runs of a workflow type are open for a model.
+type RunningInput struct {
+	Model        string `json:"model"`
+	WorkflowType string `json:"workflow_type"`
+}
+
+// RunningWorkflows lists the open runs of a workflow type for a model,
+// through Temporal's visibility (KingmakerModel search attribute).
+func (a *Activities) RunningWorkflows(ctx context.Context, in RunningInput) ([]string, error) {
+	if a.Temporal == nil {
+		return nil, nonRetryable(ErrTypeInvalidSpec, fmt.Errorf("this worker has no Temporal client to list runs with"))
+	}
+	q := fmt.Sprintf("WorkflowType = '%s' AND KingmakerModel = '%s' AND ExecutionStatus = 'Running'", in.WorkflowType, in.Model)
+	resp, err := a.Temporal.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{Query: q, PageSize: 20})
+	if err != nil {
+		return nil, fmt.Errorf("list running %s of %s: %w", in.WorkflowType, in.Model, err)
+	}
+	var ids []string
+	for _, e := range resp.Executions {
+		ids = append(ids, e.GetExecution().GetWorkflowId())
+	}
+	return ids, nil
+}
+
+// MarkRetrainInput names the drift report that started a retrain.
+type MarkRetrainInput struct {
+	Model    string `json:"model"`
+	ReportID string `json:"report_id"`
+}
+
+// MarkRetrainStarted records on a drift report that it started a retrain,
+// which the cooldown of later checks reads.
+func (a *Activities) MarkRetrainStarted(ctx context.Context, in MarkRetrainInput) error {
+	id, err := gocql.ParseUUID(in.ReportID)
+	if err != nil {
+		return nonRetryable(ErrTypeInvalidSpec, fmt.Errorf("%q is not a report id", in.ReportID))
+	}
+	return a.Registry.MarkRetrainStarted(ctx, in.Model, id)
+}

@@ -1,0 +1,159 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"time"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/kingmaker-ml/kingmaker/activities"
+	"github.com/kingmaker-ml/kingmaker/registry"
+	"github.com/kingmaker-ml/kingmaker/workflows"
+)
+
+// driftView is what `kingmaker drift` shows: the latest report, and what
+// the check did when it ran now.
+type driftView struct {
+	Report *registry.DriftReport     `json:"report"`
+	Doc    *activities.DriftDocument `json:"document,omitempty"`
+	Run    *workflows.DriftResult    `json:"run,omitempty"`
+}
+
+func runDrift(ctx context.Context, e *env, args []string) error {
+	fs := newFlags(e, "drift")
+	now := fs.Bool("now", false, "run a drift check now (through Temporal, as the schedule would) and show its report")
+	asOf := fs.String("as-of", "", "with --now: end the drift window at this time instead of now")
+	out := outputFlag(fs)
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return usageError{"exactly one MODEL"}
+	}
+	if err := checkOutput(*out); err != nil {
+		return err
+	}
+	cfg, reg, done, err := openRegistry(ctx, e)
+	if err != nil {
+		return err
+	}
+	defer done()
+	m, err := cfg.Model(pos[0])
+	if err != nil {
+		return err
+	}
+	view := driftView{}
+	if *now {
+		in := workflows.DriftInput{Model: m.Name, Reason: workflows.ReasonManual}
+		if *asOf != "" {
+			t, err := parseTime(*asOf)
+			if err != nil {
+				return usageError{fmt.Sprintf("--as-of %q: %v", *asOf, err)}
+			}
+			in.AsOf = &t
+		}
+		c, err := dialTemporal(ctx, cfg)
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		id := fmt.Sprintf("drift-%s-%s", m.Name, time.Now().UTC().Format("20060102t150405z"))
+		run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+			ID: id, TaskQueue: cfg.Temporal.TaskQueue, WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
+			TypedSearchAttributes: temporal.NewSearchAttributes(workflows.AttrModel.ValueSet(m.Name)),
+			StaticSummary:         "Drift check of " + m.Name,
+		}, workflows.DriftWorkflowName, in)
+		if err != nil {
+			return fmt.Errorf("start drift check of %s: %w", m.Name, err)
+		}
+		var res workflows.DriftResult
+		if err := run.Get(ctx, &res); err != nil {
+			return fmt.Errorf("drift check %s failed: %s", id, firstLine(err))
+		}
+		view.Run = &res
+		if res.Action == workflows.DriftNoChampion {
+			if *out == "json" {
+				return writeJSON(e.stdout, view)
+			}
+			fmt.Fprintf(e.stdout, "%s\n", first(res.Reasons))
+			return nil
+		}
+	}
+	reports, err := reg.DriftReports(ctx, m.Name, 1)
+	if err != nil {
+		return err
+	}
+	if len(reports) == 0 {
+		return fmt.Errorf("model %s has no drift report yet: run `kingmaker drift %s --now` (it needs a champion)", m.Name, m.Name)
+	}
+	view.Report = &reports[0]
+	var doc activities.DriftDocument
+	if json.Unmarshal(view.Report.Report, &doc) == nil {
+		view.Doc = &doc
+	}
+	if *out == "json" {
+		return writeJSON(e.stdout, view)
+	}
+	printDrift(e.stdout, view)
+	return nil
+}
+
+func first(s []string) string {
+	if len(s) == 0 {
+		return ""
+	}
+	return s[0]
+}
+
+func printDrift(w io.Writer, v driftView) {
+	r := v.Report
+	verdict := "stable"
+	if r.Drifted {
+		verdict = "DRIFTED"
+	}
+	fmt.Fprintf(w, "drift of %s: %s (checked %s, champion %s gen %d)\nwindow %s .. %s, %d rows, max PSI %.3f, %d features drifted\n",
+		r.Model, verdict, r.ComputedAt().UTC().Format(time.DateTime), r.Champion, r.Generation,
+		r.WindowFrom.UTC().Format(time.DateTime), r.WindowTo.UTC().Format(time.DateTime), r.Rows, r.MaxPSI, r.DriftedFeatures)
+	if v.Doc != nil {
+		tw := table(w)
+		fmt.Fprintln(tw, "FEATURE\tKIND\tPSI\tSEVERITY\tJS DIST\tTEST\tSTAT\tADJ P\tDRIFTED")
+		rows := v.Doc.Drift.Features
+		if v.Doc.Drift.Label != nil {
+			rows = append(rows, *v.Doc.Drift.Label)
+		}
+		if v.Doc.Drift.Prediction != nil {
+			rows = append(rows, *v.Doc.Drift.Prediction)
+		}
+		for _, f := range rows {
+			test, stat := "-", 0.0
+			if f.KS != nil {
+				test, stat = "ks", f.KS.Statistic
+			} else if f.ChiSquare != nil {
+				test, stat = "chi2", f.ChiSquare.Statistic
+			}
+			mark := ""
+			if f.Drifted {
+				mark = "yes"
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%.4f\t%s\t%.4f\t%s\t%.4g\t%.3g\t%s\n", f.Name, f.Kind, f.PSI, f.Severity, f.JensenShannon, test, stat, f.AdjustedPValue, mark)
+		}
+		tw.Flush()
+		fmt.Fprintf(w, "verdict rests on: %s\n", v.Doc.Basis)
+		for _, reason := range v.Doc.Reasons {
+			fmt.Fprintf(w, "  - %s\n", reason)
+		}
+	}
+	if v.Run != nil {
+		fmt.Fprintf(w, "action: %s", v.Run.Action)
+		if v.Run.Retrain != "" {
+			fmt.Fprintf(w, " (%s)", v.Run.Retrain)
+		}
+		fmt.Fprintln(w)
+	}
+}

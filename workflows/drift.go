@@ -1,0 +1,128 @@
+package workflows
+
+import (
+	"fmt"
+	"time"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/kingmaker-ml/kingmaker/activities"
+	"github.com/kingmaker-ml/kingmaker/dataset"
+)
+
+// What a drift check did about its verdict.
+const (
+	DriftNoChampion      = "no_champion"
+	DriftStable          = "stable"
+	DriftRetrainStarted  = "retrain_started"
+	DriftCooldown        = "cooldown"
+	DriftRetrainRunning  = "retrain_running"
+	DriftRetrainDisabled = "retrain_disabled"
+)
+
+// DriftResult is what a drift check found and did.
+type DriftResult struct {
+	Model   string                   `json:"model"`
+	Window  dataset.Window           `json:"window"`
+	Summary *activities.DriftSummary `json:"summary,omitempty"`
+	// Action is one of the Drift* constants.
+	Action  string   `json:"action"`
+	Retrain string   `json:"retrain,omitempty"` // workflow id of the retrain it started
+	Reasons []string `json:"reasons"`
+}
+
+// DriftWorkflow compares a model's recent window with its champion's
+// training profile (and, where labels have arrived, the champion's live
+// quality), stores the report, and when the model drifted and the config
+// allows it starts a retrain with reason drift: never within drift.cooldown
+// of the last drift-triggered retrain, and never while a retrain of the
+// model is running.
+func DriftWorkflow(ctx workflow.Context, in DriftInput) (*DriftResult, error) {
+	info := workflow.GetInfo(ctx)
+	res := &DriftResult{Model: in.Model, Reasons: []string{}}
+	_ = workflow.UpsertTypedSearchAttributes(ctx, AttrModel.ValueSet(in.Model))
+	light := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		StartToCloseTimeout: time.Minute,
+		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: time.Second, MaximumInterval: 30 * time.Second, MaximumAttempts: 10},
+	})
+	var spec activities.Spec
+	if err := workflow.ExecuteActivity(light, a.LoadSpec, activities.LoadSpecInput{Model: in.Model}).Get(ctx, &spec); err != nil {
+		return nil, err
+	}
+	m := spec.Model
+	now := workflow.Now(ctx).UTC()
+	to := now
+	if in.AsOf != nil {
+		to = in.AsOf.UTC()
+	}
+	res.Window = dataset.Window{From: to.Add(-m.Drift.Window.D()), To: to}
+
+	checkCtx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		TaskQueue:           spec.TrainingTaskQueue,
+		StartToCloseTimeout: time.Hour,
+		HeartbeatTimeout:    2 * time.Minute,
+		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: 5 * time.Second, MaximumInterval: time.Minute, MaximumAttempts: 5},
+	})
+	var sum activities.DriftSummary
+	if err := workflow.ExecuteActivity(checkCtx, a.CheckDrift, activities.DriftCheckInput{
+		Model: in.Model, Window: res.Window, RunID: info.WorkflowExecution.RunID, WorkflowID: info.WorkflowExecution.ID, StartedAt: info.WorkflowStartTime,
+	}).Get(ctx, &sum); err != nil {
+		return nil, err
+	}
+	res.Summary = &sum
+	res.Reasons = append(res.Reasons, sum.Reasons...)
+	if !sum.HasChampion {
+		res.Action = DriftNoChampion
+		return res, nil
+	}
+	decision := "stable"
+	if sum.Drifted || sum.QualityDropped {
+		decision = "drifted"
+	}
+	_ = workflow.UpsertTypedSearchAttributes(ctx, AttrDecision.ValueSet(decision), AttrChampion.ValueSet(sum.Champion))
+
+	switch {
+	case decision == "stable":
+		res.Action = DriftStable
+		return res, nil
+	case !m.Drift.RetrainOnDrift:
+		res.Action = DriftRetrainDisabled
+		res.Reasons = append(res.Reasons, "drift.retrain_on_drift is off: no retrain started")
+		return res, nil
+	case !sum.LastDriftRetrain.IsZero() && now.Sub(sum.LastDriftRetrain) < m.Drift.Cooldown.D():
+		res.Action = DriftCooldown
+		res.Reasons = append(res.Reasons, fmt.Sprintf("a drift-triggered retrain started %s ago, within drift.cooldown %s: no retrain started",
+			now.Sub(sum.LastDriftRetrain).Round(time.Second), m.Drift.Cooldown))
+		return res, nil
+	}
+	var running []string
+	if err := workflow.ExecuteActivity(light, a.RunningWorkflows, activities.RunningInput{Model: in.Model, WorkflowType: RetrainWorkflowName}).Get(ctx, &running); err != nil {
+		return nil, err
+	}
+	if len(running) > 0 {
+		res.Action = DriftRetrainRunning
+		res.Reasons = append(res.Reasons, fmt.Sprintf("retrain %s is already running: no second one started", running[0]))
+		return res, nil
+	}
+	id := RetrainWorkflowID(in.Model, now) + "-drift"
+	child := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{
+		WorkflowID:            id,
+		TaskQueue:             info.TaskQueueName,
+		ParentClosePolicy:     enumspb.PARENT_CLOSE_POLICY_ABANDON,
+		WorkflowIDReusePolicy: enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
+		TypedSearchAttributes: temporal.NewSearchAttributes(AttrModel.ValueSet(in.Model)),
+		StaticSummary:         fmt.Sprintf("Retrain %s (drift)", in.Model),
+	})
+	f := workflow.ExecuteChildWorkflow(child, RetrainWorkflowName, RetrainInput{Model: in.Model, Reason: ReasonDrift, RequestedBy: info.WorkflowExecution.ID, AsOf: in.AsOf})
+	if err := f.GetChildWorkflowExecution().Get(ctx, nil); err != nil {
+		return nil, fmt.Errorf("start drift retrain %s: %w", id, err)
+	}
+	if err := workflow.ExecuteActivity(light, a.MarkRetrainStarted, activities.MarkRetrainInput{Model: in.Model, ReportID: sum.ReportID}).Get(ctx, nil); err != nil {
+		return nil, err
+	}
+	res.Action, res.Retrain = DriftRetrainStarted, id
+	res.Reasons = append(res.Reasons, "started retrain "+id+" (reason drift)")
+	return res, nil
+}
