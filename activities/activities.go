@@ -48,6 +48,8 @@ type Activities struct {
 type Observer interface {
 	Trained(model, algorithm string, seconds float64, err error)
 	Promoted(model string, action registry.Action, err error)
+	Recorded(model, outcome string)
+	DriftChecked(model, outcome string)
 }
 
 func (a *Activities) model(name string) (*config.Model, error) {

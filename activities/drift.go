@@ -77,7 +77,10 @@ type DriftSummary struct {
 // against the champion's reference profile (features, labels where present,
 // and the champion's own scores), and labelled rows also score the
 // champion's live quality. The report is stored in drift_reports.
-func (a *Activities) CheckDrift(ctx context.Context, in DriftCheckInput) (*DriftSummary, error) {
+func (a *Activities) CheckDrift(ctx context.Context, in DriftCheckInput) (sum *DriftSummary, err error) {
+	if a.Observer != nil {
+		defer func() { a.Observer.DriftChecked(in.Model, driftOutcome(sum, err)) }()
+	}
 	m, err := a.model(in.Model)
 	if err != nil {
 		return nil, err
@@ -178,7 +181,7 @@ func (a *Activities) CheckDrift(ctx context.Context, in DriftCheckInput) (*Drift
 		return nil, err
 	}
 	doc := DriftDocument{Drift: rep, Basis: "features"}
-	sum := &DriftSummary{HasChampion: true, Champion: v.ID.String(), Generation: champ.Generation, Rows: rep.Rows, Sufficient: rep.Sufficient}
+	sum = &DriftSummary{HasChampion: true, Champion: v.ID.String(), Generation: champ.Generation, Rows: rep.Rows, Sufficient: rep.Sufficient}
 	for _, f := range rep.Features {
 		sum.MaxPSI = math.Max(sum.MaxPSI, f.PSI)
 		if f.Drifted {
@@ -294,4 +297,18 @@ func (a *Activities) MarkRetrainStarted(ctx context.Context, in MarkRetrainInput
 		return nonRetryable(ErrTypeInvalidSpec, fmt.Errorf("%q is not a report id", in.ReportID))
 	}
 	return a.Registry.MarkRetrainStarted(ctx, in.Model, id)
+}
+
+func driftOutcome(sum *DriftSummary, err error) string {
+	switch {
+	case err != nil:
+		return "failed"
+	case sum == nil || !sum.HasChampion:
+		return "no_champion"
+	case !sum.Sufficient:
+		return "insufficient_data"
+	case sum.Drifted || sum.QualityDropped:
+		return "drifted"
+	}
+	return "ok"
 }

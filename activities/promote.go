@@ -89,5 +89,11 @@ func (a *Activities) Record(ctx context.Context, in RecordInput) error {
 	if in.Champion != nil {
 		e.Champion, e.Generation = in.Champion.Version, in.Champion.Generation
 	}
-	return a.Registry.RecordEvaluation(ctx, e)
+	if err := a.Registry.RecordEvaluation(ctx, e); err != nil {
+		return err
+	}
+	if a.Observer != nil {
+		a.Observer.Recorded(in.Model, in.Outcome)
+	}
+	return nil
 }

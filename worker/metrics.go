@@ -15,6 +15,8 @@ type Metrics struct {
 	trainings  *prometheus.CounterVec
 	trainTime  *prometheus.HistogramVec
 	promotions *prometheus.CounterVec
+	retrains   *prometheus.CounterVec
+	drifts     *prometheus.CounterVec
 }
 
 // NewMetrics registers Kingmaker's activity metrics on reg.
@@ -34,7 +36,15 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "Attempts to move a champion pointer, by model, action (promote, manual, rollback) and outcome (won, lost, error).",
 		}, []string{"model", "action", "outcome"}),
 	}
-	reg.MustRegister(m.trainings, m.trainTime, m.promotions)
+	m.retrains = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "kingmaker_retrains_total",
+		Help: "Retrain runs recorded, by model and outcome (promote, keep, none, failed, rejected, approval_expired, lost_race).",
+	}, []string{"model", "outcome"})
+	m.drifts = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "kingmaker_drift_checks_total",
+		Help: "Drift checks finished, by model and outcome (ok, drifted, insufficient_data, failed).",
+	}, []string{"model", "outcome"})
+	reg.MustRegister(m.trainings, m.trainTime, m.promotions, m.retrains, m.drifts)
 	return m
 }
 
@@ -64,3 +74,9 @@ func (m *Metrics) Promoted(model string, action registry.Action, err error) {
 	}
 	m.promotions.WithLabelValues(model, string(action), outcome).Inc()
 }
+
+// Recorded implements activities.Observer.
+func (m *Metrics) Recorded(model, outcome string) { m.retrains.WithLabelValues(model, outcome).Inc() }
+
+// DriftChecked implements activities.Observer.
+func (m *Metrics) DriftChecked(model, outcome string) { m.drifts.WithLabelValues(model, outcome).Inc() }

@@ -45,8 +45,9 @@ var ErrTemporalUnreachable = errors.New("temporal is unreachable")
 
 // Dial connects to Temporal with the config's address, namespace, TLS and
 // API key, with an error that says what to check when it cannot.
-func Dial(ctx context.Context, t config.Temporal, logger *slog.Logger) (client.Client, error) {
-	opts := client.Options{HostPort: t.HostPort, Namespace: t.Namespace}
+// metrics, when not nil, receives the SDK's own metrics.
+func Dial(ctx context.Context, t config.Temporal, logger *slog.Logger, metrics client.MetricsHandler) (client.Client, error) {
+	opts := client.Options{HostPort: t.HostPort, Namespace: t.Namespace, MetricsHandler: metrics}
 	if logger != nil {
 		opts.Logger = tlog.NewStructuredLogger(logger)
 	} else {
@@ -114,16 +115,23 @@ type Options struct {
 	Logger                 *slog.Logger
 }
 
-// Stack is what a worker runs on: sessions, clients and the registry.
+// Stack is what a worker runs on: sessions, clients, the registry and the
+// Prometheus registry its metrics go to.
 type Stack struct {
 	Config   *config.Config
 	Session  *gocql.Session
 	Registry *registry.Registry
 	Temporal client.Client
+	Metrics  *prometheus.Registry
 }
 
 // Open connects to Cassandra (checking the schema version) and Temporal.
 func Open(ctx context.Context, cfg *config.Config, logger *slog.Logger) (*Stack, error) {
+	if logger == nil {
+		logger = slog.Default()
+	}
+	metrics := prometheus.NewRegistry()
+	metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	s, err := cql.Connect(cfg.Cassandra, true)
 	if err != nil {
 		return nil, err
@@ -132,12 +140,14 @@ func Open(ctx context.Context, cfg *config.Config, logger *slog.Logger) (*Stack,
 		s.Close()
 		return nil, err
 	}
-	c, err := Dial(ctx, cfg.Temporal, logger)
+	c, err := Dial(ctx, cfg.Temporal, logger, newSDKMetrics(metrics))
 	if err != nil {
 		s.Close()
 		return nil, err
 	}
-	return &Stack{Config: cfg, Session: s, Registry: registry.New(s, cfg.Cassandra.Keyspace, cql.Serial(cfg.Cassandra)), Temporal: c}, nil
+	reg := registry.New(s, cfg.Cassandra.Keyspace, cql.Serial(cfg.Cassandra))
+	metrics.MustRegister(newRegistryCollector(reg, cfg.Models, 10*time.Second, logger))
+	return &Stack{Config: cfg, Session: s, Registry: reg, Temporal: c, Metrics: metrics}, nil
 }
 
 // Close releases the stack's connections.
@@ -154,8 +164,7 @@ func Run(ctx context.Context, st *Stack, opts Options) error {
 	if logger == nil {
 		logger = slog.Default()
 	}
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg := st.Metrics
 	obs := NewMetrics(reg)
 	acts := &activities.Activities{Config: st.Config, Session: st.Session, Registry: st.Registry, Temporal: st.Temporal, Logger: logger, Observer: obs}
 

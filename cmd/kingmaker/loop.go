@@ -58,7 +58,7 @@ func actor(flagValue string) string {
 }
 
 func dialTemporal(ctx context.Context, cfg *config.Config) (client.Client, error) {
-	return worker.Dial(ctx, cfg.Temporal, nil)
+	return worker.Dial(ctx, cfg.Temporal, nil, nil)
 }
 
 func runURL(cfg *config.Config, workflowID string) string {
