@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/kingmaker-ml/kingmaker/activities"
 	"github.com/kingmaker-ml/kingmaker/config"
 	"github.com/kingmaker-ml/kingmaker/dataset"
 	"github.com/kingmaker-ml/kingmaker/internal/cql"
@@ -26,6 +27,8 @@ type modelStatus struct {
 	Metric    string                `json:"primary_metric"`
 	Value     string                `json:"primary_value,omitempty"`
 	Decisions []registry.Evaluation `json:"recent_decisions"`
+	Drift     *registry.DriftReport `json:"latest_drift,omitempty"`
+	DriftNote string                `json:"drift_note,omitempty"`
 	Data      modelData             `json:"data"`
 }
 
@@ -84,6 +87,20 @@ func runStatus(ctx context.Context, e *env, args []string) error {
 		if ms.Decisions, err = reg.Evaluations(ctx, m.Name, *recent); err != nil {
 			return err
 		}
+		reports, err := reg.DriftReports(ctx, m.Name, 1)
+		if err != nil {
+			return err
+		}
+		if len(reports) > 0 {
+			ms.Drift = &reports[0]
+			var doc activities.DriftDocument
+			if json.Unmarshal(ms.Drift.Report, &doc) == nil {
+				ms.DriftNote = "rests on " + doc.Basis
+			}
+			if ms.Champion != nil && ms.Drift.Champion != ms.Champion.Version {
+				ms.DriftNote = "measured an earlier champion; the current one has not been checked yet"
+			}
+		}
 		rep.Models = append(rep.Models, ms)
 	}
 	if *out == "json" {
@@ -98,6 +115,16 @@ func runStatus(ctx context.Context, e *env, args []string) error {
 				c.Version, ms.Algorithm, c.Generation, ms.Metric, ms.Value, c.PromotedAt.Format(time.RFC3339), c.PromotedBy, c.Reason)
 		} else {
 			fmt.Fprintf(e.stdout, "  champion  none yet: run `kingmaker retrain %s`\n", d.Model)
+		}
+		if r := ms.Drift; r != nil {
+			verdict := "stable"
+			if r.Drifted {
+				verdict = "DRIFTED"
+			}
+			fmt.Fprintf(e.stdout, "  drift     %s at %s: max PSI %.3f, %d features drifted, %d rows (%s)\n",
+				verdict, r.ComputedAt().UTC().Format(time.DateTime), r.MaxPSI, r.DriftedFeatures, r.Rows, ms.DriftNote)
+		} else {
+			fmt.Fprintf(e.stdout, "  drift     not checked yet: `kingmaker drift %s --now`\n", d.Model)
 		}
 		if len(ms.Decisions) > 0 {
 			fmt.Fprintln(e.stdout, "  recent decisions:")
