@@ -39,8 +39,8 @@ var (
 type addrCatcher struct{ addr chan string }
 
 func (h addrCatcher) Enabled(context.Context, slog.Level) bool { return true }
-func (h addrCatcher) WithAttrs([]slog.Attr) slog.Handler        { return h }
-func (h addrCatcher) WithGroup(string) slog.Handler             { return h }
+func (h addrCatcher) WithAttrs([]slog.Attr) slog.Handler       { return h }
+func (h addrCatcher) WithGroup(string) slog.Handler            { return h }
 func (h addrCatcher) Handle(_ context.Context, r slog.Record) error {
 	if r.Message != "metrics listening" {
 		return nil
@@ -145,6 +145,7 @@ func TestTheRetrainLoopPromotesAChampionThenItsSuccessorAfterDrift(t *testing.T)
 		t.Errorf("the second run saw champion %+v before it, want %s", second.Previous, first.Champion.Version)
 	}
 	headline := second.Reasons[0]
+	t.Logf("after the drift: %s", strings.Join(second.Reasons, "\n  "))
 	if !strings.Contains(headline, "over champion "+first.Winner) || !strings.Contains(headline, "roc_auc") || !strings.Contains(headline, "vs champion") {
 		t.Errorf("the second run's headline %q does not state the comparison with the old champion", headline)
 	}

@@ -1,0 +1,304 @@
+package activities_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gocql/gocql"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/testsuite"
+
+	"github.com/kingmaker-ml/kingmaker/activities"
+	"github.com/kingmaker-ml/kingmaker/config"
+	"github.com/kingmaker-ml/kingmaker/dataset"
+	"github.com/kingmaker-ml/kingmaker/demo"
+	"github.com/kingmaker-ml/kingmaker/evaluator"
+	"github.com/kingmaker-ml/kingmaker/internal/cql"
+	"github.com/kingmaker-ml/kingmaker/internal/testenv"
+	"github.com/kingmaker-ml/kingmaker/registry"
+)
+
+// seedStart is the first day of the demo data the tests write.
+var seedStart = time.Date(2026, 2, 1, 0, 0, 0, 0, time.UTC)
+
+// week is the window over the seeded days.
+var week = dataset.Window{From: seedStart, To: seedStart.AddDate(0, 0, 7)}
+
+// fixture is the example config's churn model on a fresh keyspace of the
+// real Cassandra, with the activities over it.
+type fixture struct {
+	t        *testing.T
+	session  *gocql.Session
+	keyspace string
+	acts     *activities.Activities
+	reg      *registry.Registry
+}
+
+func newFixture(t *testing.T, seedDays int) *fixture {
+	t.Helper()
+	s, c := testenv.Cassandra(t)
+	b, err := os.ReadFile("../kingmaker.example.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Parse(b)
+	if err != nil {
+		t.Fatalf("parse the example config: %v", err)
+	}
+	cfg.Cassandra = c
+	reg := registry.New(s, c.Keyspace, cql.Serial(c))
+	f := &fixture{t: t, session: s, keyspace: c.Keyspace, reg: reg,
+		acts: &activities.Activities{Config: cfg, Session: s, Registry: reg}}
+	if seedDays > 0 {
+		spec := demo.Spec{Dataset: "churn", Start: seedStart, Days: seedDays, RowsPerDay: 400, Seed: 3}
+		if err := demo.Write(context.Background(), s, c.Keyspace, spec, 4, nil); err != nil {
+			t.Fatalf("seed the demo data: %v", err)
+		}
+	}
+	return f
+}
+
+// execute runs one activity in the SDK's activity test environment, which
+// gives it an activity context (heartbeats, info), and decodes its result.
+func (f *fixture) execute(fn any, in any, out any) error {
+	f.t.Helper()
+	var suite testsuite.WorkflowTestSuite
+	env := suite.NewTestActivityEnvironment()
+	env.RegisterActivity(f.acts)
+	v, err := env.ExecuteActivity(fn, in)
+	if err != nil {
+		return err
+	}
+	if out != nil {
+		if err := v.Get(out); err != nil {
+			f.t.Fatalf("decode the activity's result: %v", err)
+		}
+	}
+	return nil
+}
+
+// train trains one candidate of a run and returns what it made.
+func (f *fixture) train(runID, candidate string) activities.Trained {
+	f.t.Helper()
+	var tr activities.Trained
+	if err := f.execute(f.acts.TrainCandidate, f.trainInput(runID, candidate), &tr); err != nil {
+		f.t.Fatalf("train %s of run %s: %v", candidate, runID, err)
+	}
+	return tr
+}
+
+func (f *fixture) trainInput(runID, candidate string) activities.TrainInput {
+	return activities.TrainInput{
+		Model: "churn", Candidate: candidate, Window: week, WorkflowID: "retrain-churn-" + runID, RunID: runID,
+		StartedAt: week.To.Add(time.Hour), SampleRate: 1,
+	}
+}
+
+func (f *fixture) versions() []*registry.Version {
+	f.t.Helper()
+	vs, err := f.reg.ListVersions(context.Background(), "churn", 100)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return vs
+}
+
+func TestTrainCandidateWritesOneVersionAndARetryReusesIt(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, 7)
+	first := f.train("run-a", "logistic")
+	if first.Reused || first.Version == "" || first.TrainRows == 0 || first.Algorithm != "logistic" {
+		t.Fatalf("the first attempt gave %+v, want a new logistic version trained on rows", first)
+	}
+	if n := len(f.versions()); n != 1 {
+		t.Fatalf("%d versions after one training, want 1", n)
+	}
+	v, err := f.reg.GetVersion(context.Background(), "churn", mustParse(t, first.Version))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v.TrainRows != first.TrainRows || v.HoldoutRows == 0 || !v.WindowTo.Equal(week.To) || v.RunID != "run-a" || v.ArtifactSize == 0 {
+		t.Errorf("stored version %+v does not describe the training (%+v)", v, first)
+	}
+	if _, err := f.reg.LoadArtifact(context.Background(), v); err != nil {
+		t.Errorf("the stored artifact does not load: %v", err)
+	}
+
+	retry := f.train("run-a", "logistic")
+	if !retry.Reused || retry.Version != first.Version || retry.TrainRows != first.TrainRows {
+		t.Fatalf("the retry gave %+v, want the first attempt's version %s reused", retry, first.Version)
+	}
+	if n := len(f.versions()); n != 1 {
+		t.Fatalf("%d versions after a retry, want still 1", n)
+	}
+
+	other := f.train("run-b", "logistic")
+	if other.Reused || other.Version == first.Version {
+		t.Fatalf("another run's training gave %+v, want a new version", other)
+	}
+	if n := len(f.versions()); n != 2 {
+		t.Fatalf("%d versions after another run, want 2", n)
+	}
+}
+
+func TestTrainCandidateRefusesACandidateTheConfigDoesNotHave(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, 0)
+	err := f.execute(f.acts.TrainCandidate, f.trainInput("run-a", "xgboost"), nil)
+	var app *temporal.ApplicationError
+	if !errors.As(err, &app) || app.Type() != activities.ErrTypeInvalidSpec || !app.NonRetryable() || !strings.Contains(err.Error(), `no candidate "xgboost"`) {
+		t.Fatalf("error %v, want a non-retryable InvalidSpec naming the candidate", err)
+	}
+}
+
+func TestEvaluateScoresEveryModelOnTheSameHoldout(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, 7)
+	champion := f.train("run-champion", "logistic")
+	a := f.train("run-new", "logistic")
+	b := f.train("run-new", "id3")
+	in := activities.EvaluateInput{Model: "churn", Window: week, Champion: champion.Version, Candidates: []string{a.Version, b.Version}, Seed: 1}
+
+	t.Run("the champion and the candidates are scored on the same rows", func(t *testing.T) {
+		var ev activities.Evaluation
+		if err := f.execute(f.acts.Evaluate, in, &ev); err != nil {
+			t.Fatal(err)
+		}
+		if ev.HoldoutRows == 0 || ev.ChampionProblem != "" {
+			t.Fatalf("evaluation %+v, want holdout rows and no champion problem", ev)
+		}
+		if ev.Champion == nil || ev.Champion.Version != champion.Version || ev.Champion.Metrics.Rows != ev.HoldoutRows {
+			t.Fatalf("champion %+v, want %s scored on %d rows", ev.Champion, champion.Version, ev.HoldoutRows)
+		}
+		if len(ev.Candidates) != 2 {
+			t.Fatalf("%d candidates scored, want 2", len(ev.Candidates))
+		}
+		for _, c := range ev.Candidates {
+			if c.Metrics.Rows != ev.HoldoutRows {
+				t.Errorf("candidate %s scored on %d rows, the champion on %d: not a paired comparison", c.Version, c.Metrics.Rows, ev.HoldoutRows)
+			}
+			if len(c.Comparisons) == 0 {
+				t.Errorf("candidate %s has no comparison with the champion", c.Version)
+			}
+			for _, cmp := range c.Comparisons {
+				if cmp.Rows != ev.HoldoutRows {
+					t.Errorf("candidate %s: %s compared on %d rows, want %d", c.Version, cmp.Metric, cmp.Rows, ev.HoldoutRows)
+				}
+			}
+			stored := storedMetrics(t, f, c.Version)
+			if stored.Rows != ev.HoldoutRows || stored.Accuracy != c.Metrics.Accuracy {
+				t.Errorf("candidate %s: stored metrics %+v, want the evaluation's (%d rows, accuracy %v)", c.Version, stored, ev.HoldoutRows, c.Metrics.Accuracy)
+			}
+		}
+		// The same holdout each time: a second evaluation agrees exactly.
+		var again activities.Evaluation
+		if err := f.execute(f.acts.Evaluate, in, &again); err != nil {
+			t.Fatal(err)
+		}
+		if again.HoldoutRows != ev.HoldoutRows || again.Champion.Metrics.Accuracy != ev.Champion.Metrics.Accuracy {
+			t.Errorf("a second evaluation scored %d rows (champion accuracy %v), the first %d (%v)",
+				again.HoldoutRows, again.Champion.Metrics.Accuracy, ev.HoldoutRows, ev.Champion.Metrics.Accuracy)
+		}
+	})
+
+	t.Run("a tampered champion artifact is a champion problem, and the candidates are still judged", func(t *testing.T) {
+		err := f.session.Query(fmt.Sprintf(`UPDATE %s.model_artifacts SET data = ? WHERE model = ? AND version = ? AND chunk = 0`, f.keyspace),
+			[]byte("not the bytes that were trained"), "churn", mustParse(t, champion.Version)).Exec()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ev activities.Evaluation
+		if err := f.execute(f.acts.Evaluate, in, &ev); err != nil {
+			t.Fatalf("evaluate with a tampered champion: %v, want a result with a champion problem", err)
+		}
+		if ev.Champion != nil || !strings.Contains(ev.ChampionProblem, champion.Version) || !strings.Contains(ev.ChampionProblem, "corrupt artifact") {
+			t.Fatalf("champion %+v, problem %q: want no champion and a problem naming %s and the corruption", ev.Champion, ev.ChampionProblem, champion.Version)
+		}
+		if len(ev.Candidates) != 2 {
+			t.Fatalf("%d candidates judged, want 2", len(ev.Candidates))
+		}
+		for _, c := range ev.Candidates {
+			if c.Metrics.Rows != ev.HoldoutRows || len(c.Comparisons) != 0 {
+				t.Errorf("candidate %s: %d rows, %d comparisons; want the holdout and none (judged as for a first champion)", c.Version, c.Metrics.Rows, len(c.Comparisons))
+			}
+		}
+	})
+
+	t.Run("a tampered candidate artifact fails the evaluation without retries", func(t *testing.T) {
+		err := f.session.Query(fmt.Sprintf(`UPDATE %s.model_artifacts SET data = ? WHERE model = ? AND version = ? AND chunk = 0`, f.keyspace),
+			[]byte("garbage"), "churn", mustParse(t, b.Version)).Exec()
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = f.execute(f.acts.Evaluate, in, nil)
+		var app *temporal.ApplicationError
+		if !errors.As(err, &app) || app.Type() != activities.ErrTypeCorruptArtifact || !app.NonRetryable() || !strings.Contains(err.Error(), b.Version) {
+			t.Fatalf("error %v, want a non-retryable CorruptArtifact naming %s", err, b.Version)
+		}
+	})
+}
+
+func storedMetrics(t *testing.T, f *fixture, version string) evaluator.Metrics {
+	t.Helper()
+	v, err := f.reg.GetVersion(context.Background(), "churn", mustParse(t, version))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m evaluator.Metrics
+	if len(v.Metrics) == 0 {
+		t.Fatalf("version %s has no stored metrics", version)
+	}
+	if err := json.Unmarshal(v.Metrics, &m); err != nil {
+		t.Fatalf("version %s: stored metrics %s: %v", version, v.Metrics, err)
+	}
+	return m
+}
+
+func TestSnapshotWindow(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, 7)
+	cases := []struct {
+		name   string
+		window dataset.Window
+		rows   int64
+		want   string // the error's message, "" for none
+	}{
+		{"a seeded week is counted by class", week, 7 * 400, ""},
+		{"an empty window is refused, naming window.min_rows", dataset.Window{From: seedStart.AddDate(-1, 0, 0), To: seedStart.AddDate(-1, 0, 7)}, 0, "window.min_rows"},
+		{"two seeded days are too few rows", dataset.Window{From: seedStart, To: seedStart.AddDate(0, 0, 2)}, 0, "fewer than window.min_rows 1000"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var snap activities.Snapshot
+			err := f.execute(f.acts.SnapshotWindow, activities.SnapshotInput{Model: "churn", Window: tc.window}, &snap)
+			if tc.want != "" {
+				var app *temporal.ApplicationError
+				if !errors.As(err, &app) || app.Type() != activities.ErrTypeInvalidData || !app.NonRetryable() || !strings.Contains(err.Error(), tc.want) {
+					t.Fatalf("error %v, want a non-retryable %s error saying %q", err, activities.ErrTypeInvalidData, tc.want)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if snap.Rows != tc.rows || len(snap.ByClass) != 2 || snap.ByClass[0]+snap.ByClass[1] != tc.rows || snap.Days != 7 || snap.Champion != nil {
+				t.Errorf("snapshot %+v, want %d rows over 7 days split by class, no champion", snap, tc.rows)
+			}
+		})
+	}
+}
+
+func mustParse(t *testing.T, s string) gocql.UUID {
+	t.Helper()
+	u, err := gocql.ParseUUID(s)
+	if err != nil {
+		t.Fatalf("%q is not a version id: %v", s, err)
+	}
+	return u
+}
