@@ -42,6 +42,8 @@ type Activities struct {
 	Logger   *slog.Logger
 	// Observer, when set, is told about trainings and promotions (metrics).
 	Observer Observer
+
+	scoring modelCache
 }
 
 // Observer receives events worth counting.

@@ -47,6 +47,7 @@ func (s *Source) Schema() trainer.Schema {
 // Batch is a page of converted rows of one day partition.
 type Batch struct {
 	Keys    []string
+	Times   []time.Time
 	X       [][]float64
 	Y       []int // class index; -1 when the label is null or not a class (only when scanning unlabelled rows)
 	Holdout []bool
@@ -213,6 +214,7 @@ func (s *Source) Scan(ctx context.Context, w Window, opts ScanOptions, fn func(d
 			ts, _ := cells[1].(time.Time)
 			hold := Holdout(key, m.Window.HoldoutFraction) || (!oot.IsZero() && !ts.Before(oot))
 			b.Keys = append(b.Keys, key)
+			b.Times = append(b.Times, ts)
 			b.X = append(b.X, x)
 			b.Y = append(b.Y, y)
 			b.Holdout = append(b.Holdout, hold)

@@ -195,6 +195,7 @@ func Run(ctx context.Context, st *Stack, opts Options) error {
 		if role == RoleMain {
 			w.RegisterWorkflowWithOptions(workflows.RetrainWorkflow, workflow.RegisterOptions{Name: workflows.RetrainWorkflowName})
 			w.RegisterWorkflowWithOptions(workflows.DriftWorkflow, workflow.RegisterOptions{Name: workflows.DriftWorkflowName})
+			w.RegisterWorkflowWithOptions(workflows.BatchScoreWorkflow, workflow.RegisterOptions{Name: workflows.BatchScoreWorkflowName})
 		}
 		w.RegisterActivity(acts)
 		if err := w.Start(); err != nil {

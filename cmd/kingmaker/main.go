@@ -51,6 +51,7 @@ func commands() []command {
 		{"promote", "MODEL VERSION --reason TEXT", "make a version champion (compare-and-set)", runPromote},
 		{"rollback", "MODEL --reason TEXT", "make the previous champion current again", runRollback},
 		{"drift", "MODEL [--now] [--as-of TIME] [-o json]", "the latest drift report (or run a drift check now)", runDrift},
+		{"score", "MODEL --from TIME --to TIME [--version V] [--wait]", "score a window with the champion into predictions", runScore},
 		{"approve", "RUN --reason TEXT", "approve the winner of a run awaiting approval", runApproval(true)},
 		{"reject", "RUN --reason TEXT", "reject the winner of a run awaiting approval", runApproval(false)},
 	}

@@ -1,0 +1,160 @@
+package activities
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/gocql/gocql"
+	"go.temporal.io/sdk/activity"
+
+	"github.com/kingmaker-ml/kingmaker/dataset"
+)
+
+// ResolveInput names the version a batch scoring run uses.
+type ResolveInput struct {
+	Model string `json:"model"`
+	// Version is a version id, or empty for the current champion.
+	Version string `json:"version,omitempty"`
+}
+
+// Resolved is the version a run scores with, fixed at its start.
+type Resolved struct {
+	Version    string `json:"version"`
+	Algorithm  string `json:"algorithm"`
+	Generation int64  `json:"generation"` // 0 when the version is not the champion
+}
+
+// ResolveScoringVersion fixes the version a batch run scores with: the
+// named one, or the champion at this moment.
+func (a *Activities) ResolveScoringVersion(ctx context.Context, in ResolveInput) (*Resolved, error) {
+	m, err := a.model(in.Model)
+	if err != nil {
+		return nil, err
+	}
+	champ, err := a.Registry.Champion(ctx, m.Name)
+	if err != nil {
+		return nil, err
+	}
+	id := in.Version
+	if id == "" {
+		if champ == nil {
+			return nil, nonRetryable(ErrTypeInvalidSpec, fmt.Errorf("model %s has no champion to score with: run `kingmaker retrain %s` or name a --version", m.Name, m.Name))
+		}
+		id = champ.Version.String()
+	}
+	sm, err := a.loadModel(ctx, m.Name, id)
+	if err != nil {
+		return nil, classify(err)
+	}
+	if !sameSchema(sm.model.Schema(), a.source(m).Schema()) {
+		return nil, nonRetryable(ErrTypeInvalidSpec, fmt.Errorf("version %s of %s was trained on other features than the config declares", id, m.Name))
+	}
+	r := &Resolved{Version: id, Algorithm: sm.algo}
+	if champ != nil && champ.Version.String() == id {
+		r.Generation = champ.Generation
+	}
+	return r, nil
+}
+
+// ScoreDayInput asks for one day partition of a window to be scored.
+type ScoreDayInput struct {
+	Model      string         `json:"model"`
+	Window     dataset.Window `json:"window"` // the part of the run's window inside this day
+	Version    string         `json:"version"`
+	Generation int64          `json:"generation"`
+	RunID      string         `json:"run_id"`
+}
+
+// ScoredDay counts what one day produced.
+type ScoredDay struct {
+	Day  time.Time `json:"day"`
+	Rows int64     `json:"rows"`
+}
+
+// scoreBatchRows is how many predictions of one partition go in one
+// unlogged batch (one mutation).
+const scoreBatchRows = 50
+
+// ScoreDay scores the rows of one day partition with a fixed version and
+// writes a prediction per row to predictions ((model, day), id). A retry
+// or a re-run overwrites the same rows: it never duplicates.
+func (a *Activities) ScoreDay(ctx context.Context, in ScoreDayInput) (*ScoredDay, error) {
+	m, err := a.model(in.Model)
+	if err != nil {
+		return nil, err
+	}
+	sm, err := a.cachedModel(ctx, m.Name, in.Version)
+	if err != nil {
+		return nil, classify(err)
+	}
+	ver, err := gocql.ParseUUID(in.Version)
+	if err != nil {
+		return nil, nonRetryable(ErrTypeInvalidSpec, err)
+	}
+	day := in.Window.From.UTC().Truncate(24 * time.Hour)
+	insert := fmt.Sprintf(`INSERT INTO %s.predictions (model, day, id, ts, version, generation, predicted, score, run_id, scored_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, a.Config.Cassandra.Keyspace)
+	scoredAt := time.Now().UTC().Truncate(time.Millisecond)
+	out := &ScoredDay{Day: day}
+	_, err = a.source(m).Scan(ctx, in.Window, dataset.ScanOptions{Unlabelled: true}, func(_ int, b *dataset.Batch) error {
+		pred, pos, err := sm.model.Predict(b.X)
+		if err != nil {
+			return fmt.Errorf("version %s scoring %s: %w", in.Version, day.Format(time.DateOnly), err)
+		}
+		for from := 0; from < b.Len(); from += scoreBatchRows {
+			batch := a.Session.NewBatch(gocql.UnloggedBatch).WithContext(ctx)
+			for i := from; i < min(from+scoreBatchRows, b.Len()); i++ {
+				id, err := gocql.ParseUUID(b.Keys[i])
+				if err != nil {
+					return nonRetryable(ErrTypeInvalidData, fmt.Errorf("row key %q is not a uuid: predictions are keyed by uuid", b.Keys[i]))
+				}
+				var score any
+				if pos != nil {
+					score = pos[i]
+				}
+				batch.Query(insert, m.Name, day, id, b.Times[i], ver, in.Generation, m.Label.Classes[pred[i]], score, in.RunID, scoredAt)
+			}
+			if err := a.Session.ExecuteBatch(batch); err != nil {
+				return fmt.Errorf("write predictions of %s %s: %w", m.Name, day.Format(time.DateOnly), err)
+			}
+		}
+		out.Rows += int64(b.Len())
+		activity.RecordHeartbeat(ctx, out.Rows)
+		return nil
+	})
+	if err != nil {
+		return nil, classify(err)
+	}
+	return out, nil
+}
+
+// modelCache keeps decoded models by version across a worker's scoring
+// activities: a version is immutable, so one decode serves every day.
+type modelCache struct {
+	mu     sync.Mutex
+	models map[string]*scored
+}
+
+func (a *Activities) cachedModel(ctx context.Context, model, version string) (*scored, error) {
+	c := &a.scoring
+	key := model + "/" + version
+	c.mu.Lock()
+	sm, ok := c.models[key]
+	c.mu.Unlock()
+	if ok {
+		return sm, nil
+	}
+	sm, err := a.loadModel(ctx, model, version)
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.models == nil || len(c.models) >= 8 { // a handful of versions at most are scored at once
+		c.models = map[string]*scored{}
+	}
+	c.models[key] = sm
+	return sm, nil
+}

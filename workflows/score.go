@@ -1,0 +1,145 @@
+package workflows
+
+import (
+	"fmt"
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/kingmaker-ml/kingmaker/activities"
+	"github.com/kingmaker-ml/kingmaker/dataset"
+)
+
+// BatchScoreWorkflowName is the type name of BatchScoreWorkflow.
+const BatchScoreWorkflowName = "BatchScoreWorkflow"
+
+// BatchScoreInput asks for a window of source rows to be scored.
+type BatchScoreInput struct {
+	Model string    `json:"model"`
+	From  time.Time `json:"from"`
+	To    time.Time `json:"to"`
+	// Version scores with a named version; empty means the champion at the
+	// run's start (fixed for the whole run).
+	Version string `json:"version,omitempty"`
+	Reason  string `json:"reason"`
+}
+
+// ScoreProgress answers the progress query of a batch scoring run.
+type ScoreProgress struct {
+	Model      string `json:"model"`
+	Version    string `json:"version"`
+	Generation int64  `json:"generation"`
+	Days       int    `json:"days"`
+	DaysDone   int    `json:"days_done"`
+	Rows       int64  `json:"rows"`
+	Done       bool   `json:"done"`
+}
+
+// BatchScoreResult is what a batch scoring run wrote.
+type BatchScoreResult struct {
+	ScoreProgress
+	Window dataset.Window         `json:"window"`
+	PerDay []activities.ScoredDay `json:"per_day"`
+}
+
+// BatchScoreWorkflowID is the id of a batch scoring run.
+func BatchScoreWorkflowID(model string, start time.Time) string {
+	return fmt.Sprintf("score-%s-%s", model, start.UTC().Format("20060102t150405z"))
+}
+
+// BatchScoreWorkflow scores every row of [From, To) with one version and
+// writes the predictions, one activity per day partition with at most
+// window.parallelism days at once. Each day is idempotent: a retried or
+// re-run day overwrites the same prediction rows.
+func BatchScoreWorkflow(ctx workflow.Context, in BatchScoreInput) (*BatchScoreResult, error) {
+	res := &BatchScoreResult{ScoreProgress: ScoreProgress{Model: in.Model}, Window: dataset.Window{From: in.From, To: in.To}}
+	if err := workflow.SetQueryHandler(ctx, QueryProgress, func() (*ScoreProgress, error) { return &res.ScoreProgress, nil }); err != nil {
+		return nil, err
+	}
+	_ = workflow.UpsertTypedSearchAttributes(ctx, AttrModel.ValueSet(in.Model))
+	if !in.From.Before(in.To) {
+		return nil, temporal.NewNonRetryableApplicationError(fmt.Sprintf("--from %s is not before --to %s", in.From, in.To), "InvalidSpec", nil)
+	}
+	light := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		StartToCloseTimeout: time.Minute,
+		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: time.Second, MaximumInterval: 30 * time.Second, MaximumAttempts: 10},
+	})
+	var spec activities.Spec
+	if err := workflow.ExecuteActivity(light, a.LoadSpec, activities.LoadSpecInput{Model: in.Model}).Get(ctx, &spec); err != nil {
+		return nil, err
+	}
+	var ver activities.Resolved
+	if err := workflow.ExecuteActivity(light, a.ResolveScoringVersion, activities.ResolveInput{Model: in.Model, Version: in.Version}).Get(ctx, &ver); err != nil {
+		return nil, err
+	}
+	res.Version, res.Generation = ver.Version, ver.Generation
+	_ = workflow.UpsertTypedSearchAttributes(ctx, AttrChampion.ValueSet(ver.Version))
+
+	days := dataset.Days(in.From, in.To)
+	res.Days = len(days)
+	dayCtx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		TaskQueue:           spec.TrainingTaskQueue,
+		StartToCloseTimeout: time.Hour,
+		HeartbeatTimeout:    time.Minute,
+		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: 2 * time.Second, MaximumInterval: time.Minute, MaximumAttempts: 10},
+	})
+	parallel := max(1, spec.Model.Window.Parallelism)
+	results := make([]activities.ScoredDay, len(days))
+	var firstErr error
+	sel := workflow.NewSelector(ctx)
+	inFlight, next := 0, 0
+	start := func(i int) {
+		d := days[i]
+		w := dataset.Window{From: maxTime(d, in.From), To: minTime(d.AddDate(0, 0, 1), in.To)}
+		opts := workflow.GetActivityOptions(dayCtx)
+		opts.Summary = "score " + d.Format(time.DateOnly)
+		f := workflow.ExecuteActivity(workflow.WithActivityOptions(dayCtx, opts), a.ScoreDay, activities.ScoreDayInput{
+			Model: in.Model, Window: w, Version: ver.Version, Generation: ver.Generation, RunID: workflow.GetInfo(ctx).WorkflowExecution.RunID,
+		})
+		inFlight++
+		sel.AddFuture(f, func(f workflow.Future) {
+			inFlight--
+			var sd activities.ScoredDay
+			if err := f.Get(ctx, &sd); err != nil {
+				if firstErr == nil {
+					firstErr = err
+				}
+				return
+			}
+			results[i] = sd
+			res.DaysDone++
+			res.Rows += sd.Rows
+		})
+	}
+	for next < len(days) || inFlight > 0 {
+		for inFlight < parallel && next < len(days) && firstErr == nil {
+			start(next)
+			next++
+		}
+		if inFlight == 0 {
+			break
+		}
+		sel.Select(ctx)
+	}
+	if firstErr != nil {
+		return nil, firstErr
+	}
+	res.PerDay = results
+	res.Done = true
+	return res, nil
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}
+
+func minTime(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
+}
