@@ -1,0 +1,125 @@
+// Package trainer trains classification models and encodes them as artifacts.
+//
+// It owns the Trainer and Model interfaces, the algorithms behind them and the artifact format
+// (Model.MarshalBinary, Decode). It does not read data (dataset builds the Data grids), store
+// artifacts or check their SHA-256 (registry), or compute metrics (evaluator). It imports nothing
+// of the project and does no I/O other than one temporary file while training naive_bayes.
+//
+// # Data
+//
+// A Data grid holds one row per example: X[i][j] is feature j of Schema.Features. A numeric
+// feature holds any finite value; a categorical one holds the index of a category of
+// Feature.Categories as a float64, or -1 for a category the schema does not know. Y[i] is the
+// class id (an index of Schema.Classes). Train rejects, with an error wrapping ErrInvalidData and
+// naming the row and the feature: no rows (also ErrNoRows), one class only (also ErrOneClass),
+// NaN or infinite values, category indexes out of range, rows of the wrong width, class ids out
+// of range, and invalid schemas. Predict applies the same row checks; -1 is always accepted.
+//
+// # Algorithms and parameters
+//
+// Lookup(name) returns the Trainer of an algorithm; Algorithms lists the names. Parameters
+// missing from a Params take their default; unknown names and bad values are *ParamError
+// (errors.Is ErrInvalidParams) naming the parameter. Model.Params returns every parameter,
+// defaults included, and the artifact keeps them all.
+//
+// "logistic": L2-regularised logistic regression (binary, and multinomial for three or more
+// classes), fitted by Newton's method with gonum (gonum's L-BFGS beyond 400 coefficients, e.g.
+// for categorical features with many categories; same stopping rule). Numeric features are standardised (population standard
+// deviation; 1 for a constant feature) and categorical ones one-hot encoded (unknown: all zeros)
+// inside the model. It minimises Σ log-loss + (l2/2)·‖w‖² without penalising the intercept,
+// which is scikit-learn's LogisticRegression(C=1/l2); a test holds the coefficients and
+// probabilities to scikit-learn's within 1e-6.
+//
+//	l2        1      penalty strength, > 0 (scikit-learn's C = 1/l2)
+//	max_iter  100    Newton iterations (L-BFGS: 50× as many), 1..10000; not converging is an error
+//	tol       1e-8   stop when every gradient component of the objective / rows is <= tol
+//
+// "id3": one ID3 decision tree grown by golearn (trees.InferID3Tree) on binned features. Each
+// numeric feature is cut into at most `bins` quantile bins computed on the training rows (the
+// edges are stored, so prediction bins alike); each categorical feature is split by category,
+// the unknown category being one more value. Splits maximise information gain (computed by the
+// package in a fixed order; see tree.go). A value no training row had at a node stops the walk
+// there and predicts from that node's rows. The score is the share of class-1 training rows at the
+// node the walk ends at.
+//
+//	bins       10       quantile bins per numeric feature, 2..255 (ties can give fewer)
+//	prune      0        1: hold 20% of the rows out and prune the tree on them (reduced error)
+//	min_split  2        nodes with fewer training rows are not split, >= 2
+//	max_rows   100000   train on at most this many rows (a seeded sample), >= 10
+//	seed       1        seeds the sample and the pruning hold-out
+//
+// "forest": `trees` ID3 trees as above, each grown on a bootstrap sample of the (sampled) rows,
+// choosing the best of `features` random features at each split. The class is the majority vote
+// (with more than two classes a tie goes to the lowest class id), the score the share of trees
+// voting for class 1. golearn's ensemble.RandomForest is not used: its package needs cgo, it
+// trains all trees at once (memory ~ trees × rows), samples with the global generator, breaks
+// vote ties in map order and gives no scores; its Load silently mispredicts unless built with the
+// same tree count. Trees are grown one at a time, so training holds one bootstrap grid; the model
+// holds the trees (on 10,000 rows of 10 features, the default 31 trees have ~120,000 nodes,
+// a 0.8 MB artifact). max_rows and min_split bound both.
+//
+//	trees      31      number of trees, odd, 1..1001 (an even count lets binary votes tie)
+//	features   0       features considered at each split; 0 = round(√features), at least 1
+//	bins       10      as for id3
+//	min_split  5       as for id3
+//	max_rows   20000   as for id3
+//	seed       1       seeds the row sample, the bootstraps and the feature choices
+//
+// "naive_bayes": golearn's naive.BernoulliNBClassifier on binarised rows: a numeric feature is 1
+// above its training median, a categorical feature becomes one 0/1 column per category (all 0 for
+// the unknown category). golearn fits; the package reads the fitted probabilities back from
+// golearn's own Save output, predicts with golearn's formula (naive_bayes.go) and gives the
+// posterior P(class 1) as the score. It has no parameters.
+//
+// "knn": k nearest neighbours by Euclidean distance on standardised, one-hot encoded rows,
+// implemented in the package (golearn's KNNClassifier needs cgo, uses float32 distances, breaks
+// vote ties in map order, prints progress to stdout and gives no scores). The model stores at
+// most max_rows training rows, so prediction costs O(max_rows × columns) per row. The class has
+// the most neighbours (a tie goes to the class of the nearest neighbour among the tied); the
+// score is the share of neighbours in class 1.
+//
+//	k          5      neighbours, 1..1000, at most the stored rows
+//	max_rows   5000   stored training rows (a seeded sample), 1..1000000
+//	seed       1      seeds the sample
+//
+// Every model gives classes; binary models (two schema classes) also give positive = P(class 1)
+// or a score that ranks like it; models of three or more classes give nil scores.
+//
+// # Reproducibility and golearn
+//
+// Training the same Data with the same Params gives the same artifact, byte for byte, for every
+// algorithm: sampling uses the package's own seeded generators (never golearn's use of the global
+// math/rand, which since Go 1.24 cannot be seeded anyway), and the places where golearn would
+// decide by map iteration order (split ties, leaf classes, vote ties, pruning) are done by the
+// package. Only trees.InferID3Tree (tree growth) and naive.BernoulliNBClassifier (fit) run
+// golearn code; both run on grids built for one Train call, so concurrent Train calls share no
+// golearn state, and a panic inside golearn becomes an error. The package builds without cgo.
+//
+// Trainers and Models are safe for concurrent use; Models are immutable.
+//
+// # Artifact format
+//
+// Model.MarshalBinary writes, big-endian:
+//
+//	"KMART"            5-byte magic
+//	version            uint16, FormatVersion (1)
+//	header length      uint32
+//	header             JSON {"algorithm", "params", "schema", "created_with": "kingmaker"}
+//	payload length     uint64
+//	payload            the schema's shape, then the algorithm's encoding (varints and
+//	                   little-endian float64s: exact round trip)
+//
+// and nothing after the payload. Decode checks each part (magic, version, lengths, header fields,
+// that every parameter is present and valid, that the payload fits the schema) and returns an
+// error matching ErrCorruptArtifact, such as "artifact: truncated payload (want 1234 bytes, have
+// 1000)", for anything else; it never panics (FuzzDecode). A reloaded model predicts exactly like
+// the original, scores included. Any change to the header or a payload bumps FormatVersion.
+//
+// # Test data
+//
+// testdata/logistic_reference.json is written by testdata/make_reference.py (scikit-learn; its
+// docstring says how to rerun it). The FuzzDecode seed corpus in testdata/fuzz/FuzzDecode is
+// rewritten from freshly trained models by
+//
+//	go test ./trainer -run TestWriteFuzzCorpus -write-fuzz-corpus
+package trainer

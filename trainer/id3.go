@@ -1,0 +1,230 @@
+package trainer
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"math/rand/v2"
+)
+
+// Tree-based algorithms: "id3" (one tree) and "forest" (bagged trees). Both grow ID3 trees with
+// golearn's trees.InferID3Tree on binned features, splitting by information gain (splitChooser);
+// see tree.go for why the trained trees are then held in the package's own form.
+
+const (
+	algID3    = "id3"
+	algForest = "forest"
+	// pruneFraction of the training rows is held out for reduced-error pruning when prune = 1.
+	pruneFraction = 0.2
+)
+
+var id3Params = paramSpecs{
+	{name: "bins", def: 10, min: 2, max: maxBins, integer: true},
+	{name: "prune", def: 0, min: 0, max: 1, integer: true},
+	{name: "min_split", def: 2, min: 2, max: math.MaxInt32, integer: true},
+	{name: "max_rows", def: 100_000, min: 10, max: math.MaxInt32, integer: true},
+	{name: "seed", def: 1, min: 0, max: math.MaxInt32, integer: true},
+}
+
+var forestParams = paramSpecs{
+	{name: "trees", def: 31, min: 1, max: 1001, integer: true, odd: true, oddWhy: "an even count lets binary votes tie"},
+	{name: "features", def: 0, min: 0, max: math.MaxInt32, integer: true},
+	{name: "bins", def: 10, min: 2, max: maxBins, integer: true},
+	{name: "min_split", def: 5, min: 2, max: math.MaxInt32, integer: true},
+	{name: "max_rows", def: 20_000, min: 10, max: math.MaxInt32, integer: true},
+	{name: "seed", def: 1, min: 0, max: math.MaxInt32, integer: true},
+}
+
+func init() {
+	register(algorithm{trainer: treeTrainer{name: algID3, specs: id3Params}, decode: decodeTreeModel})
+	register(algorithm{trainer: treeTrainer{name: algForest, specs: forestParams}, decode: decodeTreeModel})
+}
+
+type treeTrainer struct {
+	name  string
+	specs paramSpecs
+}
+
+func (t treeTrainer) Algorithm() string       { return t.name }
+func (t treeTrainer) Defaults() Params        { return t.specs.defaults() }
+func (t treeTrainer) Validate(p Params) error { return t.specs.validate(t.name, p) }
+
+func (t treeTrainer) Train(ctx context.Context, d *Data, p Params) (Model, error) {
+	eff, err := t.specs.resolve(t.name, p)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := d.checkTraining(); err != nil {
+		return nil, err
+	}
+	s := d.Schema.clone()
+	features := int(eff["features"]) // forest only; 0 for id3
+	if features > len(s.Features) {
+		return nil, &ParamError{Algorithm: t.name, Param: "features",
+			Problem: fmt.Sprintf("%d is more than the %d features of the schema", features, len(s.Features))}
+	}
+	if features == 0 {
+		features = max(1, int(math.Round(math.Sqrt(float64(len(s.Features))))))
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+
+	seed := uint64(eff["seed"])
+	x, y := d.subset(sampleRows(len(d.X), int(eff["max_rows"]), seed))
+	b := newBinner(s, x, int(eff["bins"]))
+	slots := make([][]int, len(x))
+	for i, row := range x {
+		slots[i] = make([]int, len(s.Features))
+		for j, v := range row {
+			slots[i][j] = b.slot(j, v)
+		}
+	}
+	g := newGrid(s, b)
+	m := &treeModel{algorithm: t.name, schema: s, params: eff, binner: b}
+	chooser := func(seed uint64, features int) *splitChooser {
+		return &splitChooser{ctx: ctx, row: g.row, class: g.class, classes: len(s.Classes), minSplit: int(eff["min_split"]), features: features, seed: seed}
+	}
+
+	if t.name == algID3 {
+		// With prune = 1, a seeded shuffle holds pruneFraction of the rows out for pruning.
+		rows := make([]int, len(x))
+		for i := range rows {
+			rows[i] = i
+		}
+		nPrune := 0
+		if eff["prune"] == 1 {
+			rows = rand.New(rand.NewPCG(seed, 0)).Perm(len(x))
+			nPrune = int(pruneFraction * float64(len(rows)))
+		}
+		on, err := g.instances(slots, y, rows[nPrune:])
+		if err != nil {
+			return nil, err
+		}
+		tr, err := growTree(ctx, g, s, b, on, chooser(0, 0))
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", t.name, err)
+		}
+		if nPrune > 0 {
+			pruneSlots, pruneY := make([][]int, nPrune), make([]int, nPrune)
+			for i, r := range rows[:nPrune] {
+				pruneSlots[i], pruneY[i] = slots[r], y[r]
+			}
+			tr.prune(pruneSlots, pruneY)
+		}
+		m.trees = []tree{tr}
+		return m, nil
+	}
+
+	// The forest: each tree is grown on its own bootstrap sample, choosing among `features`
+	// random features at each split. Trees are grown one after the other so that memory holds one
+	// bootstrap grid at a time, and cancellation is checked between trees (and between splits).
+	n := int(eff["trees"])
+	m.trees = make([]tree, 0, n)
+	rows := make([]int, len(x))
+	for k := range n {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		rng := rand.New(rand.NewPCG(seed, uint64(k)+1))
+		for i := range rows {
+			rows[i] = rng.IntN(len(x))
+		}
+		on, err := g.instances(slots, y, rows)
+		if err != nil {
+			return nil, err
+		}
+		tr, err := growTree(ctx, g, s, b, on, chooser(rng.Uint64(), features))
+		if err != nil {
+			return nil, fmt.Errorf("%s: tree %d: %w", t.name, k, err)
+		}
+		m.trees = append(m.trees, tr)
+	}
+	return m, nil
+}
+
+// treeModel is a trained "id3" (one tree) or "forest" model.
+type treeModel struct {
+	algorithm string
+	schema    Schema
+	params    Params
+	binner    *binner
+	trees     []tree
+}
+
+func (m *treeModel) Algorithm() string { return m.algorithm }
+func (m *treeModel) Schema() Schema    { return m.schema.clone() }
+func (m *treeModel) Params() Params    { return copyParams(m.params) }
+
+// Predict: a single tree predicts the class of the node a row ends at and scores it with that
+// node's share of class-1 training rows. A forest predicts the class most trees vote for (ties,
+// possible with more than two classes, go to the lowest class id) and scores it with the share of
+// trees voting for class 1.
+func (m *treeModel) Predict(x [][]float64) ([]int, []float64, error) {
+	if err := m.schema.checkRows(x); err != nil {
+		return nil, nil, err
+	}
+	k := len(m.schema.Classes)
+	classes := make([]int, len(x))
+	var positive []float64
+	if k == 2 {
+		positive = make([]float64, len(x))
+	}
+	slots := make([]int, len(m.schema.Features))
+	votes := make([]int, k)
+	for i, row := range x {
+		for j, v := range row {
+			slots[j] = m.binner.slot(j, v)
+		}
+		if len(m.trees) == 1 {
+			n := m.trees[0].walk(slots)
+			classes[i] = n.class
+			if positive != nil {
+				positive[i] = float64(n.counts[1]) / float64(n.counts[0]+n.counts[1])
+			}
+			continue
+		}
+		clear(votes)
+		for t := range m.trees {
+			votes[m.trees[t].walk(slots).class]++
+		}
+		classes[i] = majority(votes)
+		if positive != nil {
+			positive[i] = float64(votes[1]) / float64(len(m.trees))
+		}
+	}
+	return classes, positive, nil
+}
+
+func (m *treeModel) MarshalBinary() ([]byte, error) {
+	var e encoder
+	m.binner.encode(&e, m.schema)
+	e.uint(len(m.trees))
+	for i := range m.trees {
+		m.trees[i].encode(&e)
+	}
+	return encodeArtifact(m.algorithm, m.params, m.schema, e.b)
+}
+
+func decodeTreeModel(h header, payload []byte) (Model, error) {
+	d := &decoder{b: payload}
+	m := &treeModel{algorithm: h.Algorithm, schema: h.Schema, params: h.Params}
+	m.binner = decodeBinner(d, h.Schema)
+	want := 1
+	if h.Algorithm == algForest {
+		want = int(h.Params["trees"])
+	}
+	if n := d.uint(); d.err == nil && n != want {
+		d.failf("%d trees, the header says %d", n, want)
+	}
+	for range want {
+		if d.err != nil {
+			break
+		}
+		m.trees = append(m.trees, decodeTree(d, h.Schema, m.binner))
+	}
+	if err := d.done(); err != nil {
+		return nil, err
+	}
+	return m, nil
+}

@@ -1,0 +1,183 @@
+package trainer
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"slices"
+)
+
+// "knn": k nearest neighbours by Euclidean distance on standardised, one-hot encoded rows
+// (see standardizer), implemented in the package rather than with golearn's KNNClassifier:
+// that one needs cgo (so the kingmaker binary could not be built with CGO_ENABLED=0), measures
+// distances in float32 with -ffast-math, breaks vote ties in map order (two Predict calls can
+// differ), prints a progress line per row when its fast path does not apply, and gives no scores.
+//
+// The model stores at most max_rows training rows, drawn without replacement with a generator
+// seeded by seed (the same data and parameters always keep the same rows); the standardisation
+// is computed on all training rows. The neighbours of a row are the k stored rows with the
+// smallest squared distance, ties broken by stored order. The predicted class has the most
+// neighbours; a tie goes to the tied class of the nearest neighbour. The score is the share of
+// neighbours in class 1. Prediction costs O(max_rows × columns) per row.
+
+const algKNN = "knn"
+
+var knnParams = paramSpecs{
+	{name: "k", def: 5, min: 1, max: 1000, integer: true},
+	{name: "max_rows", def: 5000, min: 1, max: 1_000_000, integer: true},
+	{name: "seed", def: 1, min: 0, max: math.MaxInt32, integer: true},
+}
+
+func init() {
+	register(algorithm{trainer: knnTrainer{}, decode: decodeKNN})
+}
+
+type knnTrainer struct{}
+
+func (knnTrainer) Algorithm() string       { return algKNN }
+func (knnTrainer) Defaults() Params        { return knnParams.defaults() }
+func (knnTrainer) Validate(p Params) error { return knnParams.validate(algKNN, p) }
+
+func (knnTrainer) Train(ctx context.Context, d *Data, p Params) (Model, error) {
+	eff, err := knnParams.resolve(algKNN, p)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := d.checkTraining(); err != nil {
+		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	s := d.Schema.clone()
+	idx := sampleRows(len(d.X), int(eff["max_rows"]), uint64(eff["seed"]))
+	if k := int(eff["k"]); k > len(idx) {
+		return nil, &ParamError{Algorithm: algKNN, Param: "k",
+			Problem: fmt.Sprintf("%d is more than the %d training rows", k, len(idx))}
+	}
+	m := &knnModel{schema: s, params: eff, std: newStandardizer(s, d.X), k: int(eff["k"])}
+	x, y := d.subset(idx)
+	m.labels = append([]int(nil), y...)
+	m.rows = make([]float64, len(x)*m.std.cols)
+	for i, row := range x {
+		m.std.transform(s, row, m.rows[i*m.std.cols:(i+1)*m.std.cols])
+	}
+	return m, nil
+}
+
+// knnModel is a trained "knn" model.
+type knnModel struct {
+	schema Schema
+	params Params
+	std    *standardizer
+	k      int
+	rows   []float64 // stored encoded rows, row-major, std.cols values each
+	labels []int     // class of each stored row
+}
+
+func (m *knnModel) Algorithm() string { return algKNN }
+func (m *knnModel) Schema() Schema    { return m.schema.clone() }
+func (m *knnModel) Params() Params    { return copyParams(m.params) }
+
+func (m *knnModel) Predict(x [][]float64) ([]int, []float64, error) {
+	if err := m.schema.checkRows(x); err != nil {
+		return nil, nil, err
+	}
+	classes := make([]int, len(x))
+	var positive []float64
+	if len(m.schema.Classes) == 2 {
+		positive = make([]float64, len(x))
+	}
+	cols := m.std.cols
+	enc := make([]float64, cols)
+	nearDist := make([]float64, 0, m.k+1) // the k best so far, increasing
+	nearRow := make([]int, 0, m.k+1)
+	votes := make([]int, len(m.schema.Classes))
+	for i, row := range x {
+		m.std.transform(m.schema, row, enc)
+		nearDist, nearRow = nearDist[:0], nearRow[:0]
+		for r := range m.labels {
+			stored := m.rows[r*cols : (r+1)*cols]
+			var dist float64
+			for j, v := range enc {
+				t := v - stored[j]
+				dist += t * t
+			}
+			if len(nearDist) == m.k && dist >= nearDist[m.k-1] {
+				continue // not strictly closer than the k-th: stored order breaks the tie
+			}
+			at := len(nearDist)
+			for at > 0 && nearDist[at-1] > dist {
+				at--
+			}
+			nearDist = append(nearDist, 0)
+			nearRow = append(nearRow, 0)
+			copy(nearDist[at+1:], nearDist[at:])
+			copy(nearRow[at+1:], nearRow[at:])
+			nearDist[at], nearRow[at] = dist, r
+			if len(nearDist) > m.k {
+				nearDist, nearRow = nearDist[:m.k], nearRow[:m.k]
+			}
+		}
+		clear(votes)
+		for _, r := range nearRow {
+			votes[m.labels[r]]++
+		}
+		// The most votes wins; among tied classes, the one of the nearest neighbour.
+		top := slices.Max(votes)
+		best := 0
+		for _, r := range nearRow {
+			if votes[m.labels[r]] == top {
+				best = m.labels[r]
+				break
+			}
+		}
+		classes[i] = best
+		if positive != nil {
+			positive[i] = float64(votes[1]) / float64(m.k)
+		}
+	}
+	return classes, positive, nil
+}
+
+func (m *knnModel) MarshalBinary() ([]byte, error) {
+	var e encoder
+	m.std.encode(&e)
+	e.uints(m.labels) // the count, then each class
+	for _, v := range m.rows {
+		e.float(v)
+	}
+	return encodeArtifact(algKNN, m.params, m.schema, e.b)
+}
+
+func decodeKNN(h header, payload []byte) (Model, error) {
+	d := &decoder{b: payload}
+	s := h.Schema
+	m := &knnModel{schema: s, params: h.Params, std: decodeStandardizer(d, s), k: int(h.Params["k"])}
+	n := d.count(1, "stored rows")
+	if d.err == nil && (n < m.k || n > int(h.Params["max_rows"])) {
+		d.failf("%d stored rows (want %d to max_rows=%d)", n, m.k, int(h.Params["max_rows"]))
+	}
+	m.labels = make([]int, 0, n)
+	for range n {
+		c := d.uintMax(len(s.Classes)-1, "stored row class")
+		if d.err != nil {
+			break
+		}
+		m.labels = append(m.labels, c)
+	}
+	if d.err == nil {
+		if want := n * m.std.cols * 8; want != len(d.b) {
+			d.failf("stored rows need %d bytes, have %d", want, len(d.b))
+		} else {
+			m.rows = make([]float64, n*m.std.cols)
+			for i := range m.rows {
+				m.rows[i] = d.finite("stored row value")
+			}
+		}
+	}
+	if err := d.done(); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
