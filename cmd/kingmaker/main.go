@@ -52,6 +52,11 @@ func commands() []command {
 		{"rollback", "MODEL --reason TEXT", "make the previous champion current again", runRollback},
 		{"drift", "MODEL [--now] [--as-of TIME] [-o json]", "the latest drift report (or run a drift check now)", runDrift},
 		{"score", "MODEL --from TIME --to TIME [--version V] [--wait]", "score a window with the champion into predictions", runScore},
+		{"schedule sync", "[--dry-run] [-o json]", "create, update and delete the models' Temporal Schedules to match the config", runScheduleSync},
+		{"schedule list", "[-o json]", "the models' schedules: spec, state, next and last run", runScheduleList},
+		{"schedule pause", "MODEL|SCHEDULE_ID [--kind retrain|drift] --reason TEXT", "pause a schedule (sync keeps the pause)", runSchedulePause},
+		{"schedule resume", "MODEL|SCHEDULE_ID [--kind retrain|drift] [--reason TEXT]", "resume a paused schedule", runScheduleResume},
+		{"schedule trigger", "MODEL|SCHEDULE_ID [--kind retrain|drift] [-o json]", "start a schedule's run now (not beside a running one)", runScheduleTrigger},
 		{"approve", "RUN --reason TEXT", "approve the winner of a run awaiting approval", runApproval(true)},
 		{"reject", "RUN --reason TEXT", "reject the winner of a run awaiting approval", runApproval(false)},
 	}

@@ -1,0 +1,382 @@
+package schedules
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/kingmaker-ml/kingmaker/config"
+	"github.com/kingmaker-ml/kingmaker/workflows"
+)
+
+// Kinds of schedule a model has.
+const (
+	KindRetrain = "retrain"
+	KindDrift   = "drift"
+)
+
+// Kinds lists every kind, in the order Sync and List report them.
+var Kinds = []string{KindRetrain, KindDrift}
+
+// DefaultCatchupWindow is how late a missed run may still be taken when the
+// trigger sets no catchup_window. An hour covers a server restart or upgrade;
+// a longer outage skips the missed run and waits for the next regular one.
+const DefaultCatchupWindow = time.Hour
+
+// MinCatchupWindow is the shortest catch-up window Temporal accepts.
+const MinCatchupWindow = 10 * time.Second
+
+// RequestedBy is who a scheduled retrain says requested it.
+const RequestedBy = "schedule"
+
+// Memo keys that mark a schedule as Kingmaker's.
+const (
+	MemoManagedBy = "managed-by"
+	MemoModel     = "model"
+	MemoKind      = "kind"
+	// ManagedBy is the value of MemoManagedBy on Kingmaker's schedules.
+	ManagedBy = "kingmaker"
+	// MemoSchedule is the memo key, on every workflow a schedule starts, that
+	// names the schedule.
+	MemoSchedule = "kingmaker-schedule"
+)
+
+// Schedule is one schedule the config asks for.
+type Schedule struct {
+	ID    string
+	Model string
+	Kind  string
+	// Field is the config path of the trigger, for messages that name it.
+	Field   string
+	Trigger config.Trigger
+	Spec    client.ScheduleSpec
+	Policy  client.SchedulePolicies
+	Action  *client.ScheduleWorkflowAction
+}
+
+// Summary says when the schedule runs, for people.
+func (s Schedule) Summary() string { return summarize(&s.Spec) }
+
+// TriggerOf returns the model's trigger of a kind.
+func TriggerOf(m *config.Model, kind string) (config.Trigger, error) {
+	switch kind {
+	case KindRetrain:
+		return m.Schedule.Retrain, nil
+	case KindDrift:
+		return m.Schedule.Drift, nil
+	}
+	return config.Trigger{}, fmt.Errorf("kind %q: use %s or %s", kind, KindRetrain, KindDrift)
+}
+
+// FromConfig returns the schedules the config asks for: one per model and
+// kind whose trigger is enabled, in config order (retrain before drift). Every
+// problem is reported, each naming its config field.
+func FromConfig(cfg *config.Config) ([]Schedule, error) {
+	var out []Schedule
+	var errs []error
+	for i := range cfg.Models {
+		m := &cfg.Models[i]
+		for _, kind := range Kinds {
+			t, _ := TriggerOf(m, kind)
+			if !t.Enabled() {
+				continue
+			}
+			field := fmt.Sprintf("models[%d].schedule.%s", i, kind)
+			s, err := build(cfg, m.Name, kind, field, t)
+			if err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			out = append(out, s)
+		}
+	}
+	return out, errors.Join(errs...)
+}
+
+func build(cfg *config.Config, model, kind, field string, t config.Trigger) (Schedule, error) {
+	spec, err := SpecFor(t)
+	if err != nil {
+		return Schedule{}, fmt.Errorf("%s.%w", field, err)
+	}
+	catchup, err := CatchupWindow(t)
+	if err != nil {
+		return Schedule{}, fmt.Errorf("%s.%w", field, err)
+	}
+	id := workflows.ScheduleID(kind, model)
+	var (
+		workflow string
+		input    any
+		summary  string
+	)
+	switch kind {
+	case KindRetrain:
+		workflow = workflows.RetrainWorkflowName
+		input = workflows.RetrainInput{Model: model, Reason: workflows.ReasonSchedule, RequestedBy: RequestedBy}
+		summary = fmt.Sprintf("Scheduled retrain of %s (%s)", model, id)
+	case KindDrift:
+		workflow = workflows.DriftWorkflowName
+		input = workflows.DriftInput{Model: model, Reason: workflows.ReasonSchedule}
+		summary = fmt.Sprintf("Scheduled drift check of %s (%s)", model, id)
+	}
+	return Schedule{
+		ID: id, Model: model, Kind: kind, Field: field, Trigger: t,
+		Spec: spec,
+		Policy: client.SchedulePolicies{
+			Overlap:       enumspb.SCHEDULE_OVERLAP_POLICY_SKIP,
+			CatchupWindow: catchup,
+		},
+		Action: &client.ScheduleWorkflowAction{
+			// Temporal appends the scheduled time: retrain-churn-2026-11-25T03:00:00Z.
+			ID:                    id,
+			Workflow:              workflow,
+			Args:                  []any{input},
+			TaskQueue:             cfg.Temporal.TaskQueue,
+			Memo:                  map[string]any{MemoSchedule: id},
+			TypedSearchAttributes: temporal.NewSearchAttributes(workflows.AttrModel.ValueSet(model)),
+			StaticSummary:         summary,
+		},
+	}, nil
+}
+
+// CatchupWindow is the trigger's catch-up window, DefaultCatchupWindow when
+// unset. The error names the field relative to the trigger.
+func CatchupWindow(t config.Trigger) (time.Duration, error) {
+	w := t.CatchupWindow.D()
+	switch {
+	case w == 0:
+		return DefaultCatchupWindow, nil
+	case w < MinCatchupWindow:
+		return 0, fmt.Errorf("catchup_window: %s is shorter than Temporal's minimum of %s", t.CatchupWindow, MinCatchupWindow)
+	}
+	return w, nil
+}
+
+// SpecFor maps a trigger to a Temporal schedule spec: an interval for
+// `every`, calendars for `cron` (see ParseCron), and the trigger's jitter.
+// Times are UTC. The error names the field relative to the trigger.
+func SpecFor(t config.Trigger) (client.ScheduleSpec, error) {
+	var spec client.ScheduleSpec
+	switch {
+	case t.Every > 0 && t.Cron != "":
+		return spec, errors.New("every: set every or cron, not both")
+	case t.Every < 0:
+		return spec, errors.New("every: must be positive")
+	case t.Every > 0:
+		spec.Intervals = []client.ScheduleIntervalSpec{{Every: t.Every.D()}}
+	case t.Cron != "":
+		cals, err := ParseCron(t.Cron)
+		if err != nil {
+			return spec, fmt.Errorf("cron: %w", err)
+		}
+		spec.Calendars = cals
+	default:
+		return spec, errors.New("every: set every or cron to schedule anything")
+	}
+	if t.Jitter < 0 {
+		return spec, errors.New("jitter: must not be negative")
+	}
+	spec.Jitter = t.Jitter.D()
+	return spec, nil
+}
+
+// cronComment prefixes the comment of calendars made from a cron
+// expression, so a described schedule can be summarised as the config wrote it.
+const cronComment = "cron "
+
+type cronField struct {
+	name     string
+	min, max int
+	names    []string // names[i] is the value min+i
+}
+
+var cronFields = [5]cronField{
+	{name: "minute", min: 0, max: 59},
+	{name: "hour", min: 0, max: 23},
+	{name: "day-of-month", min: 1, max: 31},
+	{name: "month", min: 1, max: 12, names: []string{"JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"}},
+	// 7 is Sunday too, as in most crons; it becomes 0.
+	{name: "day-of-week", min: 0, max: 7, names: []string{"SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN"}},
+}
+
+// ParseCron turns a 5-field cron expression (minute hour day-of-month month
+// day-of-week) into Temporal calendar specs matching the same times, at
+// second 0, in UTC. Fields take *, N, N-M, */S, N-M/S, N/S and comma lists;
+// months and weekdays also take names (JAN, MON). As in cron, when both
+// day-of-month and day-of-week are restricted (neither starts with *), a day
+// matching either one matches; that is two calendars, whose union Temporal
+// takes.
+func ParseCron(expr string) ([]client.ScheduleCalendarSpec, error) {
+	fields := strings.Fields(expr)
+	if len(fields) != 5 {
+		return nil, fmt.Errorf("%q is not a 5-field cron expression (minute hour day-of-month month day-of-week)", expr)
+	}
+	var ranges [5][]client.ScheduleRange
+	for i, f := range fields {
+		r, err := parseCronField(cronFields[i], f)
+		if err != nil {
+			return nil, fmt.Errorf("%q: %w", expr, err)
+		}
+		ranges[i] = r
+	}
+	cal := client.ScheduleCalendarSpec{
+		Second:     []client.ScheduleRange{{Start: 0, End: 0, Step: 1}},
+		Minute:     ranges[0],
+		Hour:       ranges[1],
+		DayOfMonth: ranges[2],
+		Month:      ranges[3],
+		DayOfWeek:  ranges[4],
+		Comment:    cronComment + strings.Join(fields, " "),
+	}
+	if strings.HasPrefix(fields[2], "*") || strings.HasPrefix(fields[4], "*") {
+		return []client.ScheduleCalendarSpec{cal}, nil
+	}
+	byDay, byWeekday := cal, cal
+	byDay.DayOfWeek = []client.ScheduleRange{{Start: 0, End: 6, Step: 1}}
+	byWeekday.DayOfMonth = []client.ScheduleRange{{Start: 1, End: 31, Step: 1}}
+	return []client.ScheduleCalendarSpec{byDay, byWeekday}, nil
+}
+
+func parseCronField(f cronField, s string) ([]client.ScheduleRange, error) {
+	var out []client.ScheduleRange
+	for _, term := range strings.Split(s, ",") {
+		r, err := parseCronTerm(f, term)
+		if err != nil {
+			return nil, fmt.Errorf("%s %q: %w", f.name, term, err)
+		}
+		out = append(out, r...)
+	}
+	return out, nil
+}
+
+func parseCronTerm(f cronField, term string) ([]client.ScheduleRange, error) {
+	if term == "" {
+		return nil, errors.New("empty list item")
+	}
+	base, stepText, hasStep := strings.Cut(term, "/")
+	step := 1
+	if hasStep {
+		n, err := strconv.Atoi(stepText)
+		if err != nil || n < 1 {
+			return nil, fmt.Errorf("step %q is not a positive number", stepText)
+		}
+		step = n
+	}
+	var lo, hi int
+	switch {
+	case base == "*":
+		lo, hi = f.min, f.max
+		if f.name == "day-of-week" {
+			hi = 6
+		}
+	case strings.Contains(base, "-"):
+		a, b, _ := strings.Cut(base, "-")
+		var err error
+		if lo, err = cronValue(f, a); err != nil {
+			return nil, err
+		}
+		if hi, err = cronValue(f, b); err != nil {
+			return nil, err
+		}
+		if hi < lo {
+			return nil, fmt.Errorf("range runs backwards (%s-%s)", a, b)
+		}
+	default:
+		var err error
+		if lo, err = cronValue(f, base); err != nil {
+			return nil, err
+		}
+		hi = lo
+		if hasStep { // N/S means N to the end, every S
+			hi = f.max
+		}
+	}
+	if f.name == "day-of-week" && hi == 7 {
+		// Sunday written as 7: match it as 0, the rest as written.
+		var out []client.ScheduleRange
+		if lo <= 6 {
+			last := lo + (6-lo)/step*step
+			out = append(out, client.ScheduleRange{Start: lo, End: last, Step: step})
+		}
+		if (7-lo)%step == 0 {
+			out = append(out, client.ScheduleRange{Start: 0, End: 0, Step: 1})
+		}
+		return out, nil
+	}
+	return []client.ScheduleRange{{Start: lo, End: hi, Step: step}}, nil
+}
+
+func cronValue(f cronField, s string) (int, error) {
+	for i, name := range f.names {
+		if strings.EqualFold(s, name) {
+			return f.min + i, nil
+		}
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		return 0, fmt.Errorf("%q is not a number", s)
+	}
+	if n < f.min || n > f.max {
+		return 0, fmt.Errorf("%d is outside %d-%d", n, f.min, f.max)
+	}
+	return n, nil
+}
+
+// summarize says when a spec runs, for people: "every 6h", "cron 0 3 * * *",
+// with ", jitter 10m" when it has one.
+func summarize(spec *client.ScheduleSpec) string {
+	if spec == nil {
+		return ""
+	}
+	var parts []string
+	for _, iv := range spec.Intervals {
+		p := "every " + human(iv.Every)
+		if iv.Offset != 0 {
+			p += " offset " + human(iv.Offset)
+		}
+		parts = append(parts, p)
+	}
+	seen := map[string]bool{}
+	for _, c := range spec.Calendars {
+		p := c.Comment
+		if !strings.HasPrefix(p, cronComment) {
+			p = "calendar"
+		}
+		if !seen[p] {
+			seen[p] = true
+			parts = append(parts, p)
+		}
+	}
+	parts = append(parts, spec.CronExpressions...)
+	s := strings.Join(parts, "; ")
+	if s == "" {
+		s = "never"
+	}
+	if spec.Jitter > 0 {
+		s += ", jitter " + human(spec.Jitter)
+	}
+	if spec.TimeZoneName != "" && spec.TimeZoneName != "UTC" {
+		s += " (" + spec.TimeZoneName + ")"
+	}
+	return s
+}
+
+// human formats a duration as people write it: 1d, 6h, 1h30m, 90s.
+func human(d time.Duration) string {
+	if d > 0 && d%config.Day == 0 {
+		return config.Duration(d).String()
+	}
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
+}
