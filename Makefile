@@ -11,7 +11,7 @@ TEST_TIMEOUT ?= 30m
 export KINGMAKER_TEST_CASSANDRA ?= 127.0.0.1:9042
 export KINGMAKER_TEST_TEMPORAL ?= 127.0.0.1:7233
 
-.PHONY: all build demo test test-unit lint stack-up stack-down stack-status stack-reset schema seed bench clean
+.PHONY: all build demo test tools test-unit lint stack-up stack-down stack-status stack-reset schema seed bench clean
 
 all: build
 
@@ -44,9 +44,13 @@ schema: build
 demo: stack-up build
 	scripts/demo.sh
 
-## test: start the stack if needed, then vet, gofmt and every test, unit and integration
-test: stack-up lint
+## test: install promtool, start the stack if needed, then vet, gofmt and every test, unit and integration
+test: tools stack-up lint
 	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./...
+
+## tools: what the tests need beyond Go (promtool, from Debian's prometheus package)
+tools:
+	scripts/prometheus.sh install
 
 ## test-unit: the tests that need no stack (go test -short)
 test-unit:

@@ -75,6 +75,19 @@ func (m *Metrics) Promoted(model string, action registry.Action, err error) {
 	m.promotions.WithLabelValues(model, string(action), outcome).Inc()
 }
 
+// retrainOutcomes are the outcomes a retrain run can record.
+var retrainOutcomes = []string{"promote", "keep", "none", "failed", "rejected", "approval_expired", "lost_race"}
+
+// Init creates every model's retrain series at zero, so rate() and
+// increase() see the first run of each outcome.
+func (m *Metrics) Init(models []string) {
+	for _, model := range models {
+		for _, o := range retrainOutcomes {
+			m.retrains.WithLabelValues(model, o)
+		}
+	}
+}
+
 // Recorded implements activities.Observer.
 func (m *Metrics) Recorded(model, outcome string) { m.retrains.WithLabelValues(model, outcome).Inc() }
 

@@ -166,6 +166,11 @@ func Run(ctx context.Context, st *Stack, opts Options) error {
 	}
 	reg := st.Metrics
 	obs := NewMetrics(reg)
+	names := make([]string, len(st.Config.Models))
+	for i, m := range st.Config.Models {
+		names[i] = m.Name
+	}
+	obs.Init(names)
 	acts := &activities.Activities{Config: st.Config, Session: st.Session, Registry: st.Registry, Temporal: st.Temporal, Logger: logger, Observer: obs}
 
 	srv, err := serveMetrics(st.Config.Metrics.Listen, reg, logger)
