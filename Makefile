@@ -23,8 +23,10 @@ stack-up:
 	scripts/cassandra.sh start
 	scripts/temporal.sh start
 
-## stack-down: stop both; data stays under .stack/
+## stack-down: stop the demo worker, Prometheus, Temporal and Cassandra; data stays under .stack/
 stack-down:
+	-scripts/worker.sh stop
+	-scripts/prometheus.sh stop
 	scripts/temporal.sh stop
 	scripts/cassandra.sh stop
 

@@ -223,6 +223,9 @@ type Drift struct {
 	MaxDriftedFeatures int `yaml:"max_drifted_features" json:"max_drifted_features"`
 	// RetrainOnDrift starts a retrain (reason drift) when the model drifts.
 	RetrainOnDrift bool `yaml:"retrain_on_drift" json:"retrain_on_drift"`
+	// ApproveRetrains makes drift-triggered retrains wait for a person's
+	// approval before promoting (kingmaker approve/reject).
+	ApproveRetrains bool `yaml:"approve_retrains" json:"approve_retrains"`
 	// Cooldown is the least time between two drift-triggered retrains.
 	Cooldown Duration `yaml:"cooldown" json:"cooldown"`
 	// QualityDrop is the largest drop of the champion's primary metric on

@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # The demo: the whole champion/challenger story on the local stack.
 #   1. schema, and 30 days of churn data whose distributions and label rule
-#      shift from day 20 on;
-#   2. a worker;
-#   3. a retrain on the window before the drift: the first champion;
-#   4. a retrain on the drifted window: the champion has decayed, a
-#      challenger wins, and the reasons say why;
-#   5. status, versions, and where to see the runs in the Temporal UI.
+#      shift from day 20 on; a worker, Prometheus, and the Temporal Schedules;
+#   2. a retrain on the week before the drift: the first champion;
+#   3. a drift check on the last day: the data has drifted, Prometheus sees
+#      it and the drift alert goes up, and a retrain starts (reason drift)
+#      that waits for a person's approval (drift.approve_retrains);
+#   4. the approval: the challenger trained on drifted data is promoted, and
+#      a new drift check of the new champion is back under the threshold;
+#   5. the champion scores the last days into predictions; status, versions
+#      and where to look in the Temporal UI and Prometheus.
 # Run through `make demo`, which starts the stack and builds bin/kingmaker.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
@@ -14,37 +17,79 @@ cd "$ROOT"
 CONFIG=${CONFIG:-kingmaker.example.yaml}
 DAYS=30
 DRIFT_FROM=20
+PROM=http://127.0.0.1:9090
 km() { bin/kingmaker --config "$CONFIG" "$@"; }
+step() { printf '\n\033[1m==> %s\033[0m\n' "$*" >&2; }
 
 mkdir -p "$STACK"
 WORKER_PID=$STACK/worker.pid
 WORKER_LOG=$STACK/worker.log
-stop_worker() { stop_pid "$WORKER_PID" "demo worker" 40; }
-trap stop_worker EXIT
+stop_worker() { scripts/worker.sh stop; }
 
-log "schema"
+step "schema"
 km schema apply
 start=$(date -u -d "$((DAYS - 1)) days ago" +%F)
 drift_day=$(date -u -d "$start + $((DRIFT_FROM - 1)) days" +%F)
-log "seeding $DAYS days x 2000 rows of churn data from $start, drifted from day $DRIFT_FROM ($drift_day)"
+step "seeding $DAYS days x 2000 rows of churn data from $start, drifted from day $DRIFT_FROM ($drift_day)"
 km seed --days "$DAYS" --rows-per-day 2000 --start "$start" --drift-from "$DRIFT_FROM" --seed 42
 
 if pid_alive "$WORKER_PID"; then stop_worker; fi
-log "starting a worker (log: $WORKER_LOG)"
+step "starting a worker (log: ${WORKER_LOG#"$ROOT"/}) and Prometheus ($PROM)"
 nohup bin/kingmaker --config "$CONFIG" worker >"$WORKER_LOG" 2>&1 &
 echo $! >"$WORKER_PID"
-sleep 2
+scripts/prometheus.sh status >/dev/null 2>&1 || scripts/prometheus.sh start
+for _ in $(seq 20); do
+  port_open 9464 && break
+  sleep 0.5
+done
 pid_alive "$WORKER_PID" || { tail -5 "$WORKER_LOG" >&2; die "the worker did not start"; }
 
-log "retrain on the week before the drift (window ends $drift_day): the first champion"
-km retrain churn --as-of "$drift_day" --reason demo-before-drift --wait
-log "retrain on the last week, all of it drifted: the champion has decayed"
-km retrain churn --reason demo-after-drift --wait
+step "Temporal Schedules from the config"
+km schedule sync
 
-log "status"
-km status churn --days 3
-log "versions"
+step "retrain on the week before the drift (window ends $drift_day): the first champion"
+km retrain churn --as-of "$drift_day" --reason demo-before-drift --wait
+
+step "drift check of the last day against the champion's training profile"
+check=$(km drift churn --now --follow | tee /dev/stderr)
+retrain=$(sed -n 's/^following \(retrain-churn-[^ ]*\)$/\1/p' <<<"$check")
+
+step "Prometheus sees the drift (alerts on $PROM/alerts)"
+for _ in $(seq 40); do
+  alerts=$(curl -s "$PROM/api/v1/alerts" || true)
+  grep -q '"alertname":"KingmakerDriftDetected"' <<<"$alerts" && break
+  sleep 1
+done
+curl -s "$PROM/api/v1/query" --data-urlencode 'query=kingmaker_drift_detected' |
+  python3 -c 'import json,sys; [print("  kingmaker_drift_detected{model=%s} = %s" % (r["metric"]["model"], r["value"][1])) for r in json.load(sys.stdin)["data"]["result"]]'
+curl -s "$PROM/api/v1/alerts" |
+  python3 -c 'import json,sys; [print("  alert %-28s %-8s model=%s %s" % (a["labels"]["alertname"], a["state"], a["labels"].get("model",""), a["labels"].get("feature",""))) for a in json.load(sys.stdin)["data"]["alerts"]]'
+
+if [ -n "$retrain" ]; then
+  step "a person approves the drift-triggered retrain $retrain"
+  km approve "$retrain" --reason "demo: the drift is real, the challenger was trained on it"
+  for _ in $(seq 60); do
+    km status churn --decisions 1 --days 1 -o json | grep -q "\"workflow_id\": \"$retrain\"" && break
+    sleep 1
+  done
+else
+  log "no retrain was started (cooldown, or one already running): see the drift output above"
+fi
+
+step "drift check of the new champion"
+km drift churn --now
+
+step "the champion scores the last 3 days into predictions"
+km score churn --from "$(date -u -d '2 days ago' +%F)" --to "$(date -u -d tomorrow +%F)" --wait
+
+step "status"
+km status churn --days 3 --decisions 4
+step "versions"
 km models list churn --limit 6
-echo
-echo "See both runs in the Temporal UI: http://127.0.0.1:8233/namespaces/default/workflows?query=KingmakerModel%3D%22churn%22"
-echo "Roll back with: bin/kingmaker --config $CONFIG rollback churn --reason 'why'"
+cat <<EOF
+
+The runs in the Temporal UI:  http://127.0.0.1:8233/namespaces/default/workflows?query=KingmakerModel%3D%22churn%22
+Metrics and alerts:           $PROM/alerts   (worker: http://127.0.0.1:9464/metrics)
+The worker keeps running (pid $(cat "$WORKER_PID")); stop everything with: make stack-down
+Roll back with:               bin/kingmaker --config $CONFIG rollback churn --reason 'why'
+EOF

@@ -36,9 +36,10 @@ type DriftResult struct {
 // DriftWorkflow compares a model's recent window with its champion's
 // training profile (and, where labels have arrived, the champion's live
 // quality), stores the report, and when the model drifted and the config
-// allows it starts a retrain with reason drift: never within drift.cooldown
-// of the last drift-triggered retrain, and never while a retrain of the
-// model is running.
+// allows it starts a retrain with reason drift: never while a retrain of the
+// model is running, and, for scheduled checks, never within drift.cooldown
+// of the last drift-triggered retrain (a check a person asks for with
+// `kingmaker drift --now` is not throttled).
 func DriftWorkflow(ctx workflow.Context, in DriftInput) (*DriftResult, error) {
 	info := workflow.GetInfo(ctx)
 	res := &DriftResult{Model: in.Model, Reasons: []string{}}
@@ -91,7 +92,7 @@ func DriftWorkflow(ctx workflow.Context, in DriftInput) (*DriftResult, error) {
 		res.Action = DriftRetrainDisabled
 		res.Reasons = append(res.Reasons, "drift.retrain_on_drift is off: no retrain started")
 		return res, nil
-	case !sum.LastDriftRetrain.IsZero() && now.Sub(sum.LastDriftRetrain) < m.Drift.Cooldown.D():
+	case in.Reason != ReasonManual && !sum.LastDriftRetrain.IsZero() && now.Sub(sum.LastDriftRetrain) < m.Drift.Cooldown.D():
 		res.Action = DriftCooldown
 		res.Reasons = append(res.Reasons, fmt.Sprintf("a drift-triggered retrain started %s ago, within drift.cooldown %s: no retrain started",
 			now.Sub(sum.LastDriftRetrain).Round(time.Second), m.Drift.Cooldown))
@@ -115,7 +116,9 @@ func DriftWorkflow(ctx workflow.Context, in DriftInput) (*DriftResult, error) {
 		TypedSearchAttributes: temporal.NewSearchAttributes(AttrModel.ValueSet(in.Model)),
 		StaticSummary:         fmt.Sprintf("Retrain %s (drift)", in.Model),
 	})
-	f := workflow.ExecuteChildWorkflow(child, RetrainWorkflowName, RetrainInput{Model: in.Model, Reason: ReasonDrift, RequestedBy: info.WorkflowExecution.ID, AsOf: in.AsOf})
+	f := workflow.ExecuteChildWorkflow(child, RetrainWorkflowName, RetrainInput{
+		Model: in.Model, Reason: ReasonDrift, RequestedBy: info.WorkflowExecution.ID, AsOf: in.AsOf, RequireApproval: m.Drift.ApproveRetrains,
+	})
 	if err := f.GetChildWorkflowExecution().Get(ctx, nil); err != nil {
 		return nil, fmt.Errorf("start drift retrain %s: %w", id, err)
 	}

@@ -25,6 +25,9 @@ type RetrainInput struct {
 	// AsOf, when set, ends the window there instead of at the run's start
 	// (to retrain on history, as the demo does).
 	AsOf *time.Time `json:"as_of,omitempty"`
+	// RequireApproval makes this run wait for a person's approval before it
+	// promotes, whatever the policy says (drift.approve_retrains).
+	RequireApproval bool `json:"require_approval,omitempty"`
 }
 
 // Outcomes of a run beyond evaluator's promote/keep/none.
@@ -256,7 +259,9 @@ func RetrainWorkflow(ctx workflow.Context, in RetrainInput) (*RetrainResult, err
 	}
 	res.HoldoutRows = int64(ev.HoldoutRows)
 
-	decision := evaluator.Decide(m.Policy.Evaluator(), ev.Champion, ev.Candidates)
+	policy := m.Policy.Evaluator()
+	policy.RequireApproval = policy.RequireApproval || in.RequireApproval
+	decision := evaluator.Decide(policy, ev.Champion, ev.Candidates)
 	if ev.ChampionProblem != "" {
 		decision.Reasons = append(decision.Reasons, ev.ChampionProblem)
 	}
@@ -293,6 +298,9 @@ func RetrainWorkflow(ctx workflow.Context, in RetrainInput) (*RetrainResult, err
 	if outcome == string(evaluator.OutcomePromote) {
 		prog.Stage = StagePromoting
 		reason := fmt.Sprintf("retrain (%s): %s", in.Reason, first(decision.Reasons))
+		if approval != nil {
+			reason = fmt.Sprintf("retrain (%s), approved by %s (%s): %s", in.Reason, approval.By, approval.Reason, first(decision.Reasons))
+		}
 		err := workflow.ExecuteActivity(durable(ctx), a.Promote, activities.PromoteInput{
 			Model: in.Model, Version: decision.Winner, Expected: snap.Champion, Action: registry.ActionPromote,
 			By: by, Reason: reason, RunID: info.WorkflowExecution.RunID,

@@ -28,6 +28,7 @@ func runDrift(ctx context.Context, e *env, args []string) error {
 	fs := newFlags(e, "drift")
 	now := fs.Bool("now", false, "run a drift check now (through Temporal, as the schedule would) and show its report")
 	asOf := fs.String("as-of", "", "with --now: end the drift window at this time instead of now")
+	follow := fs.Bool("follow", false, "with --now: follow a retrain the check starts, until it ends or awaits approval")
 	out := outputFlag(fs)
 	pos, err := parse(fs, args)
 	if err != nil {
@@ -101,7 +102,43 @@ func runDrift(ctx context.Context, e *env, args []string) error {
 		return writeJSON(e.stdout, view)
 	}
 	printDrift(e.stdout, view)
+	if *follow && view.Run != nil && view.Run.Retrain != "" {
+		c, err := dialTemporal(ctx, cfg)
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		return followRetrain(ctx, e, c, view.Run.Retrain)
+	}
 	return nil
+}
+
+// followRetrain shows a retrain's progress until it ends or waits for a
+// person, and says how to answer it.
+func followRetrain(ctx context.Context, e *env, c client.Client, id string) error {
+	fmt.Fprintf(e.stdout, "\nfollowing %s\n", id)
+	run := c.GetWorkflow(ctx, id, "")
+	seen := map[string]string{}
+	for {
+		showProgress(ctx, e.stdout, c, run, seen)
+		if seen["stage"] == workflows.StageAwaiting {
+			fmt.Fprintf(e.stdout, "\n%s awaits approval: kingmaker approve %s --reason TEXT (or reject)\n", id, id)
+			return nil
+		}
+		if seen["stage"] == workflows.StageDone {
+			var res workflows.RetrainResult
+			if err := run.Get(ctx, &res); err != nil {
+				return fmt.Errorf("retrain %s failed: %s", id, firstLine(err))
+			}
+			printResult(e.stdout, &res)
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
 }
 
 func first(s []string) string {
