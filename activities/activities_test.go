@@ -13,6 +13,7 @@ import (
 	"github.com/gocql/gocql"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
+	"go.temporal.io/sdk/workflow"
 
 	"github.com/kingmaker-ml/kingmaker/activities"
 	"github.com/kingmaker-ml/kingmaker/config"
@@ -40,7 +41,7 @@ type fixture struct {
 	reg      *registry.Registry
 }
 
-func newFixture(t *testing.T, seedDays int) *fixture {
+func newFixture(t *testing.T, seedDays, rowsPerDay int) *fixture {
 	t.Helper()
 	s, c := testenv.Cassandra(t)
 	b, err := os.ReadFile("../kingmaker.example.yaml")
@@ -56,7 +57,7 @@ func newFixture(t *testing.T, seedDays int) *fixture {
 	f := &fixture{t: t, session: s, keyspace: c.Keyspace, reg: reg,
 		acts: &activities.Activities{Config: cfg, Session: s, Registry: reg}}
 	if seedDays > 0 {
-		spec := demo.Spec{Dataset: "churn", Start: seedStart, Days: seedDays, RowsPerDay: 400, Seed: 3}
+		spec := demo.Spec{Dataset: "churn", Start: seedStart, Days: seedDays, RowsPerDay: rowsPerDay, Seed: 3}
 		if err := demo.Write(context.Background(), s, c.Keyspace, spec, 4, nil); err != nil {
 			t.Fatalf("seed the demo data: %v", err)
 		}
@@ -111,7 +112,7 @@ func (f *fixture) versions() []*registry.Version {
 
 func TestTrainCandidateWritesOneVersionAndARetryReusesIt(t *testing.T) {
 	t.Parallel()
-	f := newFixture(t, 7)
+	f := newFixture(t, 7, 400)
 	first := f.train("run-a", "logistic")
 	if first.Reused || first.Version == "" || first.TrainRows == 0 || first.Algorithm != "logistic" {
 		t.Fatalf("the first attempt gave %+v, want a new logistic version trained on rows", first)
@@ -149,7 +150,7 @@ func TestTrainCandidateWritesOneVersionAndARetryReusesIt(t *testing.T) {
 
 func TestTrainCandidateRefusesACandidateTheConfigDoesNotHave(t *testing.T) {
 	t.Parallel()
-	f := newFixture(t, 0)
+	f := newFixture(t, 0, 0)
 	err := f.execute(f.acts.TrainCandidate, f.trainInput("run-a", "xgboost"), nil)
 	var app *temporal.ApplicationError
 	if !errors.As(err, &app) || app.Type() != activities.ErrTypeInvalidSpec || !app.NonRetryable() || !strings.Contains(err.Error(), `no candidate "xgboost"`) {
@@ -159,7 +160,7 @@ func TestTrainCandidateRefusesACandidateTheConfigDoesNotHave(t *testing.T) {
 
 func TestEvaluateScoresEveryModelOnTheSameHoldout(t *testing.T) {
 	t.Parallel()
-	f := newFixture(t, 7)
+	f := newFixture(t, 7, 400)
 	champion := f.train("run-champion", "logistic")
 	a := f.train("run-new", "logistic")
 	b := f.train("run-new", "id3")
@@ -244,6 +245,57 @@ func TestEvaluateScoresEveryModelOnTheSameHoldout(t *testing.T) {
 	})
 }
 
+// evaluateWithin runs Evaluate the way RetrainWorkflow does, but with a
+// heartbeat timeout of 3 seconds (instead of 2 minutes) and no retries, so an
+// evaluation that stops heartbeating for longer fails.
+func evaluateWithin(ctx workflow.Context, in activities.EvaluateInput) (*activities.Evaluation, error) {
+	var a *activities.Activities
+	ctx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		StartToCloseTimeout: 10 * time.Minute, HeartbeatTimeout: 3 * time.Second, RetryPolicy: &temporal.RetryPolicy{MaximumAttempts: 1},
+	})
+	var ev activities.Evaluation
+	err := workflow.ExecuteActivity(ctx, a.Evaluate, in).Get(ctx, &ev)
+	return &ev, err
+}
+
+func TestEvaluateKeepsHeartbeatingWhileItCompares(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, 7, 400)
+	// The comparisons after the scan have no page to heartbeat on. 300k
+	// bootstrap resamples of a holdout of 700 rows are as much work as the
+	// default 1000 on 210k rows: several seconds (on 2 cores), longer than
+	// the heartbeat timeout.
+	f.acts.Config.Models[0].Policy.BootstrapResamples = 300_000
+	champion := f.train("run-champion", "logistic")
+	var candidates []string
+	for _, name := range []string{"logistic", "id3", "forest"} {
+		candidates = append(candidates, f.train("run-new", name).Version)
+	}
+
+	var suite testsuite.WorkflowTestSuite
+	env := suite.NewTestWorkflowEnvironment()
+	env.SetTestTimeout(5 * time.Minute) // a bound on a hang, not an assertion on speed
+	env.RegisterActivity(f.acts)
+	env.RegisterWorkflow(evaluateWithin)
+	env.ExecuteWorkflow(evaluateWithin, activities.EvaluateInput{Model: "churn", Window: week, Champion: champion.Version, Candidates: candidates, Seed: 1})
+	if err := env.GetWorkflowError(); err != nil {
+		t.Fatalf("evaluate with a heartbeat timeout of 3s: %v", err)
+	}
+	var ev activities.Evaluation
+	if err := env.GetWorkflowResult(&ev); err != nil {
+		t.Fatal(err)
+	}
+	if len(ev.Candidates) != 3 || ev.Champion == nil {
+		t.Fatalf("evaluation %+v, want the champion and 3 candidates", ev)
+	}
+	for _, c := range ev.Candidates {
+		if len(c.Comparisons) == 0 || c.Comparisons[0].Resamples < 270_000 {
+			t.Errorf("candidate %s: comparisons %+v, want them on 300000 resamples", c.Version, c.Comparisons)
+		}
+	}
+	t.Logf("evaluated in %.1fs", ev.Seconds)
+}
+
 func storedMetrics(t *testing.T, f *fixture, version string) evaluator.Metrics {
 	t.Helper()
 	v, err := f.reg.GetVersion(context.Background(), "churn", mustParse(t, version))
@@ -262,7 +314,7 @@ func storedMetrics(t *testing.T, f *fixture, version string) evaluator.Metrics {
 
 func TestSnapshotWindow(t *testing.T) {
 	t.Parallel()
-	f := newFixture(t, 7)
+	f := newFixture(t, 7, 400)
 	cases := []struct {
 		name   string
 		window dataset.Window

@@ -97,6 +97,15 @@ func (a *Activities) Evaluate(ctx context.Context, in EvaluateInput) (*Evaluatio
 	days := make([]dayResult, len(dataset.Days(in.Window.From, in.Window.To)))
 	var mu sync.Mutex
 	var rows atomic.Int64
+	// The paired comparisons after the scan take seconds per 100k holdout
+	// rows and candidate, with no page to heartbeat on: keep heartbeating,
+	// or a large holdout outlives the heartbeat timeout and is retried.
+	every := 10 * time.Second
+	if ht := activity.GetInfo(ctx).HeartbeatTimeout; ht > 0 {
+		every = min(every, ht/4)
+	}
+	stop := heartbeat(ctx, every, func() any { return rows.Load() })
+	defer stop()
 	_, err = a.source(m).Scan(ctx, in.Window, dataset.ScanOptions{}, func(day int, b *dataset.Batch) error {
 		var x [][]float64
 		var truth []int
