@@ -1,0 +1,54 @@
+// Package serving is Kingmaker's real-time prediction endpoint: an HTTP
+// server that loads the champion of every configured model, answers
+// predictions with it, and follows the champion pointer so that a promotion
+// takes effect without a redeploy.
+//
+// It owns the HTTP API, the swap of champions while serving and the serving
+// metrics. It does not decide promotions (evaluator, workflows), store
+// versions (registry) or score windows in batch (workflows); shadow scoring
+// of challengers is not part of it yet.
+//
+// # Following the champion
+//
+// One goroutine per model reads the model's champion pointer every poll
+// interval. When the generation changes it loads the new version fully
+// (artifact checked against its SHA-256, decoded, its feature schema and
+// classes compared with the config's) and only then swaps it in: the live
+// champion is an atomic pointer to an immutable snapshot {model, version,
+// generation}, and each request reads the pointer once, so no request mixes
+// versions and none fails during a swap. A load that fails keeps the old
+// champion serving, is logged and counted, and is retried at the next poll.
+//
+// # Endpoints
+//
+// The Open Inference Protocol (KServe v2) where it fits, with Kingmaker's
+// additions under "parameters":
+//
+//	GET  /v2/health/live             200 while the process runs
+//	GET  /v2/health/ready            200 when every model that has a champion has it loaded, else 503
+//	GET  /v2                         server metadata
+//	GET  /v2/models/{model}          model metadata: version, inputs (one per feature), outputs
+//	GET  /v2/models/{model}/ready    200 when the model's champion is loaded, else 503
+//	POST /v2/models/{model}/infer    columnar batch: one input tensor per feature, shape [N]
+//	POST /v1/models/{model}:predict  {"instances": [{"feature": value, ...}, ...]}
+//	GET  /metrics                    Prometheus metrics of the server
+//
+// Numeric features are FP64 tensors (JSON numbers; booleans count as 1 and
+// 0, as in training); categorical features are BYTES tensors (strings). A
+// category the config does not list, or null, is the "unknown" category,
+// as in training. Strings for numeric features ("NaN" included), numbers out
+// of float64 range, unknown or missing features, inconsistent shapes and
+// malformed JSON are refused with 400 and {"error": "..."} naming the field;
+// a body over the size limit with 413. An unknown model is 404; a model
+// without a loaded champion is 503 with the reason (no champion yet: run
+// `kingmaker retrain MODEL`).
+//
+// Every response that used a champion names it: "model_version" and
+// "generation" in the body and the X-Kingmaker-Version and
+// X-Kingmaker-Generation headers.
+//
+// The "probability" output is the model's score for the positive class (the
+// last of label.classes): P(positive) for logistic and naive_bayes, the share
+// of votes or neighbours for id3, forest and knn. Models of three or more
+// classes give no probability.
+package serving

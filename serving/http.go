@@ -1,0 +1,321 @@
+package serving
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Headers naming the champion that answered.
+const (
+	HeaderVersion    = "X-Kingmaker-Version"
+	HeaderGeneration = "X-Kingmaker-Generation"
+)
+
+// Platform is the platform named in model metadata.
+const Platform = "kingmaker"
+
+// tensorMetadata describes one input or output of a model.
+type tensorMetadata struct {
+	Name     string  `json:"name"`
+	Datatype string  `json:"datatype"`
+	Shape    []int64 `json:"shape"`
+	// Parameters hold the categories of a categorical input, in order.
+	Parameters map[string]any `json:"parameters,omitempty"`
+}
+
+// ModelMetadata is the v2 model metadata response.
+type ModelMetadata struct {
+	Name     string           `json:"name"`
+	Versions []string         `json:"versions"`
+	Platform string           `json:"platform"`
+	Inputs   []tensorMetadata `json:"inputs"`
+	Outputs  []tensorMetadata `json:"outputs"`
+	// Parameters: generation, algorithm, classes and positive_class.
+	Parameters map[string]any `json:"parameters"`
+}
+
+// Tensor is one output tensor of a v2 inference response.
+type Tensor struct {
+	Name     string  `json:"name"`
+	Datatype string  `json:"datatype"`
+	Shape    []int64 `json:"shape"`
+	Data     any     `json:"data"`
+}
+
+// InferResponse is the v2 inference response.
+type InferResponse struct {
+	ModelName    string   `json:"model_name"`
+	ModelVersion string   `json:"model_version"`
+	ID           string   `json:"id"`
+	Outputs      []Tensor `json:"outputs"`
+	Parameters   struct {
+		Generation int64 `json:"generation"`
+	} `json:"parameters"`
+}
+
+// Prediction is one row of a v1 predict response. Probability is the
+// positive class's score, absent for models that give none.
+type Prediction struct {
+	Class       string   `json:"class"`
+	Probability *float64 `json:"probability,omitempty"`
+}
+
+// PredictResponse is the v1 predict response.
+type PredictResponse struct {
+	Predictions  []Prediction `json:"predictions"`
+	ModelVersion string       `json:"model_version"`
+	Generation   int64        `json:"generation"`
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	json.NewEncoder(w).Encode(v)
+}
+
+func writeError(w http.ResponseWriter, e *apiError) {
+	writeJSON(w, e.code, map[string]string{"error": e.msg})
+}
+
+func nameChampion(w http.ResponseWriter, snap *snapshot) {
+	w.Header().Set(HeaderVersion, snap.versionStr)
+	w.Header().Set(HeaderGeneration, snap.genStr)
+}
+
+func (s *Server) notServed(name string) *apiError {
+	names := make([]string, len(s.order))
+	for i, m := range s.order {
+		names[i] = m.name
+	}
+	return &apiError{http.StatusNotFound, fmt.Sprintf("model %q is not served here (models: %s)", name, strings.Join(names, ", "))}
+}
+
+// unavailable is the 503 of a model without a champion in service.
+func (s *Server) unavailable(w http.ResponseWriter, m *model) *apiError {
+	w.Header().Set("Retry-After", strconv.Itoa(max(1, int(s.opts.Poll/time.Second))))
+	return &apiError{http.StatusServiceUnavailable, m.unavailable(m.state.Load())}
+}
+
+func (s *Server) live(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]bool{"live": true})
+}
+
+// ready is 200 when every model that has a champion has it in service.
+// The body says why not, model by model.
+func (s *Server) ready(w http.ResponseWriter, _ *http.Request) {
+	waiting := map[string]string{}
+	for _, m := range s.order {
+		if ok, why := m.ready(); !ok {
+			waiting[m.name] = why
+		}
+	}
+	if len(waiting) > 0 {
+		writeJSON(w, http.StatusServiceUnavailable, map[string]any{"ready": false, "models": waiting})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]bool{"ready": true})
+}
+
+func (s *Server) serverMetadata(w http.ResponseWriter, _ *http.Request) {
+	version := "(devel)"
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
+		version = bi.Main.Version
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"name": "kingmaker", "version": version, "extensions": []string{}})
+}
+
+func (s *Server) modelMetadata(w http.ResponseWriter, r *http.Request) {
+	m, ok := s.models[r.PathValue("model")]
+	if !ok {
+		writeError(w, s.notServed(r.PathValue("model")))
+		return
+	}
+	snap := m.current.Load()
+	if snap == nil {
+		writeError(w, s.unavailable(w, m))
+		return
+	}
+	md := ModelMetadata{
+		Name: m.name, Versions: []string{snap.versionStr}, Platform: Platform,
+		Parameters: map[string]any{"generation": snap.generation, "algorithm": snap.algorithm, "classes": m.classes},
+	}
+	for i := range m.features {
+		f := &m.features[i]
+		t := tensorMetadata{Name: f.name, Datatype: datatype(f), Shape: []int64{-1}}
+		if !f.numeric {
+			t.Parameters = map[string]any{"categories": f.list}
+		}
+		md.Inputs = append(md.Inputs, t)
+	}
+	md.Outputs = append(md.Outputs, tensorMetadata{Name: outputClass, Datatype: "BYTES", Shape: []int64{-1}})
+	if snap.scores {
+		md.Outputs = append(md.Outputs, tensorMetadata{Name: outputProbability, Datatype: "FP64", Shape: []int64{-1}})
+		md.Parameters["positive_class"] = m.classes[len(m.classes)-1]
+	}
+	nameChampion(w, snap)
+	writeJSON(w, http.StatusOK, md)
+}
+
+func (s *Server) modelReady(w http.ResponseWriter, r *http.Request) {
+	m, ok := s.models[r.PathValue("model")]
+	if !ok {
+		writeError(w, s.notServed(r.PathValue("model")))
+		return
+	}
+	snap := m.current.Load()
+	if snap == nil {
+		e := s.unavailable(w, m)
+		writeJSON(w, e.code, map[string]any{"name": m.name, "ready": false, "error": e.msg})
+		return
+	}
+	nameChampion(w, snap)
+	writeJSON(w, http.StatusOK, map[string]any{"name": m.name, "ready": true, "model_version": snap.versionStr, "generation": snap.generation})
+}
+
+// prediction wraps a prediction endpoint: it finds the model, reads its
+// champion once (the request uses that snapshot only), names it in the
+// headers, and records the request's metrics.
+func (s *Server) prediction(endpoint string, modelName func(*http.Request) (string, *apiError),
+	serve func(w http.ResponseWriter, r *http.Request, m *model, snap *snapshot) *apiError) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		began := time.Now()
+		label, version, code := unknownModel, "", http.StatusOK
+		defer func() { s.metrics.observe(label, endpoint, version, code, began) }()
+		fail := func(e *apiError) {
+			code = e.code
+			writeError(w, e)
+		}
+		name, e := modelName(r)
+		if e != nil {
+			fail(e)
+			return
+		}
+		m, ok := s.models[name]
+		if !ok {
+			fail(s.notServed(name))
+			return
+		}
+		label = m.name
+		snap := m.current.Load()
+		if snap == nil {
+			fail(s.unavailable(w, m))
+			return
+		}
+		version = snap.versionStr
+		nameChampion(w, snap)
+		if e := serve(w, r, m, snap); e != nil {
+			fail(e)
+		}
+	}
+}
+
+func pathModel(r *http.Request) (string, *apiError) { return r.PathValue("model"), nil }
+
+// v1Model reads the model of /v1/models/{model}:predict.
+func v1Model(r *http.Request) (string, *apiError) {
+	name, ok := strings.CutSuffix(r.PathValue("spec"), ":predict")
+	if !ok {
+		return "", &apiError{http.StatusNotFound, fmt.Sprintf("no endpoint POST %s: predictions are POST /v1/models/MODEL:predict", r.URL.Path)}
+	}
+	return name, nil
+}
+
+// score runs the snapshot's model on x and names the classes.
+func score(m *model, snap *snapshot, x [][]float64) ([]string, []float64, *apiError) {
+	ids, positive, err := snap.model.Predict(x)
+	if err != nil {
+		// The rows were checked against the schema; this names the row and feature.
+		return nil, nil, badRequest("%v", err)
+	}
+	classes := make([]string, len(ids))
+	for i, k := range ids {
+		classes[i] = m.classes[k]
+	}
+	if !snap.scores {
+		positive = nil
+	}
+	return classes, positive, nil
+}
+
+func (s *Server) serveInfer(w http.ResponseWriter, r *http.Request, m *model, snap *snapshot) *apiError {
+	var req inferRequest
+	if e := decodeBody(w, r, s.opts.MaxBody, &req); e != nil {
+		return e
+	}
+	wantClass, wantProb := true, snap.scores
+	if len(req.Outputs) > 0 {
+		wantClass, wantProb = false, false
+		for i, o := range req.Outputs {
+			switch {
+			case o.Name == outputClass:
+				wantClass = true
+			case o.Name == outputProbability && snap.scores:
+				wantProb = true
+			case o.Name == outputProbability:
+				return badRequest("outputs[%d]: model %s gives no probability (it has %d classes)", i, m.name, len(m.classes))
+			default:
+				return badRequest("outputs[%d]: unknown output %q (model %s has class and probability)", i, o.Name, m.name)
+			}
+		}
+	}
+	x, e := m.inferRows(&req)
+	if e != nil {
+		return e
+	}
+	classes, positive, e := score(m, snap, x)
+	if e != nil {
+		return e
+	}
+	resp := InferResponse{ModelName: m.name, ModelVersion: snap.versionStr, ID: req.ID}
+	if resp.ID == "" {
+		resp.ID = newID()
+	}
+	resp.Parameters.Generation = snap.generation
+	n := []int64{int64(len(x))}
+	if wantClass {
+		resp.Outputs = append(resp.Outputs, Tensor{Name: outputClass, Datatype: "BYTES", Shape: n, Data: classes})
+	}
+	if wantProb && positive != nil {
+		resp.Outputs = append(resp.Outputs, Tensor{Name: outputProbability, Datatype: "FP64", Shape: n, Data: positive})
+	}
+	writeJSON(w, http.StatusOK, resp)
+	return nil
+}
+
+func (s *Server) servePredict(w http.ResponseWriter, r *http.Request, m *model, snap *snapshot) *apiError {
+	var req predictRequest
+	if e := decodeBody(w, r, s.opts.MaxBody, &req); e != nil {
+		return e
+	}
+	x, e := m.instanceRows(&req)
+	if e != nil {
+		return e
+	}
+	classes, positive, e := score(m, snap, x)
+	if e != nil {
+		return e
+	}
+	resp := PredictResponse{Predictions: make([]Prediction, len(classes)), ModelVersion: snap.versionStr, Generation: snap.generation}
+	for i, c := range classes {
+		resp.Predictions[i].Class = c
+		if positive != nil {
+			resp.Predictions[i].Probability = &positive[i]
+		}
+	}
+	writeJSON(w, http.StatusOK, resp)
+	return nil
+}
+
+// newID names a request that came without an id.
+func newID() string {
+	var b [16]byte
+	rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}

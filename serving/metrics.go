@@ -1,0 +1,65 @@
+package serving
+
+import (
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// unknownModel is the model label of requests naming a model that is not
+// served, so a client's typo cannot grow the label set.
+const unknownModel = "_unknown"
+
+// metrics are the serving metrics. Label sets stay bounded: model takes the
+// configured names (and unknownModel), endpoint two values, code a handful,
+// and version only versions that were in service in this process: one per
+// promotion it followed, so a long-lived server accrues a few series per
+// promotion, not per request.
+type metrics struct {
+	duration   *prometheus.HistogramVec
+	requests   *prometheus.CounterVec
+	swaps      *prometheus.CounterVec
+	loadErrors *prometheus.CounterVec
+	generation *prometheus.GaugeVec
+}
+
+func newMetrics(reg prometheus.Registerer, models []*model) *metrics {
+	m := &metrics{
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "kingmaker_serving_request_duration_seconds",
+			Help: "Time to answer a prediction request (v2 infer or v1 predict), from the request's arrival to the response written, by model and endpoint.",
+			// Predictions take from tens of microseconds (logistic, one row)
+			// to tens of milliseconds (knn, large batches).
+			Buckets: []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
+		}, []string{"model", "endpoint"}),
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "kingmaker_serving_requests_total",
+			Help: "Prediction requests answered, by model, champion version used (empty when none was) and HTTP status code.",
+		}, []string{"model", "version", "code"}),
+		swaps: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "kingmaker_serving_swaps_total",
+			Help: "Champions taken into service after the pointer's generation changed, the first load included.",
+		}, []string{"model"}),
+		loadErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "kingmaker_serving_load_errors_total",
+			Help: "Failed reads of the champion pointer and failed loads of the version it names (the old champion keeps serving).",
+		}, []string{"model"}),
+		generation: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "kingmaker_serving_generation",
+			Help: "Generation of the champion in service; 0 while none is.",
+		}, []string{"model"}),
+	}
+	reg.MustRegister(m.duration, m.requests, m.swaps, m.loadErrors, m.generation)
+	for _, sm := range models { // series exist from the start, so rate() and absent() work
+		m.swaps.WithLabelValues(sm.name)
+		m.loadErrors.WithLabelValues(sm.name)
+		m.generation.WithLabelValues(sm.name).Set(0)
+	}
+	return m
+}
+
+func (m *metrics) observe(model, endpoint, version string, code int, began time.Time) {
+	m.duration.WithLabelValues(model, endpoint).Observe(time.Since(began).Seconds())
+	m.requests.WithLabelValues(model, version, strconv.Itoa(code)).Inc()
+}

@@ -1,0 +1,242 @@
+package serving
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gocql/gocql"
+
+	"github.com/kingmaker-ml/kingmaker/config"
+	"github.com/kingmaker-ml/kingmaker/dataset"
+	"github.com/kingmaker-ml/kingmaker/registry"
+	"github.com/kingmaker-ml/kingmaker/trainer"
+)
+
+// snapshot is one champion in service. It never changes once published:
+// a request that loaded it uses this model, version and generation only.
+type snapshot struct {
+	model      trainer.Model
+	version    gocql.UUID
+	versionStr string
+	genStr     string
+	generation int64
+	algorithm  string
+	// scores is whether the model gives a probability (binary models).
+	scores bool
+}
+
+func newSnapshot(m trainer.Model, c *registry.Champion, binary bool) *snapshot {
+	return &snapshot{
+		model: m, version: c.Version, versionStr: c.Version.String(), generation: c.Generation,
+		genStr: strconv.FormatInt(c.Generation, 10), algorithm: m.Algorithm(), scores: binary,
+	}
+}
+
+// pointerState is what the last look at the champion pointer found; with
+// the snapshot it explains a 503 and decides readiness.
+type pointerState struct {
+	// checked is true once the pointer was read successfully.
+	checked bool
+	// champion is the pointer as last read; nil when the model has none.
+	champion *registry.Champion
+	// err is the last failure to read the pointer or load its version; nil
+	// once the version the pointer names is in service.
+	err error
+}
+
+// feature is one input of a served model, as the config declares it.
+type feature struct {
+	name       string
+	numeric    bool
+	categories map[string]int
+	list       []string
+}
+
+// model is one configured model and the champion it serves.
+type model struct {
+	name     string
+	schema   trainer.Schema // as the config declares it
+	features []feature
+	index    map[string]int // feature name -> position
+	classes  []string
+
+	current atomic.Pointer[snapshot]
+	state   atomic.Pointer[pointerState]
+
+	// mu serialises refreshes of this model; requests never take it.
+	mu sync.Mutex
+	// lastLogged avoids logging the same failure at every poll.
+	lastLogged string
+}
+
+func newModel(m *config.Model) *model {
+	sm := &model{
+		name:    m.Name,
+		schema:  (&dataset.Source{Model: m}).Schema(),
+		index:   make(map[string]int, len(m.Features)),
+		classes: slices.Clone(m.Label.Classes),
+	}
+	for j, f := range sm.schema.Features {
+		ft := feature{name: f.Name, numeric: f.Kind == trainer.Numeric, list: f.Categories}
+		if !ft.numeric {
+			ft.categories = make(map[string]int, len(f.Categories))
+			for i, c := range f.Categories {
+				ft.categories[c] = i
+			}
+		}
+		sm.features = append(sm.features, ft)
+		sm.index[f.Name] = j
+	}
+	sm.state.Store(&pointerState{})
+	return sm
+}
+
+func (m *model) featureNames() string {
+	names := make([]string, len(m.features))
+	for i, f := range m.features {
+		names[i] = f.name
+	}
+	return strings.Join(names, ", ")
+}
+
+// ready reports whether the model does not hold the server back: its
+// champion is in service, or the pointer was read and names none.
+func (m *model) ready() (bool, string) {
+	if m.current.Load() != nil {
+		return true, ""
+	}
+	st := m.state.Load()
+	if st.checked && st.champion == nil && st.err == nil {
+		return true, ""
+	}
+	return false, m.unavailable(st)
+}
+
+// unavailable says why the model has no champion in service.
+func (m *model) unavailable(st *pointerState) string {
+	switch {
+	case st.err != nil && st.champion != nil:
+		return fmt.Sprintf("model %s: its champion, version %s (generation %d), could not be loaded: %v; it is retried at every poll",
+			m.name, st.champion.Version, st.champion.Generation, st.err)
+	case st.err != nil:
+		return fmt.Sprintf("model %s: its champion pointer could not be read: %v; it is retried at every poll", m.name, st.err)
+	case !st.checked:
+		return fmt.Sprintf("model %s is still loading its champion: retry shortly", m.name)
+	default:
+		return fmt.Sprintf("model %s has no champion yet: run `kingmaker retrain %s` (or `kingmaker promote %s VERSION`)", m.name, m.name, m.name)
+	}
+}
+
+// checkSchema compares a loaded model's schema with the config's, so a
+// version trained on other features or classes is never served: its inputs
+// would be read in the wrong places.
+func (m *model) checkSchema(got trainer.Schema) error {
+	want := m.schema
+	if len(got.Features) != len(want.Features) {
+		return fmt.Errorf("it has %d features, the config declares %d", len(got.Features), len(want.Features))
+	}
+	for j, g := range got.Features {
+		w := want.Features[j]
+		if g.Name != w.Name || g.Kind != w.Kind || !slices.Equal(g.Categories, w.Categories) {
+			return fmt.Errorf("feature %d is %s in the version, %s in the config", j, describe(g), describe(w))
+		}
+	}
+	if !slices.Equal(got.Classes, want.Classes) {
+		return fmt.Errorf("classes are %v in the version, %v in the config", got.Classes, want.Classes)
+	}
+	return nil
+}
+
+func describe(f trainer.Feature) string {
+	if f.Kind == trainer.Categorical {
+		return fmt.Sprintf("%s (categorical %v)", f.Name, f.Categories)
+	}
+	return fmt.Sprintf("%s (%s)", f.Name, f.Kind)
+}
+
+// refresh reads the model's champion pointer and, when it moved, loads the
+// version it names and swaps it in. It returns the failure it recorded.
+func (s *Server) refresh(ctx context.Context, m *model) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	c, err := s.source.Champion(ctx, m.name)
+	if err != nil {
+		s.failed(m, &pointerState{checked: m.state.Load().checked, err: err}, "read champion pointer")
+		return err
+	}
+	cur := m.current.Load()
+	if c == nil {
+		if cur != nil {
+			// The pointer is the source of truth, but it never goes back to
+			// none in normal operation: keep answering rather than go dark.
+			s.logOnce(m, slog.LevelWarn, "champion pointer is gone; still serving the last champion", "version", cur.versionStr, "generation", cur.generation)
+		}
+		m.state.Store(&pointerState{checked: true})
+		return nil
+	}
+	if cur != nil && cur.version == c.Version && cur.generation == c.Generation {
+		m.state.Store(&pointerState{checked: true, champion: c})
+		return nil
+	}
+	var next *snapshot
+	began := time.Now()
+	if cur != nil && cur.version == c.Version {
+		// Same version under a new generation (promoted again): nothing to load.
+		next = newSnapshot(cur.model, c, cur.scores)
+	} else {
+		tm, err := s.source.Load(ctx, m.name, c.Version)
+		if err == nil {
+			if serr := m.checkSchema(tm.Schema()); serr != nil {
+				err = fmt.Errorf("version %s does not fit the config of model %s: %v: serve it with the config it was trained with, or retrain", c.Version, m.name, serr)
+			}
+		}
+		if err != nil {
+			s.failed(m, &pointerState{checked: true, champion: c, err: err}, "load champion")
+			return err
+		}
+		next = newSnapshot(tm, c, len(m.classes) == 2)
+	}
+	m.current.Store(next)
+	m.state.Store(&pointerState{checked: true, champion: c})
+	m.lastLogged = ""
+	s.metrics.swaps.WithLabelValues(m.name).Inc()
+	s.metrics.generation.WithLabelValues(m.name).Set(float64(c.Generation))
+	attrs := []any{"model", m.name, "version", next.versionStr, "generation", next.generation, "algorithm", next.algorithm,
+		"load_seconds", time.Since(began).Seconds()}
+	if cur != nil {
+		attrs = append(attrs, "previous_version", cur.versionStr, "previous_generation", cur.generation)
+	}
+	s.logger.Info("champion in service", attrs...)
+	return nil
+}
+
+// failed records a failed refresh: counted every time, logged when the
+// failure differs from the last one logged.
+func (s *Server) failed(m *model, st *pointerState, what string) {
+	m.state.Store(st)
+	s.metrics.loadErrors.WithLabelValues(m.name).Inc()
+	attrs := []any{"error", st.err}
+	if st.champion != nil {
+		attrs = append(attrs, "version", st.champion.Version.String(), "generation", st.champion.Generation)
+	}
+	if cur := m.current.Load(); cur != nil {
+		attrs = append(attrs, "serving_version", cur.versionStr, "serving_generation", cur.generation)
+	}
+	s.logOnce(m, slog.LevelError, what+" failed; retrying at the next poll", attrs...)
+}
+
+func (s *Server) logOnce(m *model, level slog.Level, msg string, attrs ...any) {
+	key := msg + fmt.Sprint(attrs...)
+	if key == m.lastLogged {
+		return
+	}
+	m.lastLogged = key
+	s.logger.Log(context.Background(), level, msg, append([]any{"model", m.name}, attrs...)...)
+}

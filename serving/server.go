@@ -1,0 +1,188 @@
+package serving
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/kingmaker-ml/kingmaker/config"
+)
+
+// Defaults of Options.
+const (
+	DefaultPoll            = 2 * time.Second
+	DefaultMaxBody         = 1 << 20
+	DefaultShutdownTimeout = 10 * time.Second
+	// loadTimeout bounds one refresh: a pointer read and, when it moved, the
+	// load of a version (artifacts reach tens of MB).
+	loadTimeout = 2 * time.Minute
+)
+
+// Options configure a Server.
+type Options struct {
+	// Models are the models to serve, as the config declares them.
+	Models []config.Model
+	// Source gives champion pointers and versions (RegistrySource in production).
+	Source Source
+	// Poll is how often each model's champion pointer is read (DefaultPoll when 0).
+	Poll time.Duration
+	// MaxBody is the largest request body in bytes; larger ones get 413
+	// (DefaultMaxBody when 0).
+	MaxBody int64
+	// ShutdownTimeout is how long requests in flight get to finish when
+	// Serve stops (DefaultShutdownTimeout when 0).
+	ShutdownTimeout time.Duration
+	// Logger receives swaps and load failures (slog.Default when nil).
+	Logger *slog.Logger
+	// Metrics, when set, receives the serving metrics instead of a registry
+	// of the Server's own; either way /metrics serves them.
+	Metrics *prometheus.Registry
+}
+
+// Server answers predictions with the champion of each configured model and
+// follows the champion pointers. Its handler is safe for concurrent use.
+type Server struct {
+	source  Source
+	opts    Options
+	models  map[string]*model
+	order   []*model
+	logger  *slog.Logger
+	gather  *prometheus.Registry
+	metrics *metrics
+	handler http.Handler
+}
+
+// New makes a Server of opts. It does no I/O: Serve (or Refresh) loads the
+// champions.
+func New(opts Options) (*Server, error) {
+	if opts.Source == nil {
+		return nil, errors.New("serving: no champion source")
+	}
+	if len(opts.Models) == 0 {
+		return nil, errors.New("serving: the config declares no models (add one under models:)")
+	}
+	if opts.Poll <= 0 {
+		opts.Poll = DefaultPoll
+	}
+	if opts.MaxBody <= 0 {
+		opts.MaxBody = DefaultMaxBody
+	}
+	if opts.ShutdownTimeout <= 0 {
+		opts.ShutdownTimeout = DefaultShutdownTimeout
+	}
+	s := &Server{source: opts.Source, opts: opts, models: map[string]*model{}, logger: opts.Logger, gather: opts.Metrics}
+	if s.logger == nil {
+		s.logger = slog.Default()
+	}
+	for i := range opts.Models {
+		m := newModel(&opts.Models[i])
+		if _, dup := s.models[m.name]; dup {
+			return nil, fmt.Errorf("serving: model %s is configured twice", m.name)
+		}
+		s.models[m.name] = m
+		s.order = append(s.order, m)
+	}
+	if s.gather == nil {
+		s.gather = prometheus.NewRegistry()
+		s.gather.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	}
+	s.metrics = newMetrics(s.gather, s.order)
+	s.handler = s.routes()
+	return s, nil
+}
+
+// Handler returns the HTTP API of the server, /metrics included.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// Refresh reads every model's champion pointer once and swaps in the
+// versions that changed; it returns the failures joined. Serve does this
+// every poll interval; Refresh is for callers that drive it themselves.
+func (s *Server) Refresh(ctx context.Context) error {
+	var errs []error
+	for _, m := range s.order {
+		if err := s.refresh(ctx, m); err != nil {
+			errs = append(errs, fmt.Errorf("model %s: %w", m.name, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// follow refreshes one model at once and then every poll interval until ctx
+// is done. Each model has its own, so a slow load holds up no other model.
+func (s *Server) follow(ctx context.Context, m *model) {
+	t := time.NewTicker(s.opts.Poll)
+	defer t.Stop()
+	for {
+		rctx, cancel := context.WithTimeout(ctx, loadTimeout)
+		s.refresh(rctx, m) // failures are recorded, logged and counted
+		cancel()
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// Serve follows the champion pointers and answers requests on ln until ctx
+// is done, then stops gracefully: no new connections, and requests in
+// flight get ShutdownTimeout to finish. It returns nil after a clean stop.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	pollCtx, stopPolling := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	for _, m := range s.order {
+		wg.Go(func() { s.follow(pollCtx, m) })
+	}
+	defer func() {
+		stopPolling()
+		wg.Wait()
+	}()
+	hs := &http.Server{
+		Handler:           s.handler,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(s.logger.Handler(), slog.LevelWarn),
+	}
+	served := make(chan error, 1)
+	go func() { served <- hs.Serve(ln) }()
+	s.logger.Info("serving", "addr", ln.Addr().String(), "models", len(s.order), "poll", s.opts.Poll)
+	select {
+	case err := <-served:
+		return fmt.Errorf("serve on %s: %w", ln.Addr(), err)
+	case <-ctx.Done():
+	}
+	s.logger.Info("shutting down", "timeout", s.opts.ShutdownTimeout)
+	sctx, cancel := context.WithTimeout(context.Background(), s.opts.ShutdownTimeout)
+	defer cancel()
+	err := hs.Shutdown(sctx)
+	<-served // http.ErrServerClosed
+	if err != nil {
+		return fmt.Errorf("shut down within %s: %w", s.opts.ShutdownTimeout, err)
+	}
+	return nil
+}
+
+func (s *Server) routes() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /v2/health/live", s.live)
+	mux.HandleFunc("GET /v2/health/ready", s.ready)
+	mux.HandleFunc("GET /v2", s.serverMetadata)
+	mux.HandleFunc("GET /v2/models/{model}", s.modelMetadata)
+	mux.HandleFunc("GET /v2/models/{model}/ready", s.modelReady)
+	mux.Handle("POST /v2/models/{model}/infer", s.prediction("infer", pathModel, s.serveInfer))
+	// ServeMux wildcards take whole segments: v1Model splits "{model}:predict".
+	mux.Handle("POST /v1/models/{spec}", s.prediction("predict", v1Model, s.servePredict))
+	mux.Handle("GET /metrics", promhttp.HandlerFor(s.gather, promhttp.HandlerOpts{Registry: s.gather}))
+	return mux
+}
