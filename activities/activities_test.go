@@ -296,6 +296,104 @@ func TestEvaluateKeepsHeartbeatingWhileItCompares(t *testing.T) {
 	t.Logf("evaluated in %.1fs", ev.Seconds)
 }
 
+func TestPromoteMovesThePointerByCompareAndSetAndRecordWritesOneRow(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, 0, 0)
+	ctx := context.Background()
+	save := func(key string) string {
+		t.Helper()
+		v := &registry.Version{Model: "churn", ID: registry.VersionID(week.To, key), Candidate: "logistic", Algorithm: "logistic", RunID: key,
+			WindowFrom: week.From, WindowTo: week.To, Metrics: []byte(`{"rows":700}`)}
+		if err := f.reg.SaveVersion(ctx, v, []byte("artifact "+key)); err != nil {
+			t.Fatal(err)
+		}
+		return v.ID.String()
+	}
+	a, b := save("run-a"), save("run-b")
+	var gen1, gen2 *registry.Champion
+	promote := func(version string, expected **registry.Champion, runID string) (activities.PromoteResult, error) {
+		t.Helper()
+		in := activities.PromoteInput{Model: "churn", Version: version, Action: registry.ActionPromote, By: "kingmaker:" + runID, Reason: "test", RunID: runID}
+		if expected != nil {
+			in.Expected = *expected
+		}
+		var res activities.PromoteResult
+		err := f.execute(f.acts.Promote, in, &res)
+		return res, err
+	}
+	steps := []struct {
+		name     string
+		version  string
+		expected **registry.Champion
+		runID    string
+		gen      int64  // the generation the pointer shows after the step
+		lostTo   string // the version a lost race names, "" when won
+	}{
+		{"the first promotion inserts generation 1", a, nil, "run-a", 1, ""},
+		{"a second first promotion loses to it", b, nil, "run-b", 1, a},
+		{"a promotion from generation 1 makes generation 2", b, &gen1, "run-b", 2, ""},
+		{"a retry of that promotion finds it done", b, &gen1, "run-b", 2, ""},
+		{"a stale promotion from generation 1 loses to generation 2", a, &gen1, "run-c", 2, b},
+	}
+	for _, st := range steps {
+		t.Run(st.name, func(t *testing.T) {
+			res, err := promote(st.version, st.expected, st.runID)
+			if err != nil {
+				t.Fatalf("promote: %v, want a result (a lost race is not an error)", err)
+			}
+			if st.lostTo != "" {
+				if !res.Lost || res.LostTo == nil || res.LostTo.Version.String() != st.lostTo || !strings.Contains(res.Message, "changed concurrently") {
+					t.Fatalf("result %+v, want lost to %s", res, st.lostTo)
+				}
+			} else if res.Lost || res.Champion == nil || res.Champion.Version.String() != st.version || res.Champion.Generation != st.gen {
+				t.Fatalf("result %+v, want %s at generation %d", res, st.version, st.gen)
+			}
+			now, err := f.reg.Champion(ctx, "churn")
+			if err != nil || now == nil || now.Generation != st.gen {
+				t.Fatalf("the pointer shows %+v (%v), want generation %d", now, err, st.gen)
+			}
+			switch now.Generation {
+			case 1:
+				gen1 = now
+			case 2:
+				gen2 = now
+			}
+		})
+	}
+	if ledger, err := f.reg.History(ctx, "churn", 10); err != nil || len(ledger) != 2 {
+		t.Errorf("the ledger holds %d rows (%v), want 2: the retry and the lost races add none", len(ledger), err)
+	}
+
+	t.Run("a version that does not exist is not retried", func(t *testing.T) {
+		_, err := promote(registry.VersionID(week.To, "nowhere").String(), &gen2, "run-d")
+		var app *temporal.ApplicationError
+		if !errors.As(err, &app) || app.Type() != activities.ErrTypeInvalidSpec || !app.NonRetryable() {
+			t.Fatalf("error %v, want a non-retryable InvalidSpec", err)
+		}
+	})
+
+	t.Run("record writes one decision row, and a retry overwrites it", func(t *testing.T) {
+		in := activities.RecordInput{Model: "churn", RunID: "run-b", WorkflowID: "retrain-churn-b", StartedAt: week.To, Reason: "manual",
+			Outcome: "promote", Winner: b, Champion: gen2, Window: week, TrainRows: 2100, HoldoutRows: 700, Decision: []byte(`{"reason":"manual"}`)}
+		for range 2 {
+			if err := f.execute(f.acts.Record, in, nil); err != nil {
+				t.Fatal(err)
+			}
+		}
+		evals, err := f.reg.Evaluations(ctx, "churn", 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(evals) != 1 {
+			t.Fatalf("%d decision rows after a retried record, want 1", len(evals))
+		}
+		e := evals[0]
+		if e.Outcome != "promote" || e.Winner.String() != b || e.Generation != 2 || e.HoldoutRows != 700 || !e.WindowTo.Equal(week.To) {
+			t.Errorf("decision row %+v does not hold what was recorded", e)
+		}
+	})
+}
+
 func storedMetrics(t *testing.T, f *fixture, version string) evaluator.Metrics {
 	t.Helper()
 	v, err := f.reg.GetVersion(context.Background(), "churn", mustParse(t, version))

@@ -71,6 +71,8 @@ type harness struct {
 	snapshotErr error
 	lostTo      *registry.Champion // when set, Promote loses the race to it
 	trainTakes  time.Duration      // workflow time each training takes
+	// championProblem, when set, is why Evaluate could not score the champion.
+	championProblem string
 
 	mu        sync.Mutex
 	versions  map[string]string // version -> candidate name
@@ -133,8 +135,11 @@ func newHarness(t *testing.T, edit func(m *config.Model)) *harness {
 			defer h.mu.Unlock()
 			h.evaluated = append(h.evaluated, in)
 			out := &activities.Evaluation{HoldoutRows: holdoutRows}
-			if in.Champion != "" {
+			scoreChampion := in.Champion != "" && h.championProblem == ""
+			if scoreChampion {
 				out.Champion = &evaluator.Champion{Version: in.Champion, Metrics: metrics(h.championHas)}
+			} else if in.Champion != "" {
+				out.ChampionProblem = h.championProblem
 			}
 			for _, v := range in.Candidates {
 				name := h.versions[v]
@@ -143,7 +148,7 @@ func newHarness(t *testing.T, edit func(m *config.Model)) *harness {
 					h.t.Errorf("Evaluate was asked about version %s (candidate %q) that no scenario score covers", v, name)
 				}
 				c := evaluator.Candidate{Version: v, Algorithm: name, Metrics: metrics(s)}
-				if in.Champion != "" {
+				if scoreChampion {
 					c.Comparisons = []evaluator.Comparison{
 						compare(evaluator.MetricROCAUC, h.championHas.auc, s.auc),
 						compare(evaluator.MetricAccuracy, h.championHas.accuracy, s.accuracy),
@@ -484,6 +489,61 @@ func TestARunWhoseCandidatesAllFailFailsAndIsStillRecorded(t *testing.T) {
 	if h.attrs["KingmakerDecision"] != workflows.OutcomeFailed {
 		t.Errorf("KingmakerDecision %q, want failed", h.attrs["KingmakerDecision"])
 	}
+}
+
+func TestAFirstRunWhereNothingPassesPromotesNothingAndSaysWhy(t *testing.T) {
+	h := newHarness(t, nil)
+	h.scores = map[string]score{"logistic": {0.58, 0.70}, "id3": {0.52, 0.66}, "forest": {0.59, 0.71}}
+	res := h.mustRun(defaultInput())
+
+	if res.Outcome != string(evaluator.OutcomeNone) || res.Winner != "" || res.Champion != nil {
+		t.Fatalf("outcome %s winner %q champion %+v, want none", res.Outcome, res.Winner, res.Champion)
+	}
+	h.env.AssertActivityNotCalled(t, "Promote", mock.Anything, mock.Anything)
+	if !containsAny(res.Reasons, "nothing promoted (no champion yet): none of the 3 candidates passed") {
+		t.Errorf("reasons do not say nothing passed: %q", res.Reasons)
+	}
+	if rec := h.onlyRecord(); rec.Outcome != string(evaluator.OutcomeNone) || !strings.Contains(string(rec.Decision), "is below the minimum 0.6") {
+		t.Errorf("record %s %s, want none with the reasons", rec.Outcome, rec.Decision)
+	}
+	if _, ok := h.attrs["KingmakerChampion"]; ok {
+		t.Errorf("KingmakerChampion set to %q for a model with no champion", h.attrs["KingmakerChampion"])
+	}
+}
+
+func TestAChampionThatCannotBeScoredIsReplacedThroughTheSamePointer(t *testing.T) {
+	h := newHarness(t, nil)
+	h.champion = champion()
+	h.championProblem = "champion " + h.champion.Version.String() + " could not be loaded (corrupt artifact); candidates are judged as for a first champion"
+	h.scores = map[string]score{"logistic": {0.78, 0.80}, "id3": {0.70, 0.74}, "forest": {0.83, 0.82}}
+	res := h.mustRun(defaultInput())
+
+	if res.Outcome != string(evaluator.OutcomePromote) || res.Winner != h.version("forest") {
+		t.Fatalf("outcome %s winner %s, want the forest promoted (reasons: %q)", res.Outcome, res.Winner, res.Reasons)
+	}
+	// Judged as a first champion, but promoted by compare-and-set on the
+	// pointer the run saw: the run must not try INSERT IF NOT EXISTS.
+	if p := h.promoted[0]; p.Expected == nil || p.Expected.Version != h.champion.Version || p.Expected.Generation != 4 {
+		t.Errorf("Promote expected %+v, want the unscorable champion at generation 4", p.Expected)
+	}
+	if res.Champion == nil || res.Champion.Generation != 5 {
+		t.Errorf("champion after the run %+v, want generation 5", res.Champion)
+	}
+	if !containsAny(res.Reasons, "could not be loaded (corrupt artifact)") {
+		t.Errorf("reasons do not carry the champion's problem: %q", res.Reasons)
+	}
+}
+
+func TestAModelTheWorkerDoesNotKnowFailsTheRun(t *testing.T) {
+	h := newHarness(t, nil)
+	in := defaultInput()
+	in.Model = "fraud"
+	_, err := h.run(in)
+	var app *temporal.ApplicationError
+	if !errors.As(err, &app) || app.Type() != activities.ErrTypeInvalidSpec {
+		t.Fatalf("run error %v, want InvalidSpec", err)
+	}
+	h.env.AssertActivityNotCalled(t, "SnapshotWindow", mock.Anything, mock.Anything)
 }
 
 func TestInvalidDataInTheWindowFailsTheRunWithItsMessage(t *testing.T) {
