@@ -146,15 +146,11 @@ func TestTrainCandidateWritesOneVersionAndARetryReusesIt(t *testing.T) {
 	if n := len(f.versions()); n != 2 {
 		t.Fatalf("%d versions after another run, want 2", n)
 	}
-}
 
-func TestTrainCandidateRefusesACandidateTheConfigDoesNotHave(t *testing.T) {
-	t.Parallel()
-	f := newFixture(t, 0, 0)
-	err := f.execute(f.acts.TrainCandidate, f.trainInput("run-a", "xgboost"), nil)
+	err = f.execute(f.acts.TrainCandidate, f.trainInput("run-a", "xgboost"), nil)
 	var app *temporal.ApplicationError
 	if !errors.As(err, &app) || app.Type() != activities.ErrTypeInvalidSpec || !app.NonRetryable() || !strings.Contains(err.Error(), `no candidate "xgboost"`) {
-		t.Fatalf("error %v, want a non-retryable InvalidSpec naming the candidate", err)
+		t.Fatalf("training a candidate the config lacks: %v, want a non-retryable InvalidSpec naming it", err)
 	}
 }
 
