@@ -19,6 +19,16 @@ DAYS=30
 DRIFT_FROM=20
 PROM=http://127.0.0.1:9090
 km() { bin/kingmaker --config "$CONFIG" "$@"; }
+SERVE=http://127.0.0.1:8080
+SERVE_PID=$STACK/serve.pid
+# predict asks the endpoint about two customers and prints the answer.
+predict() {
+  curl -s "$SERVE/v1/models/churn:predict" -H 'Content-Type: application/json' \
+    --data @serving/testdata/churn_predict.json | python3 -c 'import json,sys
+r = json.load(sys.stdin)
+print("  version %s (generation %s): %s" % (r["model_version"], r["generation"],
+      ", ".join("%s p=%.3f" % (p["class"], p.get("probability", float("nan"))) for p in r["predictions"])))'
+}
 step() { printf '\n\033[1m==> %s\033[0m\n' "$*" >&2; }
 
 mkdir -p "$STACK"
@@ -50,6 +60,16 @@ km schedule sync
 step "retrain on the week before the drift (window ends $drift_day): the first champion"
 km retrain churn --as-of "$drift_day" --reason demo-before-drift --wait
 
+step "serving the champion: kingmaker serve on $SERVE (follows the champion pointer)"
+if pid_alive "$SERVE_PID"; then stop_pid "$SERVE_PID" "demo server" 15; fi
+nohup bin/kingmaker --config "$CONFIG" serve --listen 127.0.0.1:8080 --poll 1s >"$STACK/serve.log" 2>&1 &
+echo $! >"$SERVE_PID"
+for _ in $(seq 40); do
+  curl -sf "$SERVE/v2/health/ready" >/dev/null && break
+  sleep 0.5
+done
+predict
+
 step "drift check of the last day against the champion's training profile"
 check=$(km drift churn --now --follow | tee /dev/stderr)
 retrain=$(sed -n 's/^following \(retrain-churn-[^ ]*\)$/\1/p' <<<"$check")
@@ -76,6 +96,10 @@ else
   log "no retrain was started (cooldown, or one already running): see the drift output above"
 fi
 
+step "the endpoint now answers with the new champion (no restart)"
+sleep 2
+predict
+
 step "drift check of the new champion"
 km drift churn --now
 
@@ -90,6 +114,7 @@ cat <<EOF
 
 The runs in the Temporal UI:  http://127.0.0.1:8233/namespaces/default/workflows?query=KingmakerModel%3D%22churn%22
 Metrics and alerts:           $PROM/alerts   (worker: http://127.0.0.1:9464/metrics)
-The worker keeps running (pid $(cat "$WORKER_PID")); stop everything with: make stack-down
+Predictions:                  curl -s $SERVE/v1/models/churn:predict --data @serving/testdata/churn_predict.json
+The worker and the server keep running; stop everything with: make stack-down
 Roll back with:               bin/kingmaker --config $CONFIG rollback churn --reason 'why'
 EOF
