@@ -25,8 +25,8 @@ import (
 	"github.com/kingmaker-ml/kingmaker/workflows"
 )
 
-// start is when every test run starts, in workflow time.
-var start = time.Date(2026, 11, 25, 10, 15, 0, 0, time.UTC)
+// runStart is when every test run starts, in workflow time.
+var runStart = time.Date(2026, 11, 25, 10, 15, 0, 0, time.UTC)
 
 // holdoutRows is how many rows the mocked Evaluate scores every model on.
 const holdoutRows = 1750
@@ -93,8 +93,8 @@ func newHarness(t *testing.T, edit func(m *config.Model)) *harness {
 		scores: map[string]score{}, trainErr: map[string]error{}, versions: map[string]string{}, attrs: map[string]string{},
 	}
 	env := h.env
-	env.SetStartTime(start)
-	env.SetStartWorkflowOptions(client.StartWorkflowOptions{ID: workflows.RetrainWorkflowID("churn", start)})
+	env.SetStartTime(runStart)
+	env.SetStartWorkflowOptions(client.StartWorkflowOptions{ID: workflows.RetrainWorkflowID("churn", runStart)})
 	env.RegisterWorkflowWithOptions(workflows.RetrainWorkflow, workflow.RegisterOptions{Name: workflows.RetrainWorkflowName})
 	acts := &activities.Activities{}
 	env.RegisterActivity(acts)
@@ -137,7 +137,7 @@ func newHarness(t *testing.T, edit func(m *config.Model)) *harness {
 			out := &activities.Evaluation{HoldoutRows: holdoutRows}
 			scoreChampion := in.Champion != "" && h.championProblem == ""
 			if scoreChampion {
-				out.Champion = &evaluator.Champion{Version: in.Champion, Metrics: metrics(h.championHas)}
+				out.Champion = &evaluator.Champion{Version: in.Champion, Metrics: holdoutMetrics(h.championHas)}
 			} else if in.Champion != "" {
 				out.ChampionProblem = h.championProblem
 			}
@@ -147,11 +147,11 @@ func newHarness(t *testing.T, edit func(m *config.Model)) *harness {
 				if !ok {
 					h.t.Errorf("Evaluate was asked about version %s (candidate %q) that no scenario score covers", v, name)
 				}
-				c := evaluator.Candidate{Version: v, Algorithm: name, Metrics: metrics(s)}
+				c := evaluator.Candidate{Version: v, Algorithm: name, Metrics: holdoutMetrics(s)}
 				if scoreChampion {
 					c.Comparisons = []evaluator.Comparison{
-						compare(evaluator.MetricROCAUC, h.championHas.auc, s.auc),
-						compare(evaluator.MetricAccuracy, h.championHas.accuracy, s.accuracy),
+						comparison(evaluator.MetricROCAUC, h.championHas.auc, s.auc),
+						comparison(evaluator.MetricAccuracy, h.championHas.accuracy, s.accuracy),
 					}
 				}
 				out.Candidates = append(out.Candidates, c)
@@ -193,14 +193,14 @@ func newHarness(t *testing.T, edit func(m *config.Model)) *harness {
 	return h
 }
 
-func metrics(s score) evaluator.Metrics {
+func holdoutMetrics(s score) evaluator.Metrics {
 	auc := s.auc
 	return evaluator.Metrics{Rows: holdoutRows, Classes: 2, Accuracy: s.accuracy, ROCAUC: &auc}
 }
 
-// compare is a paired comparison that is significant exactly when the
+// comparison is a paired comparison that is significant exactly when the
 // challenger is better.
-func compare(metric string, champion, challenger float64) evaluator.Comparison {
+func comparison(metric string, champion, challenger float64) evaluator.Comparison {
 	p := 0.5
 	if challenger > champion {
 		p = 0.001
@@ -307,13 +307,13 @@ func (h *harness) update(name string, in workflows.ApprovalInput) *updateAnswer 
 	return ans
 }
 
-func defaultInput() workflows.RetrainInput {
+func retrainInput() workflows.RetrainInput {
 	return workflows.RetrainInput{Model: "churn", Reason: workflows.ReasonManual, RequestedBy: "tester"}
 }
 
-// champion is a pointer at generation 4, for runs that have one.
-func champion() *registry.Champion {
-	return &registry.Champion{Model: "churn", Version: registry.VersionID(start.Add(-48*time.Hour), "old/forest"), Generation: 4, PromotedBy: "kingmaker:old"}
+// oldChampion is a pointer at generation 4, for runs that have one.
+func oldChampion() *registry.Champion {
+	return &registry.Champion{Model: "churn", Version: registry.VersionID(runStart.Add(-48*time.Hour), "old/forest"), Generation: 4, PromotedBy: "kingmaker:old"}
 }
 
 func containsAny(reasons []string, want string) bool {
@@ -328,7 +328,7 @@ func containsAny(reasons []string, want string) bool {
 func TestFirstRunPromotesTheBestPassingCandidateIfNoneExists(t *testing.T) {
 	h := newHarness(t, nil)
 	h.scores = map[string]score{"logistic": {0.78, 0.80}, "id3": {0.55, 0.74}, "forest": {0.83, 0.82}}
-	res := h.mustRun(defaultInput())
+	res := h.mustRun(retrainInput())
 
 	if res.Outcome != string(evaluator.OutcomePromote) || res.Winner != h.version("forest") {
 		t.Fatalf("outcome %s, winner %s; want promote of the forest %s (reasons: %q)", res.Outcome, res.Winner, h.version("forest"), res.Reasons)
@@ -340,7 +340,7 @@ func TestFirstRunPromotesTheBestPassingCandidateIfNoneExists(t *testing.T) {
 	if p.Expected != nil {
 		t.Errorf("the first promotion expected champion %+v, want nil (INSERT IF NOT EXISTS)", p.Expected)
 	}
-	if p.Version != res.Winner || p.Action != registry.ActionPromote || p.By != "kingmaker:"+workflows.RetrainWorkflowID("churn", start) {
+	if p.Version != res.Winner || p.Action != registry.ActionPromote || p.By != "kingmaker:"+workflows.RetrainWorkflowID("churn", runStart) {
 		t.Errorf("Promote got version %s action %s by %q; want the winner, promote, by the run", p.Version, p.Action, p.By)
 	}
 	if res.Champion == nil || res.Champion.Generation != 1 || res.Previous != nil {
@@ -369,13 +369,13 @@ func TestTheWindowEndsAtAsOfOrAtTheRunsStart(t *testing.T) {
 		to   time.Time
 	}{
 		{"a run with as_of ends its window there", &asOf, asOf},
-		{"a run without as_of ends its window when it starts", nil, start},
+		{"a run without as_of ends its window when it starts", nil, runStart},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			h := newHarness(t, nil)
 			h.scores = map[string]score{"logistic": {0.78, 0.80}, "id3": {0.70, 0.74}, "forest": {0.83, 0.82}}
-			in := defaultInput()
+			in := retrainInput()
 			in.AsOf = tc.asOf
 			res := h.mustRun(in)
 			from := tc.to.Add(-7 * 24 * time.Hour) // window.length: 7d
@@ -399,10 +399,10 @@ func TestTheWindowEndsAtAsOfOrAtTheRunsStart(t *testing.T) {
 
 func TestAChampionNoCandidateBeatsIsKept(t *testing.T) {
 	h := newHarness(t, nil)
-	h.champion = champion()
+	h.champion = oldChampion()
 	h.championHas = score{0.86, 0.84}
 	h.scores = map[string]score{"logistic": {0.80, 0.82}, "id3": {0.70, 0.78}, "forest": {0.862, 0.84}}
-	res := h.mustRun(defaultInput())
+	res := h.mustRun(retrainInput())
 
 	if res.Outcome != string(evaluator.OutcomeKeep) || res.Winner != "" {
 		t.Fatalf("outcome %s winner %q, want keep (reasons: %q)", res.Outcome, res.Winner, res.Reasons)
@@ -435,7 +435,7 @@ func TestACandidateThatFailsToTrainIsReportedAndTheOthersDecide(t *testing.T) {
 	h := newHarness(t, nil)
 	h.trainErr["forest"] = errors.New("worker lost its disk")
 	h.scores = map[string]score{"logistic": {0.78, 0.80}, "id3": {0.70, 0.74}}
-	res := h.mustRun(defaultInput())
+	res := h.mustRun(retrainInput())
 
 	if res.Outcome != string(evaluator.OutcomePromote) || res.Winner != h.version("logistic") {
 		t.Fatalf("outcome %s winner %s, want logistic promoted (reasons: %q)", res.Outcome, res.Winner, res.Reasons)
@@ -472,7 +472,7 @@ func TestARunWhoseCandidatesAllFailFailsAndIsStillRecorded(t *testing.T) {
 	for _, c := range []string{"logistic", "id3", "forest"} {
 		h.trainErr[c] = temporal.NewNonRetryableApplicationError("one class only", activities.ErrTypeInvalidData, nil)
 	}
-	_, err := h.run(defaultInput())
+	_, err := h.run(retrainInput())
 	var app *temporal.ApplicationError
 	if !errors.As(err, &app) || app.Type() != "AllCandidatesFailed" || !strings.Contains(err.Error(), "every candidate failed to train") {
 		t.Fatalf("run error %v, want AllCandidatesFailed", err)
@@ -494,7 +494,7 @@ func TestARunWhoseCandidatesAllFailFailsAndIsStillRecorded(t *testing.T) {
 func TestAFirstRunWhereNothingPassesPromotesNothingAndSaysWhy(t *testing.T) {
 	h := newHarness(t, nil)
 	h.scores = map[string]score{"logistic": {0.58, 0.70}, "id3": {0.52, 0.66}, "forest": {0.59, 0.71}}
-	res := h.mustRun(defaultInput())
+	res := h.mustRun(retrainInput())
 
 	if res.Outcome != string(evaluator.OutcomeNone) || res.Winner != "" || res.Champion != nil {
 		t.Fatalf("outcome %s winner %q champion %+v, want none", res.Outcome, res.Winner, res.Champion)
@@ -513,10 +513,10 @@ func TestAFirstRunWhereNothingPassesPromotesNothingAndSaysWhy(t *testing.T) {
 
 func TestAChampionThatCannotBeScoredIsReplacedThroughTheSamePointer(t *testing.T) {
 	h := newHarness(t, nil)
-	h.champion = champion()
+	h.champion = oldChampion()
 	h.championProblem = "champion " + h.champion.Version.String() + " could not be loaded (corrupt artifact); candidates are judged as for a first champion"
 	h.scores = map[string]score{"logistic": {0.78, 0.80}, "id3": {0.70, 0.74}, "forest": {0.83, 0.82}}
-	res := h.mustRun(defaultInput())
+	res := h.mustRun(retrainInput())
 
 	if res.Outcome != string(evaluator.OutcomePromote) || res.Winner != h.version("forest") {
 		t.Fatalf("outcome %s winner %s, want the forest promoted (reasons: %q)", res.Outcome, res.Winner, res.Reasons)
@@ -536,7 +536,7 @@ func TestAChampionThatCannotBeScoredIsReplacedThroughTheSamePointer(t *testing.T
 
 func TestAModelTheWorkerDoesNotKnowFailsTheRun(t *testing.T) {
 	h := newHarness(t, nil)
-	in := defaultInput()
+	in := retrainInput()
 	in.Model = "fraud"
 	_, err := h.run(in)
 	var app *temporal.ApplicationError
@@ -550,7 +550,7 @@ func TestInvalidDataInTheWindowFailsTheRunWithItsMessage(t *testing.T) {
 	h := newHarness(t, nil)
 	msg := "model churn: window holds 12 rows, fewer than window.min_rows 1000"
 	h.snapshotErr = temporal.NewNonRetryableApplicationError(msg, activities.ErrTypeInvalidData, nil)
-	_, err := h.run(defaultInput())
+	_, err := h.run(retrainInput())
 	var app *temporal.ApplicationError
 	if !errors.As(err, &app) || app.Type() != activities.ErrTypeInvalidData || !strings.Contains(err.Error(), "window.min_rows 1000") {
 		t.Fatalf("run error %v, want InvalidData naming window.min_rows", err)
@@ -575,7 +575,7 @@ func TestARunAwaitingApprovalIsPromotedByTheApprover(t *testing.T) {
 		waiting = h.progress()
 		ans = h.update(workflows.UpdateApprove, workflows.ApprovalInput{By: "alice", Reason: "looks right"})
 	}, time.Hour)
-	res := h.mustRun(defaultInput())
+	res := h.mustRun(retrainInput())
 
 	if waiting.Stage != workflows.StageAwaiting || waiting.Decision == nil || waiting.Decision.Outcome != evaluator.OutcomeAwaitApproval {
 		t.Fatalf("progress while waiting: stage %s decision %+v, want awaiting_approval", waiting.Stage, waiting.Decision)
@@ -604,7 +604,7 @@ func TestARejectedRunPromotesNothing(t *testing.T) {
 	h.env.RegisterDelayedCallback(func() {
 		ans = h.update(workflows.UpdateReject, workflows.ApprovalInput{By: "bob", Reason: "holiday freeze"})
 	}, time.Hour)
-	res := h.mustRun(defaultInput())
+	res := h.mustRun(retrainInput())
 
 	if ans == nil || ans.rejected != nil || ans.err != nil {
 		t.Fatalf("the reject update was answered %+v, want accepted", ans)
@@ -629,7 +629,7 @@ func TestARunNobodyAnswersExpiresAfterTheApprovalTimeout(t *testing.T) {
 	h.scores = map[string]score{"logistic": {0.78, 0.80}, "id3": {0.70, 0.74}, "forest": {0.83, 0.82}}
 	var before workflows.Progress
 	h.env.RegisterDelayedCallback(func() { before = h.progress() }, 119*time.Minute)
-	res := h.mustRun(defaultInput())
+	res := h.mustRun(retrainInput())
 	after := h.progress()
 
 	if res.Outcome != workflows.OutcomeApprovalExpired {
@@ -682,7 +682,7 @@ func TestTheApprovalValidatorRejectsUpdatesItCannotUse(t *testing.T) {
 			}
 			var ans *updateAnswer
 			h.env.RegisterDelayedCallback(func() { ans = h.update(tc.update, tc.in) }, at)
-			res := h.mustRun(defaultInput())
+			res := h.mustRun(retrainInput())
 
 			if ans == nil || ans.rejected == nil || !strings.Contains(ans.rejected.Error(), tc.want) {
 				t.Fatalf("the update was answered %+v, want rejected with %q", ans, tc.want)
@@ -700,12 +700,12 @@ func TestTheApprovalValidatorRejectsUpdatesItCannotUse(t *testing.T) {
 
 func TestALostCompareAndSetEndsAsLostRaceNotAFailure(t *testing.T) {
 	h := newHarness(t, nil)
-	h.champion = champion()
+	h.champion = oldChampion()
 	h.championHas = score{0.76, 0.80}
 	h.scores = map[string]score{"logistic": {0.78, 0.80}, "id3": {0.70, 0.74}, "forest": {0.83, 0.82}}
-	winner := &registry.Champion{Model: "churn", Version: registry.VersionID(start, "someone/else"), Generation: 5, PromotedBy: "carol"}
+	winner := &registry.Champion{Model: "churn", Version: registry.VersionID(runStart, "someone/else"), Generation: 5, PromotedBy: "carol"}
 	h.lostTo = winner
-	res := h.mustRun(defaultInput())
+	res := h.mustRun(retrainInput())
 
 	if res.Outcome != workflows.OutcomeLostRace {
 		t.Fatalf("outcome %s, want lost_race (reasons: %q)", res.Outcome, res.Reasons)
@@ -729,10 +729,10 @@ func TestALostCompareAndSetEndsAsLostRaceNotAFailure(t *testing.T) {
 
 func TestARunSetsItsSearchAttributes(t *testing.T) {
 	h := newHarness(t, nil)
-	h.champion = champion()
+	h.champion = oldChampion()
 	h.championHas = score{0.76, 0.80}
 	h.scores = map[string]score{"logistic": {0.78, 0.80}, "id3": {0.70, 0.74}, "forest": {0.83, 0.82}}
-	res := h.mustRun(defaultInput())
+	res := h.mustRun(retrainInput())
 
 	if res.Outcome != string(evaluator.OutcomePromote) || res.Champion == nil || res.Champion.Generation != 5 {
 		t.Fatalf("outcome %s champion %+v, want a promotion to generation 5", res.Outcome, res.Champion)

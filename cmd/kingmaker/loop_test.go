@@ -47,7 +47,7 @@ type background struct {
 	code           chan int
 }
 
-func start(ctx context.Context, args ...string) *background {
+func startCommand(ctx context.Context, args ...string) *background {
 	b := &background{code: make(chan int, 1)}
 	go func() { b.code <- run(ctx, args, &b.stdout, &b.stderr) }()
 	return b
@@ -132,11 +132,11 @@ func TestRetrainApproveAndRejectThroughTheCLI(t *testing.T) {
 
 	workerCtx, stopWorker := context.WithCancel(ctx)
 	defer stopWorker()
-	w := start(workerCtx, "--config", path, "worker", "--stop-timeout", "5s")
+	w := startCommand(workerCtx, "--config", path, "worker", "--stop-timeout", "5s")
 
 	var approved workflows.RetrainResult
 	t.Run("retrain --wait follows a run until an approve answers it", func(t *testing.T) {
-		r := start(ctx, "--config", path, "retrain", "churn", "--as-of", firstWeek, "--wait")
+		r := startCommand(ctx, "--config", path, "retrain", "churn", "--as-of", firstWeek, "--wait")
 		var id string
 		for id == "" {
 			if m := startedLine.FindStringSubmatch(r.stdout.String()); m != nil {
