@@ -10,6 +10,11 @@ TEST_TIMEOUT ?= 30m
 # Integration tests find the stack here (the defaults of scripts/).
 export KINGMAKER_TEST_CASSANDRA ?= 127.0.0.1:9042
 export KINGMAKER_TEST_TEMPORAL ?= 127.0.0.1:7233
+# The local Cassandra runs with PasswordAuthenticator; these are its default
+# superuser's credentials (a production cluster has its own roles).
+export KINGMAKER_CASSANDRA_AUTH ?= 1
+export KINGMAKER_CASSANDRA_USERNAME ?= cassandra
+export KINGMAKER_CASSANDRA_PASSWORD ?= cassandra
 
 .PHONY: all build demo test tools test-unit lint stack-up stack-down stack-status stack-reset schema seed bench clean
 

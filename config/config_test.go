@@ -151,7 +151,7 @@ func TestValidationNamesEveryProblem(t *testing.T) {
 			`cassandra.replication.data_centers: NetworkTopologyStrategy needs at least one data centre: factor`},
 		{"unknown replication class", func(c *Config) { c.Cassandra.Replication.Class = "EverywhereStrategy" },
 			`cassandra.replication.class: unknown "EverywhereStrategy" (known: NetworkTopologyStrategy, SimpleStrategy)`},
-		{"password without username", func(c *Config) { c.Cassandra.Password = "s3cret" },
+		{"password without username", func(c *Config) { c.Cassandra.Username, c.Cassandra.Password = "", "s3cret" },
 			`cassandra.username: a password is set but no username`},
 		{"a client cert without its key", func(c *Config) { c.Cassandra.TLS = TLS{Enabled: true, CertFile: "c.pem"} },
 			`cassandra.tls: cert_file and key_file go together (client certificate and its key)`},

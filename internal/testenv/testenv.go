@@ -93,7 +93,7 @@ func Cassandra(t testing.TB) (*gocql.Session, config.Cassandra) {
 	c := CassandraConfig(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	admin, err := cql.Connect(c, false)
+	admin, err := connect(ctx, c)
 	if err != nil {
 		t.Fatalf("%v\n(start the stack with `make stack-up`)", err)
 	}
@@ -114,4 +114,21 @@ func Cassandra(t testing.TB) (*gocql.Session, config.Cassandra) {
 		admin.Close()
 	})
 	return s, c
+}
+
+// connect retries for up to 30 s: a node that has just started answers CQL
+// a moment before its default superuser exists.
+func connect(ctx context.Context, c config.Cassandra) (*gocql.Session, error) {
+	give := time.Now().Add(30 * time.Second)
+	for {
+		s, err := cql.Connect(c, false)
+		if err == nil || time.Now().After(give) {
+			return s, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, err
+		case <-time.After(time.Second):
+		}
+	}
 }
