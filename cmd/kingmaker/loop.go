@@ -160,7 +160,7 @@ func waitRetrain(ctx context.Context, e *env, c client.Client, run client.Workfl
 				showProgress(ctx, e.stdout, c, run, seen)
 			}
 			if err != nil {
-				return nil, fmt.Errorf("retrain %s failed: %s", run.GetID(), firstLine(err))
+				return nil, fmt.Errorf("retrain %s failed: %s", run.GetID(), failureReason(err))
 			}
 			return &res, nil
 		case <-tick.C:
@@ -205,6 +205,16 @@ func showProgress(ctx context.Context, w io.Writer, c client.Client, run client.
 			fmt.Fprintf(w, "    %-12s %-12s %s\n", cp.Name, cp.Algorithm, state)
 		}
 	}
+}
+
+// failureReason is why a run failed, in the words of the error that caused
+// it, without the SDK's wrapping (event ids, types and the cause repeated).
+func failureReason(err error) string {
+	var app *temporal.ApplicationError
+	if errors.As(err, &app) && app.Message() != "" {
+		return firstLine(errors.New(app.Message()))
+	}
+	return firstLine(err)
 }
 
 func firstLine(err error) string {

@@ -228,6 +228,20 @@ func TestRetrainApproveAndRejectThroughTheCLI(t *testing.T) {
 		}
 	})
 
+	t.Run("retrain --wait of a run that fails exits 1 with its reason on one line", func(t *testing.T) {
+		got := kingmaker(t, "--config", path, "retrain", "churn", "--as-of", "2020-01-01", "--wait")
+		if got.code != 1 {
+			t.Fatalf("exit %d, want 1\nstdout: %s\nstderr: %s", got.code, got.stdout, got.stderr)
+		}
+		if !strings.HasPrefix(got.stderr, "kingmaker retrain: retrain retrain-churn-") || !strings.Contains(got.stderr, "fewer than window.min_rows 1000") || len(lines(got.stderr)) != 1 {
+			t.Errorf("stderr %q, want one line saying the window is too small", got.stderr)
+		}
+		// The reason as the activity gave it, once, without the SDK's wrapping.
+		if strings.Count(got.stderr, "window.min_rows") != 1 || strings.Contains(got.stderr, "scheduledEventID") {
+			t.Errorf("stderr %q repeats the reason or carries the SDK's error chain", got.stderr)
+		}
+	})
+
 	stopWorker()
 	if code := <-w.code; code != 0 {
 		t.Errorf("the worker exited %d when stopped: %s", code, w.stderr.String())
