@@ -55,9 +55,10 @@ demo: stack-up build
 test: tools stack-up lint
 	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./...
 
-## tools: what the tests need beyond Go (promtool, from Debian's prometheus package)
+## tools: what the tests need beyond Go (promtool and Chromium, from Debian's packages)
 tools:
 	scripts/prometheus.sh install
+	scripts/chromium.sh install
 
 ## test-unit: the tests that need no stack (go test -short)
 test-unit:
