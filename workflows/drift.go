@@ -49,7 +49,7 @@ func DriftWorkflow(ctx workflow.Context, in DriftInput) (*DriftResult, error) {
 		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: time.Second, MaximumInterval: 30 * time.Second, MaximumAttempts: 10},
 	})
 	var spec activities.Spec
-	if err := workflow.ExecuteActivity(light, a.LoadSpec, activities.LoadSpecInput{Model: in.Model}).Get(ctx, &spec); err != nil {
+	if err := workflow.ExecuteActivity(summary(light, "load the spec of "+in.Model), a.LoadSpec, activities.LoadSpecInput{Model: in.Model}).Get(ctx, &spec); err != nil {
 		return nil, err
 	}
 	m := spec.Model
@@ -67,7 +67,7 @@ func DriftWorkflow(ctx workflow.Context, in DriftInput) (*DriftResult, error) {
 		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: 5 * time.Second, MaximumInterval: time.Minute, MaximumAttempts: 5},
 	})
 	var sum activities.DriftSummary
-	if err := workflow.ExecuteActivity(checkCtx, a.CheckDrift, activities.DriftCheckInput{
+	if err := workflow.ExecuteActivity(summary(checkCtx, "drift of "+res.Window.String()+" against the champion's profile"), a.CheckDrift, activities.DriftCheckInput{
 		Model: in.Model, Window: res.Window, RunID: info.WorkflowExecution.RunID, WorkflowID: info.WorkflowExecution.ID, StartedAt: info.WorkflowStartTime,
 	}).Get(ctx, &sum); err != nil {
 		return nil, err

@@ -157,7 +157,7 @@ func RetrainWorkflow(ctx workflow.Context, in RetrainInput) (*RetrainResult, err
 		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: time.Second, MaximumInterval: 30 * time.Second, MaximumAttempts: 10},
 	})
 	var spec activities.Spec
-	if err := workflow.ExecuteActivity(light, a.LoadSpec, activities.LoadSpecInput{Model: in.Model}).Get(ctx, &spec); err != nil {
+	if err := workflow.ExecuteActivity(summary(light, "load the spec of "+in.Model), a.LoadSpec, activities.LoadSpecInput{Model: in.Model}).Get(ctx, &spec); err != nil {
 		return nil, err
 	}
 	m := spec.Model
@@ -179,7 +179,7 @@ func RetrainWorkflow(ctx workflow.Context, in RetrainInput) (*RetrainResult, err
 			Reason: in.Reason, Outcome: outcome, Winner: res.Winner, Champion: res.Champion, Window: window, TrainRows: trainRows(prog.Candidates),
 			HoldoutRows: res.HoldoutRows, Decision: doc,
 		}
-		return workflow.ExecuteActivity(durable(ctx), a.Record, ri).Get(ctx, nil)
+		return workflow.ExecuteActivity(summary(durable(ctx), "record the decision: "+outcome), a.Record, ri).Get(ctx, nil)
 	}
 	fail := func(err error) (*RetrainResult, error) {
 		res.Outcome = OutcomeFailed
@@ -194,7 +194,7 @@ func RetrainWorkflow(ctx workflow.Context, in RetrainInput) (*RetrainResult, err
 
 	prog.Stage = StageSnapshot
 	var snap activities.Snapshot
-	if err := workflow.ExecuteActivity(withTimeout(light, 5*time.Minute), a.SnapshotWindow, activities.SnapshotInput{Model: in.Model, Window: window}).Get(ctx, &snap); err != nil {
+	if err := workflow.ExecuteActivity(summary(withTimeout(light, 5*time.Minute), "snapshot "+window.String()), a.SnapshotWindow, activities.SnapshotInput{Model: in.Model, Window: window}).Get(ctx, &snap); err != nil {
 		return fail(err)
 	}
 	res.Rows, prog.Rows = snap.Rows, snap.Rows
@@ -212,7 +212,7 @@ func RetrainWorkflow(ctx workflow.Context, in RetrainInput) (*RetrainResult, err
 	sel := workflow.NewSelector(ctx)
 	for i, c := range m.Candidates {
 		prog.Candidates = append(prog.Candidates, CandidateProgress{Name: c.Name, Algorithm: c.Algorithm, Stage: "training"})
-		f := workflow.ExecuteActivity(trainCtx, a.TrainCandidate, activities.TrainInput{
+		f := workflow.ExecuteActivity(summary(trainCtx, fmt.Sprintf("train %s (%s)", c.Name, c.Algorithm)), a.TrainCandidate, activities.TrainInput{
 			Model: in.Model, Candidate: c.Name, Window: window, WorkflowID: info.WorkflowExecution.ID, RunID: info.WorkflowExecution.RunID,
 			StartedAt: info.WorkflowStartTime, SampleRate: rate,
 		})
@@ -252,7 +252,11 @@ func RetrainWorkflow(ctx workflow.Context, in RetrainInput) (*RetrainResult, err
 		RetryPolicy: &temporal.RetryPolicy{InitialInterval: 5 * time.Second, MaximumInterval: time.Minute, MaximumAttempts: 3},
 	})
 	var ev activities.Evaluation
-	if err := workflow.ExecuteActivity(evalCtx, a.Evaluate, activities.EvaluateInput{
+	evalWhat := fmt.Sprintf("evaluate %d candidates on the holdout", len(versions))
+	if champion != "" {
+		evalWhat = fmt.Sprintf("evaluate %d candidates and champion %s on the same holdout", len(versions), champion)
+	}
+	if err := workflow.ExecuteActivity(summary(evalCtx, evalWhat), a.Evaluate, activities.EvaluateInput{
 		Model: in.Model, Window: window, Champion: champion, Candidates: versions, Seed: seed(info.WorkflowExecution.RunID),
 	}).Get(ctx, &ev); err != nil {
 		return fail(err)
@@ -301,7 +305,7 @@ func RetrainWorkflow(ctx workflow.Context, in RetrainInput) (*RetrainResult, err
 		if approval != nil {
 			reason = fmt.Sprintf("retrain (%s), approved by %s (%s): %s", in.Reason, approval.By, approval.Reason, first(decision.Reasons))
 		}
-		err := workflow.ExecuteActivity(durable(ctx), a.Promote, activities.PromoteInput{
+		err := workflow.ExecuteActivity(summary(durable(ctx), "promote "+decision.Winner+" by compare-and-set"), a.Promote, activities.PromoteInput{
 			Model: in.Model, Version: decision.Winner, Expected: snap.Champion, Action: registry.ActionPromote,
 			By: by, Reason: reason, RunID: info.WorkflowExecution.RunID,
 		}).Get(ctx, &promotion)
@@ -340,6 +344,13 @@ func durable(ctx workflow.Context) workflow.Context {
 		ScheduleToCloseTimeout: 30 * time.Minute,
 		RetryPolicy:            &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: 30 * time.Second},
 	})
+}
+
+// summary labels the next activity in the Temporal UI.
+func summary(ctx workflow.Context, text string) workflow.Context {
+	opts := workflow.GetActivityOptions(ctx)
+	opts.Summary = text
+	return workflow.WithActivityOptions(ctx, opts)
 }
 
 func withTimeout(ctx workflow.Context, d time.Duration) workflow.Context {

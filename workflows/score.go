@@ -92,9 +92,7 @@ func BatchScoreWorkflow(ctx workflow.Context, in BatchScoreInput) (*BatchScoreRe
 	start := func(i int) {
 		d := days[i]
 		w := dataset.Window{From: maxTime(d, in.From), To: minTime(d.AddDate(0, 0, 1), in.To)}
-		opts := workflow.GetActivityOptions(dayCtx)
-		opts.Summary = "score " + d.Format(time.DateOnly)
-		f := workflow.ExecuteActivity(workflow.WithActivityOptions(dayCtx, opts), a.ScoreDay, activities.ScoreDayInput{
+		f := workflow.ExecuteActivity(summary(dayCtx, "score "+d.Format(time.DateOnly)), a.ScoreDay, activities.ScoreDayInput{
 			Model: in.Model, Window: w, Version: ver.Version, Generation: ver.Generation, RunID: workflow.GetInfo(ctx).WorkflowExecution.RunID,
 		})
 		inFlight++
