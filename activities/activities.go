@@ -68,7 +68,9 @@ func (a *Activities) source(m *config.Model) *dataset.Source {
 
 // nonRetryable wraps err so Temporal does not retry it.
 func nonRetryable(typ string, err error) error {
-	return temporal.NewNonRetryableApplicationError(err.Error(), typ, err)
+	// The message carries the whole text; a cause would repeat it in the
+	// history and the UI.
+	return temporal.NewNonRetryableApplicationError(err.Error(), typ, nil)
 }
 
 // classify marks the errors no retry can fix as non-retryable.

@@ -112,6 +112,9 @@ type Options struct {
 	StopTimeout time.Duration
 	// MaxConcurrentTrainings bounds trainings at once on this process.
 	MaxConcurrentTrainings int
+	// Identity names this worker in workflow histories (default: the SDK's
+	// pid@host).
+	Identity string
 	Logger                 *slog.Logger
 }
 
@@ -185,7 +188,7 @@ func Run(ctx context.Context, st *Stack, opts Options) error {
 
 	var workers []worker.Worker
 	for _, role := range opts.Roles {
-		wo := worker.Options{WorkerStopTimeout: opts.StopTimeout}
+		wo := worker.Options{WorkerStopTimeout: opts.StopTimeout, Identity: opts.Identity}
 		var queue string
 		switch role {
 		case RoleMain:

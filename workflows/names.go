@@ -43,9 +43,10 @@ const (
 )
 
 // RetrainWorkflowID is the meaningful id of a retrain run:
-// retrain-<model>-<UTC start, to the second>.
+// retrain-<model>-<UTC start, to the millisecond>, e.g.
+// retrain-churn-20261125t113258.123z.
 func RetrainWorkflowID(model string, start time.Time) string {
-	return fmt.Sprintf("retrain-%s-%s", model, strings.ToLower(start.UTC().Format("20060102T150405Z")))
+	return fmt.Sprintf("retrain-%s-%s", model, strings.ToLower(start.UTC().Format("20060102T150405.000Z")))
 }
 
 // ScheduleID is the id of a model's Temporal Schedule of a kind
