@@ -115,7 +115,7 @@ type Options struct {
 	// Identity names this worker in workflow histories (default: the SDK's
 	// pid@host).
 	Identity string
-	Logger                 *slog.Logger
+	Logger   *slog.Logger
 }
 
 // Stack is what a worker runs on: sessions, clients, the registry and the
