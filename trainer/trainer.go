@@ -147,6 +147,13 @@ func Lookup(algorithm string) (Trainer, error) {
 	return a.trainer, nil
 }
 
+// unavailable holds the algorithms this build leaves out (see xgboost_without.go), with the error
+// that says how to get them.
+var unavailable = map[string]error{}
+
 func unknownAlgorithm(name string) error {
+	if err, ok := unavailable[name]; ok {
+		return err
+	}
 	return fmt.Errorf("%w %q (known: %s)", ErrUnknownAlgorithm, name, strings.Join(Algorithms(), ", "))
 }
