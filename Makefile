@@ -16,7 +16,7 @@ export KINGMAKER_CASSANDRA_AUTH ?= 1
 export KINGMAKER_CASSANDRA_USERNAME ?= cassandra
 export KINGMAKER_CASSANDRA_PASSWORD ?= cassandra
 
-.PHONY: all build demo test tools test-unit lint stack-up stack-down stack-status stack-reset schema seed bench clean
+.PHONY: all build build-xgboost demo test test-xgboost tools test-unit lint stack-up stack-down stack-status stack-reset schema seed bench clean
 
 all: build
 
@@ -52,8 +52,20 @@ demo: stack-up build
 	scripts/demo.sh
 
 ## test: install promtool, start the stack if needed, then vet, gofmt and every test, unit and integration
-test: tools stack-up lint
+test: tools stack-up lint test-xgboost
 	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./...
+
+## test-xgboost: vet and test the trainer with -tags xgboost against libxgboost (skipped with a note when absent, except in CI)
+test-xgboost:
+	@status=0; scripts/xgboost.sh check || status=$$?; \
+	if [ "$$status" = 3 ] && [ "$${CI:-}" != true ]; then \
+	  echo "test-xgboost: skipped: libxgboost is not installed (scripts/xgboost.sh install)" >&2; \
+	elif [ "$$status" != 0 ]; then exit "$$status"; \
+	else $(GO) vet -tags xgboost ./... && $(GO) test -count=1 -tags xgboost ./trainer/... ./config/...; fi
+
+## build-xgboost: bin/kingmaker with the xgboost trainer (needs libxgboost-dev: scripts/xgboost.sh install)
+build-xgboost:
+	$(GO) build -tags xgboost -o bin/kingmaker ./cmd/kingmaker
 
 ## tools: what the tests need beyond Go (promtool and Chromium, from Debian's packages)
 tools:

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/kingmaker-ml/kingmaker/trainer"
 )
 
 func loadExample(t *testing.T) *Config {
@@ -87,7 +89,7 @@ func TestValidationNamesEveryProblem(t *testing.T) {
 		want   string
 	}{
 		{"an unknown algorithm lists the known ones", func(c *Config) { c.Models[0].Candidates[1].Algorithm = "randomtree" },
-			`models[0].candidates[1].algorithm: unknown "randomtree" (known: forest, id3, knn, logistic, naive_bayes)`},
+			`models[0].candidates[1].algorithm: unknown "randomtree" (known: ` + strings.Join(trainer.Algorithms(), ", ") + `)`},
 		{"an even forest is refused", func(c *Config) { c.Models[0].Candidates[2].Params = map[string]float64{"trees": 10} },
 			`models[0].candidates[2].params: forest: trees: must be odd`},
 		{"duplicate candidate names", func(c *Config) { c.Models[0].Candidates[1].Name = "logistic" },

@@ -245,6 +245,10 @@ func (v *validator) model(path string, m *Model) {
 		}
 		cands[c.Name] = i
 		t, err := trainer.Lookup(c.Algorithm)
+		if errors.Is(err, trainer.ErrXGBoostNotBuilt) {
+			v.add(cp+".algorithm", "%v", err)
+			continue
+		}
 		if err != nil {
 			v.add(cp+".algorithm", "unknown %q (known: %s)", c.Algorithm, strings.Join(trainer.Algorithms(), ", "))
 			continue
