@@ -341,6 +341,31 @@ func value(target any) any {
 			return nil
 		}
 		return **p
+	case **bool:
+		if *p == nil {
+			return nil
+		}
+		return **p
+	case **int64:
+		if *p == nil {
+			return nil
+		}
+		return **p
+	case **float32:
+		if *p == nil {
+			return nil
+		}
+		return **p
+	case **time.Time:
+		if *p == nil {
+			return nil
+		}
+		return **p
+	case **gocql.UUID:
+		if *p == nil {
+			return nil
+		}
+		return **p
 	}
 	rv := reflect.ValueOf(target).Elem() // *T
 	if rv.IsNil() {
