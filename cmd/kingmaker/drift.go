@@ -73,6 +73,7 @@ func runDrift(ctx context.Context, e *env, args []string) error {
 		if err != nil {
 			return fmt.Errorf("start drift check of %s: %w", m.Name, err)
 		}
+		warnIfNoWorker(ctx, e, c, cfg.Temporal.TaskQueue)
 		var res workflows.DriftResult
 		if err := run.Get(ctx, &res); err != nil {
 			return fmt.Errorf("drift check %s failed: %s", id, firstLine(err))

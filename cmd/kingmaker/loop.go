@@ -114,6 +114,7 @@ func runRetrain(ctx context.Context, e *env, args []string) error {
 	if *out == "table" {
 		fmt.Fprintf(e.stdout, "started %s (run %s)\n  %s\n", run.GetID(), run.GetRunID(), runURL(cfg, run.GetID()))
 	}
+	warnIfNoWorker(ctx, e, c, cfg.Temporal.TaskQueue)
 	if !*wait {
 		if *out == "json" {
 			return writeJSON(e.stdout, map[string]string{"workflow_id": run.GetID(), "run_id": run.GetRunID(), "url": runURL(cfg, run.GetID())})
@@ -281,5 +282,14 @@ func runApproval(approve bool) func(ctx context.Context, e *env, args []string) 
 		}
 		fmt.Fprintf(e.stdout, "%s: %s\n", pos[0], msg)
 		return nil
+	}
+}
+
+// warnIfNoWorker says on stderr when nothing polls the task queue: the run
+// is safe in Temporal but waits until a worker starts.
+func warnIfNoWorker(ctx context.Context, e *env, c client.Client, queue string) {
+	resp, err := c.DescribeTaskQueue(ctx, queue, enumspb.TASK_QUEUE_TYPE_WORKFLOW)
+	if err == nil && len(resp.GetPollers()) == 0 {
+		fmt.Fprintf(e.stderr, "warning: no worker polls task queue %s: the run waits until one starts (kingmaker worker)\n", queue)
 	}
 }

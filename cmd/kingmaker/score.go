@@ -66,6 +66,7 @@ func runScore(ctx context.Context, e *env, args []string) error {
 	if *out == "table" {
 		fmt.Fprintf(e.stdout, "started %s\n  %s\n", run.GetID(), runURL(cfg, run.GetID()))
 	}
+	warnIfNoWorker(ctx, e, c, cfg.Temporal.TaskQueue)
 	if !*wait {
 		if *out == "json" {
 			return writeJSON(e.stdout, map[string]string{"workflow_id": run.GetID(), "run_id": run.GetRunID()})
