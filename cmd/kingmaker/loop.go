@@ -17,6 +17,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/kingmaker-ml/kingmaker/config"
+	"github.com/kingmaker-ml/kingmaker/evaluator"
 	"github.com/kingmaker-ml/kingmaker/worker"
 	"github.com/kingmaker-ml/kingmaker/workflows"
 )
@@ -183,13 +184,11 @@ func showProgress(ctx context.Context, w io.Writer, c client.Client, run client.
 	if v.Get(&p) != nil {
 		return
 	}
-	if seen["stage"] != p.Stage {
-		seen["stage"] = p.Stage
-		extra := ""
-		if p.Stage == workflows.StageTraining {
-			extra = fmt.Sprintf(" on %d rows of %s", p.Rows, p.Window)
-		}
-		fmt.Fprintf(w, "  %s%s\n", p.Stage, extra)
+	// Candidates that finished are shown before a later stage begins, so
+	// the lines read in the order things happened.
+	early := p.Stage == workflows.StageStarting || p.Stage == workflows.StageSnapshot || p.Stage == workflows.StageTraining
+	if early {
+		showStage(w, p, seen)
 	}
 	for _, cp := range p.Candidates {
 		state := cp.Stage
@@ -205,6 +204,20 @@ func showProgress(ctx context.Context, w io.Writer, c client.Client, run client.
 		default:
 			fmt.Fprintf(w, "    %-12s %-12s %s\n", cp.Name, cp.Algorithm, state)
 		}
+	}
+	if !early {
+		showStage(w, p, seen)
+	}
+}
+
+func showStage(w io.Writer, p workflows.Progress, seen map[string]string) {
+	if seen["stage"] != p.Stage {
+		seen["stage"] = p.Stage
+		extra := ""
+		if p.Stage == workflows.StageTraining {
+			extra = fmt.Sprintf(" on %d rows of %s", p.Rows, p.Window)
+		}
+		fmt.Fprintf(w, "  %s%s\n", p.Stage, extra)
 	}
 }
 
@@ -228,17 +241,62 @@ func firstLine(err error) string {
 
 func printResult(w io.Writer, r *workflows.RetrainResult) {
 	fmt.Fprintf(w, "\noutcome: %s\n", r.Outcome)
-	if r.Winner != "" {
-		fmt.Fprintf(w, "winner:  %s\n", r.Winner)
-	}
 	if r.Champion != nil {
 		fmt.Fprintf(w, "champion: %s (generation %d)\n", r.Champion.Version, r.Champion.Generation)
 	}
 	fmt.Fprintf(w, "window:  %s, %d rows, %d scored on the holdout\n", r.Window, r.Rows, r.HoldoutRows)
-	fmt.Fprintln(w, "why:")
-	for _, reason := range r.Reasons {
+	if r.Decision == nil {
+		for _, reason := range r.Reasons {
+			fmt.Fprintf(w, "  - %s\n", reason)
+		}
+		return
+	}
+	fmt.Fprintf(w, "why:     %s\n", first(r.Decision.Reasons))
+	tw := table(w)
+	for _, v := range r.Decision.Candidates {
+		mark := "failed"
+		if v.Passed {
+			mark = "passed"
+		}
+		if v.Version == r.Winner {
+			mark = "WINNER"
+		}
+		value := "-"
+		if v.Value != nil {
+			value = fmt.Sprintf("%.4f", *v.Value)
+		}
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s %s\t%s\n", mark, v.Algorithm, v.Version, r.Decision.PrimaryMetric, value, keyReason(v))
+	}
+	tw.Flush()
+	for _, reason := range r.Reasons[len(r.Decision.Reasons):] {
 		fmt.Fprintf(w, "  - %s\n", reason)
 	}
+	fmt.Fprintln(w, "  (every reason: kingmaker retrain ... -o json, or the run in the Temporal UI)")
+}
+
+// keyReason is the reason that decided a candidate: the first condition it
+// failed, or the comparison with the champion when it passed.
+func keyReason(v evaluator.CandidateVerdict) string {
+	for _, r := range v.Reasons {
+		if strings.Contains(r, "not ") || strings.Contains(r, "below") || strings.Contains(r, "> ") || strings.Contains(r, "worse by") && strings.Contains(r, "(>") {
+			return trimCandidate(r)
+		}
+	}
+	for _, r := range v.Reasons {
+		if strings.Contains(r, "vs champion") {
+			return trimCandidate(r)
+		}
+	}
+	return trimCandidate(first(v.Reasons))
+}
+
+// trimCandidate drops the "candidate VERSION (ALGO): " prefix the table
+// already shows.
+func trimCandidate(r string) string {
+	if i := strings.Index(r, "): "); i >= 0 && strings.HasPrefix(r, "candidate ") {
+		return r[i+3:]
+	}
+	return r
 }
 
 func runApproval(approve bool) func(ctx context.Context, e *env, args []string) error {
