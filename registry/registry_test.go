@@ -223,7 +223,7 @@ func TestRegistryAgainstCassandra(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		const racers = 12
+		const racers = 50
 		versions := make([]*registry.Version, racers)
 		for i := range versions {
 			versions[i] = newVersion(t, reg, m, fmt.Sprint("c", i), []byte{byte(i)})

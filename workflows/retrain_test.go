@@ -73,6 +73,9 @@ type harness struct {
 	trainTakes  time.Duration      // workflow time each training takes
 	// championProblem, when set, is why Evaluate could not score the champion.
 	championProblem string
+	// pValue, when set, is the p-value of every candidate's primary
+	// comparison (otherwise 0.001 when better, 0.5 when not).
+	pValue *float64
 
 	mu        sync.Mutex
 	versions  map[string]string // version -> candidate name
@@ -149,8 +152,12 @@ func newHarness(t *testing.T, edit func(m *config.Model)) *harness {
 				}
 				c := evaluator.Candidate{Version: v, Algorithm: name, Metrics: holdoutMetrics(s)}
 				if scoreChampion {
+					primary := comparison(evaluator.MetricROCAUC, h.championHas.auc, s.auc)
+					if h.pValue != nil {
+						primary.PValue = *h.pValue
+					}
 					c.Comparisons = []evaluator.Comparison{
-						comparison(evaluator.MetricROCAUC, h.championHas.auc, s.auc),
+						primary,
 						comparison(evaluator.MetricAccuracy, h.championHas.accuracy, s.accuracy),
 					}
 				}
