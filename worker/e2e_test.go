@@ -266,6 +266,20 @@ func TestTheRetrainLoopPromotesAChampionThenItsSuccessorAfterDrift(t *testing.T)
 		}
 	})
 
+	t.Run("a worse challenger is never promoted", func(t *testing.T) {
+		// Only the single binned tree competes now: on the same window it ranks
+		// customers far worse than the logistic champion.
+		cfg.Models[0].Candidates = []config.Candidate{{Name: "id3", Algorithm: "id3", Params: map[string]float64{"bins": 8}}}
+		_, third := retrain(ctx, t, st.Temporal, cfg, id(3), beforeDrift)
+		if third.Outcome != string(evaluator.OutcomeKeep) || third.Champion == nil || third.Champion.Generation != 3 || third.Champion.Version != first.Champion.Version {
+			t.Fatalf("outcome %s, champion %+v; want keep at generation 3 (reasons %q)", third.Outcome, third.Champion, third.Reasons)
+		}
+		champ, err := reg.Champion(ctx, "churn")
+		if err != nil || champ.Generation != 3 {
+			t.Fatalf("the pointer moved: %+v (%v)", champ, err)
+		}
+	})
+
 	stopWorker()
 	if err := <-stopped; err != nil {
 		t.Errorf("worker.Run returned %v after its context was cancelled, want nil", err)
