@@ -176,7 +176,34 @@ type Policy struct {
 	RequireApproval        bool        `yaml:"require_approval" json:"require_approval"`
 	ApprovalTimeout        Duration    `yaml:"approval_timeout" json:"approval_timeout"`
 	BootstrapResamples     int         `yaml:"bootstrap_resamples" json:"bootstrap_resamples"`
+	// Shadow, when its period is set, makes a run shadow its winner on live
+	// traffic before promoting it.
+	Shadow Shadow `yaml:"shadow" json:"shadow,omitzero"`
 }
+
+// Shadow is the shadow period a winner must pass before its promotion: the
+// serving endpoint scores it beside the champion on sampled live requests
+// for Period, and then the run judges the evidence. The rules are in the
+// README ("Shadow scoring").
+type Shadow struct {
+	// Period is how long the winner is shadowed; 0 (the default) promotes
+	// at once, as without shadowing.
+	Period Duration `yaml:"period" json:"period,omitempty"`
+	// MinRequests is the fewest live rows both models must have scored.
+	MinRequests int `yaml:"min_requests" json:"min_requests,omitempty"`
+	// MinAgreement is the least share of rows on which the shadow predicts
+	// the champion's class, when too few rows have labels to judge by.
+	MinAgreement float64 `yaml:"min_agreement" json:"min_agreement,omitempty"`
+	// MinLabelledRows is how many shadowed rows need a label before live
+	// accuracy decides instead of agreement.
+	MinLabelledRows int `yaml:"min_labelled_rows" json:"min_labelled_rows,omitempty"`
+	// MaxAccuracyDrop is how much lower than the champion's the shadow's
+	// live accuracy may be on those rows.
+	MaxAccuracyDrop float64 `yaml:"max_accuracy_drop" json:"max_accuracy_drop,omitempty"`
+}
+
+// Enabled reports whether runs shadow their winner before promoting it.
+func (s Shadow) Enabled() bool { return s.Period > 0 }
 
 // Guardrail bounds how much a secondary metric may worsen against the champion.
 type Guardrail struct {
@@ -381,6 +408,10 @@ func (c *Config) SetDefaults() {
 		setInt(&p.MinHoldoutRows, 200)
 		setDur(&p.ApprovalTimeout, 24*time.Hour)
 		setInt(&p.BootstrapResamples, 1000)
+		setInt(&p.Shadow.MinRequests, 100)
+		setFloat(&p.Shadow.MinAgreement, 0.9)
+		setInt(&p.Shadow.MinLabelledRows, 100)
+		setFloat(&p.Shadow.MaxAccuracyDrop, 0.01)
 		d := &m.Drift
 		setDur(&d.Window, Day)
 		setInt(&d.MinRows, 500)

@@ -297,6 +297,29 @@ func (v *validator) policy(path string, p Policy) {
 	if p.BootstrapResamples < 100 || p.BootstrapResamples > 100_000 {
 		v.add(path+".bootstrap_resamples", "%d is not between 100 and 100000", p.BootstrapResamples)
 	}
+	v.shadow(path+".shadow", p.Shadow)
+}
+
+// MaxShadowPeriod is the longest policy.shadow.period: shadow predictions
+// are kept 90 days, and a period of months is more likely a typo.
+const MaxShadowPeriod = 30 * Day
+
+func (v *validator) shadow(path string, s Shadow) {
+	if s.Period < 0 || s.Period.D() > MaxShadowPeriod {
+		v.add(path+".period", "%s is not between 0 (no shadowing) and %s", s.Period, Duration(MaxShadowPeriod))
+	}
+	if s.MinRequests < 1 {
+		v.add(path+".min_requests", "must be at least 1")
+	}
+	if s.MinAgreement <= 0 || s.MinAgreement > 1 {
+		v.add(path+".min_agreement", "%g is not a share in (0, 1]", s.MinAgreement)
+	}
+	if s.MinLabelledRows < 1 {
+		v.add(path+".min_labelled_rows", "must be at least 1")
+	}
+	if s.MaxAccuracyDrop < 0 || s.MaxAccuracyDrop > 1 {
+		v.add(path+".max_accuracy_drop", "%g is not between 0 and 1", s.MaxAccuracyDrop)
+	}
 }
 
 func (v *validator) trigger(path string, t Trigger) {

@@ -81,4 +81,31 @@ var migrations = []Migration{
 				PRIMARY KEY ((model, day), id))`,
 		},
 	},
+	{
+		Version: 2,
+		Name:    "shadow pointer and shadow predictions",
+		Statements: []string{
+			// The shadow pointer: the version `kingmaker serve` scores beside
+			// the champion, set by a retrain run for its shadow period (or by
+			// `kingmaker shadow --set`) and cleared at its end.
+			`CREATE TABLE IF NOT EXISTS {ks}.shadows (
+				model text PRIMARY KEY,
+				version timeuuid, since timestamp, until timestamp,
+				started_by text, reason text)`,
+
+			// Champion and shadow predictions of the same sampled live rows,
+			// one partition per model, shadow version and day, read in time
+			// order by the shadow report. Rows expire after 90 days: they are
+			// evidence for a shadow period (policy.shadow.period is at most 30d).
+			`CREATE TABLE IF NOT EXISTS {ks}.shadow_predictions (
+				model text, shadow_version timeuuid, day date,
+				ts timestamp, request_id text, row int,
+				champion_version timeuuid, generation bigint,
+				champion_class text, champion_score double,
+				shadow_class text, shadow_score double,
+				row_id text, features text,
+				PRIMARY KEY ((model, shadow_version, day), ts, request_id, row))
+				WITH default_time_to_live = 7776000`,
+		},
+	},
 }

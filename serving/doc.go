@@ -3,10 +3,10 @@
 // predictions with it, and follows the champion pointer so that a promotion
 // takes effect without a redeploy.
 //
-// It owns the HTTP API, the swap of champions while serving and the serving
-// metrics. It does not decide promotions (evaluator, workflows), store
-// versions (registry) or score windows in batch (workflows); shadow scoring
-// of challengers is not part of it yet.
+// It owns the HTTP API, the swap of champions while serving, shadow scoring
+// and the serving metrics. It does not decide promotions (evaluator,
+// workflows), store versions or shadow predictions (registry) or score
+// windows in batch (workflows).
 //
 // # Following the champion
 //
@@ -51,4 +51,36 @@
 // last of label.classes): P(positive) for logistic and naive_bayes, the share
 // of votes or neighbours for id3, forest and knn. Models of three or more
 // classes give no probability.
+//
+// # Shadow scoring
+//
+// A model may also have a shadow version: the registry's shadow pointer
+// (table shadows), set by a retrain run for the shadow period its policy
+// asks (policy.shadow.period) or by `kingmaker shadow MODEL --set`. The
+// same poll that follows the champion follows the shadow pointer; a shadow
+// version is loaded and checked like a champion, and a failed load only
+// stops shadowing (the champion serves on).
+//
+// A sampled share of the answered prediction requests (Options.ShadowSample,
+// `--shadow-sample`, 0.1 by default; 0 turns it off) is then scored by the
+// shadow too, but never on the request's path: once the response is written
+// the handler offers the rows, the champion's answers and the version that
+// gave them to a bounded queue without waiting; when the queue is full the
+// rows are dropped and counted. Worker goroutines score them with the shadow
+// and write both predictions, one row per instance, to shadow_predictions
+// ((model, shadow_version, day), ts, request_id, row): champion version and
+// generation, champion and shadow class and score, the row's key and its
+// features as JSON.
+//
+// A row's key is optional: an "id" field of a v1 instance, or a v2 input
+// tensor named "id" (BYTES or integers, one per row), unless the model has a
+// feature called id. It should be the row's value of the source table's
+// key_column: the shadow report then finds the row's label there, once it
+// has arrived, and scores champion and shadow on the labelled rows.
+//
+// Metrics: kingmaker_serving_shadow_rows_total{model, outcome} (recorded,
+// dropped, error) and kingmaker_serving_shadow_agreement_ratio{model}, the
+// share of the latest AgreementWindow shadowed rows on which the shadow
+// predicted the champion's class. Model metadata and model readiness name
+// the shadow in parameters.shadow_version while there is one.
 package serving

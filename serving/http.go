@@ -37,7 +37,8 @@ type ModelMetadata struct {
 	Platform string           `json:"platform"`
 	Inputs   []tensorMetadata `json:"inputs"`
 	Outputs  []tensorMetadata `json:"outputs"`
-	// Parameters: generation, algorithm, classes and positive_class.
+	// Parameters: generation, algorithm, classes, positive_class and, while
+	// the model has a shadow version, shadow_version.
 	Parameters map[string]any `json:"parameters"`
 }
 
@@ -146,6 +147,9 @@ func (s *Server) modelMetadata(w http.ResponseWriter, r *http.Request) {
 		Name: m.name, Versions: []string{snap.versionStr}, Platform: Platform,
 		Parameters: map[string]any{"generation": snap.generation, "algorithm": snap.algorithm, "classes": m.classes},
 	}
+	if sh := m.shadow.Load(); sh != nil {
+		md.Parameters["shadow_version"] = sh.versionStr
+	}
 	for i := range m.features {
 		f := &m.features[i]
 		t := tensorMetadata{Name: f.name, Datatype: datatype(f), Shape: []int64{-1}}
@@ -176,7 +180,11 @@ func (s *Server) modelReady(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	nameChampion(w, snap)
-	writeJSON(w, http.StatusOK, map[string]any{"name": m.name, "ready": true, "model_version": snap.versionStr, "generation": snap.generation})
+	body := map[string]any{"name": m.name, "ready": true, "model_version": snap.versionStr, "generation": snap.generation}
+	if sh := m.shadow.Load(); sh != nil {
+		body["parameters"] = map[string]any{"shadow_version": sh.versionStr}
+	}
+	writeJSON(w, http.StatusOK, body)
 }
 
 // prediction wraps a prediction endpoint: it finds the model, reads its
@@ -265,7 +273,7 @@ func (s *Server) serveInfer(w http.ResponseWriter, r *http.Request, m *model, sn
 			}
 		}
 	}
-	x, e := m.inferRows(&req)
+	x, ids, e := m.inferRows(&req)
 	if e != nil {
 		return e
 	}
@@ -286,6 +294,7 @@ func (s *Server) serveInfer(w http.ResponseWriter, r *http.Request, m *model, sn
 		resp.Outputs = append(resp.Outputs, Tensor{Name: outputProbability, Datatype: "FP64", Shape: n, Data: positive})
 	}
 	writeJSON(w, http.StatusOK, resp)
+	s.shadowAfter(m, snap, x, classes, positive, ids, resp.ID)
 	return nil
 }
 
@@ -294,7 +303,7 @@ func (s *Server) servePredict(w http.ResponseWriter, r *http.Request, m *model, 
 	if e := decodeBody(w, r, s.opts.MaxBody, &req); e != nil {
 		return e
 	}
-	x, e := m.instanceRows(&req)
+	x, ids, e := m.instanceRows(&req)
 	if e != nil {
 		return e
 	}
@@ -310,6 +319,9 @@ func (s *Server) servePredict(w http.ResponseWriter, r *http.Request, m *model, 
 		}
 	}
 	writeJSON(w, http.StatusOK, resp)
+	if s.shadowEnabled() && m.shadow.Load() != nil {
+		s.shadowAfter(m, snap, x, classes, positive, ids, newID())
+	}
 	return nil
 }
 

@@ -22,6 +22,8 @@ type metrics struct {
 	swaps      *prometheus.CounterVec
 	loadErrors *prometheus.CounterVec
 	generation *prometheus.GaugeVec
+	shadowRows *prometheus.CounterVec
+	agreement  *prometheus.GaugeVec
 }
 
 func newMetrics(reg prometheus.Registerer, models []*model) *metrics {
@@ -50,11 +52,22 @@ func newMetrics(reg prometheus.Registerer, models []*model) *metrics {
 			Help: "Generation of the champion in service; 0 while none is.",
 		}, []string{"model"}),
 	}
-	reg.MustRegister(m.duration, m.requests, m.swaps, m.loadErrors, m.generation)
+	m.shadowRows = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "kingmaker_serving_shadow_rows_total",
+		Help: "Rows of sampled requests meant for the model's shadow version, by outcome: recorded (scored and written to shadow_predictions), dropped (the shadow queue was full) or error (scoring or writing failed).",
+	}, []string{"model", "outcome"})
+	m.agreement = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "kingmaker_serving_shadow_agreement_ratio",
+		Help: "Share of the latest shadowed rows (up to 1000) on which the shadow version predicted the champion's class; absent while the model has no shadow or no shadowed rows yet.",
+	}, []string{"model"})
+	reg.MustRegister(m.duration, m.requests, m.swaps, m.loadErrors, m.generation, m.shadowRows, m.agreement)
 	for _, sm := range models { // series exist from the start, so rate() and absent() work
 		m.swaps.WithLabelValues(sm.name)
 		m.loadErrors.WithLabelValues(sm.name)
 		m.generation.WithLabelValues(sm.name).Set(0)
+		for _, o := range []string{shadowRecorded, shadowDropped, shadowError} {
+			m.shadowRows.WithLabelValues(sm.name, o)
+		}
 	}
 	return m
 }

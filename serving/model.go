@@ -70,10 +70,17 @@ type model struct {
 	current atomic.Pointer[snapshot]
 	state   atomic.Pointer[pointerState]
 
+	// shadow is the shadow version in service, nil when none (shadow.go).
+	shadow    atomic.Pointer[shadowSnapshot]
+	agreement agreement
+	// shadowWarned is when a failed shadow row was last logged (unix ns).
+	shadowWarned atomic.Int64
+
 	// mu serialises refreshes of this model; requests never take it.
 	mu sync.Mutex
-	// lastLogged avoids logging the same failure at every poll.
-	lastLogged string
+	// lastLogged and shadowLogged avoid logging the same failure at every poll.
+	lastLogged   string
+	shadowLogged string
 }
 
 func newModel(m *config.Model) *model {

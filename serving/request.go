@@ -179,66 +179,78 @@ const (
 )
 
 // inferRows turns the columnar v2 inputs into rows: one tensor per feature,
-// all of shape [N] (or [N, 1]).
-func (m *model) inferRows(req *inferRequest) ([][]float64, *apiError) {
+// all of shape [N] (or [N, 1]). An optional tensor named "id" (when no
+// feature is) gives each row its key for shadow records; ids is nil
+// without it.
+func (m *model) inferRows(req *inferRequest) (x [][]float64, ids []string, e *apiError) {
 	if len(req.Inputs) == 0 {
-		return nil, badRequest("inputs: no input tensors; model %s needs one per feature: %s", m.name, m.featureNames())
+		return nil, nil, badRequest("inputs: no input tensors; model %s needs one per feature: %s", m.name, m.featureNames())
 	}
 	rows := -1
 	var (
-		x       [][]float64
 		firstAt string
+		idAt    string
 	)
 	seen := make([]bool, len(m.features))
 	for i, in := range req.Inputs {
 		at := fmt.Sprintf("inputs[%d]", i)
+		if _, feature := m.index[in.Name]; in.Name == rowIDField && !feature {
+			if idAt != "" {
+				return nil, nil, badRequest("%s (id): more than one id tensor", at)
+			}
+			idAt = at + " (id)"
+			if ids, e = rowIDs(idAt, in); e != nil {
+				return nil, nil, e
+			}
+			continue
+		}
 		if in.Name == "" {
-			return nil, badRequest("%s: name is missing (model %s has the features %s)", at, m.name, m.featureNames())
+			return nil, nil, badRequest("%s: name is missing (model %s has the features %s)", at, m.name, m.featureNames())
 		}
 		at = fmt.Sprintf("inputs[%d] (%s)", i, in.Name)
 		j, ok := m.index[in.Name]
 		if !ok {
-			return nil, badRequest("%s: unknown feature %q (model %s has the features %s)", at, in.Name, m.name, m.featureNames())
+			return nil, nil, badRequest("%s: unknown feature %q (model %s has the features %s)", at, in.Name, m.name, m.featureNames())
 		}
 		if seen[j] {
-			return nil, badRequest("%s: feature %s has more than one input tensor", at, in.Name)
+			return nil, nil, badRequest("%s: feature %s has more than one input tensor", at, in.Name)
 		}
 		seen[j] = true
 		f := &m.features[j]
 		if in.Datatype == "" {
-			return nil, badRequest("%s: datatype is missing (want %s)", at, datatype(f))
+			return nil, nil, badRequest("%s: datatype is missing (want %s)", at, datatype(f))
 		}
 		if f.numeric && !slices.Contains(numericTypes, in.Datatype) {
-			return nil, badRequest("%s: datatype %s, want FP64 (%s is numeric)", at, in.Datatype, f.name)
+			return nil, nil, badRequest("%s: datatype %s, want FP64 (%s is numeric)", at, in.Datatype, f.name)
 		}
 		if !f.numeric && in.Datatype != "BYTES" {
-			return nil, badRequest("%s: datatype %s, want BYTES (%s is categorical)", at, in.Datatype, f.name)
+			return nil, nil, badRequest("%s: datatype %s, want BYTES (%s is categorical)", at, in.Datatype, f.name)
 		}
 		if len(in.Shape) == 0 {
-			return nil, badRequest("%s: shape is missing: want [N] for a batch of N rows", at)
+			return nil, nil, badRequest("%s: shape is missing: want [N] for a batch of N rows", at)
 		}
 		n, problem := batchSize(in.Shape)
 		if problem != "" {
-			return nil, badRequest("%s: shape %s: %s", at, shapeText(in.Shape), problem)
+			return nil, nil, badRequest("%s: shape %s: %s", at, shapeText(in.Shape), problem)
 		}
 		data, ok := in.Data.([]any)
 		if !ok {
-			return nil, badRequest("%s: data must be an array of %d values", at, n)
+			return nil, nil, badRequest("%s: data must be an array of %d values", at, n)
 		}
 		data = flatten(data)
 		if int64(len(data)) != n { // checked before n sizes anything
-			return nil, badRequest("%s: shape %s, but data holds %d values", at, shapeText(in.Shape), len(data))
+			return nil, nil, badRequest("%s: shape %s, but data holds %d values", at, shapeText(in.Shape), len(data))
 		}
 		if rows < 0 {
 			rows, firstAt = len(data), at
 			x = newGrid(rows, len(m.features))
 		} else if len(data) != rows {
-			return nil, badRequest("%s: shape %s, but %s has %d rows: every input needs the same batch size", at, shapeText(in.Shape), firstAt, rows)
+			return nil, nil, badRequest("%s: shape %s, but %s has %d rows: every input needs the same batch size", at, shapeText(in.Shape), firstAt, rows)
 		}
 		for r, v := range data {
 			val, problem := f.value(v)
 			if problem != "" {
-				return nil, badRequest("%s: data[%d]: %s", at, r, problem)
+				return nil, nil, badRequest("%s: data[%d]: %s", at, r, problem)
 			}
 			x[r][j] = val
 		}
@@ -250,9 +262,51 @@ func (m *model) inferRows(req *inferRequest) ([][]float64, *apiError) {
 		}
 	}
 	if len(missing) > 0 {
-		return nil, badRequest("inputs: no tensor for the features %s (model %s needs one input per feature)", strings.Join(missing, ", "), m.name)
+		return nil, nil, badRequest("inputs: no tensor for the features %s (model %s needs one input per feature)", strings.Join(missing, ", "), m.name)
 	}
-	return x, nil
+	if ids != nil && len(ids) != rows {
+		return nil, nil, badRequest("%s: %d ids, but %s has %d rows: give one id per row", idAt, len(ids), firstAt, rows)
+	}
+	return x, ids, nil
+}
+
+// rowIDField is the optional per-row key of a request: an "id" field of a
+// v1 instance, or a v2 input tensor named "id", unless a feature has that
+// name. Shadow records keep it, so a row's label can be joined later.
+const rowIDField = "id"
+
+// rowIDs reads a v2 id tensor: BYTES (strings) or integers, shape [N].
+func rowIDs(at string, in inferInput) ([]string, *apiError) {
+	if in.Datatype != "BYTES" && !slices.Contains(numericTypes, in.Datatype) {
+		return nil, badRequest("%s: datatype %s, want BYTES (one key per row)", at, in.Datatype)
+	}
+	data, ok := in.Data.([]any)
+	if !ok {
+		return nil, badRequest("%s: data must be an array of one key per row", at)
+	}
+	data = flatten(data)
+	ids := make([]string, len(data))
+	for r, v := range data {
+		id, problem := rowID(v)
+		if problem != "" {
+			return nil, badRequest("%s: data[%d]: %s", at, r, problem)
+		}
+		ids[r] = id
+	}
+	return ids, nil
+}
+
+// rowID reads one row key: a string or a number; null is no key.
+func rowID(v any) (string, string) {
+	switch t := v.(type) {
+	case string:
+		return t, ""
+	case json.Number:
+		return string(t), ""
+	case nil:
+		return "", ""
+	}
+	return "", fmt.Sprintf("%s is not a row key (want a string or a number)", jsonType(v))
 }
 
 // batchSize reads N from a shape [N] or [N, 1].
@@ -316,26 +370,40 @@ type predictRequest struct {
 	Instances []any `json:"instances"`
 }
 
-// instanceRows turns v1 instances into rows.
-func (m *model) instanceRows(req *predictRequest) ([][]float64, *apiError) {
+// instanceRows turns v1 instances into rows; an instance's optional "id"
+// field (rowIDField) is its key, returned in ids (nil when no row has one).
+func (m *model) instanceRows(req *predictRequest) (x [][]float64, ids []string, e *apiError) {
 	if len(req.Instances) == 0 {
-		return nil, badRequest(`instances: missing or empty: want {"instances": [{"%s": ..., ...}, ...]}, one object per row`, m.features[0].name)
+		return nil, nil, badRequest(`instances: missing or empty: want {"instances": [{"%s": ..., ...}, ...]}, one object per row`, m.features[0].name)
 	}
-	x := newGrid(len(req.Instances), len(m.features))
+	x = newGrid(len(req.Instances), len(m.features))
+	_, idIsFeature := m.index[rowIDField]
 	for i, inst := range req.Instances {
 		obj, ok := inst.(map[string]any)
 		if !ok {
-			return nil, badRequest("instances[%d]: %s, want an object of feature values", i, jsonType(inst))
+			return nil, nil, badRequest("instances[%d]: %s, want an object of feature values", i, jsonType(inst))
+		}
+		if v, ok := obj[rowIDField]; ok && !idIsFeature {
+			id, problem := rowID(v)
+			if problem != "" {
+				return nil, nil, badRequest("instances[%d].id: %s", i, problem)
+			}
+			if id != "" && ids == nil {
+				ids = make([]string, len(req.Instances))
+			}
+			if id != "" {
+				ids[i] = id
+			}
 		}
 		var unknown []string
 		for name := range obj {
-			if _, ok := m.index[name]; !ok {
+			if _, ok := m.index[name]; !ok && (name != rowIDField || idIsFeature) {
 				unknown = append(unknown, strconv.Quote(name))
 			}
 		}
 		if len(unknown) > 0 {
 			sort.Strings(unknown)
-			return nil, badRequest("instances[%d]: unknown feature %s (model %s has the features %s)", i, strings.Join(unknown, ", "), m.name, m.featureNames())
+			return nil, nil, badRequest("instances[%d]: unknown feature %s (model %s has the features %s)", i, strings.Join(unknown, ", "), m.name, m.featureNames())
 		}
 		var missing []string
 		for j := range m.features {
@@ -347,13 +415,13 @@ func (m *model) instanceRows(req *predictRequest) ([][]float64, *apiError) {
 			}
 			val, problem := f.value(v)
 			if problem != "" {
-				return nil, badRequest("instances[%d].%s: %s", i, f.name, problem)
+				return nil, nil, badRequest("instances[%d].%s: %s", i, f.name, problem)
 			}
 			x[i][j] = val
 		}
 		if len(missing) > 0 {
-			return nil, badRequest("instances[%d]: missing features %s (every row needs all of %s)", i, strings.Join(missing, ", "), m.featureNames())
+			return nil, nil, badRequest("instances[%d]: missing features %s (every row needs all of %s)", i, strings.Join(missing, ", "), m.featureNames())
 		}
 	}
-	return x, nil
+	return x, ids, nil
 }

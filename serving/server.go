@@ -46,6 +46,20 @@ type Options struct {
 	// Metrics, when set, receives the serving metrics instead of a registry
 	// of the Server's own; either way /metrics serves them.
 	Metrics *prometheus.Registry
+
+	// ShadowSample is the share of prediction requests (0 to 1) that each
+	// model's shadow version also scores, after the response, when the
+	// model has one; 0 turns shadow scoring off. It needs a Source that is
+	// a ShadowSource and a ShadowSink.
+	ShadowSample float64
+	// ShadowSink records the shadow predictions (the registry in production).
+	ShadowSink ShadowSink
+	// ShadowQueue is how many sampled requests may wait for the shadow
+	// workers (DefaultShadowQueue when 0); past it they are dropped and
+	// counted, never waited for.
+	ShadowQueue int
+	// ShadowWorkers score and record shadow rows (DefaultShadowWorkers when 0).
+	ShadowWorkers int
 }
 
 // Server answers predictions with the champion of each configured model and
@@ -59,6 +73,10 @@ type Server struct {
 	gather  *prometheus.Registry
 	metrics *metrics
 	handler http.Handler
+
+	// shadows and shadowJobs are nil when shadow scoring is off (shadow.go).
+	shadows    ShadowSource
+	shadowJobs chan shadowJob
 }
 
 // New makes a Server of opts. It does no I/O: Serve (or Refresh) loads the
@@ -79,7 +97,19 @@ func New(opts Options) (*Server, error) {
 	if opts.ShutdownTimeout <= 0 {
 		opts.ShutdownTimeout = DefaultShutdownTimeout
 	}
+	if opts.ShadowSample < 0 || opts.ShadowSample > 1 {
+		return nil, fmt.Errorf("serving: shadow sample %g is not a share between 0 and 1", opts.ShadowSample)
+	}
+	if opts.ShadowQueue <= 0 {
+		opts.ShadowQueue = DefaultShadowQueue
+	}
+	if opts.ShadowWorkers <= 0 {
+		opts.ShadowWorkers = DefaultShadowWorkers
+	}
 	s := &Server{source: opts.Source, opts: opts, models: map[string]*model{}, logger: opts.Logger, gather: opts.Metrics}
+	if shadows, ok := opts.Source.(ShadowSource); ok && opts.ShadowSample > 0 && opts.ShadowSink != nil {
+		s.shadows, s.shadowJobs = shadows, make(chan shadowJob, opts.ShadowQueue)
+	}
 	if s.logger == nil {
 		s.logger = slog.Default()
 	}
@@ -103,14 +133,18 @@ func New(opts Options) (*Server, error) {
 // Handler returns the HTTP API of the server, /metrics included.
 func (s *Server) Handler() http.Handler { return s.handler }
 
-// Refresh reads every model's champion pointer once and swaps in the
-// versions that changed; it returns the failures joined. Serve does this
-// every poll interval; Refresh is for callers that drive it themselves.
+// Refresh reads every model's champion pointer (and shadow pointer, when
+// shadow scoring is on) once and swaps in the versions that changed; it
+// returns the failures joined. Serve does this every poll interval;
+// Refresh is for callers that drive it themselves.
 func (s *Server) Refresh(ctx context.Context) error {
 	var errs []error
 	for _, m := range s.order {
 		if err := s.refresh(ctx, m); err != nil {
 			errs = append(errs, fmt.Errorf("model %s: %w", m.name, err))
+		}
+		if err := s.refreshShadow(ctx, m); err != nil {
+			errs = append(errs, fmt.Errorf("model %s shadow: %w", m.name, err))
 		}
 	}
 	return errors.Join(errs...)
@@ -124,6 +158,7 @@ func (s *Server) follow(ctx context.Context, m *model) {
 	for {
 		rctx, cancel := context.WithTimeout(ctx, loadTimeout)
 		s.refresh(rctx, m) // failures are recorded, logged and counted
+		s.refreshShadow(rctx, m)
 		cancel()
 		select {
 		case <-ctx.Done():
@@ -142,6 +177,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	for _, m := range s.order {
 		wg.Go(func() { s.follow(pollCtx, m) })
 	}
+	wg.Go(func() { s.RunShadow(pollCtx) })
 	defer func() {
 		stopPolling()
 		wg.Wait()

@@ -54,6 +54,8 @@ type RetrainResult struct {
 	Candidates []CandidateProgress `json:"candidates"`
 	Decision   *evaluator.Decision `json:"decision,omitempty"`
 	Approval   *ApprovalInput      `json:"approval,omitempty"`
+	// Shadow is the winner's shadow period (policy.shadow; shadow.go).
+	Shadow *ShadowResult `json:"shadow,omitempty"`
 }
 
 // Stages of a run, as the progress query reports them.
@@ -87,6 +89,7 @@ type Progress struct {
 	Rows       int64               `json:"rows"`
 	Candidates []CandidateProgress `json:"candidates"`
 	Decision   *evaluator.Decision `json:"decision,omitempty"`
+	Shadow     *ShadowResult       `json:"shadow,omitempty"`
 	Result     *RetrainResult      `json:"result,omitempty"`
 }
 
@@ -105,6 +108,7 @@ type DecisionRecord struct {
 	Decision   *evaluator.Decision       `json:"decision,omitempty"`
 	Approval   *ApprovalInput            `json:"approval,omitempty"`
 	Promotion  *activities.PromoteResult `json:"promotion,omitempty"`
+	Shadow     *ShadowResult             `json:"shadow,omitempty"`
 	Candidates []CandidateProgress       `json:"candidates"`
 	Failure    string                    `json:"failure,omitempty"`
 }
@@ -169,7 +173,7 @@ func RetrainWorkflow(ctx workflow.Context, in RetrainInput) (*RetrainResult, err
 	res.Window, prog.Window = window, window
 	record := func(outcome string, rec DecisionRecord) error {
 		prog.Stage = StageRecording
-		rec.Reason, rec.Policy, rec.Candidates = in.Reason, m.Policy, prog.Candidates
+		rec.Reason, rec.Policy, rec.Candidates, rec.Shadow = in.Reason, m.Policy, prog.Candidates, res.Shadow
 		doc, err := json.Marshal(rec)
 		if err != nil {
 			return err
@@ -296,6 +300,16 @@ func RetrainWorkflow(ctx workflow.Context, in RetrainInput) (*RetrainResult, err
 			by = approval.By
 			res.Reasons = append(res.Reasons, fmt.Sprintf("approved by %s: %s", approval.By, approval.Reason))
 		}
+	}
+
+	// Shadow period (policy.shadow.period, shadow.go): the winner is scored
+	// beside the champion on live traffic before it may be promoted.
+	if outcome == string(evaluator.OutcomePromote) && m.Policy.Shadow.Enabled() {
+		shadowed, err := shadowWinner(ctx, m.Policy.Shadow, snap.Champion, decision.Winner, prog, res)
+		if err != nil {
+			return fail(err)
+		}
+		outcome = shadowed
 	}
 
 	var promotion *activities.PromoteResult

@@ -17,6 +17,7 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	poll := fs.Duration("poll", serving.DefaultPoll, "how often to read each model's champion pointer")
 	maxBody := byteSize(serving.DefaultMaxBody)
 	fs.Var(&maxBody, "max-body", "largest request body (e.g. 512KiB, 1MiB, 4MB); larger requests get 413")
+	shadowSample := fs.Float64("shadow-sample", serving.DefaultShadowSample, "share of requests a model's shadow version also scores, after the response (0 disables)")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -27,6 +28,9 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	if *poll <= 0 {
 		return usageError{fmt.Sprintf("--poll %s: want a positive duration such as 2s", *poll)}
 	}
+	if *shadowSample < 0 || *shadowSample > 1 {
+		return usageError{fmt.Sprintf("--shadow-sample %g: want a share between 0 (no shadow scoring) and 1 (every request)", *shadowSample)}
+	}
 	cfg, reg, done, err := openRegistry(ctx, e)
 	if err != nil {
 		return err
@@ -35,6 +39,7 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	logger := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	srv, err := serving.New(serving.Options{
 		Models: cfg.Models, Source: serving.RegistrySource(reg), Poll: *poll, MaxBody: int64(maxBody), Logger: logger,
+		ShadowSample: *shadowSample, ShadowSink: reg,
 	})
 	if err != nil {
 		return err

@@ -1,0 +1,212 @@
+package activities
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/gocql/gocql"
+	"go.temporal.io/sdk/activity"
+
+	"github.com/kingmaker-ml/kingmaker/dataset"
+	"github.com/kingmaker-ml/kingmaker/evaluator"
+	"github.com/kingmaker-ml/kingmaker/registry"
+)
+
+// SetShadowInput points a model's shadow at a version for a shadow period.
+type SetShadowInput struct {
+	Model   string    `json:"model"`
+	Version string    `json:"version"`
+	Since   time.Time `json:"since"`
+	// Until is when the run will judge the shadow (zero: open-ended).
+	Until     time.Time `json:"until,omitzero"`
+	StartedBy string    `json:"started_by"`
+	Reason    string    `json:"reason"`
+}
+
+// SetShadow sets the model's shadow pointer (see registry.SetShadow). The
+// serving endpoint notices it at its next poll. Retrying it is harmless.
+func (a *Activities) SetShadow(ctx context.Context, in SetShadowInput) error {
+	m, err := a.model(in.Model)
+	if err != nil {
+		return err
+	}
+	id, err := gocql.ParseUUID(in.Version)
+	if err != nil {
+		return nonRetryable(ErrTypeInvalidSpec, fmt.Errorf("%q is not a version id", in.Version))
+	}
+	err = a.Registry.SetShadow(ctx, registry.Shadow{
+		Model: m.Name, Version: id, Since: in.Since, Until: in.Until, StartedBy: in.StartedBy, Reason: in.Reason,
+	})
+	if errors.Is(err, registry.ErrNotFound) {
+		return nonRetryable(ErrTypeInvalidSpec, err)
+	}
+	return err
+}
+
+// ClearShadowInput removes a model's shadow pointer: only the one StartedBy
+// set, or whatever is there when StartedBy is empty.
+type ClearShadowInput struct {
+	Model     string `json:"model"`
+	StartedBy string `json:"started_by,omitempty"`
+}
+
+// ClearedShadow says whether a pointer was removed.
+type ClearedShadow struct {
+	Cleared bool `json:"cleared"`
+}
+
+// ClearShadow removes the shadow pointer a run set (never one set after
+// it by someone else). Retrying it is harmless.
+func (a *Activities) ClearShadow(ctx context.Context, in ClearShadowInput) (*ClearedShadow, error) {
+	ok, err := a.Registry.ClearShadow(ctx, in.Model, in.StartedBy)
+	if err != nil {
+		return nil, err
+	}
+	return &ClearedShadow{Cleared: ok}, nil
+}
+
+// ShadowLabelSlack is how far before and after the shadow period the label
+// join looks for the source rows of shadowed requests: a request scores a
+// row at about the time the row is written to the source table, give or
+// take a day.
+const ShadowLabelSlack = 24 * time.Hour
+
+// ShadowReportInput asks for the live evidence on a shadow version.
+type ShadowReportInput struct {
+	Model   string    `json:"model"`
+	Version string    `json:"version"`
+	Since   time.Time `json:"since"`
+	To      time.Time `json:"to"`
+}
+
+// ShadowEvidence is what the serving endpoint recorded about a shadow
+// version over [Since, To), and how both models did on the rows whose
+// labels have arrived.
+type ShadowEvidence struct {
+	Model   string         `json:"model"`
+	Version string         `json:"version"`
+	Window  dataset.Window `json:"window"`
+	// Rows is how many live rows both models scored; Agreed how many got
+	// the same class from both; Agreement is Agreed / Rows (nil: no rows).
+	Rows      int64                     `json:"rows"`
+	Agreed    int64                     `json:"agreed"`
+	Agreement *float64                  `json:"agreement,omitempty"`
+	Champions []registry.ShadowChampion `json:"champions,omitempty"`
+	// KeyedRows is how many rows carried an "id"; LabelledRows how many of
+	// those were found in the source table with a label, in LabelWindow.
+	KeyedRows    int64          `json:"keyed_rows"`
+	LabelledRows int            `json:"labelled_rows"`
+	LabelWindow  dataset.Window `json:"label_window,omitzero"`
+	// ChampionLive and ShadowLive are both models' metrics on the labelled
+	// rows (nil without any).
+	ChampionLive *evaluator.Metrics `json:"champion_live,omitempty"`
+	ShadowLive   *evaluator.Metrics `json:"shadow_live,omitempty"`
+	// Notes say what limited the evidence (labels unreadable, keys capped).
+	Notes []string `json:"notes,omitempty"`
+}
+
+// ShadowReport counts the shadow predictions of a version over [Since, To)
+// and, for rows that carried an id, looks their labels up in the model's
+// source table (rows of [Since - ShadowLabelSlack, To + ShadowLabelSlack),
+// matched on source.key_column) to score both models on them. It only reads, so a
+// retry is harmless. A label lookup that fails leaves the evidence to
+// agreement, with a note saying why.
+func (a *Activities) ShadowReport(ctx context.Context, in ShadowReportInput) (*ShadowEvidence, error) {
+	m, err := a.model(in.Model)
+	if err != nil {
+		return nil, err
+	}
+	id, err := gocql.ParseUUID(in.Version)
+	if err != nil {
+		return nil, nonRetryable(ErrTypeInvalidSpec, fmt.Errorf("%q is not a version id", in.Version))
+	}
+	rep, err := a.Registry.ShadowReport(ctx, m.Name, id, in.Since, in.To)
+	if err != nil {
+		return nil, err
+	}
+	ev := &ShadowEvidence{
+		Model: m.Name, Version: in.Version, Window: dataset.Window{From: rep.From, To: rep.To},
+		Rows: rep.Rows, Agreed: rep.Agreed, Agreement: rep.Agreement, Champions: rep.Champions, KeyedRows: rep.KeyedRows,
+	}
+	if rep.KeyedRows > int64(len(rep.Keyed)) && len(rep.Keyed) >= registry.MaxKeyedRows {
+		ev.Notes = append(ev.Notes, fmt.Sprintf("only the first %d keyed rows were joined with labels", registry.MaxKeyedRows))
+	}
+	if len(rep.Keyed) == 0 {
+		return ev, nil
+	}
+	ev.LabelWindow = dataset.Window{From: rep.From.Add(-ShadowLabelSlack), To: rep.To.Add(ShadowLabelSlack)}
+	if err := a.joinLabels(ctx, ev, rep.Keyed); err != nil {
+		if ctx.Err() != nil {
+			return nil, err
+		}
+		ev.Notes = append(ev.Notes, fmt.Sprintf("labels of the keyed rows could not be read (%v): agreement alone is the evidence", err))
+	}
+	return ev, nil
+}
+
+// joinLabels scans the label window of the model's source and scores both
+// models on the keyed shadow rows found there with a label.
+func (a *Activities) joinLabels(ctx context.Context, ev *ShadowEvidence, keyed map[string]registry.KeyedShadow) error {
+	m, err := a.model(ev.Model)
+	if err != nil {
+		return err
+	}
+	classes := m.Label.Classes
+	index := func(class string) int { return slices.Index(classes, class) }
+	var (
+		mu                   sync.Mutex
+		truth, champ, shadow []int
+		champPos, shadowPos  []float64
+		scored               = true // every labelled row has both scores
+		seen                 = map[string]bool{}
+	)
+	_, err = a.source(m).Scan(ctx, ev.LabelWindow, dataset.ScanOptions{OptionalLabels: true}, func(_ int, b *dataset.Batch) error {
+		mu.Lock()
+		defer mu.Unlock()
+		for i, key := range b.Keys {
+			k, ok := keyed[key]
+			if !ok || b.Y[i] < 0 || seen[key] {
+				continue
+			}
+			c, s := index(k.ChampionClass), index(k.ShadowClass)
+			if c < 0 || s < 0 {
+				continue // a class the config no longer has
+			}
+			seen[key] = true
+			truth, champ, shadow = append(truth, b.Y[i]), append(champ, c), append(shadow, s)
+			if k.ChampionScore != nil && k.ShadowScore != nil {
+				champPos, shadowPos = append(champPos, *k.ChampionScore), append(shadowPos, *k.ShadowScore)
+			} else {
+				scored = false
+			}
+		}
+		if activity.IsActivity(ctx) {
+			activity.RecordHeartbeat(ctx, len(truth))
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	ev.LabelledRows = len(truth)
+	if len(truth) == 0 {
+		return nil
+	}
+	if !scored || len(classes) != 2 {
+		champPos, shadowPos = nil, nil
+	}
+	cm, err := evaluator.Score(len(classes), truth, champ, champPos)
+	if err != nil {
+		return fmt.Errorf("score the champion on %d labelled rows: %w", len(truth), err)
+	}
+	sm, err := evaluator.Score(len(classes), truth, shadow, shadowPos)
+	if err != nil {
+		return fmt.Errorf("score the shadow on %d labelled rows: %w", len(truth), err)
+	}
+	ev.ChampionLive, ev.ShadowLive = &cm, &sm
+	return nil
+}

@@ -1,0 +1,165 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/kingmaker-ml/kingmaker/activities"
+	"github.com/kingmaker-ml/kingmaker/internal/cql"
+	"github.com/kingmaker-ml/kingmaker/registry"
+	"github.com/kingmaker-ml/kingmaker/schema"
+)
+
+// shadowView is what `kingmaker shadow MODEL` shows.
+type shadowView struct {
+	Model    string                     `json:"model"`
+	Champion *registry.Champion         `json:"champion"`
+	Shadow   *registry.Shadow           `json:"shadow"`
+	Evidence *activities.ShadowEvidence `json:"evidence,omitempty"`
+}
+
+func runShadow(ctx context.Context, e *env, args []string) error {
+	fs := newFlags(e, "shadow")
+	out := outputFlag(fs)
+	set := fs.String("set", "", "make this version the model's shadow (scored beside the champion by `kingmaker serve`)")
+	clearIt := fs.Bool("clear", false, "remove the model's shadow version")
+	reason := fs.String("reason", "", "why (required with --set and --clear)")
+	by := fs.String("by", "", "who sets or clears it (default $USER@host)")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return usageError{"exactly one MODEL"}
+	}
+	if err := checkOutput(*out); err != nil {
+		return err
+	}
+	if *set != "" && *clearIt {
+		return usageError{"--set and --clear exclude each other"}
+	}
+	if (*set != "" || *clearIt) && *reason == "" {
+		return usageError{"--reason is required with --set and --clear"}
+	}
+	cfg, err := loadConfig(e)
+	if err != nil {
+		return err
+	}
+	m, err := cfg.Model(pos[0])
+	if err != nil {
+		return err
+	}
+	s, err := cql.Connect(cfg.Cassandra, true)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	if err := schema.Check(ctx, s, cfg.Cassandra.Keyspace); err != nil {
+		return err
+	}
+	reg := registry.New(s, cfg.Cassandra.Keyspace, cql.Serial(cfg.Cassandra))
+	switch {
+	case *set != "":
+		id, err := parseVersion(*set)
+		if err != nil {
+			return err
+		}
+		v, err := reg.GetVersion(ctx, m.Name, id)
+		if err != nil {
+			return err
+		}
+		if _, err := reg.LoadArtifact(ctx, v); err != nil {
+			return fmt.Errorf("version %s cannot be shadowed: %w", id, err)
+		}
+		if champ, err := reg.Champion(ctx, m.Name); err != nil {
+			return err
+		} else if champ != nil && champ.Version == id {
+			return fmt.Errorf("version %s is the champion of %s: shadow a challenger instead", id, m.Name)
+		}
+		sh := registry.Shadow{Model: m.Name, Version: id, Since: time.Now().UTC(), StartedBy: actor(*by), Reason: *reason}
+		if err := reg.SetShadow(ctx, sh); err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stdout, "version %s is now the shadow of %s (since %s, by %s); `kingmaker serve` scores it on --shadow-sample of the requests from its next poll\n",
+			id, m.Name, sh.Since.Format(time.RFC3339), sh.StartedBy)
+		return nil
+	case *clearIt:
+		cur, err := reg.Shadow(ctx, m.Name)
+		if err != nil {
+			return err
+		}
+		ok, err := reg.ClearShadow(ctx, m.Name, "")
+		if err != nil {
+			return err
+		}
+		if !ok || cur == nil {
+			fmt.Fprintf(e.stdout, "model %s has no shadow version: nothing cleared\n", m.Name)
+			return nil
+		}
+		fmt.Fprintf(e.stdout, "cleared the shadow of %s (version %s, set by %s) by %s: %s\n", m.Name, cur.Version, cur.StartedBy, actor(*by), *reason)
+		return nil
+	}
+
+	view := shadowView{Model: m.Name}
+	if view.Champion, err = reg.Champion(ctx, m.Name); err != nil {
+		return err
+	}
+	if view.Shadow, err = reg.Shadow(ctx, m.Name); err != nil {
+		return err
+	}
+	if view.Shadow != nil {
+		acts := &activities.Activities{Config: cfg, Session: s, Registry: reg}
+		if view.Evidence, err = acts.ShadowReport(ctx, activities.ShadowReportInput{
+			Model: m.Name, Version: view.Shadow.Version.String(), Since: view.Shadow.Since, To: time.Now().UTC(),
+		}); err != nil {
+			return err
+		}
+	}
+	if *out == "json" {
+		return writeJSON(e.stdout, view)
+	}
+	printShadow(e.stdout, &view)
+	return nil
+}
+
+func printShadow(w io.Writer, v *shadowView) {
+	if v.Shadow == nil {
+		fmt.Fprintf(w, "model %s has no shadow version (a retrain with policy.shadow.period sets one, or `kingmaker shadow %s --set VERSION --reason TEXT`)\n", v.Model, v.Model)
+		return
+	}
+	sh, ev := v.Shadow, v.Evidence
+	fmt.Fprintf(w, "model %s: shadow version %s\n", v.Model, sh.Version)
+	tw := table(w)
+	fmt.Fprintf(tw, "  since\t%s\n", sh.Since.Format(time.RFC3339))
+	if !sh.Until.IsZero() {
+		fmt.Fprintf(tw, "  judged at\t%s\n", sh.Until.Format(time.RFC3339))
+	}
+	fmt.Fprintf(tw, "  set by\t%s\n", sh.StartedBy)
+	if sh.Reason != "" {
+		fmt.Fprintf(tw, "  reason\t%s\n", sh.Reason)
+	}
+	if v.Champion != nil {
+		fmt.Fprintf(tw, "  champion\t%s (generation %d)\n", v.Champion.Version, v.Champion.Generation)
+	}
+	if ev.Agreement != nil {
+		fmt.Fprintf(tw, "  live rows\t%d scored by both\n", ev.Rows)
+		fmt.Fprintf(tw, "  agreement\t%.4f (%d of %d rows got the champion's class)\n", *ev.Agreement, ev.Agreed, ev.Rows)
+	} else {
+		fmt.Fprintf(tw, "  live rows\tnone yet (is `kingmaker serve` running with --shadow-sample above 0?)\n")
+	}
+	if len(ev.Champions) > 1 {
+		for _, c := range ev.Champions {
+			fmt.Fprintf(tw, "  answered by\t%s (generation %d): %d rows, %d agreed\n", c.Version, c.Generation, c.Rows, c.Agreed)
+		}
+	}
+	fmt.Fprintf(tw, "  keyed rows\t%d (with an \"id\"), %d with a label\n", ev.KeyedRows, ev.LabelledRows)
+	if ev.ChampionLive != nil && ev.ShadowLive != nil {
+		fmt.Fprintf(tw, "  live accuracy\tchampion %.4f, shadow %.4f\n", ev.ChampionLive.Accuracy, ev.ShadowLive.Accuracy)
+	}
+	for _, n := range ev.Notes {
+		fmt.Fprintf(tw, "  note\t%s\n", n)
+	}
+	tw.Flush()
+}

@@ -1,0 +1,305 @@
+package registry
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/gocql/gocql"
+)
+
+// Shadow is the shadow pointer of a model: the version that `kingmaker
+// serve` scores beside the champion on sampled live requests, so that its
+// predictions can be compared with the champion's before it is promoted.
+// At most one per model; a retrain run sets it for its shadow period and
+// clears it at the end, a person with `kingmaker shadow --set/--clear`.
+type Shadow struct {
+	Model   string     `json:"model"`
+	Version gocql.UUID `json:"version"`
+	// Since is when shadowing began: the report counts rows from there.
+	Since time.Time `json:"since"`
+	// Until is when the run that set it will judge it; zero when open-ended
+	// (set by hand).
+	Until time.Time `json:"until,omitzero"`
+	// StartedBy is the run id of the retrain that set it, or the person.
+	StartedBy string `json:"started_by"`
+	Reason    string `json:"reason,omitempty"`
+}
+
+// Shadow returns the model's shadow pointer, nil when it has none.
+func (r *Registry) Shadow(ctx context.Context, model string) (*Shadow, error) {
+	s := &Shadow{Model: model}
+	var until *time.Time
+	var by, reason *string
+	err := r.q(`SELECT version, since, until, started_by, reason FROM %s.shadows WHERE model = ?`, model).
+		WithContext(ctx).Consistency(gocql.Consistency(r.serial)).
+		Scan(&s.Version, &s.Since, &until, &by, &reason)
+	if err == gocql.ErrNotFound {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read shadow pointer of %s: %w", model, err)
+	}
+	if until != nil {
+		s.Until = until.UTC()
+	}
+	s.Since = s.Since.UTC()
+	s.StartedBy, s.Reason = deref(by), deref(reason)
+	return s, nil
+}
+
+// SetShadow points the model's shadow at s.Version, replacing any shadow
+// it had. The version must exist. Setting the same pointer again changes
+// nothing, so a retried activity is harmless.
+func (r *Registry) SetShadow(ctx context.Context, s Shadow) error {
+	if s.StartedBy == "" {
+		return fmt.Errorf("set shadow of %s: who (started_by) is required", s.Model)
+	}
+	if s.Since.IsZero() {
+		return fmt.Errorf("set shadow of %s: since is required", s.Model)
+	}
+	if _, err := r.GetVersion(ctx, s.Model, s.Version); err != nil {
+		return fmt.Errorf("set shadow of %s: %w", s.Model, err)
+	}
+	var until any
+	if !s.Until.IsZero() {
+		until = s.Until.UTC()
+	}
+	since := s.Since.UTC().Truncate(time.Millisecond)
+	// Lightweight transactions only, so the conditional delete of
+	// ClearShadow is ordered with every set (mixing them with plain writes
+	// on one row is not). An upsert is an UPDATE IF EXISTS, or an INSERT IF
+	// NOT EXISTS when there is no row; a row that appears or goes in
+	// between sends it round again.
+	for range 5 {
+		applied, err := r.q(`UPDATE %s.shadows SET version = ?, since = ?, until = ?, started_by = ?, reason = ? WHERE model = ? IF EXISTS`,
+			s.Version, since, until, s.StartedBy, s.Reason, s.Model).
+			WithContext(ctx).SerialConsistency(r.serial).MapScanCAS(map[string]any{})
+		if err != nil {
+			return fmt.Errorf("set shadow of %s to %s: %w", s.Model, s.Version, err)
+		}
+		if applied {
+			return nil
+		}
+		applied, err = r.q(`INSERT INTO %s.shadows (model, version, since, until, started_by, reason) VALUES (?, ?, ?, ?, ?, ?) IF NOT EXISTS`,
+			s.Model, s.Version, since, until, s.StartedBy, s.Reason).
+			WithContext(ctx).SerialConsistency(r.serial).MapScanCAS(map[string]any{})
+		if err != nil {
+			return fmt.Errorf("set shadow of %s to %s: %w", s.Model, s.Version, err)
+		}
+		if applied {
+			return nil
+		}
+	}
+	return fmt.Errorf("set shadow of %s to %s: the pointer kept changing under concurrent sets and clears; retry", s.Model, s.Version)
+}
+
+// ClearShadow removes the model's shadow pointer. With startedBy set it
+// removes it only while it is still the one startedBy set (a run never
+// clears a shadow someone set after it); empty clears whatever is there.
+// It reports whether a pointer was removed.
+func (r *Registry) ClearShadow(ctx context.Context, model, startedBy string) (bool, error) {
+	var q *gocql.Query
+	if startedBy == "" {
+		q = r.q(`DELETE FROM %s.shadows WHERE model = ? IF EXISTS`, model)
+	} else {
+		q = r.q(`DELETE FROM %s.shadows WHERE model = ? IF started_by = ?`, model, startedBy)
+	}
+	applied, err := q.WithContext(ctx).SerialConsistency(r.serial).MapScanCAS(map[string]any{})
+	if err != nil {
+		return false, fmt.Errorf("clear shadow of %s: %w", model, err)
+	}
+	return applied, nil
+}
+
+// ShadowPrediction is one live row scored by the champion and the shadow.
+type ShadowPrediction struct {
+	Model         string     `json:"model"`
+	ShadowVersion gocql.UUID `json:"shadow_version"`
+	// At is when the request was answered (the row's time and day).
+	At        time.Time `json:"ts"`
+	RequestID string    `json:"request_id"`
+	Row       int       `json:"row"`
+	// ChampionVersion and Generation name the champion that answered.
+	ChampionVersion gocql.UUID `json:"champion_version"`
+	Generation      int64      `json:"generation"`
+	ChampionClass   string     `json:"champion_class"`
+	ChampionScore   *float64   `json:"champion_score,omitempty"`
+	ShadowClass     string     `json:"shadow_class"`
+	ShadowScore     *float64   `json:"shadow_score,omitempty"`
+	// RowID is the "id" the request gave the row (empty when none): the key
+	// by which its label can be found later.
+	RowID string `json:"row_id,omitempty"`
+	// Features are the row's feature values as the model read them.
+	Features json.RawMessage `json:"features,omitempty"`
+}
+
+// day is the UTC date of t, the partition bucket of shadow predictions.
+func day(t time.Time) time.Time { return t.UTC().Truncate(24 * time.Hour) }
+
+// RecordShadowPredictions writes rows of shadow predictions: one unlogged
+// batch per partition, so a request's rows cost one round trip. Writing
+// the same rows again overwrites them.
+func (r *Registry) RecordShadowPredictions(ctx context.Context, rows []ShadowPrediction) error {
+	type part struct {
+		model   string
+		version gocql.UUID
+		day     time.Time
+	}
+	batches := map[part]*gocql.Batch{}
+	var order []part
+	for i := range rows {
+		p := &rows[i]
+		k := part{p.Model, p.ShadowVersion, day(p.At)}
+		b := batches[k]
+		if b == nil {
+			b = r.s.NewBatch(gocql.UnloggedBatch).WithContext(ctx)
+			batches[k] = b
+			order = append(order, k)
+		}
+		var features any
+		if len(p.Features) > 0 {
+			features = string(p.Features)
+		}
+		b.Query(fmt.Sprintf(`INSERT INTO %s.shadow_predictions (model, shadow_version, day, ts, request_id, row,
+			champion_version, generation, champion_class, champion_score, shadow_class, shadow_score, row_id, features)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, r.ks),
+			p.Model, p.ShadowVersion, k.day, p.At.UTC(), p.RequestID, p.Row,
+			p.ChampionVersion, p.Generation, p.ChampionClass, p.ChampionScore, p.ShadowClass, p.ShadowScore, nullString(p.RowID), features)
+	}
+	for _, k := range order {
+		if err := r.s.ExecuteBatch(batches[k]); err != nil {
+			return fmt.Errorf("write shadow predictions of %s/%s for %s: %w", k.model, k.version, k.day.Format(time.DateOnly), err)
+		}
+	}
+	return nil
+}
+
+func nullString(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+// ShadowPredictions calls fn with every shadow prediction of the version
+// made in [from, to), day partition by day partition, in time order.
+func (r *Registry) ShadowPredictions(ctx context.Context, model string, version gocql.UUID, from, to time.Time, fn func(*ShadowPrediction) error) error {
+	for d := day(from); d.Before(to); d = d.AddDate(0, 0, 1) {
+		iter := r.q(`SELECT ts, request_id, row, champion_version, generation, champion_class, champion_score,
+			shadow_class, shadow_score, row_id, features FROM %s.shadow_predictions
+			WHERE model = ? AND shadow_version = ? AND day = ? AND ts >= ? AND ts < ?`, model, version, d, from.UTC(), to.UTC()).
+			WithContext(ctx).PageSize(5000).Iter()
+		for {
+			p := ShadowPrediction{Model: model, ShadowVersion: version}
+			var rowID, features *string
+			if !iter.Scan(&p.At, &p.RequestID, &p.Row, &p.ChampionVersion, &p.Generation, &p.ChampionClass, &p.ChampionScore,
+				&p.ShadowClass, &p.ShadowScore, &rowID, &features) {
+				break
+			}
+			p.At = p.At.UTC()
+			p.RowID = deref(rowID)
+			if f := deref(features); f != "" {
+				p.Features = json.RawMessage(f)
+			}
+			if err := fn(&p); err != nil {
+				iter.Close()
+				return err
+			}
+		}
+		if err := iter.Close(); err != nil {
+			return fmt.Errorf("read shadow predictions of %s/%s for %s: %w", model, version, d.Format(time.DateOnly), err)
+		}
+	}
+	return nil
+}
+
+// ShadowChampion counts the shadow rows one champion answered.
+type ShadowChampion struct {
+	Version    gocql.UUID `json:"version"`
+	Generation int64      `json:"generation"`
+	Rows       int64      `json:"rows"`
+	Agreed     int64      `json:"agreed"`
+}
+
+// KeyedShadow is the two predictions of a row that carried an id.
+type KeyedShadow struct {
+	ChampionClass string
+	ShadowClass   string
+	ChampionScore *float64
+	ShadowScore   *float64
+}
+
+// MaxKeyedRows bounds how many keyed rows a report keeps for joining with
+// labels; rows past it are counted, not kept.
+const MaxKeyedRows = 1_000_000
+
+// ShadowReport is the live evidence on a shadow version over [From, To).
+type ShadowReport struct {
+	Model   string     `json:"model"`
+	Version gocql.UUID `json:"version"`
+	From    time.Time  `json:"from"`
+	To      time.Time  `json:"to"`
+	// Rows is how many live rows both models scored; Agreed how many of
+	// them got the same class from both.
+	Rows   int64 `json:"rows"`
+	Agreed int64 `json:"agreed"`
+	// Agreement is Agreed / Rows; nil without rows.
+	Agreement *float64 `json:"agreement,omitempty"`
+	// Champions are the champions that answered those rows, oldest first
+	// (more than one when the champion changed during the period).
+	Champions []ShadowChampion `json:"champions,omitempty"`
+	// KeyedRows is how many rows carried an id.
+	KeyedRows int64 `json:"keyed_rows"`
+	// Keyed are the keyed rows by id (the last one where an id repeats), at
+	// most MaxKeyedRows, for joining with labels.
+	Keyed map[string]KeyedShadow `json:"-"`
+}
+
+// ShadowReport reads the shadow predictions of version made in [from, to)
+// and counts them.
+func (r *Registry) ShadowReport(ctx context.Context, model string, version gocql.UUID, from, to time.Time) (*ShadowReport, error) {
+	rep := &ShadowReport{Model: model, Version: version, From: from.UTC(), To: to.UTC(), Keyed: map[string]KeyedShadow{}}
+	byChampion := map[gocql.UUID]*ShadowChampion{}
+	err := r.ShadowPredictions(ctx, model, version, from, to, func(p *ShadowPrediction) error {
+		rep.Rows++
+		agreed := p.ChampionClass == p.ShadowClass
+		c := byChampion[p.ChampionVersion]
+		if c == nil {
+			c = &ShadowChampion{Version: p.ChampionVersion, Generation: p.Generation}
+			byChampion[p.ChampionVersion] = c
+		}
+		c.Rows++
+		c.Generation = max(c.Generation, p.Generation)
+		if agreed {
+			rep.Agreed++
+			c.Agreed++
+		}
+		if p.RowID != "" {
+			rep.KeyedRows++
+			if _, seen := rep.Keyed[p.RowID]; seen || len(rep.Keyed) < MaxKeyedRows {
+				rep.Keyed[p.RowID] = KeyedShadow{ChampionClass: p.ChampionClass, ShadowClass: p.ShadowClass, ChampionScore: p.ChampionScore, ShadowScore: p.ShadowScore}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if rep.Rows > 0 {
+		a := float64(rep.Agreed) / float64(rep.Rows)
+		rep.Agreement = &a
+	}
+	for _, c := range byChampion {
+		rep.Champions = append(rep.Champions, *c)
+	}
+	slices.SortFunc(rep.Champions, func(a, b ShadowChampion) int {
+		if a.Generation != b.Generation {
+			return int(a.Generation - b.Generation)
+		}
+		return slices.Compare(a.Version[:], b.Version[:])
+	})
+	return rep, nil
+}

@@ -1,0 +1,153 @@
+package workflows
+
+import (
+	"fmt"
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/kingmaker-ml/kingmaker/activities"
+	"github.com/kingmaker-ml/kingmaker/config"
+	"github.com/kingmaker-ml/kingmaker/evaluator"
+	"github.com/kingmaker-ml/kingmaker/registry"
+)
+
+// The shadow period of a run, between its decision (and approval) and its
+// promotion, when the model's policy.shadow.period is set.
+const (
+	// StageShadowing is the progress stage while the winner is shadowed.
+	StageShadowing = "shadowing"
+	// OutcomeShadowFailed is a run whose winner did not pass its shadow
+	// period: nothing was promoted.
+	OutcomeShadowFailed = "shadow_failed"
+)
+
+// ShadowResult is a run's shadow period: the version shadowed and when,
+// the live evidence, the verdict and its reasons.
+type ShadowResult struct {
+	Version  string                     `json:"version"`
+	Since    time.Time                  `json:"since"`
+	Until    time.Time                  `json:"until"`
+	Evidence *activities.ShadowEvidence `json:"evidence,omitempty"`
+	Passed   bool                       `json:"passed"`
+	Reasons  []string                   `json:"reasons,omitempty"`
+	// Cleared is whether the run removed its shadow pointer at the end (it
+	// leaves one that someone set after it).
+	Cleared bool `json:"cleared"`
+}
+
+// shadowWinner runs the shadow period of a winner the decision (and the
+// approver) would promote, and returns the run's outcome: promote when the
+// winner passes the shadow rules (JudgeShadow), OutcomeShadowFailed when it
+// does not. It sets the shadow pointer, sleeps the period durably, asks
+// for the live evidence, and clears the pointer whatever happened. Without
+// a champion there is nothing to shadow against: the first champion is
+// promoted at once.
+//
+// Runs that started before shadowing existed have no policy.shadow in the
+// spec their history recorded, so they never reach this: no GetVersion.
+func shadowWinner(ctx workflow.Context, p config.Shadow, champion *registry.Champion, winner string, prog *Progress, res *RetrainResult) (string, error) {
+	if champion == nil {
+		res.Reasons = append(res.Reasons, "no champion to shadow the winner against (policy.shadow): the first champion is promoted at once")
+		return string(evaluator.OutcomePromote), nil
+	}
+	info := workflow.GetInfo(ctx)
+	log := workflow.GetLogger(ctx)
+	now := workflow.Now(ctx).UTC()
+	sr := &ShadowResult{Version: winner, Since: now, Until: now.Add(p.Period.D())}
+	prog.Stage, prog.Shadow, res.Shadow = StageShadowing, sr, sr
+	runID := info.WorkflowExecution.RunID
+
+	set := activities.SetShadowInput{
+		Model: res.Model, Version: winner, Since: sr.Since, Until: sr.Until, StartedBy: runID,
+		Reason: fmt.Sprintf("shadow period of %s, before promotion over champion %s (generation %d)", info.WorkflowExecution.ID, champion.Version, champion.Generation),
+	}
+	clearPointer := func(ctx workflow.Context) {
+		var c activities.ClearedShadow
+		err := workflow.ExecuteActivity(summary(durable(ctx), "clear the shadow pointer"), a.ClearShadow,
+			activities.ClearShadowInput{Model: res.Model, StartedBy: runID}).Get(ctx, &c)
+		if err != nil {
+			log.Error("the shadow pointer could not be cleared", "model", res.Model, "error", err)
+			sr.Reasons = append(sr.Reasons, fmt.Sprintf("the shadow pointer could not be cleared (%v): clear it with `kingmaker shadow %s --clear --reason ...`", err, res.Model))
+			return
+		}
+		sr.Cleared = c.Cleared
+	}
+	// A run cancelled while shadowing still clears its pointer.
+	cleanup := func(err error) (string, error) {
+		dctx, _ := workflow.NewDisconnectedContext(ctx)
+		clearPointer(dctx)
+		return "", err
+	}
+
+	if err := workflow.ExecuteActivity(summary(durable(ctx), fmt.Sprintf("shadow %s for %s", winner, p.Period)), a.SetShadow, set).Get(ctx, nil); err != nil {
+		return cleanup(err)
+	}
+	if err := workflow.Sleep(ctx, sr.Until.Sub(now)); err != nil {
+		return cleanup(err)
+	}
+	reportCtx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		StartToCloseTimeout: 30 * time.Minute, HeartbeatTimeout: 2 * time.Minute,
+		RetryPolicy: &temporal.RetryPolicy{InitialInterval: 5 * time.Second, MaximumInterval: time.Minute, MaximumAttempts: 5},
+	})
+	var ev activities.ShadowEvidence
+	err := workflow.ExecuteActivity(summary(reportCtx, "report the live evidence on shadow "+winner), a.ShadowReport, activities.ShadowReportInput{
+		Model: res.Model, Version: winner, Since: sr.Since, To: workflow.Now(ctx).UTC(),
+	}).Get(ctx, &ev)
+	if err != nil {
+		return cleanup(err)
+	}
+	clearPointer(ctx)
+	sr.Evidence = &ev
+	passed, reasons := JudgeShadow(p, &ev)
+	sr.Passed, sr.Reasons = passed, append(reasons, sr.Reasons...)
+	res.Reasons = append(res.Reasons, sr.Reasons...)
+	if !passed {
+		return OutcomeShadowFailed, nil
+	}
+	return string(evaluator.OutcomePromote), nil
+}
+
+// JudgeShadow applies the shadow rules to a shadow period's live evidence
+// and says why, in order:
+//
+//  1. fewer than min_requests scored rows fails: too little evidence;
+//  2. with at least min_labelled_rows labelled rows, labels decide: the
+//     shadow passes when its live accuracy is at most max_accuracy_drop
+//     below the champion's on those rows, and fails otherwise, whatever
+//     the agreement (labels veto a look-alike that is worse);
+//  3. otherwise agreement decides: the shadow passes when it predicts the
+//     champion's class on at least min_agreement of the rows.
+func JudgeShadow(p config.Shadow, ev *activities.ShadowEvidence) (bool, []string) {
+	var reasons []string
+	agreement := "no rows"
+	if ev.Agreement != nil {
+		agreement = fmt.Sprintf("%.4f", *ev.Agreement)
+	}
+	if len(ev.Champions) > 1 {
+		reasons = append(reasons, fmt.Sprintf("%d champions answered during the shadow period: the champion changed, so the promotion will lose its compare-and-set", len(ev.Champions)))
+	}
+	if ev.Rows < int64(p.MinRequests) {
+		return false, append([]string{fmt.Sprintf("shadow %s scored %d live rows, fewer than policy.shadow.min_requests %d: too little evidence to promote (is `kingmaker serve` running with --shadow-sample above 0?)",
+			ev.Version, ev.Rows, p.MinRequests)}, reasons...)
+	}
+	if ev.LabelledRows >= p.MinLabelledRows && ev.ChampionLive != nil && ev.ShadowLive != nil {
+		champ, shadow := ev.ChampionLive.Accuracy, ev.ShadowLive.Accuracy
+		drop := champ - shadow
+		const tolerance = 1e-12 // a drop of exactly max_accuracy_drop passes
+		if drop > p.MaxAccuracyDrop+tolerance {
+			return false, append([]string{fmt.Sprintf("shadow %s on %d labelled live rows: accuracy %.4f vs champion %.4f, %.4f lower, more than policy.shadow.max_accuracy_drop %g (agreement %s on %d rows)",
+				ev.Version, ev.LabelledRows, shadow, champ, drop, p.MaxAccuracyDrop, agreement, ev.Rows)}, reasons...)
+		}
+		return true, append([]string{fmt.Sprintf("shadow %s on %d labelled live rows: accuracy %.4f vs champion %.4f, within policy.shadow.max_accuracy_drop %g (agreement %s on %d rows)",
+			ev.Version, ev.LabelledRows, shadow, champ, p.MaxAccuracyDrop, agreement, ev.Rows)}, reasons...)
+	}
+	labels := fmt.Sprintf("%d labelled rows, fewer than policy.shadow.min_labelled_rows %d: agreement decides", ev.LabelledRows, p.MinLabelledRows)
+	if ev.Agreement != nil && *ev.Agreement >= p.MinAgreement {
+		return true, append([]string{fmt.Sprintf("shadow %s agreed with the champion on %s of %d live rows, at least policy.shadow.min_agreement %g (%s)",
+			ev.Version, agreement, ev.Rows, p.MinAgreement, labels)}, reasons...)
+	}
+	return false, append([]string{fmt.Sprintf("shadow %s agreed with the champion on %s of %d live rows, below policy.shadow.min_agreement %g (%s)",
+		ev.Version, agreement, ev.Rows, p.MinAgreement, labels)}, reasons...)
+}
