@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/kingmaker-ml/kingmaker/evaluator"
 )
 
 // Config is the whole configuration of a Kingmaker deployment.
@@ -163,19 +165,13 @@ type Candidate struct {
 	Params    map[string]float64 `yaml:"params" json:"params,omitempty"`
 }
 
-// Policy is the promotion policy. The formulas are in the README and in
-// package evaluator.
+// Policy is the promotion policy: the decision rules as package evaluator
+// applies them (their fields sit inline in the YAML), and how a run carries
+// them out. The formulas are in the README and in package evaluator.
 type Policy struct {
-	PrimaryMetric          string      `yaml:"primary_metric" json:"primary_metric"`
-	MinAbsoluteImprovement float64     `yaml:"min_absolute_improvement" json:"min_absolute_improvement"`
-	MinRelativeImprovement float64     `yaml:"min_relative_improvement" json:"min_relative_improvement"`
-	SignificanceLevel      float64     `yaml:"significance_level" json:"significance_level"`
-	Guardrails             []Guardrail `yaml:"guardrails" json:"guardrails,omitempty"`
-	MinimumValues          []Bound     `yaml:"minimum_values" json:"minimum_values,omitempty"`
-	MinHoldoutRows         int         `yaml:"min_holdout_rows" json:"min_holdout_rows"`
-	RequireApproval        bool        `yaml:"require_approval" json:"require_approval"`
-	ApprovalTimeout        Duration    `yaml:"approval_timeout" json:"approval_timeout"`
-	BootstrapResamples     int         `yaml:"bootstrap_resamples" json:"bootstrap_resamples"`
+	evaluator.Policy   `yaml:",inline"`
+	ApprovalTimeout    Duration `yaml:"approval_timeout" json:"approval_timeout"`
+	BootstrapResamples int      `yaml:"bootstrap_resamples" json:"bootstrap_resamples"`
 	// Shadow, when its period is set, makes a run shadow its winner on live
 	// traffic before promoting it.
 	Shadow Shadow `yaml:"shadow" json:"shadow,omitzero"`
@@ -204,18 +200,6 @@ type Shadow struct {
 
 // Enabled reports whether runs shadow their winner before promoting it.
 func (s Shadow) Enabled() bool { return s.Period > 0 }
-
-// Guardrail bounds how much a secondary metric may worsen against the champion.
-type Guardrail struct {
-	Metric  string  `yaml:"metric" json:"metric"`
-	MaxDrop float64 `yaml:"max_drop" json:"max_drop"`
-}
-
-// Bound is a least acceptable value of a metric, in its better direction.
-type Bound struct {
-	Metric string  `yaml:"metric" json:"metric"`
-	Value  float64 `yaml:"value" json:"value"`
-}
 
 // Schedule holds the Temporal Schedules of a model.
 type Schedule struct {
