@@ -60,7 +60,7 @@ func commands() []command {
 		{"approve", "RUN --reason TEXT", "approve the winner of a run awaiting approval", runApproval(true)},
 		{"reject", "RUN --reason TEXT", "reject the winner of a run awaiting approval", runApproval(false)},
 		{"shadow", "MODEL [--set VERSION | --clear] [--reason TEXT] [-o json]", "the shadow version and its live evidence (or set or clear it)", runShadow},
-		{"serve", "[--listen 127.0.0.1:8080] [--poll 2s] [--max-body 1MiB]", "answer predictions with each model's champion, following promotions", runServe},
+		{"serve", "[--listen 127.0.0.1:8080] [--poll 2s] [--max-body 1MiB] [--shadow-sample 0.1]", "answer predictions with each model's champion, following promotions", runServe},
 	}
 }
 
