@@ -216,7 +216,8 @@ func RollbackTarget(ledger []Promotion) (gocql.UUID, error) {
 }
 
 // Rollback makes the previous champion current again through the same
-// compare-and-set as any promotion, recording who and why.
+// compare-and-set as any promotion, recording who and why. It refuses a
+// previous champion whose artifact no longer verifies.
 func (r *Registry) Rollback(ctx context.Context, model, by, reason string) (*Champion, error) {
 	cur, err := r.Champion(ctx, model)
 	if err != nil {
@@ -229,6 +230,15 @@ func (r *Registry) Rollback(ctx context.Context, model, by, reason string) (*Cha
 	if err != nil {
 		return nil, err
 	}
+	want := PromoteRequest{Model: model, Expected: cur, Action: ActionRollback, By: by, Reason: reason}
+	if len(ledger) > 0 && ledger[0].Generation > cur.Generation {
+		// Someone promoted between the two reads: a lost race, not a gap.
+		now, err := r.Champion(ctx, model)
+		if err != nil {
+			return nil, err
+		}
+		return nil, &CASLostError{Model: model, Current: now, Wanted: want}
+	}
 	if len(ledger) == 0 || ledger[0].Generation != cur.Generation {
 		return nil, fmt.Errorf("rollback %s: the ledger does not end at generation %d: retry the last promotion to complete it", model, cur.Generation)
 	}
@@ -236,5 +246,14 @@ func (r *Registry) Rollback(ctx context.Context, model, by, reason string) (*Cha
 	if err != nil {
 		return nil, fmt.Errorf("rollback %s: %w: generation %d is the first champion", model, err, cur.Generation)
 	}
-	return r.Promote(ctx, PromoteRequest{Model: model, Version: target, Expected: cur, Action: ActionRollback, By: by, Reason: reason})
+	// Never restore a version that cannot be served.
+	v, err := r.GetVersion(ctx, model, target)
+	if err != nil {
+		return nil, fmt.Errorf("rollback %s: %w", model, err)
+	}
+	if _, err := r.LoadArtifact(ctx, v); err != nil {
+		return nil, fmt.Errorf("rollback %s: version %s cannot be champion again: %w", model, target, err)
+	}
+	want.Version = target
+	return r.Promote(ctx, want)
 }
