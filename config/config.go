@@ -10,6 +10,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"strconv"
 	"strings"
@@ -455,6 +456,9 @@ func ParseDuration(s string) (Duration, error) {
 		days, err := strconv.Atoi(n)
 		if err != nil || days < 0 {
 			return 0, fmt.Errorf("invalid duration %q (use e.g. 14d, 6h, 90s)", s)
+		}
+		if maxDays := int(math.MaxInt64 / int64(Day)); days > maxDays { // more would wrap around
+			return 0, fmt.Errorf("invalid duration %q (at most %dd)", s, maxDays)
 		}
 		return Duration(time.Duration(days) * Day), nil
 	}
