@@ -16,7 +16,7 @@ export KINGMAKER_CASSANDRA_AUTH ?= 1
 export KINGMAKER_CASSANDRA_USERNAME ?= cassandra
 export KINGMAKER_CASSANDRA_PASSWORD ?= cassandra
 
-.PHONY: all build build-xgboost demo test test-xgboost tools test-unit lint stack-up stack-down stack-status stack-reset schema seed bench clean
+.PHONY: all build build-xgboost demo test test-xgboost chaos tools test-unit lint stack-up stack-down stack-status stack-reset schema seed bench clean
 
 all: build
 
@@ -32,6 +32,7 @@ stack-up:
 stack-down:
 	-scripts/worker.sh stop
 	-scripts/prometheus.sh stop
+	-scripts/cassandra-cluster.sh stop
 	scripts/temporal.sh stop
 	scripts/cassandra.sh stop
 
@@ -51,9 +52,19 @@ schema: build
 demo: stack-up build
 	scripts/demo.sh
 
-## test: install promtool, start the stack if needed, then vet, gofmt and every test, unit and integration
+## test: install promtool and Chromium, start the stack if needed, then vet, gofmt and every test:
+## unit, integration, the xgboost build, and last the chaos suite on its own (it kills processes and nodes)
 test: tools stack-up lint test-xgboost
-	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./...
+	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) $$($(GO) list ./... | grep -v /chaos)
+	$(MAKE) chaos
+
+## chaos: fault injection (kill -9 of workers, Cassandra outages, a three-node cluster), races, bad input
+chaos: stack-up
+	$(GO) test -count=1 -timeout 30m ./chaos/
+
+## bench: the benchmarks of BENCHMARKS.md (scripts/bench.sh quick|full; default full)
+bench: stack-up
+	scripts/bench.sh $(or $(BENCH),full)
 
 ## test-xgboost: vet and test the trainer with -tags xgboost against libxgboost (skipped with a note when absent, except in CI)
 test-xgboost:
