@@ -2,6 +2,7 @@ package activities
 
 import (
 	"context"
+	"errors"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/kingmaker-ml/kingmaker/dataset"
 	"github.com/kingmaker-ml/kingmaker/evaluator"
+	"github.com/kingmaker-ml/kingmaker/registry"
 	"github.com/kingmaker-ml/kingmaker/trainer"
 )
 
@@ -76,8 +78,14 @@ func (a *Activities) Evaluate(ctx context.Context, in EvaluateInput) (*Evaluatio
 	if in.Champion != "" {
 		c, err := a.loadModel(ctx, m.Name, in.Champion)
 		switch {
+		case errors.Is(err, registry.ErrCorruptArtifact), errors.Is(err, trainer.ErrCorruptArtifact), errors.Is(err, registry.ErrNotFound):
+			// Never promote over a champion nobody could compare with: a
+			// person decides (the pointer is left as it is).
+			return nil, nonRetryable(ErrTypeCorruptArtifact, fmt.Errorf(
+				"champion %s of %s cannot be loaded (%v): nothing is promoted over a champion that cannot be compared; roll back (kingmaker rollback %s) or promote a good version by hand (kingmaker promote)",
+				in.Champion, m.Name, err, m.Name))
 		case err != nil:
-			out.ChampionProblem = fmt.Sprintf("champion %s could not be loaded (%v); candidates are judged as for a first champion", in.Champion, err)
+			return nil, err // a read that failed: Temporal retries
 		case !sameSchema(c.model.Schema(), want):
 			out.ChampionProblem = fmt.Sprintf("champion %s was trained on other features or classes than the config now declares; candidates are judged as for a first champion", in.Champion)
 		default:
