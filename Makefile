@@ -42,6 +42,9 @@ stack-status:
 
 ## stack-reset: stop both and delete their data
 stack-reset:
+	-scripts/worker.sh stop
+	-scripts/prometheus.sh stop
+	-scripts/cassandra-cluster.sh reset
 	scripts/temporal.sh reset
 	scripts/cassandra.sh reset
 
