@@ -394,12 +394,11 @@ func TestXGBoostGoldenArtifactsStillPredictTheSame(t *testing.T) {
 	}
 }
 
-// TestWriteXGBoostTestdata rewrites the golden artifacts and testdata/xgboost_dataset.json.gz (the
-// input of testdata/xgboost_reference.py) when run with -write-xgboost-testdata.
+// TestWriteXGBoostTestdata checks that training the golden models today gives the checked-in
+// artifacts byte for byte (XGBoost training is deterministic here), and rewrites them, the golden
+// predictions and testdata/xgboost_dataset.json.gz (the input of testdata/xgboost_reference.py)
+// when run with -write-xgboost-testdata.
 func TestWriteXGBoostTestdata(t *testing.T) {
-	if !*writeXGBoostTestdata {
-		t.Skip("run with -write-xgboost-testdata to rewrite the xgboost golden files")
-	}
 	g := xgboostGolden{XGBoostVersion: XGBoostVersion()}
 	for _, gm := range xgboostGoldenModels {
 		d := gm.data()
@@ -407,6 +406,13 @@ func TestWriteXGBoostTestdata(t *testing.T) {
 		b, err := m.MarshalBinary()
 		if err != nil {
 			t.Fatal(err)
+		}
+		if !*writeXGBoostTestdata {
+			have, err := os.ReadFile(filepath.Join("testdata", gm.artifact))
+			if err != nil || !bytes.Equal(have, b) {
+				t.Errorf("testdata/%s is not what training gives today: rerun with -write-xgboost-testdata (%v)", gm.artifact, err)
+			}
+			continue
 		}
 		if err := os.WriteFile(filepath.Join("testdata", gm.artifact), b, 0o644); err != nil {
 			t.Fatal(err)
@@ -422,6 +428,9 @@ func TestWriteXGBoostTestdata(t *testing.T) {
 			Classes  []int       `json:"classes"`
 			Positive []float64   `json:"positive"`
 		}{gm.artifact, rows, classes, positive})
+	}
+	if !*writeXGBoostTestdata {
+		return
 	}
 	writeJSON(t, "testdata/xgboost_golden.json", g)
 
