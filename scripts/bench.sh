@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# Kingmaker's benchmarks (make bench): window loads against a plain gocql scan, every trainer
+# against scikit-learn, drift statistics against numpy/scipy, the orchestration overhead of a
+# retrain and the promotion compare-and-set, each comparison measured side by side in one run.
+#
+#   scripts/bench.sh [quick|full]
+#
+# quick (the default) is CI-sized, about 3 minutes; full is what BENCHMARKS.md reports, 20-30
+# minutes on 2 cores. Results go to bench/results/<UTC timestamp>.json and the tables of
+# BENCHMARKS.md are regenerated from them (bench/report.py; the prose around them is kept).
+#
+# Needs the local stack (make stack-up; this script never starts or stops it), Go and Python 3.
+# It makes .venv (git-ignored) with numpy, scipy and scikit-learn from PyPI: they are never a
+# runtime dependency of Kingmaker. With libxgboost (scripts/xgboost.sh check) the test binary is
+# built with -tags xgboost and the xgboost trainer is measured too. The benchmark data is
+# exported once into bench/data (git-ignored) and seeded once into the Cassandra keyspace
+# kingmaker_bench; later runs reuse both.
+#
+# Environment: KINGMAKER_TEST_CASSANDRA, KINGMAKER_TEST_TEMPORAL (host:port of the stack) and
+# KINGMAKER_CASSANDRA_USERNAME/PASSWORD, defaulting as in the Makefile.
+set -euo pipefail
+# shellcheck source=scripts/lib.sh
+source "$(dirname "$0")/lib.sh"
+
+MODE=${1:-quick}
+case $MODE in
+  quick | full) ;;
+  *)
+    echo "usage: $(basename "$0") [quick|full]" >&2
+    exit 2
+    ;;
+esac
+
+# The Makefile exports these; the same defaults when the script is run by hand.
+export KINGMAKER_TEST_CASSANDRA=${KINGMAKER_TEST_CASSANDRA:-127.0.0.1:9042}
+export KINGMAKER_TEST_TEMPORAL=${KINGMAKER_TEST_TEMPORAL:-127.0.0.1:7233}
+export KINGMAKER_CASSANDRA_USERNAME=${KINGMAKER_CASSANDRA_USERNAME:-cassandra}
+export KINGMAKER_CASSANDRA_PASSWORD=${KINGMAKER_CASSANDRA_PASSWORD:-cassandra}
+
+need_cmd go "install Go 1.26 (see go.mod)"
+need_cmd python3 "install Python 3 with venv (Debian: apt-get install python3-venv)"
+port_open "${KINGMAKER_TEST_CASSANDRA##*:}" || die "no Cassandra at $KINGMAKER_TEST_CASSANDRA: start the stack with make stack-up"
+port_open "${KINGMAKER_TEST_TEMPORAL##*:}" || die "no Temporal at $KINGMAKER_TEST_TEMPORAL: start the stack with make stack-up"
+cd "$ROOT"
+t0=$SECONDS
+
+VENV=$ROOT/.venv
+if [ ! -x "$VENV/bin/python" ]; then
+  log "making $VENV"
+  python3 -m venv "$VENV"
+fi
+if ! "$VENV/bin/python" -c 'import numpy, scipy, sklearn, threadpoolctl' 2>/dev/null; then
+  log "installing numpy, scipy and scikit-learn into $VENV"
+  "$VENV/bin/pip" install -q --disable-pip-version-check numpy scipy scikit-learn
+fi
+
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/kmbench.XXXXXX")
+BIN=$WORK/kmbench
+tags=""
+if xgb=$(scripts/xgboost.sh check 2>&1); then
+  log "building the test binary with the xgboost trainer ($xgb)"
+  if go test -c -tags xgboost -o "$BIN" ./bench 2>"$WORK/build.log"; then
+    tags=xgboost
+  else
+    xgb="libxgboost is usable but go test -c -tags xgboost ./bench failed: $(grep -m1 -v '^#' "$WORK/build.log" || true)"
+    log "$xgb; measuring without xgboost"
+  fi
+else
+  log "xgboost not measured: $xgb"
+fi
+if [ -z "$tags" ]; then
+  go test -c -o "$BIN" ./bench
+fi
+
+mkdir -p bench/results
+OUT=bench/results/$(date -u +%Y%m%dT%H%M%SZ).json
+rc=0
+"$VENV/bin/python" bench/run.py --mode "$MODE" --gobin "$BIN" --python "$VENV/bin/python" --tags "$tags" --xgboost "$xgb" --out "$OUT" || rc=$?
+if [ -f "$OUT" ]; then
+  "$VENV/bin/python" bench/report.py "$OUT" BENCHMARKS.md
+  log "BENCHMARKS.md regenerated from $OUT ($(((SECONDS - t0) / 60)) min $(((SECONDS - t0) % 60)) s in all)"
+fi
+rm -rf "$WORK"
+exit "$rc"
