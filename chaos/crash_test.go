@@ -56,6 +56,12 @@ func TestAWorkerKilledWhileTrainingIsReplacedAndTheRunEndsWithOneVersionPerCandi
 	}
 	wg.Wait()
 	for i, k := range got {
+		if errors.Is(errs[i], errMissed) {
+			// Every copy of the model promoted before the poll saw Promote
+			// running: no fault was injected, so there is nothing to check.
+			t.Logf("round %d: every kill missed Promote (%v)", i+1, errs[i])
+			continue
+		}
 		if errs[i] != nil {
 			t.Errorf("round %d: %v", i+1, errs[i])
 			continue
@@ -220,6 +226,12 @@ func TestAWorkerKilledWhilePromotingLeavesOneChampionThatTheLedgerAgreesWith(t *
 	wg.Wait()
 	sides := map[string]int{}
 	for i, k := range got {
+		if errors.Is(errs[i], errMissed) {
+			// Every copy of the model promoted before the poll saw Promote
+			// running: no fault was injected, so there is nothing to check.
+			t.Logf("round %d: every kill missed Promote (%v)", i+1, errs[i])
+			continue
+		}
 		if errs[i] != nil {
 			t.Errorf("round %d: %v", i+1, errs[i])
 			continue
@@ -236,6 +248,9 @@ func TestAWorkerKilledWhilePromotingLeavesOneChampionThatTheLedgerAgreesWith(t *
 			i+1, missed[i], k.at, side, k.promoteAttempt, k.recovered.Seconds())
 	}
 	t.Logf("kills by side of the compare-and-set: %v", sides)
+	if len(sides) == 0 {
+		t.Fatal("no kill landed while Promote ran, in any round: nothing was tested")
+	}
 }
 
 // errMissed means a run ended before the poll saw its promotion.

@@ -30,12 +30,9 @@ func runDrift(ctx context.Context, e *env, args []string) error {
 	asOf := fs.String("as-of", "", "with --now: end the drift window at this time instead of now")
 	follow := fs.Bool("follow", false, "with --now: follow a retrain the check starts, until it ends or awaits approval")
 	out := outputFlag(fs)
-	pos, err := parse(fs, args)
+	pos, err := parseN(fs, args, 1, "exactly one MODEL")
 	if err != nil {
 		return err
-	}
-	if len(pos) != 1 {
-		return usageError{"exactly one MODEL"}
 	}
 	if err := checkOutput(*out); err != nil {
 		return err

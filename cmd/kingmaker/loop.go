@@ -72,12 +72,9 @@ func runRetrain(ctx context.Context, e *env, args []string) error {
 	asOf := fs.String("as-of", "", "end the window at this time (RFC 3339 or YYYY-MM-DD) instead of now")
 	reason := fs.String("reason", workflows.ReasonManual, "why this retrain runs (recorded)")
 	out := outputFlag(fs)
-	pos, err := parse(fs, args)
+	pos, err := parseN(fs, args, 1, "exactly one MODEL")
 	if err != nil {
 		return err
-	}
-	if len(pos) != 1 {
-		return usageError{"exactly one MODEL"}
 	}
 	if err := checkOutput(*out); err != nil {
 		return err

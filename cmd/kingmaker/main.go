@@ -164,3 +164,16 @@ func parse(fs *flag.FlagSet, args []string) ([]string, error) {
 		args = args[1:]
 	}
 }
+
+// parseN parses flags and wants exactly n positional arguments; want says
+// which, for the usage error.
+func parseN(fs *flag.FlagSet, args []string, n int, want string) ([]string, error) {
+	pos, err := parse(fs, args)
+	if err != nil {
+		return nil, err
+	}
+	if len(pos) != n {
+		return nil, usageError{want}
+	}
+	return pos, nil
+}

@@ -53,12 +53,9 @@ func runModelsList(ctx context.Context, e *env, args []string) error {
 	fs := newFlags(e, "models list")
 	out := outputFlag(fs)
 	limit := fs.Int("limit", 50, "newest versions to show")
-	pos, err := parse(fs, args)
+	pos, err := parseN(fs, args, 1, "exactly one MODEL")
 	if err != nil {
 		return err
-	}
-	if len(pos) != 1 {
-		return usageError{"exactly one MODEL"}
 	}
 	if err := checkOutput(*out); err != nil {
 		return err
@@ -119,12 +116,9 @@ func parseVersion(s string) (gocql.UUID, error) {
 func runModelsShow(ctx context.Context, e *env, args []string) error {
 	fs := newFlags(e, "models show")
 	out := outputFlag(fs)
-	pos, err := parse(fs, args)
+	pos, err := parseN(fs, args, 2, "MODEL and VERSION")
 	if err != nil {
 		return err
-	}
-	if len(pos) != 2 {
-		return usageError{"MODEL and VERSION"}
 	}
 	if err := checkOutput(*out); err != nil {
 		return err
@@ -168,12 +162,9 @@ func runPromote(ctx context.Context, e *env, args []string) error {
 	reason := fs.String("reason", "", "why (required, recorded in the ledger)")
 	by := fs.String("by", "", "who promotes (default $USER@host)")
 	force := fs.Bool("force", false, "promote a version that was never evaluated")
-	pos, err := parse(fs, args)
+	pos, err := parseN(fs, args, 2, "MODEL and VERSION")
 	if err != nil {
 		return err
-	}
-	if len(pos) != 2 {
-		return usageError{"MODEL and VERSION"}
 	}
 	if *reason == "" {
 		return usageError{"--reason is required: it is recorded in the promotion ledger"}
@@ -228,12 +219,9 @@ func runRollback(ctx context.Context, e *env, args []string) error {
 	fs := newFlags(e, "rollback")
 	reason := fs.String("reason", "", "why (required, recorded in the ledger)")
 	by := fs.String("by", "", "who rolls back (default $USER@host)")
-	pos, err := parse(fs, args)
+	pos, err := parseN(fs, args, 1, "exactly one MODEL")
 	if err != nil {
 		return err
-	}
-	if len(pos) != 1 {
-		return usageError{"exactly one MODEL"}
 	}
 	if *reason == "" {
 		return usageError{"--reason is required: it is recorded in the promotion ledger"}

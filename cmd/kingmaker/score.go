@@ -19,12 +19,9 @@ func runScore(ctx context.Context, e *env, args []string) error {
 	version := fs.String("version", "", "score with this version instead of the champion")
 	wait := fs.Bool("wait", false, "wait for the run to finish, showing progress")
 	out := outputFlag(fs)
-	pos, err := parse(fs, args)
+	pos, err := parseN(fs, args, 1, "exactly one MODEL")
 	if err != nil {
 		return err
-	}
-	if len(pos) != 1 {
-		return usageError{"exactly one MODEL"}
 	}
 	if err := checkOutput(*out); err != nil {
 		return err

@@ -27,12 +27,9 @@ func runShadow(ctx context.Context, e *env, args []string) error {
 	clearIt := fs.Bool("clear", false, "remove the model's shadow version")
 	reason := fs.String("reason", "", "why (required with --set and --clear)")
 	by := fs.String("by", "", "who sets or clears it (default $USER@host)")
-	pos, err := parse(fs, args)
+	pos, err := parseN(fs, args, 1, "exactly one MODEL")
 	if err != nil {
 		return err
-	}
-	if len(pos) != 1 {
-		return usageError{"exactly one MODEL"}
 	}
 	if err := checkOutput(*out); err != nil {
 		return err
