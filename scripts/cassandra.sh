@@ -3,7 +3,8 @@
 #
 # Usage: scripts/cassandra.sh fetch|start|stop|status|wait|reset
 #   fetch   copy cassandra-all and its runtime dependencies into $STACK/cassandra/lib (once per version)
-#   start   fetch if needed, write the config, start the node and wait until CQL answers on 127.0.0.1:9042
+#   start   fetch if needed, write the config (and the TLS files, once), start the node and wait until
+#           CQL answers on 127.0.0.1:9042
 #   stop    stop the node (TERM, then KILL after 60 s); data stays
 #   status  print running/stopped and the pid; exit 0 when running, 3 when stopped
 #   wait    wait until CQL answers
@@ -15,6 +16,17 @@
 #   KINGMAKER_CASSANDRA_HEAP=1G      JVM heap (-Xms and -Xmx)
 #   KINGMAKER_CASSANDRA_WAIT_SECS=180  how long start/wait wait for CQL
 #   KINGMAKER_STACK_DIR              where the stack lives (default .stack in the repository; see lib.sh)
+#
+# Client TLS: port 9042 takes plain CQL and TLS alike (client_encryption_options optional: true), so
+# the example config and most tests stay plain while the TLS tests connect encrypted. A TLS client
+# must present a certificate of the local CA (require_client_auth: true); plain clients are not asked.
+# The first start writes, into $STACK/cassandra/tls:
+#   ca.pem                          the local CA (the ca_file of cassandra.tls)
+#   server.pem, server-key.pem      the node's certificate, for 127.0.0.1 and localhost
+#   client.pem, client-key.pem      a client certificate of that CA (cert_file and key_file)
+#   keystore.p12, truststore.p12    the same for the JVM (PKCS12, password kingmaker-dev)
+# They are kept across restarts and stack-reset, and written anew when the node certificate has less
+# than 30 days left or a file is missing.
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 source "$(dirname "$0")/lib.sh"
@@ -32,6 +44,9 @@ CQL_PORT=9042
 HEAP=${KINGMAKER_CASSANDRA_HEAP:-1G}
 WAIT_SECS=${KINGMAKER_CASSANDRA_WAIT_SECS:-180}
 MAIN_CLASS=org.apache.cassandra.service.CassandraDaemon
+TLS_DIR=$CDIR/tls
+# The stores hold a throwaway key of a local dev CA; the password only satisfies the JVM.
+TLS_STOREPASS=kingmaker-dev
 
 # The Cassandra version is the one pinned in the pom.
 VERSION=$(sed -n 's:.*<cassandra.version>\(.*\)</cassandra.version>.*:\1:p' "$SRC/pom.xml")
@@ -126,6 +141,57 @@ wait_cql() {
   die "Cassandra did not answer CQL on $ADDRESS:$CQL_PORT within ${WAIT_SECS}s"
 }
 
+# tls_files_ok: every TLS file exists and the node certificate is valid for 30 more days.
+tls_files_ok() {
+  local f
+  for f in ca.pem ca-key.pem server.pem server-key.pem client.pem client-key.pem keystore.p12 truststore.p12; do
+    [ -s "$TLS_DIR/$f" ] || return 1
+  done
+  openssl x509 -in "$TLS_DIR/server.pem" -noout -checkend $((30 * 86400)) >/dev/null
+}
+
+# issue NAME SUBJECT EXTENSIONS: a P-256 key NAME-key.pem and a certificate NAME.pem signed by the CA.
+issue() {
+  local name=$1 subject=$2 ext=$3
+  openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "$subject" \
+    -keyout "$name-key.pem" -out "$name.csr" 2>/dev/null
+  printf '%s\n' "$ext" >"$name.ext"
+  openssl x509 -req -in "$name.csr" -CA ca.pem -CAkey ca-key.pem -set_serial "0x$(openssl rand -hex 16)" \
+    -days 825 -sha256 -extfile "$name.ext" -out "$name.pem" 2>/dev/null
+  rm -f "$name.csr" "$name.ext"
+}
+
+# write_tls: a local CA, the node's certificate and a client certificate, unless they are still good.
+write_tls() {
+  tls_files_ok && return 0
+  need_cmd openssl "apt-get install openssl"
+  local keytool=$JAVA_HOME/bin/keytool
+  [ -x "$keytool" ] || die "keytool not found in $JAVA_HOME/bin (it comes with the JDK)"
+  log "writing a local CA and the node's TLS certificate into $TLS_DIR"
+  local tmp=$TLS_DIR.tmp
+  rm -rf "$tmp"
+  mkdir -p "$tmp"
+  chmod 700 "$tmp"
+  (
+    cd "$tmp"
+    openssl req -x509 -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 3650 -sha256 \
+      -subj "/CN=Kingmaker dev Cassandra CA" -keyout ca-key.pem -out ca.pem \
+      -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" 2>/dev/null
+    issue server "/CN=localhost" "$(printf '%s\n' "basicConstraints=CA:FALSE" \
+      "keyUsage=critical,digitalSignature" "extendedKeyUsage=serverAuth" \
+      "subjectAltName=IP:$ADDRESS,DNS:localhost")"
+    issue client "/CN=kingmaker-dev-client" "$(printf '%s\n' "basicConstraints=CA:FALSE" \
+      "keyUsage=critical,digitalSignature" "extendedKeyUsage=clientAuth")"
+    openssl pkcs12 -export -name cassandra -in server.pem -inkey server-key.pem -certfile ca.pem \
+      -passout "pass:$TLS_STOREPASS" -out keystore.p12
+    "$keytool" -importcert -noprompt -alias kingmaker-dev-ca -file ca.pem -storetype PKCS12 \
+      -keystore truststore.p12 -storepass "$TLS_STOREPASS" >/dev/null 2>&1
+    chmod 600 ./*-key.pem ./*.p12
+  ) || die "could not write the TLS files into $tmp"
+  rm -rf "$TLS_DIR"
+  mv "$tmp" "$TLS_DIR"
+}
+
 write_config() {
   local authn=org.apache.cassandra.auth.AllowAllAuthenticator
   local authz=org.apache.cassandra.auth.AllowAllAuthorizer
@@ -137,6 +203,22 @@ write_config() {
   sed -e "s|@DATA_DIR@|$DATA|g" -e "s|@ADDRESS@|$ADDRESS|g" \
     -e "s|@AUTHENTICATOR@|$authn|g" -e "s|@AUTHORIZER@|$authz|g" \
     "$SRC/cassandra.yaml.tmpl" >"$CONF/cassandra.yaml.tmp"
+  write_tls
+  cat >>"$CONF/cassandra.yaml.tmp" <<EOF
+
+# Written by scripts/cassandra.sh: plain CQL and TLS on the same port; a TLS client shows a
+# certificate of the local CA in $TLS_DIR.
+client_encryption_options:
+  enabled: true
+  optional: true
+  require_client_auth: true
+  store_type: PKCS12
+  keystore: $TLS_DIR/keystore.p12
+  keystore_password: $TLS_STOREPASS
+  truststore: $TLS_DIR/truststore.p12
+  truststore_password: $TLS_STOREPASS
+  accepted_protocols: [TLSv1.2, TLSv1.3]
+EOF
   mv "$CONF/cassandra.yaml.tmp" "$CONF/cassandra.yaml"
   cp "$SRC/logback.xml" "$CONF/logback.xml"
 }
@@ -150,6 +232,9 @@ cmd_start() {
   if node_alive; then
     if cql_ready; then
       log "Cassandra is already running (pid $(cat "$PIDFILE")), CQL on $ADDRESS:$CQL_PORT"
+      if ! grep -q '^client_encryption_options:' "$CONF/cassandra.yaml" 2>/dev/null; then
+        log "it was started by an older scripts/cassandra.sh, without client TLS; for TLS, restart it: scripts/cassandra.sh stop && scripts/cassandra.sh start"
+      fi
       return 0
     fi
     log "Cassandra is starting (pid $(cat "$PIDFILE")); waiting for CQL"
@@ -214,7 +299,7 @@ cmd_start() {
   done
   [ -s "$PIDFILE" ] || die "could not start the JVM (no pid file)"
   wait_cql
-  log "Cassandra is up (pid $(cat "$PIDFILE")), CQL on $ADDRESS:$CQL_PORT"
+  log "Cassandra is up (pid $(cat "$PIDFILE")), CQL on $ADDRESS:$CQL_PORT (plain, or TLS with the CA $TLS_DIR/ca.pem)"
 }
 
 cmd_stop() {

@@ -5,8 +5,10 @@ package cql
 
 import (
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 
 	"github.com/gocql/gocql"
@@ -46,15 +48,40 @@ func Cluster(c config.Cassandra, withKeyspace bool) (*gocql.ClusterConfig, error
 		cl.Authenticator = gocql.PasswordAuthenticator{Username: c.Username, Password: c.Password.Reveal()}
 	}
 	if c.TLS.Enabled {
-		cl.SslOpts = &gocql.SslOptions{
-			Config:                 &tls.Config{ServerName: c.TLS.ServerName, InsecureSkipVerify: c.TLS.InsecureSkipVerify, MinVersion: tls.VersionTLS12},
-			CaPath:                 c.TLS.CAFile,
-			CertPath:               c.TLS.CertFile,
-			KeyPath:                c.TLS.KeyFile,
-			EnableHostVerification: !c.TLS.InsecureSkipVerify,
+		tc, err := tlsConfig(c.TLS)
+		if err != nil {
+			return nil, err
 		}
+		// Without a server_name the driver checks the certificate against the
+		// address it dialled.
+		cl.SslOpts = &gocql.SslOptions{Config: tc, EnableHostVerification: !c.TLS.InsecureSkipVerify}
 	}
 	return cl, nil
+}
+
+// tlsConfig reads the files of cassandra.tls here rather than in the driver,
+// so that an unreadable file is reported by its config field.
+func tlsConfig(t config.TLS) (*tls.Config, error) {
+	tc := &tls.Config{ServerName: t.ServerName, InsecureSkipVerify: t.InsecureSkipVerify, MinVersion: tls.VersionTLS12}
+	if t.CAFile != "" {
+		pem, err := os.ReadFile(t.CAFile)
+		if err != nil {
+			return nil, fmt.Errorf("cassandra.tls.ca_file: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("cassandra.tls.ca_file: %s holds no PEM certificate", t.CAFile)
+		}
+		tc.RootCAs = pool
+	}
+	if t.CertFile != "" || t.KeyFile != "" {
+		cert, err := tls.LoadX509KeyPair(t.CertFile, t.KeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("cassandra.tls.cert_file/key_file: %w", err)
+		}
+		tc.Certificates = []tls.Certificate{cert}
+	}
+	return tc, nil
 }
 
 // Connect opens a session. Its errors say which hosts were tried and what to
@@ -82,12 +109,39 @@ func Explain(c config.Cassandra, err error) error {
 	case strings.Contains(msg, "authentication") || strings.Contains(msg, "Provided username") ||
 		strings.Contains(msg, "requires authentication"):
 		return fmt.Errorf("cassandra at %s refused the credentials: check cassandra.username and KINGMAKER_CASSANDRA_PASSWORD: %v", where, err)
+	case strings.Contains(msg, "x509:") || strings.Contains(msg, "tls: failed to verify"):
+		return fmt.Errorf("cassandra at %s sent a TLS certificate that does not verify: check cassandra.tls.ca_file (%s) and cassandra.tls.server_name: %v",
+			where, orNone(c.TLS.CAFile, "unset: the system roots"), err)
+	case clientCertRefused(msg):
+		return fmt.Errorf("cassandra at %s refused the TLS client certificate: check cassandra.tls.cert_file and key_file (a certificate of a CA the node trusts): %v", where, err)
+	case strings.Contains(msg, "first record does not look like a TLS handshake"):
+		return fmt.Errorf("cassandra at %s does not speak TLS on that port: check cassandra.tls.enabled and cassandra.port: %v", where, err)
+	case strings.Contains(msg, "tls:"):
+		return fmt.Errorf("cassandra at %s: the TLS handshake failed: check cassandra.tls: %v", where, err)
 	case errors.Is(err, gocql.ErrNoConnectionsStarted), strings.Contains(msg, "connection refused"),
 		strings.Contains(msg, "no connections"), strings.Contains(msg, "i/o timeout"),
 		strings.Contains(msg, "unable to discover protocol version"), strings.Contains(msg, "unable to create session"):
 		return fmt.Errorf("%w at %s: is it running (make stack-up) and are cassandra.hosts/port right? (%v)", ErrUnreachable, where, err)
 	}
 	return fmt.Errorf("cassandra at %s: %w", where, err)
+}
+
+// clientCertRefused: the node ended the handshake over our certificate (or
+// the lack of one), as Go reports the TLS alert it sent.
+func clientCertRefused(msg string) bool {
+	for _, alert := range []string{"certificate required", "bad certificate", "unknown certificate", "unsupported certificate", "expired certificate", "revoked certificate"} {
+		if strings.Contains(msg, "remote error: tls: "+alert) {
+			return true
+		}
+	}
+	return false
+}
+
+func orNone(s, none string) string {
+	if s == "" {
+		return none
+	}
+	return s
 }
 
 // quietLogger drops the driver's own log lines: they repeat what Explain says

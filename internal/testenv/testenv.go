@@ -1,5 +1,6 @@
 // Package testenv gives integration tests the real local stack: a Cassandra
-// session on a fresh keyspace of their own, and the Temporal dev server.
+// session on a fresh keyspace of their own, the Temporal dev server, the
+// TLS files of the dev node, and certificate authorities made for one test.
 //
 // Integration tests skip only under `go test -short`. Otherwise a missing
 // stack fails the test with the command that starts it: `make test` starts
