@@ -206,6 +206,36 @@ func (s Shadow) Enabled() bool { return s.Period > 0 }
 type Schedule struct {
 	Retrain Trigger `yaml:"retrain" json:"retrain"`
 	Drift   Trigger `yaml:"drift" json:"drift"`
+	// Score runs batch scoring of a recent window with the champion.
+	Score ScoreTrigger `yaml:"score" json:"score"`
+}
+
+// Alignments of a scheduled scoring window's end.
+const (
+	AlignNone = "none"
+	AlignHour = "hour"
+	AlignDay  = "day"
+)
+
+// ScoreTrigger is a batch scoring schedule: when to run (the Trigger) and
+// which rows each run scores, relative to the run's scheduled time T (not
+// its actual start, so jitter and a late catch-up run score the same rows):
+// the window ends at T - Lag truncated to a whole Align (UTC) and reaches
+// Window back. With cron "0 2 * * *", window 1d and align day, every run
+// scores the whole previous day.
+type ScoreTrigger struct {
+	Trigger `yaml:",inline"`
+	// Window is how far back from its end the scored window reaches.
+	Window Duration `yaml:"window" json:"window"`
+	// Lag moves the window's end back from the run's time, for rows that
+	// arrive late.
+	Lag Duration `yaml:"lag" json:"lag,omitempty"`
+	// Align is none, hour or day: the window's end is truncated to a whole
+	// hour or day (UTC), so a run scores whole partitions.
+	Align string `yaml:"align" json:"align"`
+	// Version scores with this version; empty means the champion at the
+	// run's start.
+	Version string `yaml:"version" json:"version,omitempty"`
 }
 
 // Trigger is one schedule: an interval or a cron expression. An empty
@@ -397,6 +427,9 @@ func (c *Config) SetDefaults() {
 		setFloat(&p.Shadow.MinAgreement, 0.9)
 		setInt(&p.Shadow.MinLabelledRows, 100)
 		setFloat(&p.Shadow.MaxAccuracyDrop, 0.01)
+		sc := &m.Schedule.Score
+		setDur(&sc.Window, Day)
+		setStr(&sc.Align, AlignNone)
 		d := &m.Drift
 		setDur(&d.Window, Day)
 		setInt(&d.MinRows, 500)

@@ -77,6 +77,9 @@ models:
 		{"shadow agreement", m.Policy.Shadow.MinAgreement, 0.9},
 		{"shadow labelled rows", m.Policy.Shadow.MinLabelledRows, 100},
 		{"shadow accuracy drop", m.Policy.Shadow.MaxAccuracyDrop, 0.01},
+		{"no score schedule", m.Schedule.Score.Enabled(), false},
+		{"score window", m.Schedule.Score.Window.D(), Day},
+		{"score alignment", m.Schedule.Score.Align, AlignNone},
 	}
 	for _, c := range checks {
 		if c.got != c.want {
@@ -157,6 +160,23 @@ func TestValidationNamesEveryProblem(t *testing.T) {
 			`models[0].schedule.retrain: set every or cron, not both`},
 		{"a malformed cron", func(c *Config) { c.Models[0].Schedule.Drift = Trigger{Cron: "hourly"} },
 			`models[0].schedule.drift.cron: "hourly" is not a 5-field cron expression (minute hour day-of-month month day-of-week)`},
+		{"a score schedule without a window", func(c *Config) { c.Models[0].Schedule.Score = nightlyScore(func(s *ScoreTrigger) { s.Window = 0 }) },
+			`models[0].schedule.score.window: must be positive (how far back from the run's time the scored rows reach, e.g. 1d)`},
+		{"a negative score lag", func(c *Config) {
+			c.Models[0].Schedule.Score = nightlyScore(func(s *ScoreTrigger) { s.Lag = Duration(-time.Hour) })
+		}, `models[0].schedule.score.lag: must not be negative`},
+		{"an unknown score alignment", func(c *Config) { c.Models[0].Schedule.Score = nightlyScore(func(s *ScoreTrigger) { s.Align = "week" }) },
+			`models[0].schedule.score.align: unknown "week" (known: none, hour, day)`},
+		{"a score version that is not an id", func(c *Config) {
+			c.Models[0].Schedule.Score = nightlyScore(func(s *ScoreTrigger) { s.Version = "latest" })
+		},
+			`models[0].schedule.score.version: "latest" is not a version id (a UUID as ` + "`kingmaker models list`" + ` shows it); leave it empty to score with the champion`},
+		{"a score schedule with every and cron", func(c *Config) {
+			c.Models[0].Schedule.Score = nightlyScore(func(s *ScoreTrigger) { s.Every = Duration(Day) })
+		},
+			`models[0].schedule.score: set every or cron, not both`},
+		{"score settings without every or cron", func(c *Config) { c.Models[0].Schedule.Score = nightlyScore(func(s *ScoreTrigger) { s.Cron = "" }) },
+			`models[0].schedule.score: lag, align or version is set but neither every nor cron, so nothing is scheduled`},
 		{"psi bands upside down", func(c *Config) { c.Models[0].Drift.PSIMajor = 0.05 },
 			`models[0].drift.psi_major: must be greater than psi_moderate (0.1), which must be positive`},
 		{"unknown consistency", func(c *Config) { c.Cassandra.Consistency = "MOST" },
@@ -197,6 +217,35 @@ func TestValidationNamesEveryProblem(t *testing.T) {
 				t.Errorf("errors should be *FieldError, got %T", err)
 			}
 		})
+	}
+}
+
+// nightlyScore is the score schedule the example config has commented out,
+// changed by edit.
+func nightlyScore(edit func(s *ScoreTrigger)) ScoreTrigger {
+	s := ScoreTrigger{Trigger: Trigger{Cron: "0 2 * * *"}, Window: Duration(Day), Align: AlignDay}
+	edit(&s)
+	return s
+}
+
+func TestTheExamplesCommentedScoreScheduleIsValid(t *testing.T) {
+	b, err := os.ReadFile("../kingmaker.example.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const commented = "      # score: "
+	if !strings.Contains(string(b), commented) {
+		t.Fatalf("kingmaker.example.yaml no longer has a line starting %q", commented)
+	}
+	cfg, err := Parse([]byte(strings.Replace(string(b), commented, "      score: ", 1)))
+	if err != nil {
+		t.Fatalf("the example config with its score schedule uncommented does not parse: %v", err)
+	}
+	if err := cfg.Validate(); err != nil {
+		t.Fatalf("the example config with its score schedule uncommented is invalid:\n%v", err)
+	}
+	if got, want := cfg.Models[0].Schedule.Score, nightlyScore(func(*ScoreTrigger) {}); got != want {
+		t.Errorf("the example's score schedule reads %+v, want %+v", got, want)
 	}
 }
 

@@ -28,6 +28,8 @@ var (
 	replicationClasses  = []string{"NetworkTopologyStrategy", "SimpleStrategy"}
 	featureTypes        = []string{"categorical", "numeric"}
 	invalidRowPolicies  = []string{"fail", "skip"}
+	alignments          = []string{AlignNone, AlignHour, AlignDay}
+	versionID           = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
 	identifier          = regexp.MustCompile(`^[a-zA-Z][a-zA-Z0-9_]{0,47}$`)
 	modelName           = regexp.MustCompile(`^[a-z][a-z0-9_-]{0,47}$`)
 )
@@ -260,6 +262,7 @@ func (v *validator) model(path string, m *Model) {
 	v.policy(path+".policy", m.Policy)
 	v.trigger(path+".schedule.retrain", m.Schedule.Retrain)
 	v.trigger(path+".schedule.drift", m.Schedule.Drift)
+	v.score(path+".schedule.score", m.Schedule.Score)
 	v.drift(path+".drift", m.Drift)
 }
 
@@ -337,6 +340,23 @@ func (v *validator) trigger(path string, t Trigger) {
 	}
 	if t.CatchupWindow < 0 {
 		v.add(path+".catchup_window", "must not be negative")
+	}
+}
+
+func (v *validator) score(path string, s ScoreTrigger) {
+	v.trigger(path, s.Trigger)
+	if s.Window <= 0 {
+		v.add(path+".window", "must be positive (how far back from the run's time the scored rows reach, e.g. 1d)")
+	}
+	if s.Lag < 0 {
+		v.add(path+".lag", "must not be negative")
+	}
+	v.oneOf(path+".align", s.Align, alignments)
+	if s.Version != "" && !versionID.MatchString(s.Version) {
+		v.add(path+".version", "%q is not a version id (a UUID as `kingmaker models list` shows it); leave it empty to score with the champion", s.Version)
+	}
+	if !s.Enabled() && (s.Lag != 0 || s.Version != "" || s.Align != AlignNone) {
+		v.add(path, "lag, align or version is set but neither every nor cron, so nothing is scheduled")
 	}
 }
 
