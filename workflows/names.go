@@ -35,6 +35,11 @@ var (
 	AttrChampion = temporal.NewSearchAttributeKeyKeyword("KingmakerChampion")
 )
 
+// AttrScheduledStartTime is the search attribute Temporal sets on every run
+// a schedule starts: the time the schedule meant it for, before jitter (the
+// trigger time of a triggered run).
+const AttrScheduledStartTime = "TemporalScheduledStartTime"
+
 // Reasons a retrain is started for.
 const (
 	ReasonManual   = "manual"
@@ -50,7 +55,8 @@ func RetrainWorkflowID(model string, start time.Time) string {
 }
 
 // ScheduleID is the id of a model's Temporal Schedule of a kind
-// ("retrain" or "drift"): retrain-<model>, drift-<model>.
+// ("retrain", "drift" or "score"): retrain-<model>, drift-<model>,
+// score-<model>.
 func ScheduleID(kind, model string) string { return kind + "-" + model }
 
 // DriftInput starts a drift check of one model.

@@ -2,27 +2,82 @@ package workflows
 
 import (
 	"fmt"
+	"slices"
 	"time"
 
+	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/kingmaker-ml/kingmaker/activities"
+	"github.com/kingmaker-ml/kingmaker/config"
 	"github.com/kingmaker-ml/kingmaker/dataset"
 )
 
 // BatchScoreWorkflowName is the type name of BatchScoreWorkflow.
 const BatchScoreWorkflowName = "BatchScoreWorkflow"
 
-// BatchScoreInput asks for a window of source rows to be scored.
+// BatchScoreInput asks for a window of source rows to be scored: the
+// explicit [From, To), or, when Relative is set (scheduled runs), a window
+// fixed from the run's time.
 type BatchScoreInput struct {
 	Model string    `json:"model"`
-	From  time.Time `json:"from"`
-	To    time.Time `json:"to"`
+	From  time.Time `json:"from,omitzero"`
+	To    time.Time `json:"to,omitzero"`
+	// Relative, when set, replaces From and To: see RelativeWindow.
+	Relative *RelativeWindow `json:"relative,omitempty"`
 	// Version scores with a named version; empty means the champion at the
 	// run's start (fixed for the whole run).
 	Version string `json:"version,omitempty"`
 	Reason  string `json:"reason"`
+}
+
+// RelativeWindow is a scoring window fixed from a run's time T: it ends at
+// T - Lag truncated to a whole Align (hour or day, UTC; none keeps it) and
+// reaches Length back. T is the time the schedule meant the run for (the
+// TemporalScheduledStartTime search attribute Temporal sets on the runs a
+// schedule starts, before jitter), or the run's start when it has none: a
+// run that is delayed, retried or replayed scores the same rows.
+type RelativeWindow struct {
+	Length config.Duration `json:"length"`
+	Lag    config.Duration `json:"lag,omitempty"`
+	Align  string          `json:"align,omitempty"`
+}
+
+// At returns the window of a run whose time is t.
+func (r RelativeWindow) At(t time.Time) dataset.Window {
+	end := t.UTC().Add(-r.Lag.D())
+	switch r.Align {
+	case config.AlignHour:
+		end = end.Truncate(time.Hour)
+	case config.AlignDay:
+		end = end.Truncate(config.Day)
+	}
+	return dataset.Window{From: end.Add(-r.Length.D()), To: end}
+}
+
+func (r RelativeWindow) check() error {
+	switch {
+	case r.Length <= 0:
+		return fmt.Errorf("relative window length %s is not positive", r.Length)
+	case r.Lag < 0:
+		return fmt.Errorf("relative window lag %s is negative", r.Lag)
+	case r.Align != "" && !slices.Contains([]string{config.AlignNone, config.AlignHour, config.AlignDay}, r.Align):
+		return fmt.Errorf("relative window align %q is not none, hour or day", r.Align)
+	}
+	return nil
+}
+
+// runTime is the time a run is for: when its schedule meant it to start,
+// or its start. Both come from the run's first event, so replay agrees.
+func runTime(ctx workflow.Context) time.Time {
+	if p := workflow.GetInfo(ctx).SearchAttributes.GetIndexedFields()[AttrScheduledStartTime]; p != nil {
+		var t time.Time
+		if err := converter.GetDefaultDataConverter().FromPayload(p, &t); err == nil && !t.IsZero() {
+			return t.UTC()
+		}
+	}
+	return workflow.Now(ctx).UTC()
 }
 
 // ScoreProgress answers the progress query of a batch scoring run.
@@ -39,25 +94,42 @@ type ScoreProgress struct {
 // BatchScoreResult is what a batch scoring run wrote.
 type BatchScoreResult struct {
 	ScoreProgress
-	Window dataset.Window         `json:"window"`
-	PerDay []activities.ScoredDay `json:"per_day"`
+	Window dataset.Window `json:"window"`
+	// RunTime is the time a relative window was fixed from; zero for an
+	// explicit window.
+	RunTime time.Time              `json:"run_time,omitzero"`
+	PerDay  []activities.ScoredDay `json:"per_day"`
 }
 
-// BatchScoreWorkflowID is the id of a batch scoring run.
+// BatchScoreWorkflowID is the id of a batch scoring run started by hand.
+// Runs of a score schedule are score-<model>-<scheduled time, RFC 3339>.
 func BatchScoreWorkflowID(model string, start time.Time) string {
 	return fmt.Sprintf("score-%s-%s", model, start.UTC().Format("20060102t150405z"))
 }
 
-// BatchScoreWorkflow scores every row of [From, To) with one version and
-// writes the predictions, one activity per day partition with at most
-// window.parallelism days at once. Each day is idempotent: a retried or
-// re-run day overwrites the same prediction rows.
+// BatchScoreWorkflow scores every row of [From, To) (or of the relative
+// window at the run's time) with one version and writes the predictions,
+// one activity per day partition with at most window.parallelism days at
+// once. Each day is idempotent: a retried or re-run day overwrites the same
+// prediction rows.
 func BatchScoreWorkflow(ctx workflow.Context, in BatchScoreInput) (*BatchScoreResult, error) {
-	res := &BatchScoreResult{ScoreProgress: ScoreProgress{Model: in.Model}, Window: dataset.Window{From: in.From, To: in.To}}
+	res := &BatchScoreResult{ScoreProgress: ScoreProgress{Model: in.Model}}
 	if err := workflow.SetQueryHandler(ctx, QueryProgress, func() (*ScoreProgress, error) { return &res.ScoreProgress, nil }); err != nil {
 		return nil, err
 	}
 	_ = workflow.UpsertTypedSearchAttributes(ctx, AttrModel.ValueSet(in.Model))
+	if r := in.Relative; r != nil {
+		if !in.From.IsZero() || !in.To.IsZero() {
+			return nil, temporal.NewNonRetryableApplicationError("a relative window replaces from and to: set one or the other", activities.ErrTypeInvalidSpec, nil)
+		}
+		if err := r.check(); err != nil {
+			return nil, temporal.NewNonRetryableApplicationError(err.Error(), activities.ErrTypeInvalidSpec, nil)
+		}
+		res.RunTime = runTime(ctx)
+		w := r.At(res.RunTime)
+		in.From, in.To = w.From, w.To
+	}
+	res.Window = dataset.Window{From: in.From, To: in.To}
 	if !in.From.Before(in.To) {
 		return nil, temporal.NewNonRetryableApplicationError(fmt.Sprintf("--from %s is not before --to %s", in.From, in.To), "InvalidSpec", nil)
 	}
