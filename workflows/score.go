@@ -24,8 +24,9 @@ type BatchScoreInput struct {
 	Model string    `json:"model"`
 	From  time.Time `json:"from,omitzero"`
 	To    time.Time `json:"to,omitzero"`
-	// Relative, when set, replaces From and To: see RelativeWindow.
-	Relative *RelativeWindow `json:"relative,omitempty"`
+	// Relative, when set (not zero), replaces From and To: see
+	// RelativeWindow.
+	Relative RelativeWindow `json:"relative,omitzero"`
 	// Version scores with a named version; empty means the champion at the
 	// run's start (fixed for the whole run).
 	Version string `json:"version,omitempty"`
@@ -118,7 +119,7 @@ func BatchScoreWorkflow(ctx workflow.Context, in BatchScoreInput) (*BatchScoreRe
 		return nil, err
 	}
 	_ = workflow.UpsertTypedSearchAttributes(ctx, AttrModel.ValueSet(in.Model))
-	if r := in.Relative; r != nil {
+	if r := in.Relative; r != (RelativeWindow{}) {
 		if !in.From.IsZero() || !in.To.IsZero() {
 			return nil, temporal.NewNonRetryableApplicationError("a relative window replaces from and to: set one or the other", activities.ErrTypeInvalidSpec, nil)
 		}

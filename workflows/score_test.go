@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -61,14 +62,16 @@ func TestARelativeWindowEndsAtTheRunTimeLessLagAligned(t *testing.T) {
 	}
 }
 
-// scoreRun runs BatchScoreWorkflow in the SDK test environment with its
-// activities mocked and returns its result and the days it scored.
+// scoreRun is the outcome of a BatchScoreWorkflow run and the days it scored.
 type scoreRun struct {
 	res  *workflows.BatchScoreResult
 	err  error
 	days []activities.ScoreDayInput
 }
 
+// runBatchScore runs BatchScoreWorkflow in the SDK test environment with its
+// activities mocked; scheduledFor, when set, is the run's
+// TemporalScheduledStartTime, as a schedule sets it.
 func runBatchScore(t *testing.T, start time.Time, scheduledFor *time.Time, in workflows.BatchScoreInput) scoreRun {
 	t.Helper()
 	var suite testsuite.WorkflowTestSuite
@@ -103,6 +106,8 @@ func runBatchScore(t *testing.T, start time.Time, scheduledFor *time.Time, in wo
 	if !env.IsWorkflowCompleted() {
 		t.Fatal("the scoring run did not complete")
 	}
+	// Days run in parallel: put them in calendar order.
+	slices.SortFunc(run.days, func(a, b activities.ScoreDayInput) int { return a.Window.From.Compare(b.Window.From) })
 	if run.err = env.GetWorkflowError(); run.err == nil {
 		if err := env.GetWorkflowResult(&run.res); err != nil {
 			t.Fatal(err)
@@ -114,7 +119,7 @@ func runBatchScore(t *testing.T, start time.Time, scheduledFor *time.Time, in wo
 func TestAScheduledScoringRunScoresTheWindowOfItsScheduledTime(t *testing.T) {
 	// The schedule meant the run for 02:00; jitter started it at 02:09:30.
 	scheduled, started := at("2026-11-25T02:00:00Z"), at("2026-11-25T02:09:30Z")
-	nightly := &workflows.RelativeWindow{Length: config.Duration(config.Day), Align: config.AlignDay}
+	nightly := workflows.RelativeWindow{Length: config.Duration(config.Day), Align: config.AlignDay}
 	run := runBatchScore(t, started, &scheduled, workflows.BatchScoreInput{Model: "churn", Relative: nightly, Reason: workflows.ReasonSchedule})
 	if run.err != nil {
 		t.Fatal(run.err)
@@ -139,7 +144,7 @@ func TestAScheduledScoringRunScoresTheWindowOfItsScheduledTime(t *testing.T) {
 
 func TestARelativeWindowWithoutAScheduledTimeIsFixedFromTheRunsStart(t *testing.T) {
 	started := at("2026-11-25T10:20:00Z")
-	run := runBatchScore(t, started, nil, workflows.BatchScoreInput{Model: "churn", Relative: &workflows.RelativeWindow{
+	run := runBatchScore(t, started, nil, workflows.BatchScoreInput{Model: "churn", Relative: workflows.RelativeWindow{
 		Length: config.Duration(2 * time.Hour), Lag: config.Duration(10 * time.Minute), Align: config.AlignHour,
 	}})
 	if run.err != nil {
@@ -171,9 +176,9 @@ func TestABadRelativeWindowFailsTheRunWithoutRetrying(t *testing.T) {
 		in   workflows.BatchScoreInput
 	}{
 		{"a relative window beside explicit dates", workflows.BatchScoreInput{Model: "churn", From: at("2026-11-20T00:00:00Z"),
-			Relative: &workflows.RelativeWindow{Length: config.Duration(config.Day)}}},
-		{"a relative window of no length", workflows.BatchScoreInput{Model: "churn", Relative: &workflows.RelativeWindow{}}},
-		{"an unknown alignment", workflows.BatchScoreInput{Model: "churn", Relative: &workflows.RelativeWindow{Length: config.Duration(config.Day), Align: "week"}}},
+			Relative: workflows.RelativeWindow{Length: config.Duration(config.Day)}}},
+		{"a relative window of no length", workflows.BatchScoreInput{Model: "churn", Relative: workflows.RelativeWindow{Align: config.AlignDay}}},
+		{"an unknown alignment", workflows.BatchScoreInput{Model: "churn", Relative: workflows.RelativeWindow{Length: config.Duration(config.Day), Align: "week"}}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
