@@ -5,9 +5,7 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"reflect"
 	"runtime"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -30,15 +28,9 @@ const (
 	readGocqlRaw = "gocql-raw"
 	readScan     = "dataset.Scan"
 	readLoad     = "dataset.LoadTrain"
-	// readProposal is dataset.Scan with the change BENCHMARKS.md proposes
-	// (scanproposal_test.go).
-	readProposal = "proposal"
-	// readProposalLoad is LoadTrain's collection of the training rows over
-	// the prototype.
-	readProposalLoad = "proposal.LoadTrain"
 )
 
-var reads = []string{readGocql, readGocqlRaw, readScan, readLoad, readProposal, readProposalLoad}
+var reads = []string{readGocql, readGocqlRaw, readScan, readLoad}
 
 // windowLoadResult is BenchmarkWindowLoad's output.
 type windowLoadResult struct {
@@ -131,17 +123,6 @@ func readWindow(ctx context.Context, tb testing.TB, read string, src *dataset.So
 			return nil
 		})
 		rows = n.Load()
-	case readProposal:
-		var n atomic.Int64
-		_, err = proposedScan(ctx, src, w, 5000, func(_ int, b *dataset.Batch) error {
-			n.Add(int64(b.Len()))
-			return nil
-		})
-		rows = n.Load()
-	case readProposalLoad:
-		var st dataset.Stats
-		st, err = proposedLoadTrain(ctx, src, w)
-		rows = st.Rows
 	case readLoad:
 		var st dataset.Stats
 		_, st, err = src.LoadTrain(ctx, w, 1, 0)
@@ -157,9 +138,8 @@ func readWindow(ctx context.Context, tb testing.TB, read string, src *dataset.So
 
 // BenchmarkWindowLoad reads a seeded window of -kmbench.rows rows (100,000 by
 // default; seeded into the benchmark keyspace when missing) with dataset's
-// Scan and LoadTrain, with a plain gocql scan of the same partitions and with
-// the prototype of scanproposal_test.go, one of each per round in a rotating
-// order, -kmbench.reps rounds, and reports rows/s, the ratios to the plain
+// Scan and LoadTrain and with a plain gocql scan of the same partitions, one
+// of each per round in a rotating order, -kmbench.reps rounds, and reports rows/s, the ratios to the plain
 // scan of the same round and the CPU time per row of this process (and of
 // Cassandra with -kmbench.serverpid).
 func BenchmarkWindowLoad(b *testing.B) {
@@ -178,9 +158,6 @@ func BenchmarkWindowLoad(b *testing.B) {
 	todo := reads
 	if *flagVariant != "" {
 		todo = strings.Split(*flagVariant, ",")
-	}
-	if slices.Contains(todo, readProposal) {
-		sameBatches(ctx, b, src, w)
 	}
 	// One untimed read first: the first read after seeding or after other
 	// work on the node is slower (caches), whichever read it is.
@@ -233,77 +210,6 @@ func BenchmarkWindowLoad(b *testing.B) {
 	}
 	res.PeakRSSMiB = MiB(PeakRSS())
 	writeResult(b, res)
-}
-
-// digest sums what a scan delivers, so that two scans can be seen to
-// deliver the same batches.
-type digest struct {
-	rows, holdout, positives int64
-	x                        float64
-	keys                     uint64
-	first                    time.Time
-}
-
-func (d *digest) add(b *dataset.Batch) {
-	for i, x := range b.X {
-		d.rows++
-		for j, v := range x {
-			d.x += v * float64(j+1)
-		}
-		if b.Holdout[i] {
-			d.holdout++
-		}
-		d.positives += int64(b.Y[i])
-		for _, c := range b.Keys[i] {
-			d.keys = d.keys*31 + uint64(c)
-		}
-		if d.first.IsZero() || b.Times[i].Before(d.first) {
-			d.first = b.Times[i]
-		}
-	}
-}
-
-// sameBatches checks that the prototype delivers what dataset.Scan does.
-func sameBatches(ctx context.Context, tb testing.TB, src *dataset.Source, w dataset.Window) {
-	tb.Helper()
-	scan := func(f func(context.Context, *dataset.Source, dataset.Window, func(int, *dataset.Batch) error) (dataset.Stats, error)) (digest, dataset.Stats) {
-		var (
-			mu sync.Mutex
-			d  = map[int]*digest{}
-		)
-		st, err := f(ctx, src, w, func(day int, b *dataset.Batch) error {
-			mu.Lock()
-			defer mu.Unlock()
-			if d[day] == nil {
-				d[day] = &digest{}
-			}
-			d[day].add(b)
-			return nil
-		})
-		if err != nil {
-			tb.Fatal(err)
-		}
-		var all digest // days in order, so the key hash does not depend on scheduling
-		for day := range len(dataset.Days(w.From, w.To)) {
-			if x := d[day]; x != nil {
-				all.rows, all.holdout, all.positives, all.x = all.rows+x.rows, all.holdout+x.holdout, all.positives+x.positives, all.x+x.x
-				all.keys = all.keys*1_000_003 + x.keys
-				if all.first.IsZero() || x.first.Before(all.first) {
-					all.first = x.first
-				}
-			}
-		}
-		return all, st
-	}
-	want, wantSt := scan(func(ctx context.Context, s *dataset.Source, w dataset.Window, fn func(int, *dataset.Batch) error) (dataset.Stats, error) {
-		return s.Scan(ctx, w, dataset.ScanOptions{}, fn)
-	})
-	got, gotSt := scan(func(ctx context.Context, s *dataset.Source, w dataset.Window, fn func(int, *dataset.Batch) error) (dataset.Stats, error) {
-		return proposedScan(ctx, s, w, 5000, fn)
-	})
-	if got != want || !reflect.DeepEqual(gotSt, wantSt) {
-		tb.Fatalf("the prototype scan delivers %+v (stats %+v), dataset.Scan %+v (stats %+v)", got, gotSt, want, wantSt)
-	}
 }
 
 // processCPU is the CPU time (user and system) another process has used so

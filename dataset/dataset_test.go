@@ -3,9 +3,12 @@ package dataset_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math"
 	"os"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -116,6 +119,83 @@ func TestWindowAgainstCassandra(t *testing.T) {
 		half, _, _ := src.LoadTrain(ctx, w, 0.5, 1)
 		if r := float64(len(half.X)) / float64(len(d1.X)); r < 0.4 || r > 0.6 {
 			t.Errorf("a 0.5 sample kept %.2f of the rows", r)
+		}
+	})
+
+	t.Run("every row is what the driver reads, converted", func(t *testing.T) {
+		// The reference reads each row with gocql's own decoding (MapScan)
+		// and converts it by the config's rules, independently of Scan.
+		type row struct {
+			x       []float64
+			y       int
+			ts      time.Time
+			holdout bool
+		}
+		want := map[string]row{}
+		for _, day := range dataset.Days(w.From, w.To) {
+			iter := s.Query(`SELECT * FROM events WHERE dataset = 'churn' AND day = ?`, day).Iter()
+			for {
+				r := map[string]any{}
+				if !iter.MapScan(r) {
+					break
+				}
+				key := r["id"].(gocql.UUID).String()
+				var x []float64
+				for _, f := range m.Features {
+					switch v := r[f.Column].(type) {
+					case float64:
+						x = append(x, v)
+					case int:
+						x = append(x, float64(v))
+					case string:
+						x = append(x, float64(slices.Index(f.Categories, v)))
+					default:
+						t.Fatalf("column %s: unexpected %T", f.Column, v)
+					}
+				}
+				want[key] = row{x: x, y: slices.Index(m.Label.Classes, fmt.Sprint(r[m.Label.Column])), ts: r["ts"].(time.Time),
+					holdout: dataset.Holdout(key, m.Window.HoldoutFraction)}
+			}
+			if err := iter.Close(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		var mu sync.Mutex
+		seen := 0
+		_, err := src.Scan(ctx, w, dataset.ScanOptions{PageSize: 300}, func(_ int, b *dataset.Batch) error {
+			mu.Lock()
+			defer mu.Unlock()
+			for i := range b.Len() {
+				seen++
+				r, ok := want[b.Keys[i]]
+				switch {
+				case !ok:
+					t.Fatalf("row %s: not in the table", b.Keys[i])
+				case !slices.Equal(b.X[i], r.x) || b.Y[i] != r.y || !b.Times[i].Equal(r.ts) || b.Holdout[i] != r.holdout:
+					t.Fatalf("row %s: scan gave x=%v y=%d ts=%v holdout=%v, the driver x=%v y=%d ts=%v holdout=%v",
+						b.Keys[i], b.X[i], b.Y[i], b.Times[i], b.Holdout[i], r.x, r.y, r.ts, r.holdout)
+				}
+			}
+			return nil
+		})
+		if err != nil || seen != len(want) || seen != 2000 {
+			t.Fatalf("scan delivered %d rows of %d: %v", seen, len(want), err)
+		}
+	})
+
+	t.Run("a null feature fails with the row named", func(t *testing.T) {
+		day := spec.DayDate(2)
+		id := gocql.TimeUUID()
+		if err := s.Query(`INSERT INTO events (dataset, day, ts, id, monthly_charges, support_calls, logins_30d,
+			avg_session_minutes, payment_delays, plan, region, device, churned) VALUES ('churn', ?, ?, ?, 1, 1, 1, 1, 1, 'basic', 'north', 'ios', true)`,
+			day, day.Add(time.Hour), id).Exec(); err != nil {
+			t.Fatal(err)
+		}
+		defer s.Query(`DELETE FROM events WHERE dataset = 'churn' AND day = ? AND ts = ? AND id = ?`, day, day.Add(time.Hour), id).Exec()
+		_, err := src.Scan(ctx, w, dataset.ScanOptions{}, func(int, *dataset.Batch) error { return nil })
+		if !errors.Is(err, dataset.ErrInvalidData) || !strings.Contains(err.Error(), "id="+id.String()) ||
+			!strings.Contains(err.Error(), "feature tenure_months is missing") {
+			t.Fatalf("want the row with a null feature named, got %v", err)
 		}
 	})
 

@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"fmt"
 	"hash/fnv"
-	"sync"
 
 	"github.com/kingmaker-ml/kingmaker/trainer"
 )
@@ -36,20 +35,27 @@ func Sampled(key string, rate float64, seed uint64) bool {
 
 // LoadTrain reads the training side of the window into a grid, in day and
 // clustering order (so the same window gives the same grid), keeping a
-// sample of the given rate (see SampleRate).
+// sample of the given rate (see SampleRate). The rows kept are copied into
+// blocks of their own, so neither the holdout rows nor the rows the sample
+// leaves out stay in memory.
 func (s *Source) LoadTrain(ctx context.Context, w Window, rate float64, seed uint64) (*trainer.Data, Stats, error) {
 	days := Days(w.From, w.To)
 	perDay := make([]trainer.Data, len(days))
-	var mu sync.Mutex // guards nothing shared but keeps fn obviously safe per day slot
+	arenas := make([]rowArena, len(days))
+	for i := range arenas {
+		arenas[i].width = len(s.Model.Features)
+	}
+	// Scan calls fn for one day at a time from one goroutine, so each day's
+	// slot needs no lock.
 	st, err := s.Scan(ctx, w, ScanOptions{}, func(day int, b *Batch) error {
-		mu.Lock()
-		defer mu.Unlock()
-		d := &perDay[day]
+		d, a := &perDay[day], &arenas[day]
 		for i := range b.X {
 			if b.Holdout[i] || !Sampled(b.Keys[i], rate, seed) {
 				continue
 			}
-			d.X = append(d.X, b.X[i])
+			x := a.row()
+			copy(x, b.X[i])
+			d.X = append(d.X, x)
 			d.Y = append(d.Y, b.Y[i])
 		}
 		return nil
@@ -57,7 +63,11 @@ func (s *Source) LoadTrain(ctx context.Context, w Window, rate float64, seed uin
 	if err != nil {
 		return nil, st, err
 	}
-	out := &trainer.Data{Schema: s.Schema()}
+	n := 0
+	for _, d := range perDay {
+		n += len(d.X)
+	}
+	out := &trainer.Data{Schema: s.Schema(), X: make([][]float64, 0, n), Y: make([]int, 0, n)}
 	for _, d := range perDay {
 		out.X = append(out.X, d.X...)
 		out.Y = append(out.Y, d.Y...)

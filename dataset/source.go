@@ -69,10 +69,12 @@ func (s *Source) CountDays(ctx context.Context, w Window) ([]DayCount, error) {
 	err := forEachDay(ctx, days, s.Model.Window.Parallelism, func(ctx context.Context, i int, day time.Time) error {
 		c := DayCount{Day: day, ByClass: make([]int64, len(s.Model.Label.Classes))}
 		iter := s.Session.Query(q, append(s.partitionArgs(day), w.From, w.To)...).WithContext(ctx).PageSize(5000).Iter()
-		targets := scanTargets(iter)
+		cells, targets := cellTargets(1)
+		var text []byte
 		for iter.Scan(targets...) {
 			c.Rows++
-			if k := classIndex(s.Model.Label.Classes, value(targets[0])); k >= 0 {
+			text = cells[0].appendText(text[:0])
+			if k := classIndex(s.Model.Label.Classes, text); k >= 0 {
 				c.ByClass[k]++
 			}
 		}
@@ -132,12 +134,11 @@ func forEachDay(ctx context.Context, days []time.Time, parallelism int, fn func(
 	return ctx.Err()
 }
 
-// classIndex maps a label value of any CQL type to its class index, -1 when
+// classIndex maps a label rendered as text to its class index, -1 when
 // it is not one of the classes.
-func classIndex(classes []string, v any) int {
-	s := labelString(v)
+func classIndex(classes []string, text []byte) int {
 	for i, c := range classes {
-		if c == s {
+		if c == string(text) {
 			return i
 		}
 	}

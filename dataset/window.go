@@ -6,12 +6,13 @@ import (
 	"fmt"
 	"hash/fnv"
 	"math"
-	"reflect"
+	"math/big"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
 
-	"github.com/gocql/gocql"
+	"gopkg.in/inf.v0"
 
 	"github.com/kingmaker-ml/kingmaker/trainer"
 )
@@ -177,29 +178,37 @@ func (s *Source) Scan(ctx context.Context, w Window, opts ScanOptions, fn func(d
 		st := newStats(len(m.Label.Classes))
 		args := append(s.partitionArgs(day), w.From, w.To)
 		iter := s.Session.Query(q, args...).WithContext(ctx).PageSize(pageSize).Iter()
-		targets := scanTargets(iter)
-		cells := make([]any, len(targets))
-		b := &Batch{}
+		cells, targets := cellTargets(len(cols))
+		var (
+			text  []byte // scratch for keys, labels and categories
+			b     *Batch
+			arena = rowArena{width: len(m.Features)}
+		)
+		newBatch := func() {
+			b = &Batch{Keys: make([]string, 0, pageSize), Times: make([]time.Time, 0, pageSize), X: make([][]float64, 0, pageSize),
+				Y: make([]int, 0, pageSize), Holdout: make([]bool, 0, pageSize)}
+		}
 		flush := func() error {
 			if b.Len() == 0 {
 				return nil
 			}
 			err := fn(di, b)
-			b = &Batch{}
+			newBatch()
 			return err
 		}
+		newBatch()
 		for iter.Scan(targets...) {
 			st.Rows++
-			for i, t := range targets {
-				cells[i] = value(t)
-			}
-			key := labelString(cells[0])
-			x, problem := conv.features(cells[2 : 2+len(m.Features)])
+			text = cells[0].appendText(text[:0])
+			key := string(text)
+			x := arena.row()
+			problem := conv.features(x, cells[2:2+len(m.Features)], &text)
 			y := -1
 			if !opts.Unlabelled && problem == "" {
-				label := cells[len(cells)-1]
-				if y = classIndex(m.Label.Classes, label); y < 0 && !opts.OptionalLabels {
-					problem = fmt.Sprintf("label %s = %q is not one of the classes %v", m.Label.Column, labelString(label), m.Label.Classes)
+				label := &cells[len(cells)-1]
+				text = label.appendText(text[:0])
+				if y = classIndex(m.Label.Classes, text); y < 0 && !opts.OptionalLabels {
+					problem = fmt.Sprintf("label %s = %q is not one of the classes %v", m.Label.Column, text, m.Label.Classes)
 				}
 			}
 			if problem != "" {
@@ -211,7 +220,7 @@ func (s *Source) Scan(ctx context.Context, w Window, opts ScanOptions, fn func(d
 				return fmt.Errorf("%w: %s day %s row %s=%s: %s (fix the data, or set models[%s].window.invalid_rows: skip)",
 					ErrInvalidData, s.table(), day.Format("2006-01-02"), m.Source.KeyColumn, key, problem, m.Name)
 			}
-			ts, _ := cells[1].(time.Time)
+			ts, _ := cells[1].time()
 			hold := Holdout(key, m.Window.HoldoutFraction) || (!oot.IsZero() && !ts.Before(oot))
 			b.Keys = append(b.Keys, key)
 			b.Times = append(b.Times, ts)
@@ -286,92 +295,30 @@ func (s *Source) converter() *converter {
 	return c
 }
 
-// features converts one row's feature cells; problem is non-empty when a
-// value cannot be used.
-func (c *converter) features(cells []any) (x []float64, problem string) {
-	x = make([]float64, len(cells))
-	for j, cell := range cells {
-		fc := &c.feats[j]
+// features converts one row's feature cells into x; problem is non-empty
+// when a value cannot be used. text is scratch space for categories.
+func (c *converter) features(x []float64, cells []cell, text *[]byte) (problem string) {
+	for j := range cells {
+		cl, fc := &cells[j], &c.feats[j]
 		if fc.numeric {
-			v, ok := cellFloat(cell)
+			v, ok := cl.number()
 			if !ok {
-				return nil, fmt.Sprintf("feature %s is missing", fc.name)
+				return fmt.Sprintf("feature %s is missing", fc.name)
 			}
 			if math.IsNaN(v) || math.IsInf(v, 0) {
-				return nil, fmt.Sprintf("feature %s is %v, not a finite number", fc.name, v)
+				return fmt.Sprintf("feature %s is %v, not a finite number", fc.name, v)
 			}
 			x[j] = v
 			continue
 		}
-		idx, ok := fc.categories[labelString(cell)]
+		*text = cl.appendText((*text)[:0])
+		idx, ok := fc.categories[string(*text)]
 		if !ok {
 			idx = -1 // unknown or missing category: the trainers have an "unknown" slot
 		}
 		x[j] = float64(idx)
 	}
-	return x, ""
-}
-
-// scanTargets returns one **T per column, so a null cell reads as nil
-// rather than as the zero value a plain *T would give.
-func scanTargets(iter *gocql.Iter) []any {
-	cols := iter.Columns()
-	out := make([]any, len(cols))
-	for i, c := range cols {
-		out[i] = reflect.New(reflect.TypeOf(c.TypeInfo.New())).Interface()
-	}
-	return out
-}
-
-// value dereferences a scan target: nil for a null cell, else the value.
-func value(target any) any {
-	switch p := target.(type) {
-	case **float64:
-		if *p == nil {
-			return nil
-		}
-		return **p
-	case **int:
-		if *p == nil {
-			return nil
-		}
-		return **p
-	case **string:
-		if *p == nil {
-			return nil
-		}
-		return **p
-	case **bool:
-		if *p == nil {
-			return nil
-		}
-		return **p
-	case **int64:
-		if *p == nil {
-			return nil
-		}
-		return **p
-	case **float32:
-		if *p == nil {
-			return nil
-		}
-		return **p
-	case **time.Time:
-		if *p == nil {
-			return nil
-		}
-		return **p
-	case **gocql.UUID:
-		if *p == nil {
-			return nil
-		}
-		return **p
-	}
-	rv := reflect.ValueOf(target).Elem() // *T
-	if rv.IsNil() {
-		return nil
-	}
-	return rv.Elem().Interface()
+	return ""
 }
 
 // cellFloat reads a numeric cell; ok is false for null.
@@ -396,11 +343,40 @@ func cellFloat(v any) (float64, bool) {
 			return 1, true
 		}
 		return 0, true
-	case fmt.Stringer: // *inf.Dec (decimal), *big.Int (varint)
-		var f float64
-		if _, err := fmt.Sscan(x.String(), &f); err == nil {
+	case *big.Int: // varint
+		if x != nil {
+			f, _ := new(big.Float).SetInt(x).Float64() // ±Inf beyond float64: refused as not finite
 			return f, true
+		}
+	case *inf.Dec: // decimal
+		if x != nil {
+			return decimalFloat(x), true
 		}
 	}
 	return 0, false
+}
+
+// decimalFloat is the float64 nearest a decimal (±Inf beyond its range:
+// refused as not finite), without rendering all the digits a scale of
+// millions would make Dec.String produce.
+func decimalFloat(d *inf.Dec) float64 {
+	digits := d.UnscaledBig().String()
+	if digits == "0" {
+		return 0
+	}
+	neg := digits[0] == '-'
+	exp := int64(len(strings.TrimPrefix(digits, "-"))) - int64(d.Scale()) // the value is below 10^exp
+	var f float64
+	switch {
+	case exp > 400:
+		f = math.Inf(1)
+	case exp < -400:
+		f = 0
+	default:
+		f, _ = strconv.ParseFloat(strings.TrimPrefix(digits, "-")+"e"+strconv.FormatInt(-int64(d.Scale()), 10), 64)
+	}
+	if neg {
+		return -f
+	}
+	return f
 }
