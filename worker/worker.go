@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/gocql/gocql"
@@ -25,6 +26,8 @@ import (
 	tlog "go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/kingmaker-ml/kingmaker/activities"
 	"github.com/kingmaker-ml/kingmaker/config"
@@ -53,10 +56,11 @@ func Dial(ctx context.Context, t config.Temporal, logger *slog.Logger, metrics c
 	} else {
 		opts.Logger = tlog.NewStructuredLogger(slog.New(slog.DiscardHandler))
 	}
+	probe := &certProbe{}
 	if t.TLS.Enabled {
-		tc, err := tlsConfig(t.TLS)
+		tc, err := tlsConfig(t.TLS, probe)
 		if err != nil {
-			return nil, fmt.Errorf("temporal.tls: %w", err)
+			return nil, fmt.Errorf("temporal.tls.%w", err)
 		}
 		opts.ConnectionOptions.TLS = tc
 	}
@@ -67,10 +71,58 @@ func Dial(ctx context.Context, t config.Temporal, logger *slog.Logger, metrics c
 	defer cancel()
 	c, err := client.DialContext(dctx, opts)
 	if err != nil {
-		return nil, fmt.Errorf("%w at %s (namespace %s): is it running (make stack-up) and is temporal.host_port right? (%v)",
-			ErrTemporalUnreachable, t.HostPort, t.Namespace, firstLine(err))
+		return nil, explainDial(t, err, probe)
 	}
 	return c, nil
+}
+
+// explainDial turns a failed dial into one line naming the setting to fix:
+// the API key, a TLS file, or the address. The API key itself is never part
+// of it.
+func explainDial(t config.Temporal, err error, probe *certProbe) error {
+	where := fmt.Sprintf("temporal at %s (namespace %s)", t.HostPort, t.Namespace)
+	msg := firstLine(err)
+	connFailed := strings.Contains(msg, "connection error") || strings.Contains(msg, "broken pipe") ||
+		strings.Contains(msg, "connection reset") || strings.Contains(msg, "EOF")
+	switch code := status.Code(err); {
+	case code == codes.Unauthenticated && t.APIKey == "":
+		return fmt.Errorf("%s wants credentials: set temporal.api_key or KINGMAKER_TEMPORAL_API_KEY (%s)", where, msg)
+	case code == codes.Unauthenticated:
+		return fmt.Errorf("%s refused the API key: check temporal.api_key or KINGMAKER_TEMPORAL_API_KEY (%s)", where, msg)
+	case code == codes.PermissionDenied:
+		return fmt.Errorf("%s denied access: check that the API key of temporal.api_key or KINGMAKER_TEMPORAL_API_KEY may use temporal.namespace (%s)", where, msg)
+	case strings.Contains(msg, "x509:") || strings.Contains(msg, "tls: failed to verify"):
+		ca := t.TLS.CAFile
+		if ca == "" {
+			ca = "unset: the system roots"
+		}
+		return fmt.Errorf("%s sent a TLS certificate that does not verify against temporal.tls.ca_file (%s): check it and temporal.tls.server_name (%s)", where, ca, msg)
+	case connFailed && probe.unmatched.Load() && t.TLS.CertFile == "":
+		return fmt.Errorf("%s asked for a TLS client certificate: set temporal.tls.cert_file and key_file (%s)", where, msg)
+	case connFailed && probe.unmatched.Load():
+		return fmt.Errorf("%s asked for a TLS client certificate of a CA that did not issue temporal.tls.cert_file: check temporal.tls.cert_file and key_file (%s)", where, msg)
+	case clientCertRefused(msg):
+		return fmt.Errorf("%s refused the TLS client certificate: check temporal.tls.cert_file and key_file (%s)", where, msg)
+	case strings.Contains(msg, "first record does not look like a TLS handshake"):
+		return fmt.Errorf("%s does not speak TLS: check temporal.tls.enabled (an api_key turns TLS on as well) (%s)", where, msg)
+	case strings.Contains(msg, "tls:"):
+		return fmt.Errorf("%s: the TLS handshake failed: check temporal.tls (%s)", where, msg)
+	case connFailed && probe.asked.Load():
+		return fmt.Errorf("%s closed the connection after asking for a TLS client certificate: check temporal.tls.cert_file and key_file (%s)", where, msg)
+	}
+	return fmt.Errorf("%w at %s (namespace %s): is it running (make stack-up) and is temporal.host_port right? (%v)",
+		ErrTemporalUnreachable, t.HostPort, t.Namespace, msg)
+}
+
+// clientCertRefused: the server ended the handshake over our certificate
+// (or the lack of one), as Go reports the TLS alert it sent.
+func clientCertRefused(msg string) bool {
+	for _, alert := range []string{"certificate required", "bad certificate", "unknown certificate", "unsupported certificate", "expired certificate", "revoked certificate"} {
+		if strings.Contains(msg, "remote error: tls: "+alert) {
+			return true
+		}
+	}
+	return false
 }
 
 func firstLine(err error) string {
@@ -81,7 +133,30 @@ func firstLine(err error) string {
 	return s
 }
 
-func tlsConfig(t config.TLS) (*tls.Config, error) {
+// certProbe notes whether the server asked for a client certificate during
+// the TLS handshake, and whether it named no CA of the configured one. With
+// TLS 1.3 a server refuses a client certificate after the handshake, and the
+// client often sees only a closed connection, not the alert: the probe still
+// tells which setting to fix.
+type certProbe struct {
+	asked, unmatched atomic.Bool
+}
+
+// clientCertificate answers the server's request as crypto/tls does by
+// itself (the configured certificate if the server accepts its CA, else
+// none), noting what it saw.
+func (p *certProbe) clientCertificate(cert *tls.Certificate) func(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
+	return func(cri *tls.CertificateRequestInfo) (*tls.Certificate, error) {
+		p.asked.Store(true)
+		if cert == nil || cri.SupportsCertificate(cert) != nil {
+			p.unmatched.Store(true)
+			return &tls.Certificate{}, nil
+		}
+		return cert, nil
+	}
+}
+
+func tlsConfig(t config.TLS, probe *certProbe) (*tls.Config, error) {
 	tc := &tls.Config{ServerName: t.ServerName, InsecureSkipVerify: t.InsecureSkipVerify, MinVersion: tls.VersionTLS12}
 	if t.CAFile != "" {
 		pem, err := os.ReadFile(t.CAFile)
@@ -94,13 +169,15 @@ func tlsConfig(t config.TLS) (*tls.Config, error) {
 		}
 		tc.RootCAs = pool
 	}
+	var cert *tls.Certificate
 	if t.CertFile != "" {
-		cert, err := tls.LoadX509KeyPair(t.CertFile, t.KeyFile)
+		c, err := tls.LoadX509KeyPair(t.CertFile, t.KeyFile)
 		if err != nil {
 			return nil, fmt.Errorf("cert_file/key_file: %w", err)
 		}
-		tc.Certificates = []tls.Certificate{cert}
+		cert = &c
 	}
+	tc.GetClientCertificate = probe.clientCertificate(cert)
 	return tc, nil
 }
 
