@@ -110,7 +110,7 @@ func Explain(c config.Cassandra, err error) error {
 		strings.Contains(msg, "requires authentication"):
 		return fmt.Errorf("cassandra at %s refused the credentials: check cassandra.username and KINGMAKER_CASSANDRA_PASSWORD: %v", where, err)
 	case strings.Contains(msg, "x509:") || strings.Contains(msg, "tls: failed to verify"):
-		return fmt.Errorf("cassandra at %s sent a TLS certificate that does not verify: check cassandra.tls.ca_file (%s) and cassandra.tls.server_name: %v",
+		return fmt.Errorf("cassandra at %s sent a TLS certificate that does not verify against cassandra.tls.ca_file (%s): check it and cassandra.tls.server_name: %v",
 			where, orNone(c.TLS.CAFile, "unset: the system roots"), err)
 	case clientCertRefused(msg):
 		return fmt.Errorf("cassandra at %s refused the TLS client certificate: check cassandra.tls.cert_file and key_file (a certificate of a CA the node trusts): %v", where, err)
