@@ -34,7 +34,7 @@ type Ref struct {
 // schedule, and the error names the field to set.
 func Resolve(cfg *config.Config, arg, kind string) (Ref, error) {
 	if kind != "" && !slices.Contains(Kinds, kind) {
-		return Ref{}, fmt.Errorf("--kind %q: use %s or %s", kind, KindRetrain, KindDrift)
+		return Ref{}, fmt.Errorf("--kind %q: use %s", kind, kindList())
 	}
 	for i := range cfg.Models {
 		m := &cfg.Models[i]
@@ -73,7 +73,7 @@ func Resolve(cfg *config.Config, arg, kind string) (Ref, error) {
 	for i, m := range cfg.Models {
 		names[i] = m.Name
 	}
-	return Ref{}, fmt.Errorf("unknown model %q (configured: %s), and not a schedule id (retrain-MODEL or drift-MODEL)", arg, strings.Join(names, ", "))
+	return Ref{}, fmt.Errorf("unknown model %q (configured: %s), and not a schedule id (retrain-MODEL, drift-MODEL or score-MODEL)", arg, strings.Join(names, ", "))
 }
 
 // Entry is one schedule as List shows it.

@@ -1,6 +1,7 @@
 // Package schedules keeps the Temporal Schedules of Kingmaker's models in
 // step with the config: one schedule per model and kind (retrain-<model>,
-// drift-<model>) for every trigger that sets `every` or `cron`. It owns the
+// drift-<model>, score-<model>) for every trigger that sets `every` or
+// `cron`. It owns the
 // mapping from config.Trigger to a Temporal ScheduleSpec, Sync (create,
 // update, delete, idempotently), and the operations people run on the
 // schedules from the CLI: List, Pause, Resume and Trigger.
@@ -44,6 +45,13 @@
 //     runs beside a run of the same schedule: when one is running, Trigger
 //     fails with ErrRunning and names it. Triggering works on a paused
 //     schedule (an explicit request is not a scheduled run).
+//   - Score: a score schedule starts BatchScoreWorkflow with a relative
+//     window (schedule.score window, lag, align) instead of explicit dates;
+//     each run fixes its window from the time the schedule meant it for
+//     (Temporal's TemporalScheduledStartTime, before jitter), so a late
+//     catch-up run or a backfill scores the rows of its own slot, and runs
+//     of an interval whose window equals the interval tile time without gaps
+//     or overlaps. A triggered run's time is the moment of the trigger.
 //   - Idempotence: Sync compares the spec, policies, action (workflow, task
 //     queue, input, memo, search attributes) and paused state it wants with
 //     what Temporal describes, and updates only what differs; a second Sync

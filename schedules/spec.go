@@ -19,10 +19,16 @@ import (
 const (
 	KindRetrain = "retrain"
 	KindDrift   = "drift"
+	KindScore   = "score"
 )
 
 // Kinds lists every kind, in the order Sync and List report them.
-var Kinds = []string{KindRetrain, KindDrift}
+var Kinds = []string{KindRetrain, KindDrift, KindScore}
+
+// kindList names the kinds for messages: "retrain, drift or score".
+func kindList() string {
+	return strings.Join(Kinds[:len(Kinds)-1], ", ") + " or " + Kinds[len(Kinds)-1]
+}
 
 // DefaultCatchupWindow is how late a missed run may still be taken when the
 // trigger sets no catchup_window. An hour covers a server restart or upgrade;
@@ -70,13 +76,15 @@ func TriggerOf(m *config.Model, kind string) (config.Trigger, error) {
 		return m.Schedule.Retrain, nil
 	case KindDrift:
 		return m.Schedule.Drift, nil
+	case KindScore:
+		return m.Schedule.Score.Trigger, nil
 	}
-	return config.Trigger{}, fmt.Errorf("kind %q: use %s or %s", kind, KindRetrain, KindDrift)
+	return config.Trigger{}, fmt.Errorf("kind %q: use %s", kind, kindList())
 }
 
 // FromConfig returns the schedules the config asks for: one per model and
-// kind whose trigger is enabled, in config order (retrain before drift). Every
-// problem is reported, each naming its config field.
+// kind whose trigger is enabled, in config order (retrain, drift, score).
+// Every problem is reported, each naming its config field.
 func FromConfig(cfg *config.Config) ([]Schedule, error) {
 	var out []Schedule
 	var errs []error
@@ -88,7 +96,7 @@ func FromConfig(cfg *config.Config) ([]Schedule, error) {
 				continue
 			}
 			field := fmt.Sprintf("models[%d].schedule.%s", i, kind)
-			s, err := build(cfg, m.Name, kind, field, t)
+			s, err := build(cfg, m, kind, field, t)
 			if err != nil {
 				errs = append(errs, err)
 				continue
@@ -99,7 +107,8 @@ func FromConfig(cfg *config.Config) ([]Schedule, error) {
 	return out, errors.Join(errs...)
 }
 
-func build(cfg *config.Config, model, kind, field string, t config.Trigger) (Schedule, error) {
+func build(cfg *config.Config, m *config.Model, kind, field string, t config.Trigger) (Schedule, error) {
+	model := m.Name
 	spec, err := SpecFor(t)
 	if err != nil {
 		return Schedule{}, fmt.Errorf("%s.%w", field, err)
@@ -123,6 +132,16 @@ func build(cfg *config.Config, model, kind, field string, t config.Trigger) (Sch
 		workflow = workflows.DriftWorkflowName
 		input = workflows.DriftInput{Model: model, Reason: workflows.ReasonSchedule}
 		summary = fmt.Sprintf("Scheduled drift check of %s (%s)", model, id)
+	case KindScore:
+		sc := m.Schedule.Score
+		workflow = workflows.BatchScoreWorkflowName
+		input = workflows.BatchScoreInput{
+			Model:    model,
+			Relative: workflows.RelativeWindow{Length: sc.Window, Lag: sc.Lag, Align: sc.Align},
+			Version:  sc.Version,
+			Reason:   workflows.ReasonSchedule,
+		}
+		summary = fmt.Sprintf("Scheduled scoring of %s (%s): %s", model, id, ScoreWindowSummary(sc))
 	}
 	return Schedule{
 		ID: id, Model: model, Kind: kind, Field: field, Trigger: t,
@@ -142,6 +161,26 @@ func build(cfg *config.Config, model, kind, field string, t config.Trigger) (Sch
 			StaticSummary:         summary,
 		},
 	}, nil
+}
+
+// ScoreWindowSummary says which rows each run of a score schedule scores,
+// for people: "the 1d before the run's time, aligned to whole days, with the
+// champion".
+func ScoreWindowSummary(s config.ScoreTrigger) string {
+	out := "the " + human(s.Window.D()) + " before the run's time"
+	if s.Lag > 0 {
+		out += " less " + human(s.Lag.D())
+	}
+	switch s.Align {
+	case config.AlignHour:
+		out += ", aligned to whole hours"
+	case config.AlignDay:
+		out += ", aligned to whole days"
+	}
+	if s.Version != "" {
+		return out + ", with version " + s.Version
+	}
+	return out + ", with the champion"
 }
 
 // CatchupWindow is the trigger's catch-up window, DefaultCatchupWindow when

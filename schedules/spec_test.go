@@ -255,6 +255,63 @@ func TestFromConfigBuildsOneScheduleperEnabledTrigger(t *testing.T) {
 	}
 }
 
+func TestAScoreScheduleStartsBatchScoringOfAWindowRelativeToItsRun(t *testing.T) {
+	cfg := testConfig(
+		config.Model{Name: "churn", Schedule: config.Schedule{
+			Retrain: config.Trigger{Every: dur(24 * time.Hour)},
+			Score: config.ScoreTrigger{Trigger: config.Trigger{Cron: "0 2 * * *", Jitter: dur(5 * time.Minute)},
+				Window: dur(config.Day), Align: config.AlignDay},
+		}},
+		config.Model{Name: "fraud", Schedule: config.Schedule{Score: config.ScoreTrigger{
+			Trigger: config.Trigger{Every: dur(time.Hour)}, Window: dur(time.Hour), Lag: dur(10 * time.Minute), Align: config.AlignHour,
+			Version: "0b7c4e1a-ca5e-11f0-8000-000000000001",
+		}}},
+	)
+	got, err := FromConfig(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, s := range got {
+		ids = append(ids, s.ID)
+	}
+	if strings.Join(ids, " ") != "retrain-churn score-churn score-fraud" {
+		t.Fatalf("schedules %v, want retrain-churn score-churn score-fraud", ids)
+	}
+	nightly := got[1]
+	if nightly.Kind != KindScore || nightly.Field != "models[0].schedule.score" || nightly.Summary() != "cron 0 2 * * *, jitter 5m" {
+		t.Errorf("the score schedule is %s at %s, running %q", nightly.Kind, nightly.Field, nightly.Summary())
+	}
+	if nightly.Policy.Overlap != enumspb.SCHEDULE_OVERLAP_POLICY_SKIP || nightly.Policy.CatchupWindow != DefaultCatchupWindow {
+		t.Errorf("score policy %+v, want overlap skip and the default catch-up window", nightly.Policy)
+	}
+	a := nightly.Action
+	if a.ID != "score-churn" || a.Workflow != workflows.BatchScoreWorkflowName || a.TaskQueue != "q-test" || a.Memo[MemoSchedule] != "score-churn" {
+		t.Errorf("score action starts %v %q on %q with memo %v", a.Workflow, a.ID, a.TaskQueue, a.Memo)
+	}
+	wantIn := workflows.BatchScoreInput{Model: "churn", Reason: workflows.ReasonSchedule,
+		Relative: workflows.RelativeWindow{Length: dur(config.Day), Align: config.AlignDay}}
+	if !reflect.DeepEqual(a.Args, []any{wantIn}) {
+		t.Errorf("score input %+v, want %+v", a.Args, wantIn)
+	}
+	if m, _ := a.TypedSearchAttributes.GetKeyword(workflows.AttrModel); m != "churn" {
+		t.Errorf("score runs carry KingmakerModel=%q, want churn", m)
+	}
+	if want := "Scheduled scoring of churn (score-churn): the 1d before the run's time, aligned to whole days, with the champion"; a.StaticSummary != want {
+		t.Errorf("score summary %q, want %q", a.StaticSummary, want)
+	}
+
+	hourly := got[2].Action
+	wantIn = workflows.BatchScoreInput{Model: "fraud", Reason: workflows.ReasonSchedule, Version: "0b7c4e1a-ca5e-11f0-8000-000000000001",
+		Relative: workflows.RelativeWindow{Length: dur(time.Hour), Lag: dur(10 * time.Minute), Align: config.AlignHour}}
+	if !reflect.DeepEqual(hourly.Args, []any{wantIn}) {
+		t.Errorf("hourly score input %+v, want %+v", hourly.Args, wantIn)
+	}
+	if !strings.HasSuffix(hourly.StaticSummary, ": the 1h before the run's time less 10m, aligned to whole hours, with version 0b7c4e1a-ca5e-11f0-8000-000000000001") {
+		t.Errorf("hourly score summary %q should say the window and the version", hourly.StaticSummary)
+	}
+}
+
 func TestFromConfigNamesEveryBadField(t *testing.T) {
 	cfg := testConfig(
 		config.Model{Name: "a", Schedule: config.Schedule{Drift: config.Trigger{Cron: "0 25 * * *"}}},
@@ -276,6 +333,7 @@ func TestResolveNamesTheScheduleOrWhatToFix(t *testing.T) {
 		config.Model{Name: "churn", Schedule: config.Schedule{
 			Retrain: config.Trigger{Every: dur(time.Hour)},
 			Drift:   config.Trigger{Every: dur(time.Hour)},
+			Score:   config.ScoreTrigger{Trigger: config.Trigger{Cron: "0 2 * * *"}},
 		}},
 		config.Model{Name: "fraud", Schedule: config.Schedule{Retrain: config.Trigger{Every: dur(time.Hour)}}},
 	)
@@ -289,7 +347,10 @@ func TestResolveNamesTheScheduleOrWhatToFix(t *testing.T) {
 		{"a schedule id is taken as it is", "drift-churn", "", "drift-churn", ""},
 		{"a schedule id of a model not in the config still resolves", "retrain-gone", "", "retrain-gone", ""},
 		{"a kind that disagrees with the id is refused", "drift-churn", "retrain", "", "drift-churn is a drift schedule, not retrain"},
-		{"an unknown kind is refused", "churn", "daily", "", `--kind "daily": use retrain or drift`},
+		{"an unknown kind is refused", "churn", "daily", "", `--kind "daily": use retrain, drift or score`},
+		{"a model name with kind score picks its score schedule", "churn", "score", "score-churn", ""},
+		{"a score schedule id is taken as it is", "score-churn", "", "score-churn", ""},
+		{"a model without a score trigger names the field to set", "fraud", "score", "", "model fraud has no score schedule: set models[1].schedule.score.every or models[1].schedule.score.cron"},
 		{"a model without that trigger names the field to set", "fraud", "drift", "", "model fraud has no drift schedule: set models[1].schedule.drift.every or models[1].schedule.drift.cron"},
 		{"an unknown name lists the models", "nope", "", "", `unknown model "nope" (configured: churn, fraud)`},
 	}
@@ -351,6 +412,7 @@ func TestDiffSeesOnlyRealChanges(t *testing.T) {
 	base := testConfig(config.Model{Name: "churn", Schedule: config.Schedule{
 		Retrain: config.Trigger{Every: dur(time.Hour), Jitter: dur(time.Minute)},
 		Drift:   config.Trigger{Cron: "*/10 1-5 1,15 * MON-FRI"},
+		Score:   config.ScoreTrigger{Trigger: config.Trigger{Cron: "0 2 * * *"}, Window: dur(config.Day), Align: config.AlignDay},
 	}})
 	have, err := FromConfig(base)
 	if err != nil {
@@ -373,6 +435,13 @@ func TestDiffSeesOnlyRealChanges(t *testing.T) {
 		{"another task queue is an action change", func(c *config.Config) { c.Temporal.TaskQueue = "other" }, 0,
 			[]string{"task queue: q-test -> other"}},
 		{"pausing in the config is not a spec change", func(c *config.Config) { c.Models[0].Schedule.Retrain.Paused = true }, 0, nil},
+		{"the same score schedule as Temporal echoes it differs in nothing", func(*config.Config) {}, 2, nil},
+		{"a longer score window changes the input and the summary", func(c *config.Config) { c.Models[0].Schedule.Score.Window = dur(2 * config.Day) }, 2,
+			[]string{
+				`workflow input -> {"model":"churn","relative":{"length":"2d","align":"day"},"reason":"schedule"}`,
+				"summary: Scheduled scoring of churn (score-churn): the 1d before the run's time, aligned to whole days, with the champion -> " +
+					"Scheduled scoring of churn (score-churn): the 2d before the run's time, aligned to whole days, with the champion",
+			}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -2,6 +2,7 @@ package schedules
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"reflect"
@@ -309,7 +310,7 @@ func actionDiff(s Schedule, got client.ScheduleAction) []string {
 	diff("workflow", a.Workflow, want.Workflow)
 	diff("task queue", a.TaskQueue, want.TaskQueue)
 	if len(a.Args) != 1 || !sameArg(a.Args[0], want.Args[0]) {
-		out = append(out, fmt.Sprintf("workflow input -> %+v", want.Args[0]))
+		out = append(out, "workflow input -> "+inputText(want.Args[0]))
 	}
 	if !sameMemo(a.Memo, want.Memo) {
 		out = append(out, "workflow memo")
@@ -332,6 +333,16 @@ func actionDiff(s Schedule, got client.ScheduleAction) []string {
 }
 
 var dataConverter = converter.GetDefaultDataConverter()
+
+// inputText shows a workflow input as its history does: JSON, without the
+// fields it leaves out.
+func inputText(v any) string {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Sprintf("%+v", v)
+	}
+	return string(b)
+}
 
 // sameArg decodes a described argument into the type of the wanted one, so
 // JSON formatting never counts as a difference.
