@@ -29,10 +29,13 @@ type retrainResult struct {
 	Rows       int      `json:"rows"`
 	Candidates []string `json:"candidates"`
 	// Trainings is how many trainings the worker runs at once.
-	Trainings   int      `json:"trainings"`
-	TrainRows   int64    `json:"train_rows"`
-	HoldoutRows int64    `json:"holdout_rows"`
-	Outcomes    []string `json:"outcomes"`
+	Trainings int `json:"trainings"`
+	// ParallelTrainings is the model's parallel_trainings: how many of its
+	// candidates a run starts at once (0: all).
+	ParallelTrainings int      `json:"parallel_trainings"`
+	TrainRows         int64    `json:"train_rows"`
+	HoldoutRows       int64    `json:"holdout_rows"`
+	Outcomes          []string `json:"outcomes"`
 	// E2ESeconds is from starting RetrainWorkflow to its result.
 	E2ESeconds Spread `json:"e2e_seconds"`
 	// PureSeconds is the same work without Temporal or the registry, in the
@@ -101,7 +104,8 @@ func benchCandidates(example []config.Candidate, algos []string) []config.Candid
 
 // BenchmarkRetrain runs RetrainWorkflow end to end on the Temporal dev
 // server with an in-process worker (both queues, -kmbench.trainings at once:
-// 2 by default, as `kingmaker worker`) over a seeded window of -kmbench.rows rows
+// 2 by default, as `kingmaker worker`; the model's parallel_trainings the
+// same unless -kmbench.parallel says otherwise) over a seeded window of -kmbench.rows rows
 // (100,000 by default) with the candidates of -kmbench.algos, then does the
 // same train+evaluate work directly in the same process, and reports the
 // orchestration overhead (e2e - pure) / pure, in wall time and in this
@@ -122,8 +126,13 @@ func BenchmarkRetrain(b *testing.B) {
 	cfg.Temporal.TaskQueue = "kingmaker-" + prefix
 	cfg.Temporal.TrainingTaskQueue = "kingmaker-training-" + prefix
 	cfg.Metrics.Listen = "127.0.0.1:0"
+	trainings := orDefault(*flagTrainings, 2)
 	base := benchModel(b, spec)
 	base.Candidates = benchCandidates(base.Candidates, strings.Split(*flagAlgos, ","))
+	base.ParallelTrainings = trainings
+	if *flagParallel >= 0 {
+		base.ParallelTrainings = *flagParallel
+	}
 	cfg.Models = nil
 	for r := range reps {
 		m := base
@@ -135,7 +144,7 @@ func BenchmarkRetrain(b *testing.B) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Hour)
 	defer cancel()
-	res := retrainResult{Rows: spec.Days * spec.RowsPerDay, Trainings: orDefault(*flagTrainings, 2)}
+	res := retrainResult{Rows: spec.Days * spec.RowsPerDay, Trainings: trainings, ParallelTrainings: base.ParallelTrainings}
 	logger := slog.New(slog.DiscardHandler)
 	st, err := worker.Open(ctx, cfg, logger)
 	if err != nil {

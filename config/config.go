@@ -98,9 +98,14 @@ type Model struct {
 	Label      Label       `yaml:"label" json:"label"`
 	Window     Window      `yaml:"window" json:"window"`
 	Candidates []Candidate `yaml:"candidates" json:"candidates"`
-	Policy     Policy      `yaml:"policy" json:"policy"`
-	Schedule   Schedule    `yaml:"schedule" json:"schedule"`
-	Drift      Drift       `yaml:"drift" json:"drift"`
+	// ParallelTrainings is how many of the candidates a run trains at once;
+	// 0 (the default) starts them all together. Set it to the training
+	// slots of the workers (the sum of their --max-trainings) so that no
+	// training waits in the task queue behind a busy slot.
+	ParallelTrainings int      `yaml:"parallel_trainings" json:"parallel_trainings,omitempty"`
+	Policy            Policy   `yaml:"policy" json:"policy"`
+	Schedule          Schedule `yaml:"schedule" json:"schedule"`
+	Drift             Drift    `yaml:"drift" json:"drift"`
 }
 
 // Source names the table a model's rows live in. The table is partitioned by

@@ -103,6 +103,7 @@ func TestValidationNamesEveryProblem(t *testing.T) {
 		{"duplicate candidate names", func(c *Config) { c.Models[0].Candidates[1].Name = "logistic" },
 			`models[0].candidates[1].name: duplicate "logistic" (also candidates[0]); give each candidate a name`},
 		{"no candidates", func(c *Config) { c.Models[0].Candidates = nil }, `models[0].candidates: at least one candidate is required`},
+		{"negative parallel trainings", func(c *Config) { c.Models[0].ParallelTrainings = -1 }, `models[0].parallel_trainings: -1 is negative: 0 trains every candidate at once`},
 		{"no models", func(c *Config) { c.Models = nil }, `models: at least one model is required`},
 		{"bad model name", func(c *Config) { c.Models[0].Name = "Churn Model" },
 			`models[0].name: "Churn Model" is not a model name (lowercase letter, then lowercase letters, digits, _ or -; at most 48)`},

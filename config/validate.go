@@ -236,6 +236,9 @@ func (v *validator) model(path string, m *Model) {
 	}
 	v.oneOf(path+".window.invalid_rows", w.InvalidRows, invalidRowPolicies)
 
+	if m.ParallelTrainings < 0 {
+		v.add(path+".parallel_trainings", "%d is negative: 0 trains every candidate at once", m.ParallelTrainings)
+	}
 	if len(m.Candidates) == 0 {
 		v.add(path+".candidates", "at least one candidate is required")
 	}

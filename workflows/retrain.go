@@ -204,7 +204,7 @@ func RetrainWorkflow(ctx workflow.Context, in RetrainInput) (*RetrainResult, err
 	res.Rows, prog.Rows = snap.Rows, snap.Rows
 	res.Previous, res.Champion = snap.Champion, snap.Champion
 
-	// Train every candidate in parallel on the training queue.
+	// Train the candidates on the training queue.
 	prog.Stage = StageTraining
 	trainCtx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 		TaskQueue:           spec.TrainingTaskQueue,
@@ -213,9 +213,27 @@ func RetrainWorkflow(ctx workflow.Context, in RetrainInput) (*RetrainResult, err
 		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: 5 * time.Second, MaximumInterval: time.Minute, MaximumAttempts: 3},
 	})
 	rate := dataset.SampleRate(snap.Rows, m.Window.MaxTrainRows)
-	sel := workflow.NewSelector(ctx)
+	// At most parallel_trainings at once (0: all): the next candidate starts
+	// when one finishes, so it meets a free worker slot instead of waiting
+	// in the task queue behind a busy one.
+	limit := m.ParallelTrainings
+	if limit <= 0 || limit > len(m.Candidates) {
+		limit = len(m.Candidates)
+	}
 	for i, c := range m.Candidates {
-		prog.Candidates = append(prog.Candidates, CandidateProgress{Name: c.Name, Algorithm: c.Algorithm, Stage: "training"})
+		stage := "training"
+		if i >= limit {
+			stage = "queued"
+		}
+		prog.Candidates = append(prog.Candidates, CandidateProgress{Name: c.Name, Algorithm: c.Algorithm, Stage: stage})
+	}
+	sel := workflow.NewSelector(ctx)
+	next := 0
+	var train func()
+	train = func() {
+		i, c := next, m.Candidates[next]
+		next++
+		prog.Candidates[i].Stage = "training"
 		f := workflow.ExecuteActivity(summary(trainCtx, fmt.Sprintf("train %s (%s)", c.Name, c.Algorithm)), a.TrainCandidate, activities.TrainInput{
 			Model: in.Model, Candidate: c.Name, Window: window, WorkflowID: info.WorkflowExecution.ID, RunID: info.WorkflowExecution.RunID,
 			StartedAt: info.WorkflowStartTime, SampleRate: rate,
@@ -225,10 +243,16 @@ func RetrainWorkflow(ctx workflow.Context, in RetrainInput) (*RetrainResult, err
 			cp := &prog.Candidates[i]
 			if err := f.Get(ctx, &t); err != nil {
 				cp.Stage, cp.Error = "failed", err.Error()
-				return
+			} else {
+				cp.Stage, cp.Version, cp.TrainRows, cp.Seconds = "trained", t.Version, t.TrainRows, t.Seconds
 			}
-			cp.Stage, cp.Version, cp.TrainRows, cp.Seconds = "trained", t.Version, t.TrainRows, t.Seconds
+			if next < len(m.Candidates) {
+				train()
+			}
 		})
+	}
+	for range limit {
+		train()
 	}
 	for range m.Candidates {
 		sel.Select(ctx)

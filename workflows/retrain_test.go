@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -471,6 +472,41 @@ func TestACandidateThatFailsToTrainIsReportedAndTheOthersDecide(t *testing.T) {
 	}
 	if attempts != 3 {
 		t.Errorf("forest was attempted %d times, want 3 (the training retry policy)", attempts)
+	}
+}
+
+func TestParallelTrainingsBoundsHowManyCandidatesTrainAtOnce(t *testing.T) {
+	// Each training takes 10 minutes of workflow time, so the run's length
+	// says how many ran at once: three rounds for one at a time, two for
+	// two, one for all.
+	for _, tc := range []struct {
+		parallel int
+		rounds   time.Duration
+	}{{0, 1}, {1, 3}, {2, 2}, {5, 1}} {
+		h := newHarness(t, func(m *config.Model) { m.ParallelTrainings = tc.parallel })
+		h.trainTakes = 10 * time.Minute
+		h.trainErr["id3"] = temporal.NewNonRetryableApplicationError("one-class sample", activities.ErrTypeInvalidData, nil)
+		h.scores = map[string]score{"logistic": {0.78, 0.80}, "forest": {0.76, 0.79}}
+		res := h.mustRun(retrainInput())
+		took := h.env.Now().Sub(runStart)
+		if took < tc.rounds*10*time.Minute || took >= (tc.rounds+1)*10*time.Minute {
+			t.Errorf("parallel_trainings %d: the run took %s of workflow time, want %d rounds of 10m", tc.parallel, took, tc.rounds)
+		}
+		var order []string
+		for _, tr := range h.trained {
+			order = append(order, tr.Candidate)
+		}
+		if tc.parallel != 1 {
+			slices.Sort(order) // trainings that start together are recorded in any order
+		}
+		want := map[bool]string{true: "logistic,id3,forest", false: "forest,id3,logistic"}[tc.parallel == 1]
+		if strings.Join(order, ",") != want {
+			t.Errorf("parallel_trainings %d: trained %v, want %s (the config's order when one at a time), each once", tc.parallel, order, want)
+		}
+		if res.Outcome != string(evaluator.OutcomePromote) || res.Winner != h.version("logistic") || len(res.Candidates) != 3 ||
+			res.Candidates[1].Stage != "failed" || res.Candidates[2].Stage != "trained" {
+			t.Errorf("parallel_trainings %d: outcome %s winner %s candidates %+v", tc.parallel, res.Outcome, res.Winner, res.Candidates)
+		}
 	}
 }
 
