@@ -56,7 +56,7 @@ func runScheduleSync(ctx context.Context, e *env, args []string) error {
 
 func printSync(w io.Writer, res *schedules.Result) {
 	if len(res.Schedules) == 0 {
-		fmt.Fprintln(w, "no schedules: no model sets schedule.retrain or schedule.drift (every or cron) in the config")
+		fmt.Fprintln(w, "no schedules: no model sets schedule.retrain, schedule.drift or schedule.score (every or cron) in the config")
 		return
 	}
 	head := "RESULT"
@@ -119,7 +119,7 @@ func runScheduleList(ctx context.Context, e *env, args []string) error {
 		return writeJSON(e.stdout, list)
 	}
 	if len(list) == 0 {
-		fmt.Fprintln(e.stdout, "no schedules: no model sets schedule.retrain or schedule.drift (every or cron) in the config")
+		fmt.Fprintln(e.stdout, "no schedules: no model sets schedule.retrain, schedule.drift or schedule.score (every or cron) in the config")
 		return nil
 	}
 	tw := table(e.stdout)
@@ -162,18 +162,24 @@ func scheduleState(s schedules.Entry) string {
 
 func clock(t time.Time) string { return t.UTC().Format("2006-01-02 15:04Z") }
 
-// scheduleRef parses MODEL|SCHEDULE_ID and --kind, and resolves them against
-// the config.
+// scheduleRef parses MODEL|SCHEDULE_ID, the kind (a second argument or
+// --kind), and resolves them against the config.
 func scheduleRef(e *env, fs *flag.FlagSet, kind *string, args []string) (*config.Config, schedules.Ref, error) {
 	pos, err := parse(fs, args)
 	if err != nil {
 		return nil, schedules.Ref{}, err
 	}
+	if len(pos) == 2 && slices.Contains(schedules.Kinds, pos[1]) {
+		if *kind != "" && *kind != pos[1] {
+			return nil, schedules.Ref{}, usageError{fmt.Sprintf("kind %s and --kind %s disagree: give one", pos[1], *kind)}
+		}
+		*kind, pos = pos[1], pos[:1]
+	}
 	if len(pos) != 1 {
-		return nil, schedules.Ref{}, usageError{"exactly one MODEL or SCHEDULE_ID (retrain-MODEL, drift-MODEL)"}
+		return nil, schedules.Ref{}, usageError{"exactly one MODEL or SCHEDULE_ID (retrain-MODEL, drift-MODEL, score-MODEL), optionally followed by a kind (retrain, drift, score)"}
 	}
 	if *kind != "" && !slices.Contains(schedules.Kinds, *kind) {
-		return nil, schedules.Ref{}, usageError{fmt.Sprintf("--kind %q: use retrain or drift", *kind)}
+		return nil, schedules.Ref{}, usageError{fmt.Sprintf("--kind %q: use retrain, drift or score", *kind)}
 	}
 	cfg, err := loadConfig(e)
 	if err != nil {
@@ -184,7 +190,7 @@ func scheduleRef(e *env, fs *flag.FlagSet, kind *string, args []string) (*config
 }
 
 func kindFlag(fs *flag.FlagSet) *string {
-	return fs.String("kind", "", "retrain or drift: which of the model's schedules (default retrain)")
+	return fs.String("kind", "", "retrain, drift or score: which of the model's schedules (default retrain; also as a second argument)")
 }
 
 func runSchedulePause(ctx context.Context, e *env, args []string) error {

@@ -35,7 +35,8 @@ func runSchedule(t *testing.T, args ...string) scheduleRun {
 
 // scheduleConfig writes the example config with its model renamed to one
 // unique to the test and a task queue of the test's own, so the schedules it
-// creates collide with nobody's. It returns the file and the model name.
+// creates collide with nobody's, and its nightly score schedule uncommented.
+// It returns the file and the model name.
 func scheduleConfig(t *testing.T) (path, model, queue string) {
 	t.Helper()
 	b, err := os.ReadFile("../../kingmaker.example.yaml")
@@ -48,8 +49,9 @@ func scheduleConfig(t *testing.T) (path, model, queue string) {
 	model, queue = "clitest-"+s, "kingmaker-clitest-"+s
 	text := strings.Replace(string(b), "  - name: churn\n", "  - name: "+model+"\n", 1)
 	text = strings.Replace(text, "  task_queue: kingmaker\n", "  task_queue: "+queue+"\n", 1)
-	if !strings.Contains(text, model) || !strings.Contains(text, queue) {
-		t.Fatal("the example config no longer has the model name or task queue this test replaces")
+	text = strings.Replace(text, "      # score: ", "      score: ", 1)
+	if !strings.Contains(text, model) || !strings.Contains(text, queue) || !strings.Contains(text, "      score: ") {
+		t.Fatal("the example config no longer has the model name, task queue or commented score schedule this test replaces")
 	}
 	text = strings.Replace(text, "  host_port: 127.0.0.1:7233\n", "  host_port: "+testenv.TemporalAddr()+"\n", 1)
 	path = filepath.Join(t.TempDir(), "kingmaker.yaml")
@@ -69,7 +71,8 @@ func TestScheduleCommandsRefuseBadArgumentsWithOneLine(t *testing.T) {
 	}{
 		{"pause without a reason asks for one", []string{"schedule", "pause", model}, 2, "--reason is required"},
 		{"an unknown model is named with the configured ones", []string{"schedule", "pause", "nope", "--reason", "x"}, 1, `unknown model "nope" (configured: ` + model + `)`},
-		{"an unknown kind is a usage error", []string{"schedule", "trigger", model, "--kind", "weekly"}, 2, `--kind "weekly": use retrain or drift`},
+		{"an unknown kind is a usage error", []string{"schedule", "trigger", model, "--kind", "weekly"}, 2, `--kind "weekly": use retrain, drift or score`},
+		{"a kind as argument and a different --kind are a usage error", []string{"schedule", "trigger", model, "score", "--kind", "drift"}, 2, "kind score and --kind drift disagree"},
 		{"a kind that disagrees with the schedule id is refused", []string{"schedule", "resume", "drift-" + model, "--kind", "retrain"}, 1, "drift-" + model + " is a drift schedule, not retrain"},
 		{"two targets are a usage error", []string{"schedule", "trigger", model, "other"}, 2, "exactly one MODEL or SCHEDULE_ID"},
 		{"sync takes no model", []string{"schedule", "sync", model}, 2, "sync takes every model from the config"},
@@ -91,7 +94,7 @@ func TestScheduleCommandsRefuseBadArgumentsWithOneLine(t *testing.T) {
 func TestScheduleCommandsDriveTheSchedulesOnTemporal(t *testing.T) {
 	testenv.Integration(t)
 	cfg, model, queue := scheduleConfig(t)
-	retrain, drift := "retrain-"+model, "drift-"+model
+	retrain, drift, score := "retrain-"+model, "drift-"+model, "score-"+model
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	c, err := client.DialContext(ctx, client.Options{HostPort: testenv.TemporalAddr()})
@@ -104,7 +107,7 @@ func TestScheduleCommandsDriveTheSchedulesOnTemporal(t *testing.T) {
 		for _, id := range started {
 			c.TerminateWorkflow(context.Background(), id, "", "test over")
 		}
-		for _, id := range []string{retrain, drift} {
+		for _, id := range []string{retrain, drift, score} {
 			c.ScheduleClient().GetHandle(context.Background(), id).Delete(context.Background())
 		}
 	})
@@ -126,10 +129,10 @@ func TestScheduleCommandsDriveTheSchedulesOnTemporal(t *testing.T) {
 	if err := json.Unmarshal([]byte(km(0, "schedule", "sync", "-o", "json").stdout), &res); err != nil {
 		t.Fatal(err)
 	}
-	if res.Count(schedules.Created) != 2 || len(res.Schedules) != 2 {
-		t.Fatalf("first sync: %+v, want both schedules created", res.Schedules)
+	if res.Count(schedules.Created) != 3 || len(res.Schedules) != 3 {
+		t.Fatalf("first sync: %+v, want the retrain, drift and score schedules created", res.Schedules)
 	}
-	if out := km(0, "schedule", "sync").stdout; !strings.Contains(out, "0 created, 0 updated, 2 unchanged, 0 deleted") {
+	if out := km(0, "schedule", "sync").stdout; !strings.Contains(out, "0 created, 0 updated, 3 unchanged, 0 deleted") {
 		t.Errorf("second sync printed\n%s\nwant every schedule unchanged", out)
 	}
 
@@ -138,7 +141,7 @@ func TestScheduleCommandsDriveTheSchedulesOnTemporal(t *testing.T) {
 	if err := json.Unmarshal([]byte(km(0, "schedule", "list", "-o", "json").stdout), &list); err != nil {
 		t.Fatal(err)
 	}
-	if len(list) != 2 || list[0].ID != retrain || !list[0].Paused || !strings.HasSuffix(list[0].Note, ": holiday freeze") || list[1].Paused || list[1].TaskQueue != queue {
+	if len(list) != 3 || list[2].ID != score || list[2].Spec != "cron 0 2 * * *" || list[0].ID != retrain || !list[0].Paused || !strings.HasSuffix(list[0].Note, ": holiday freeze") || list[1].Paused || list[1].TaskQueue != queue {
 		t.Errorf("list after pausing the retrain schedule: %+v", list)
 	}
 	if out := km(0, "schedule", "list").stdout; !strings.Contains(out, retrain) || !strings.Contains(out, "paused") || !strings.Contains(out, "every 1d, jitter 10m") {
@@ -164,6 +167,15 @@ func TestScheduleCommandsDriveTheSchedulesOnTemporal(t *testing.T) {
 	got = km(1, "schedule", "trigger", drift)
 	if !strings.Contains(got.stderr, "still running "+trig.WorkflowID) {
 		t.Errorf("triggering again while the run goes on says %q; it should name the running workflow", got.stderr)
+	}
+
+	// The kind can follow the model as an argument.
+	out := km(0, "schedule", "trigger", model, "score").stdout
+	if id, _, ok := strings.Cut(strings.TrimPrefix(out, "started "), " "); ok && strings.HasPrefix(out, "started ") {
+		started = append(started, id)
+	}
+	if !strings.HasPrefix(out, "started "+score+"-") || !strings.Contains(out, "from schedule "+score) {
+		t.Errorf("trigger %s score printed %q, want a run of %s started", model, out, score)
 	}
 
 	if out := km(0, "schedule", "resume", retrain, "--reason", "freeze over").stdout; !strings.Contains(out, "resumed "+retrain) {
