@@ -5,7 +5,9 @@
 
 Only the blocks between <!-- BEGIN GENERATED: name --> and
 <!-- END GENERATED: name --> are rewritten; the prose around them is kept. A
-missing BENCHMARKS.md is created with every block and placeholder prose.
+missing BENCHMARKS.md is created with every block and placeholder prose. A
+results file of some sections only (scripts/bench.sh MODE SECTION,...)
+rewrites only those sections' blocks.
 Standard library only.
 """
 
@@ -424,6 +426,50 @@ def promote_block(r):
         code([p["command"]])])
 
 
+def serve_block(r, path):
+    sv = r.get("serve")
+    if not sv:
+        return "_Not measured in this run._"
+    rows = []
+    for p in sorted(sv["points"], key=lambda p: (ALGOS.index(p["algorithm"]) if p["algorithm"] in ALGOS else len(ALGOS), p["batch"], p["concurrency"])):
+        l = p["latency_us"]
+        rows.append([p["algorithm"], p["batch"], p["concurrency"], num(p["req_per_second"]), num(p["rows_per_second"]),
+                     num(l["p50"]), num(l["p99"]), num(l["p999"]), num(p["server_cpu_us_per_req"]), num(p["client_cpu_us_per_req"]),
+                     f"{p['requests']:,}", p["errors"] if not p["errors"] else f"**{p['errors']}**"])
+    models = [[m["algorithm"], ", ".join(f"{k} {v:g}" for k, v in sorted(m["params"].items())) or "–", num(m["artifact_bytes"] / 1024),
+               f"{m['accuracy']:.4f}"] for m in sorted(sv["models"], key=lambda m: ALGOS.index(m["algorithm"]) if m["algorithm"] in ALGOS else len(ALGOS))]
+    errors = sum(p["errors"] for p in sv["points"])
+    samples = [e for p in sv["points"] for e in p.get("error_samples") or []]
+    first = sv["points"][0] if sv["points"] else {}
+    out = []
+    if r["run"].get("only"):
+        run = r["run"]
+        out += [f"Figures from **`{run['command']}`** ({run['mode']} size, this section alone), started "
+                f"{run['started'].replace('T', ' ')}, commit {run['git_commit']}, load average (1/5/15 min) "
+                f"{'/'.join(f'{x:.1f}' for x in run.get('loadavg_start') or [])} at the start; results in [`{path}`]({path}).", ""]
+    out += [table(["algorithm", "rows per request", "clients", "req/s", "rows/s", "p50 µs", "p99 µs", "p99.9 µs",
+                   "server CPU µs/req", "client CPU µs/req", "requests", "errors"], rows), "",
+            f"{sv['rows']:,} rows of the benchmark grid, {sv['train_rows']:,} of them training rows ({sv['features']} features). Each "
+            "algorithm of the build is trained with the example config's parameters (the trainer's defaults for those it does not "
+            f"list), stored as a version in the registry (keyspace `{sv['keyspace']}`) and promoted. The server is the test binary in a "
+            "process of its own running what `kingmaker serve` runs, `serving.New` over `serving.RegistrySource` with its defaults "
+            f"(champion pointer read every {sv['poll_seconds']:g} s, shadow sample 0.1, no shadow version), on 127.0.0.1:0; the load "
+            "starts once every champion is loaded. The clients are goroutines of the benchmark process, each with its own keep-alive "
+            "connection, sending `POST /v2/models/{model}/infer` bodies of different holdout rows (FP64 and BYTES tensors, "
+            f"{first.get('request_bytes', 0):,} bytes for one row) back to back; each point is {sv['warmup_seconds']:g} s of warm-up, "
+            f"then {num(first.get('seconds', 0), 2)} s measured. Latency is from sending the request to having read the whole response. "
+            f"Client and server share the {sv['server_gomaxprocs']} cores (GOMAXPROCS {sv['server_gomaxprocs']} each): with one client "
+            "the figures are one request at a time; with more, both processes compete for the cores and req/s can reach at most about "
+            f"{sv['server_gomaxprocs']} s / (server + client CPU per request), less when other processes use the cores (see the load "
+            "average): the client's CPU is part of every figure, and the CPU per request is the steadier measure. "
+            f"CPU per request is each process's CPU time over the measured stretch. Errors (any status but 200, an answer from another "
+            f"version, or of the wrong shape): **{errors}** in all" + (f", e.g. {samples[0]}" if samples else "") +
+            f". Peak RSS of the server with every model loaded: {num(sv['server_peak_rss_mib'])} MiB.", "",
+            table(["algorithm", "parameters", "artifact KiB", "holdout accuracy"], models), "",
+            code([sv["command"], "# the grid: $KMBENCH -test.run '^TestExport$' -kmbench.export data -kmbench.rows " + str(sv["rows"])])]
+    return "\n".join(out)
+
+
 def targets_block(r):
     rows = []
     wl = r.get("window_load") or {}
@@ -489,7 +535,13 @@ def targets_block(r):
 BLOCKS = {
     "run": run_block, "targets": targets_block, "window": window_block, "window-profile": profile_block, "train": train_block,
     "sklearn": sklearn_block, "drift": drift_block, "retrain": retrain_block, "promote": promote_block,
+    "serve": serve_block,
 }
+
+# The blocks each section of bench/run.py fills: a run of some sections (run.py --only)
+# regenerates only theirs and leaves the others, the run facts and the targets as they are.
+SECTION_BLOCKS = {"window_load": ["window"], "window_profile": ["window-profile"], "train": ["train", "sklearn"],
+                  "train_all_cores": ["sklearn"], "drift": ["drift"], "retrain": ["retrain"], "promote": ["promote"], "serve": ["serve"]}
 
 SKELETON = """# Benchmarks
 
@@ -533,6 +585,11 @@ SKELETON = """# Benchmarks
 
 <!-- BEGIN GENERATED: promote -->
 <!-- END GENERATED: promote -->
+
+## 7. Serving
+
+<!-- BEGIN GENERATED: serve -->
+<!-- END GENERATED: serve -->
 """
 
 
@@ -544,13 +601,17 @@ def main():
         r = json.load(f)
     text = open(md).read() if os.path.exists(md) else SKELETON
     rel = os.path.relpath(os.path.abspath(src), os.path.dirname(os.path.abspath(md)))
+    only = r["run"].get("only") or []
+    wanted = {b for s in only for b in SECTION_BLOCKS.get(s, [])}
     for name, fn in BLOCKS.items():
+        if only and name not in wanted:
+            continue
         pat = re.compile(rf"(<!-- BEGIN GENERATED: {re.escape(name)} -->\n).*?(<!-- END GENERATED: {re.escape(name)} -->)", re.S)
         if not pat.search(text):
             print(f"report.py: {md} has no block {name!r}; skipped", file=sys.stderr)
             continue
         try:
-            body = fn(r, rel) if name == "run" else fn(r)
+            body = fn(r, rel) if name in ("run", "serve") else fn(r)
         except Exception as e:  # one broken table must not lose the others
             body = f"_Could not be generated from {rel}: {type(e).__name__}: {e}_"
         text = pat.sub(lambda m: m.group(1) + body.rstrip() + "\n" + m.group(2), text)

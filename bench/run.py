@@ -4,7 +4,7 @@
 scripts/bench.sh calls it after building the Go test binary and the venv; run
 it through that script (`scripts/bench.sh quick|full`), which passes:
 
-    run.py --mode quick|full --gobin BIN --python .venv/bin/python --tags xgboost --out results.json
+    run.py --mode quick|full --gobin BIN --python .venv/bin/python --tags xgboost --out results.json [--only serve]
 
 Every measurement runs in a process of its own (a Go benchmark of the test
 binary, or sklearn_bench.py), so that the peak RSS os.wait4 reports for it is
@@ -39,6 +39,7 @@ PLANS = {
         "retrain": [{"rows": 100_000, "algos": "logistic,id3,forest", "trainings": 1, "reps": 2, "pure": True}],
         "big_retrain": None,
         "promote": {"sequential": 50, "rounds": 5, "contenders": 50},
+        "serve": {"rows": 10_000, "duration": "2s", "concurrency": "1,8", "batches": "1"},
     },
     "full": {
         "window": [100_000, 1_000_000], "window_rounds": 5, "profile": True,
@@ -50,9 +51,12 @@ PLANS = {
         ],
         "big_retrain": {"rows": 1_000_000, "trainings": 1, "reps": 1, "pure": False},
         "promote": {"sequential": 200, "rounds": 20, "contenders": 50},
+        "serve": {"rows": 10_000, "duration": "10s", "concurrency": "1,8", "batches": "1,100"},
     },
 }
 
+# The sections, in the order they run (--only picks some).
+SECTIONS = ["window_load", "window_profile", "train", "train_all_cores", "drift", "retrain", "promote", "serve"]
 # Algorithms in the order of the tables; xgboost only when the binary has it.
 ALGOS = ["logistic", "id3", "forest", "naive_bayes", "knn", "xgboost"]
 # A Go run projected to take longer than this runs once instead of train_reps times.
@@ -266,6 +270,14 @@ class Runner:
                                                       "-kmbench.contenders", str(p["contenders"])], "promote")
         return {**res, **meta}
 
+    def serve(self):
+        p = self.plan["serve"]
+        log(f"serve: every algorithm, {p['concurrency']} clients, batches of {p['batches']} rows, {p['duration']} per point")
+        path = self.export(p["rows"])
+        res, meta = self.gobench("BenchmarkServe", ["-kmbench.data", os.path.relpath(path, BENCH), "-kmbench.duration", p["duration"],
+                                                    "-kmbench.concurrency", p["concurrency"], "-kmbench.batches", p["batches"]], "serve")
+        return {**res, **meta}
+
     def fail(self, section, err):
         log(f"{section}: {err}")
         self.failures.append({"section": section, "error": str(err)})
@@ -383,18 +395,25 @@ def main():
     ap.add_argument("--tags", default="", help="the build tags of --gobin (xgboost when it has the xgboost trainer)")
     ap.add_argument("--xgboost", default="", help="what scripts/xgboost.sh check said")
     ap.add_argument("--out", required=True)
+    ap.add_argument("--only", default="", help="run only these sections (comma-separated, e.g. serve); empty: every one")
     args = ap.parse_args()
     facts = machine_facts(args)
     r = Runner(args)
     started = datetime.now(timezone.utc)
     t0 = time.perf_counter()
-    res = {"run": {"mode": args.mode, "command": f"scripts/bench.sh {args.mode}", "started": started.isoformat(timespec="seconds"),
+    only = [s for s in args.only.split(",") if s]
+    if set(only) - set(SECTIONS):
+        ap.error(f"--only {args.only}: unknown section(s) {', '.join(sorted(set(only) - set(SECTIONS)))}; the sections are {', '.join(SECTIONS)}")
+    command = f"scripts/bench.sh {args.mode}" + (f" {','.join(only)}" if only else "")
+    res = {"run": {"mode": args.mode, "command": command, "only": only, "started": started.isoformat(timespec="seconds"),
                    "loadavg_start": loadavg(), "logs": r.logs, **facts},
            "timings": {}}
     algos = [a for a in ALGOS if a != "xgboost" or facts.get("xgboost", {}).get("built")]
     fast = "xgboost" if "xgboost" in algos else "logistic"
 
     def section(name, fn):
+        if only and name not in only:
+            return
         s = time.perf_counter()
         try:
             res[name] = fn()
@@ -419,6 +438,7 @@ def main():
     section("drift", r.drift)
     section("retrain", lambda: r.retrain(fast))
     section("promote", r.promote)
+    section("serve", r.serve)
     res["run"]["seconds"] = time.perf_counter() - t0
     res["run"]["loadavg_end"] = loadavg()
     res["run"]["finished"] = datetime.now(timezone.utc).isoformat(timespec="seconds")

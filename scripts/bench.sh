@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
 # Kingmaker's benchmarks (make bench): window loads against a plain gocql scan, every trainer
 # against scikit-learn, drift statistics against numpy/scipy, the orchestration overhead of a
-# retrain and the promotion compare-and-set, each comparison measured side by side in one run.
+# retrain, the promotion compare-and-set and a load test of kingmaker serve on loopback, each
+# comparison measured side by side in one run.
 #
-#   scripts/bench.sh [quick|full]
+#   scripts/bench.sh [quick|full] [SECTION,...]
+#
+# SECTION (bench/run.py's names: window_load, window_profile, train, train_all_cores, drift,
+# retrain, promote, serve) runs only those sections and regenerates only their tables.
 #
 # quick (the default) is CI-sized, about 3 minutes; full is what BENCHMARKS.md reports, 20-30
 # minutes on 2 cores. Results go to bench/results/<UTC timestamp>.json and the tables of
@@ -23,10 +27,11 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
 MODE=${1:-quick}
+ONLY=${2:-}
 case $MODE in
   quick | full) ;;
   *)
-    echo "usage: $(basename "$0") [quick|full]" >&2
+    echo "usage: $(basename "$0") [quick|full] [SECTION,...]" >&2
     exit 2
     ;;
 esac
@@ -75,7 +80,7 @@ fi
 mkdir -p bench/results
 OUT=bench/results/$(date -u +%Y%m%dT%H%M%SZ).json
 rc=0
-"$VENV/bin/python" bench/run.py --mode "$MODE" --gobin "$BIN" --python "$VENV/bin/python" --tags "$tags" --xgboost "$xgb" --out "$OUT" || rc=$?
+"$VENV/bin/python" bench/run.py --mode "$MODE" --gobin "$BIN" --python "$VENV/bin/python" --tags "$tags" --xgboost "$xgb" --out "$OUT" --only "$ONLY" || rc=$?
 if [ -f "$OUT" ]; then
   "$VENV/bin/python" bench/report.py "$OUT" BENCHMARKS.md
   log "BENCHMARKS.md regenerated from $OUT ($(((SECONDS - t0) / 60)) min $(((SECONDS - t0) % 60)) s in all)"
