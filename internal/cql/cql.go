@@ -93,9 +93,32 @@ func Connect(c config.Cassandra, withKeyspace bool) (*gocql.Session, error) {
 	}
 	s, err := cl.CreateSession()
 	if err != nil {
-		return nil, Explain(c, err)
+		err = Explain(c, err)
+		if withKeyspace && errors.Is(err, ErrUnreachable) && keyspaceMissing(c) {
+			// gocql reports a keyspace it cannot USE as "no connections".
+			return nil, fmt.Errorf("cassandra keyspace %q does not exist on %s: run `kingmaker schema apply`, or check cassandra.keyspace",
+				c.Keyspace, strings.Join(c.Hosts, ","))
+		}
+		return nil, err
 	}
 	return s, nil
+}
+
+// keyspaceMissing reports whether the cluster answers without a keyspace
+// and has no keyspace of the configured name.
+func keyspaceMissing(c config.Cassandra) bool {
+	cl, err := Cluster(c, false)
+	if err != nil {
+		return false
+	}
+	s, err := cl.CreateSession()
+	if err != nil {
+		return false
+	}
+	defer s.Close()
+	var name string
+	err = s.Query(`SELECT keyspace_name FROM system_schema.keyspaces WHERE keyspace_name = ?`, c.Keyspace).Scan(&name)
+	return errors.Is(err, gocql.ErrNotFound)
 }
 
 // Explain turns a session error into a one-line message naming what to fix.

@@ -55,3 +55,19 @@ func TestCassandraRefusesMissingOrWrongCredentialsWithAClearMessage(t *testing.T
 		})
 	}
 }
+
+func TestAMissingKeyspaceIsNamedNotReportedAsAnOutage(t *testing.T) {
+	testenv.Integration(t)
+	c := testenv.CassandraConfig(t)
+	c.Keyspace = "kingmaker_no_such_keyspace"
+	s, err := cql.Connect(c, true)
+	if err == nil {
+		s.Close()
+		t.Fatal("connected to a keyspace that does not exist")
+	}
+	msg := err.Error()
+	if errors.Is(err, cql.ErrUnreachable) || !strings.Contains(msg, `keyspace "kingmaker_no_such_keyspace" does not exist`) ||
+		!strings.Contains(msg, "kingmaker schema apply") || strings.Contains(msg, "\n") {
+		t.Fatalf("want one line naming the keyspace and schema apply, got %q", msg)
+	}
+}
