@@ -71,6 +71,11 @@ type CandidateVerdict struct {
 	// Reasons are sentences, one per condition checked, saying whether it
 	// held and with what numbers.
 	Reasons []string `json:"reasons"`
+	// Deciding is the reason that decided the candidate, for a one-line
+	// summary: the first condition it failed; for a candidate that passed,
+	// its comparison with the champion on the primary metric, or its first
+	// reason when there is no champion.
+	Deciding string `json:"deciding,omitempty"`
 }
 
 // tolerance absorbs floating-point noise in threshold comparisons, so that an
@@ -196,8 +201,17 @@ func headlineWinner(p Policy, champion *Champion, c Candidate, v CandidateVerdic
 func judge(p Policy, champion *Champion, c Candidate) CandidateVerdict {
 	v := CandidateVerdict{Version: c.Version, Algorithm: c.Algorithm, Passed: true, Reasons: []string{}}
 	check := func(ok bool, reason string) {
+		if !ok && v.Passed {
+			v.Deciding = reason
+		}
 		v.Passed = v.Passed && ok
 		v.Reasons = append(v.Reasons, reason)
+	}
+	done := func() CandidateVerdict {
+		if v.Deciding == "" && len(v.Reasons) > 0 {
+			v.Deciding = v.Reasons[0]
+		}
+		return v
 	}
 
 	if p.MinHoldoutRows > 0 {
@@ -218,11 +232,15 @@ func judge(p Policy, champion *Champion, c Candidate) CandidateVerdict {
 		check(checkBound(c.Metrics, bound))
 	}
 	if champion == nil {
-		return v
+		return done()
 	}
 
 	if comp, ok := findComparison(c.Comparisons, p.PrimaryMetric); ok {
-		check(checkPrimary(p, comp))
+		ok, reason := checkPrimary(p, comp)
+		check(ok, reason)
+		if v.Passed {
+			v.Deciding = reason // replaced by a guardrail that fails below
+		}
 	} else {
 		check(false, fmt.Sprintf("no comparison with champion %s on %s: the candidate cannot be judged", champion.Version, p.PrimaryMetric))
 	}
@@ -233,7 +251,7 @@ func judge(p Policy, champion *Champion, c Candidate) CandidateVerdict {
 			check(false, fmt.Sprintf("guardrail %s: no comparison with champion %s", g.Metric, champion.Version))
 		}
 	}
-	return v
+	return done()
 }
 
 // checkBound: value >= bound for a score, value <= bound for a loss.

@@ -271,29 +271,13 @@ func printResult(w io.Writer, r *workflows.RetrainResult) {
 	fmt.Fprintln(w, "  (every reason: kingmaker retrain ... -o json, or the run in the Temporal UI)")
 }
 
-// keyReason is the reason that decided a candidate: the first condition it
-// failed, or the comparison with the champion when it passed.
+// keyReason is the reason that decided a candidate, as the evaluator
+// names it; a decision recorded before it did shows its first reason.
 func keyReason(v evaluator.CandidateVerdict) string {
-	for _, r := range v.Reasons {
-		if strings.Contains(r, "not ") || strings.Contains(r, "below") || strings.Contains(r, "> ") || strings.Contains(r, "worse by") && strings.Contains(r, "(>") {
-			return trimCandidate(r)
-		}
+	if v.Deciding != "" {
+		return v.Deciding
 	}
-	for _, r := range v.Reasons {
-		if strings.Contains(r, "vs champion") {
-			return trimCandidate(r)
-		}
-	}
-	return trimCandidate(first(v.Reasons))
-}
-
-// trimCandidate drops the "candidate VERSION (ALGO): " prefix the table
-// already shows.
-func trimCandidate(r string) string {
-	if i := strings.Index(r, "): "); i >= 0 && strings.HasPrefix(r, "candidate ") {
-		return r[i+3:]
-	}
-	return r
+	return first(v.Reasons)
 }
 
 func runApproval(approve bool) func(ctx context.Context, e *env, args []string) error {
