@@ -130,13 +130,18 @@ def cpu_bound_ratio(w, read):
     return (s + c["gocql"]["median"]) / (s + c[read]["median"])
 
 
+def parallel_label(x):
+    """The model's parallel_trainings in a retrain result ("all" for 0; results from before the setting started all)."""
+    p = x.get("parallel_trainings", 0)
+    return "all" if p == 0 else str(p)
+
+
 def window_block(r):
     wl = r.get("window_load")
     if not wl:
         return "_Not measured in this run._"
     reads = [("gocql", "plain gocql scan (the reference)"), ("gocql-raw", "gocql, cells left undecoded"),
-             ("dataset.Scan", "dataset.Source.Scan"), ("dataset.LoadTrain", "dataset.Source.LoadTrain"),
-             ("proposal", "Scan with the proposed change (prototype)"), ("proposal.LoadTrain", "LoadTrain over the prototype")]
+             ("dataset.Scan", "dataset.Source.Scan"), ("dataset.LoadTrain", "dataset.Source.LoadTrain")]
     rows = []
     for n, w in sorted(wl.items(), key=lambda kv: int(kv[0])):
         for read, label in reads:
@@ -342,7 +347,7 @@ def retrain_block(r):
         rest = [tl["span_seconds"] - tl["train_wall_seconds"] - tl["evaluate_seconds"] for tl in x["timeline"]]
         ov = x["overhead"]["values"]
         ovc = x.get("overhead_cpu", {}).get("values", [])
-        rows.append([rows_label(x["rows"]), ", ".join(c.split(" ")[0] for c in x["candidates"]), x["trainings"],
+        rows.append([rows_label(x["rows"]), ", ".join(c.split(" ")[0] for c in x["candidates"]), x["trainings"], parallel_label(x),
                      spread(x["e2e_seconds"]["values"]), spread(x["pure_seconds"]["values"]),
                      f"{spread([100 * o for o in ov], '%', 2)}", verdict(med(ov) < TARGETS["overhead"]),
                      f"{spread(x.get('e2e_cpu_seconds', {}).get('values', []))} / {spread(x.get('pure_cpu_seconds', {}).get('values', []))}",
@@ -351,7 +356,7 @@ def retrain_block(r):
                      f"{spread(train_wall)} / {spread(ev)} / {spread(snap)} / {spread(rest)}",
                      num(x["peak_rss_after_retrain_mib"])])
         cmds.append(x["command"])
-    out = [table(["rows", "candidates", "trainings at once", "e2e s", "pure s", "overhead (e2e − pure) / pure", "target < 25%",
+    out = [table(["rows", "candidates", "worker's trainings at once", "model's parallel_trainings", "e2e s", "pure s", "overhead (e2e − pure) / pure", "target < 25%",
                   "CPU s e2e / pure", "overhead in CPU",
                   "pure: load / train / evaluate s", "e2e (history): trainings / Evaluate / SnapshotWindow / rest s",
                   "peak RSS of the retrain MiB"], rows), "",
@@ -384,7 +389,8 @@ def retrain_block(r):
             rest = e2e - tl["train_wall_seconds"] - run.get("Evaluate", 0) - snap
             for k, v in zip(keys, (train_extra, idle, eval_extra, snap, rest)):
                 parts[k].append((v, v / p["seconds"]))
-        out += ["", f"Where the overhead of the {rows_label(x['rows'])}-row retrain with one training at a time goes, per round "
+        out += ["", f"Where the overhead of the {rows_label(x['rows'])}-row retrain with one training at a time "
+                f"(parallel_trainings {parallel_label(x)}) goes, per round "
                 "(activity run times from the workflow history against the pure run of the same round):", "",
                 table(["part", "seconds", "share of pure"],
                       [[k, spread([v for v, _ in vs]), spread([100 * f for _, f in vs], "%", 2)] for k, vs in parts.items()])]
@@ -515,7 +521,7 @@ def targets_block(r):
         ovc = x.get("overhead_cpu", {}).get("values", [])
         cpu = f"; in CPU time {100 * med(ovc):+.1f}% [{100 * min(ovc):+.1f}–{100 * max(ovc):+.1f}%]" if ovc else ""
         rows.append([f"orchestration overhead of a retrain < 25% of its pure compute ({rows_label(x['rows'])} rows, 3 candidates, "
-                     f"{x['trainings']} training{'s' if x['trainings'] > 1 else ''} at once)",
+                     f"{x['trainings']} training{'s' if x['trainings'] > 1 else ''} at once, parallel_trainings {parallel_label(x)})",
                      f"{100 * med(ov):+.1f}% [{100 * min(ov):+.1f}–{100 * max(ov):+.1f}%]{cpu}", verdict(med(ov) < TARGETS["overhead"])])
         rows.append([f"peak RSS of that retrain (reported)", f"{num(x['peak_rss_after_retrain_mib'])} MiB", "–"])
     for x in r.get("retrain", []):

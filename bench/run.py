@@ -48,6 +48,7 @@ PLANS = {
         "retrain": [
             {"rows": 100_000, "algos": "logistic,id3,forest", "trainings": 1, "reps": 5, "pure": True},
             {"rows": 100_000, "algos": "logistic,id3,forest", "trainings": 2, "reps": 5, "pure": True},
+            {"rows": 100_000, "algos": "logistic,id3,forest", "trainings": 1, "parallel": 0, "reps": 5, "pure": True},
         ],
         "big_retrain": {"rows": 1_000_000, "trainings": 1, "reps": 1, "pure": False},
         "promote": {"sequential": 200, "rounds": 20, "contenders": 50},
@@ -251,10 +252,12 @@ class Runner:
         if self.plan["big_retrain"]:
             runs.append({**self.plan["big_retrain"], "algos": fast})
         for r in runs:
-            what = f"retrain-{r['rows']}-{r['algos'].replace(',', '+')}-t{r['trainings']}"
+            what = f"retrain-{r['rows']}-{r['algos'].replace(',', '+')}-t{r['trainings']}" + (f"-p{r['parallel']}" if "parallel" in r else "")
             log(f"retrain: {r['algos']} on {r['rows']:,} rows, {r['trainings']} training(s) at once, {r['reps']} round(s)")
             flags = ["-kmbench.rows", str(r["rows"]), "-kmbench.algos", r["algos"], "-kmbench.trainings", str(r["trainings"]),
                      "-kmbench.reps", str(r["reps"]), f"-kmbench.pure={str(r['pure']).lower()}"]
+            if "parallel" in r:
+                flags += ["-kmbench.parallel", str(r["parallel"])]
             try:
                 res, meta = self.gobench("BenchmarkRetrain", flags, what)
             except RuntimeError as e:
