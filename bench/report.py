@@ -176,11 +176,10 @@ def window_block(r):
 
 PROFILE_FUNCS = [
     ("gocql.(*Iter).Scan", "gocql.(*Iter).Scan: the driver's row decoding, all of it"),
-    ("gocql.unmarshalNullable", "gocql.unmarshalNullable: **T targets, reflect.New per cell"),
-    ("reflect.New", "reflect.New"),
-    ("dataset.value", "dataset.value: reflection and an interface box per cell"),
-    ("dataset.(*converter).features", "dataset.(*converter).features: the row's []float64"),
-    ("dataset.labelString", "dataset.labelString (UUID.String, category and label strings)"),
+    ("gocql.scanColumn", "gocql.scanColumn: a cell handed to its target"),
+    ("dataset.(*cell).UnmarshalCQL", "dataset.(*cell).UnmarshalCQL: dataset's own decoding of a cell"),
+    ("dataset.(*converter).features", "dataset.(*converter).features: a row's features, category lookups"),
+    ("dataset.(*cell).appendText", "dataset.(*cell).appendText: key, label and category text"),
     ("dataset.Holdout", "dataset.Holdout (FNV hash of the key)"),
     ("runtime.mallocgc", "runtime.mallocgc: allocation"),
     ("runtime.gcBgMarkWorker", "runtime.gcBgMarkWorker: garbage collection"),
