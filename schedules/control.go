@@ -139,7 +139,7 @@ func List(ctx context.Context, c client.Client, cfg *config.Config) ([]Entry, er
 		}
 		out = append(out, e)
 	}
-	ids, err := listOwned(ctx, sc)
+	ids, err := listOwned(ctx, sc, cfg.Temporal.TaskQueue)
 	if err != nil {
 		return nil, err
 	}

@@ -46,6 +46,11 @@ const (
 	MemoManagedBy = "managed-by"
 	MemoModel     = "model"
 	MemoKind      = "kind"
+	// MemoTaskQueue is the task queue the schedule's runs go to: the
+	// deployment it belongs to. Listing skips other deployments' schedules
+	// by it without describing them (schedules made before it existed are
+	// told apart by describing their action).
+	MemoTaskQueue = "task-queue"
 	// ManagedBy is the value of MemoManagedBy on Kingmaker's schedules.
 	ManagedBy = "kingmaker"
 	// MemoSchedule is the memo key, on every workflow a schedule starts, that

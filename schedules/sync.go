@@ -126,7 +126,7 @@ func syncSchedules(ctx context.Context, c client.Client, cfg *config.Config, app
 			add(workflows.ScheduleID(kind, m.Name))
 		}
 	}
-	listed, err := listOwned(ctx, sc)
+	listed, err := listOwned(ctx, sc, cfg.Temporal.TaskQueue)
 	if err != nil {
 		errs = append(errs, err)
 	}
@@ -238,7 +238,7 @@ func createOptions(s Schedule) client.ScheduleOptions {
 		PauseOnFailure: s.Policy.PauseOnFailure,
 		Paused:         s.Trigger.Paused,
 		Note:           note,
-		Memo:           map[string]any{MemoManagedBy: ManagedBy, MemoModel: s.Model, MemoKind: s.Kind},
+		Memo:           map[string]any{MemoManagedBy: ManagedBy, MemoModel: s.Model, MemoKind: s.Kind, MemoTaskQueue: s.Action.TaskQueue},
 		// The schedule itself is filterable by model in the UI too.
 		TypedSearchAttributes: s.Action.TypedSearchAttributes,
 	}
@@ -445,23 +445,26 @@ func normalCalendar(c client.ScheduleCalendarSpec) client.ScheduleCalendarSpec {
 
 // owner reads the ownership memo: the model and kind of a Kingmaker schedule.
 func owner(memo *commonpb.Memo) (model, kind string, ok bool) {
-	get := func(k string) string {
-		p := memo.GetFields()[k]
-		var s string
-		if p == nil || dataConverter.FromPayload(p, &s) != nil {
-			return ""
-		}
-		return s
-	}
-	if get(MemoManagedBy) != ManagedBy {
+	if memoString(memo, MemoManagedBy) != ManagedBy {
 		return "", "", false
 	}
-	return get(MemoModel), get(MemoKind), true
+	return memoString(memo, MemoModel), memoString(memo, MemoKind), true
+}
+
+func memoString(memo *commonpb.Memo, key string) string {
+	p := memo.GetFields()[key]
+	var s string
+	if p == nil || dataConverter.FromPayload(p, &s) != nil {
+		return ""
+	}
+	return s
 }
 
 // listOwned returns the ids of every schedule in the namespace whose memo
-// says Kingmaker owns it. The listing is eventually consistent.
-func listOwned(ctx context.Context, sc client.ScheduleClient) ([]string, error) {
+// says Kingmaker owns it, except those whose memo names another task queue
+// than taskQueue: another deployment's. The listing is eventually
+// consistent.
+func listOwned(ctx context.Context, sc client.ScheduleClient, taskQueue string) ([]string, error) {
 	it, err := sc.List(ctx, client.ScheduleListOptions{PageSize: 1000})
 	if err != nil {
 		return nil, fmt.Errorf("list schedules: %w", err)
@@ -472,9 +475,13 @@ func listOwned(ctx context.Context, sc client.ScheduleClient) ([]string, error) 
 		if err != nil {
 			return ids, fmt.Errorf("list schedules: %w", err)
 		}
-		if _, _, ok := owner(e.Memo); ok {
-			ids = append(ids, e.ID)
+		if _, _, ok := owner(e.Memo); !ok {
+			continue
 		}
+		if q := memoString(e.Memo, MemoTaskQueue); q != "" && q != taskQueue {
+			continue
+		}
+		ids = append(ids, e.ID)
 	}
 	return ids, nil
 }

@@ -14,6 +14,7 @@ import (
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/converter"
 	tlog "go.temporal.io/sdk/log"
 
 	"github.com/kingmaker-ml/kingmaker/config"
@@ -192,6 +193,10 @@ func TestSyncCreatesBothSchedulesThenChangesNothing(t *testing.T) {
 	if v, _ := a.TypedSearchAttributes.GetKeyword(workflows.AttrModel); v != m {
 		t.Errorf("retrain runs would carry KingmakerModel=%q, want %q", v, m)
 	}
+	var queue string
+	if p := d.Memo.GetFields()[schedules.MemoTaskQueue]; p == nil || converter.GetDefaultDataConverter().FromPayload(p, &queue) != nil || queue != f.cfg.Temporal.TaskQueue {
+		t.Errorf("the schedule's memo names task queue %q, want %q (so other deployments skip it unread)", queue, f.cfg.Temporal.TaskQueue)
+	}
 	dd := f.describe(drift)
 	if len(dd.Schedule.Spec.Calendars) != 1 || dd.Schedule.Spec.Calendars[0].Comment != "cron 15 * * * *" {
 		t.Errorf("drift spec %+v, want the cron as one calendar", dd.Schedule.Spec)
@@ -292,21 +297,28 @@ func TestSyncLeavesSchedulesItDoesNotOwnAlone(t *testing.T) {
 	// (its own task queue) whose model this config does not have.
 	foreign("retrain-"+m, nil)
 	foreign("other-"+m, map[string]any{"team": "billing"})
-	other := "retrain-elsewhere-" + suffix()
-	_, err := sc.Create(f.ctx, client.ScheduleOptions{
-		ID:     other,
-		Memo:   map[string]any{schedules.MemoManagedBy: schedules.ManagedBy, schedules.MemoModel: strings.TrimPrefix(other, "retrain-"), schedules.MemoKind: "retrain"},
-		Spec:   client.ScheduleSpec{Intervals: []client.ScheduleIntervalSpec{{Every: 7 * time.Hour}}},
-		Action: &client.ScheduleWorkflowAction{ID: other, Workflow: workflows.RetrainWorkflowName, TaskQueue: q + "-elsewhere"},
-	})
-	if err != nil {
-		t.Fatal(err)
+	// One as schedules made before the task-queue memo (told apart by
+	// describing its action), one with it (skipped from the listing).
+	other, tagged := "retrain-elsewhere-"+suffix(), "drift-elsewhere-"+suffix()
+	for _, id := range []string{other, tagged} {
+		memo := map[string]any{schedules.MemoManagedBy: schedules.ManagedBy, schedules.MemoModel: strings.SplitN(id, "-", 2)[1], schedules.MemoKind: "retrain"}
+		if id == tagged {
+			memo[schedules.MemoTaskQueue] = q + "-elsewhere"
+		}
+		_, err := sc.Create(f.ctx, client.ScheduleOptions{
+			ID: id, Memo: memo,
+			Spec:   client.ScheduleSpec{Intervals: []client.ScheduleIntervalSpec{{Every: 7 * time.Hour}}},
+			Action: &client.ScheduleWorkflowAction{ID: id, Workflow: workflows.RetrainWorkflowName, TaskQueue: q + "-elsewhere"},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { sc.GetHandle(context.Background(), id).Delete(context.Background()) })
 	}
-	t.Cleanup(func() { sc.GetHandle(context.Background(), other).Delete(context.Background()) })
-	f.waitListed("retrain-"+m, "other-"+m, other)
+	f.waitListed("retrain-"+m, "other-"+m, other, tagged)
 
 	before := map[string]time.Time{}
-	for _, id := range []string{"retrain-" + m, "other-" + m, other} {
+	for _, id := range []string{"retrain-" + m, "other-" + m, other, tagged} {
 		before[id] = f.describe(id).Info.LastUpdateAt
 	}
 
@@ -315,7 +327,7 @@ func TestSyncLeavesSchedulesItDoesNotOwnAlone(t *testing.T) {
 		t.Errorf("sync error %v, want ErrNotOwned naming retrain-%s", err, m)
 	}
 	expectOutcomes(t, res, map[string]string{"retrain-" + m: schedules.Skipped, "drift-" + m: schedules.Created})
-	for _, id := range []string{"retrain-" + m, "other-" + m, other} {
+	for _, id := range []string{"retrain-" + m, "other-" + m, other, tagged} {
 		d := f.describe(id)
 		if iv := d.Schedule.Spec.Intervals; len(iv) != 1 || iv[0].Every != 7*time.Hour || !d.Info.LastUpdateAt.Equal(before[id]) {
 			t.Errorf("%s was changed by sync: %+v (last update %s -> %s)", id, d.Schedule.Spec, before[id], d.Info.LastUpdateAt)
