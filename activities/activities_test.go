@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -16,7 +15,6 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/kingmaker-ml/kingmaker/activities"
-	"github.com/kingmaker-ml/kingmaker/config"
 	"github.com/kingmaker-ml/kingmaker/dataset"
 	"github.com/kingmaker-ml/kingmaker/demo"
 	"github.com/kingmaker-ml/kingmaker/evaluator"
@@ -44,14 +42,7 @@ type fixture struct {
 func newFixture(t *testing.T, seedDays, rowsPerDay int) *fixture {
 	t.Helper()
 	s, c := testenv.Cassandra(t)
-	b, err := os.ReadFile("../kingmaker.example.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := config.Parse(b)
-	if err != nil {
-		t.Fatalf("parse the example config: %v", err)
-	}
+	cfg := testenv.ExampleConfig(t)
 	cfg.Cassandra = c
 	reg := registry.New(s, c.Keyspace, cql.Serial(c))
 	f := &fixture{t: t, session: s, keyspace: c.Keyspace, reg: reg,

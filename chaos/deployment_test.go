@@ -71,14 +71,7 @@ var sharedNode = target{replication: 1}
 // keyspace on the target, and applies the schema with the binary.
 func newDeployment(t *testing.T, on target, adjust func(*config.Config)) *deployment {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(root, "kingmaker.example.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := config.Parse(b)
-	if err != nil {
-		t.Fatalf("parse the example config: %v", err)
-	}
+	cfg := testenv.ExampleConfig(t)
 	cfg.Cassandra = testenv.CassandraConfig(t)
 	if on.hosts != nil {
 		cfg.Cassandra.Hosts = on.hosts

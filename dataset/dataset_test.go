@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -19,23 +18,6 @@ import (
 	"github.com/kingmaker-ml/kingmaker/demo"
 	"github.com/kingmaker-ml/kingmaker/internal/testenv"
 )
-
-func churnModel(t *testing.T) *config.Model {
-	t.Helper()
-	b, err := os.ReadFile("../kingmaker.example.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := config.Parse(b)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := cfg.Model("churn")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return m
-}
 
 func TestHoldoutIsStableAndNearItsFraction(t *testing.T) {
 	n, hold := 20000, 0
@@ -66,7 +48,7 @@ func TestWindowAgainstCassandra(t *testing.T) {
 	if err := demo.Write(ctx, s, c.Keyspace, spec, 4, nil); err != nil {
 		t.Fatal(err)
 	}
-	m := churnModel(t)
+	m := testenv.ExampleModel(t, "churn")
 	src := &dataset.Source{Session: s, Keyspace: c.Keyspace, Model: m}
 	w := dataset.Window{From: spec.Start, To: spec.DayDate(4)}
 

@@ -3,7 +3,6 @@ package schedules_test
 import (
 	"context"
 	"log/slog"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -147,14 +146,7 @@ func TestAScoreScheduleScoresTheRowsBeforeItsRunTime(t *testing.T) {
 // score schedule and no other.
 func scoreConfig(t *testing.T, cass config.Cassandra, model, queue string) *config.Config {
 	t.Helper()
-	b, err := os.ReadFile("../kingmaker.example.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := config.Parse(b)
-	if err != nil {
-		t.Fatalf("parse the example config: %v", err)
-	}
+	cfg := testenv.ExampleConfig(t)
 	m, err := cfg.Model("churn")
 	if err != nil {
 		t.Fatal(err)

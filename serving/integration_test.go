@@ -30,19 +30,7 @@ import (
 // data fits.
 func exampleChurn(t testing.TB) config.Model {
 	t.Helper()
-	b, err := os.ReadFile("../kingmaker.example.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := config.Parse(b)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := cfg.Model("churn")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return *m
+	return *testenv.ExampleModel(t, "churn")
 }
 
 // outcome is what one request of the load saw.

@@ -212,14 +212,7 @@ func TestDriftE2EScheduledCheckFiresTheAlertAndItsRetrainPromotesABetterModel(t 
 // and task queues, with the metrics endpoint on addr.
 func driftConfig(t *testing.T, cass config.Cassandra, addr string) *config.Config {
 	t.Helper()
-	b, err := os.ReadFile("../kingmaker.example.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := config.Parse(b)
-	if err != nil {
-		t.Fatalf("parse the example config: %v", err)
-	}
+	cfg := testenv.ExampleConfig(t)
 	i := slices.IndexFunc(cfg.Models, func(m config.Model) bool { return m.Name == "churn" })
 	if i < 0 {
 		t.Fatal("the example config has no churn model")

@@ -6,7 +6,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -61,14 +60,7 @@ func (h addrCatcher) Handle(_ context.Context, r slog.Record) error {
 // of its own and the metrics endpoint on a free port.
 func testConfig(t *testing.T, c config.Cassandra) *config.Config {
 	t.Helper()
-	b, err := os.ReadFile("../kingmaker.example.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := config.Parse(b)
-	if err != nil {
-		t.Fatalf("parse the example config: %v", err)
-	}
+	cfg := testenv.ExampleConfig(t)
 	cfg.Cassandra = c
 	cfg.Temporal.HostPort = testenv.TemporalAddr()
 	cfg.Temporal.TaskQueue = "kingmaker-test-" + c.Keyspace

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -22,6 +21,7 @@ import (
 	"github.com/kingmaker-ml/kingmaker/activities"
 	"github.com/kingmaker-ml/kingmaker/config"
 	"github.com/kingmaker-ml/kingmaker/evaluator"
+	"github.com/kingmaker-ml/kingmaker/internal/testenv"
 	"github.com/kingmaker-ml/kingmaker/registry"
 	"github.com/kingmaker-ml/kingmaker/workflows"
 )
@@ -35,14 +35,7 @@ const holdoutRows = 1750
 // exampleSpec is the churn model of kingmaker.example.yaml, changed by edit.
 func exampleSpec(t *testing.T, edit func(m *config.Model)) activities.Spec {
 	t.Helper()
-	b, err := os.ReadFile("../kingmaker.example.yaml")
-	if err != nil {
-		t.Fatalf("read the example config: %v", err)
-	}
-	cfg, err := config.Parse(b)
-	if err != nil {
-		t.Fatalf("parse the example config: %v", err)
-	}
+	cfg := testenv.ExampleConfig(t)
 	m, err := cfg.Model("churn")
 	if err != nil {
 		t.Fatal(err)
