@@ -83,7 +83,7 @@ done
 curl -s "$PROM/api/v1/query" --data-urlencode 'query=kingmaker_drift_detected' |
   python3 -c 'import json,sys; [print("  kingmaker_drift_detected{model=%s} = %s" % (r["metric"]["model"], r["value"][1])) for r in json.load(sys.stdin)["data"]["result"]]'
 curl -s "$PROM/api/v1/alerts" |
-  python3 -c 'import json,sys; [print("  alert %-28s %-8s model=%s %s" % (a["labels"]["alertname"], a["state"], a["labels"].get("model",""), a["labels"].get("feature",""))) for a in json.load(sys.stdin)["data"]["alerts"]]'
+  python3 -c 'import json,sys; [print("  alert %-32s %-8s model=%s %s" % (a["labels"]["alertname"], a["state"], a["labels"].get("model",""), " ".join(k + "=" + a["labels"][k] for k in ("feature", "metric") if k in a["labels"]))) for a in json.load(sys.stdin)["data"]["alerts"]]'
 
 if [ -n "$retrain" ]; then
   step "a person approves the drift-triggered retrain $retrain"
