@@ -62,6 +62,20 @@ func (a *Activities) model(name string) (*config.Model, error) {
 	return m, nil
 }
 
+// recorded is the model spec a run recorded with LoadSpec and passed in an
+// activity's input, so every activity of the run works from the same spec
+// whatever the config of the worker that runs it. An input without one (a
+// run started by an older version) falls back to this worker's config.
+func (a *Activities) recorded(name string, spec *config.Model) (*config.Model, error) {
+	if spec == nil {
+		return a.model(name)
+	}
+	if spec.Name != name {
+		return nil, nonRetryable(ErrTypeInvalidSpec, fmt.Errorf("the run's recorded spec is of model %q, not %q", spec.Name, name))
+	}
+	return spec, nil
+}
+
 func (a *Activities) source(m *config.Model) *dataset.Source {
 	return &dataset.Source{Session: a.Session, Keyspace: a.Config.Cassandra.Keyspace, Model: m}
 }
@@ -136,6 +150,8 @@ func (a *Activities) LoadSpec(ctx context.Context, in LoadSpecInput) (*Spec, err
 type SnapshotInput struct {
 	Model  string         `json:"model"`
 	Window dataset.Window `json:"window"`
+	// Spec is the model's spec as the run recorded it (LoadSpec).
+	Spec *config.Model `json:"spec,omitempty"`
 }
 
 // Snapshot is what a window holds.
@@ -151,7 +167,7 @@ type Snapshot struct {
 // SnapshotWindow checks the source table against the spec, counts the
 // window's rows by class, and refuses a window too small or with one class.
 func (a *Activities) SnapshotWindow(ctx context.Context, in SnapshotInput) (*Snapshot, error) {
-	m, err := a.model(in.Model)
+	m, err := a.recorded(in.Model, in.Spec)
 	if err != nil {
 		return nil, err
 	}

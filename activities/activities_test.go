@@ -15,6 +15,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/kingmaker-ml/kingmaker/activities"
+	"github.com/kingmaker-ml/kingmaker/config"
 	"github.com/kingmaker-ml/kingmaker/dataset"
 	"github.com/kingmaker-ml/kingmaker/demo"
 	"github.com/kingmaker-ml/kingmaker/evaluator"
@@ -142,6 +143,35 @@ func TestTrainCandidateWritesOneVersionAndARetryReusesIt(t *testing.T) {
 	var app *temporal.ApplicationError
 	if !errors.As(err, &app) || app.Type() != activities.ErrTypeInvalidSpec || !app.NonRetryable() || !strings.Contains(err.Error(), `no candidate "xgboost"`) {
 		t.Fatalf("training a candidate the config lacks: %v, want a non-retryable InvalidSpec naming it", err)
+	}
+}
+
+func TestTrainCandidateUsesTheSpecTheRunRecorded(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, 7, 400)
+	// The run recorded a spec whose candidates the worker's config does not
+	// have (the config changed, or this worker's config differs): the
+	// activity trains what the run recorded.
+	recorded := *testenv.ExampleModel(t, "churn")
+	recorded.Candidates = []config.Candidate{{Name: "nb_recorded", Algorithm: "naive_bayes"}}
+	in := f.trainInput("run-r", "nb_recorded")
+	in.Spec = &recorded
+	var got activities.Trained
+	if err := f.execute(f.acts.TrainCandidate, in, &got); err != nil {
+		t.Fatalf("training the recorded candidate: %v", err)
+	}
+	if got.Algorithm != "naive_bayes" || got.Version == "" {
+		t.Fatalf("trained %+v, want the recorded naive_bayes candidate", got)
+	}
+	in.Spec = nil // an input from before specs were passed: the worker's config decides
+	if err := f.execute(f.acts.TrainCandidate, in, nil); err == nil || !strings.Contains(err.Error(), `no candidate "nb_recorded"`) {
+		t.Fatalf("without a recorded spec: %v, want the worker's config to lack the candidate", err)
+	}
+	other := recorded
+	other.Name = "fraud"
+	in.Spec = &other
+	if err := f.execute(f.acts.TrainCandidate, in, nil); err == nil || !strings.Contains(err.Error(), `recorded spec is of model "fraud"`) {
+		t.Fatalf("a spec of another model: %v, want it refused", err)
 	}
 }
 

@@ -13,6 +13,7 @@ import (
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/activity"
 
+	"github.com/kingmaker-ml/kingmaker/config"
 	"github.com/kingmaker-ml/kingmaker/dataset"
 	"github.com/kingmaker-ml/kingmaker/drift"
 	"github.com/kingmaker-ml/kingmaker/evaluator"
@@ -27,6 +28,8 @@ type DriftCheckInput struct {
 	RunID      string         `json:"run_id"`
 	WorkflowID string         `json:"workflow_id"`
 	StartedAt  time.Time      `json:"started_at"`
+	// Spec is the model's spec as the run recorded it (LoadSpec).
+	Spec *config.Model `json:"spec,omitempty"`
 }
 
 // Quality is the champion's quality on the labelled rows of the window.
@@ -81,7 +84,7 @@ func (a *Activities) CheckDrift(ctx context.Context, in DriftCheckInput) (sum *D
 	if a.Observer != nil {
 		defer func() { a.Observer.DriftChecked(in.Model, driftOutcome(sum, err)) }()
 	}
-	m, err := a.model(in.Model)
+	m, err := a.recorded(in.Model, in.Spec)
 	if err != nil {
 		return nil, err
 	}

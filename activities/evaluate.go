@@ -13,6 +13,7 @@ import (
 	"github.com/gocql/gocql"
 	"go.temporal.io/sdk/activity"
 
+	"github.com/kingmaker-ml/kingmaker/config"
 	"github.com/kingmaker-ml/kingmaker/dataset"
 	"github.com/kingmaker-ml/kingmaker/evaluator"
 	"github.com/kingmaker-ml/kingmaker/registry"
@@ -30,6 +31,8 @@ type EvaluateInput struct {
 	Candidates []string `json:"candidates"`
 	// Seed makes the paired bootstrap reproducible for a run.
 	Seed uint64 `json:"seed"`
+	// Spec is the model's spec as the run recorded it (LoadSpec).
+	Spec *config.Model `json:"spec,omitempty"`
 }
 
 // Evaluation is the paired evaluation of one run: summaries only, never rows.
@@ -60,7 +63,7 @@ type scored struct {
 // for the rest). It records each candidate's metrics on its version.
 func (a *Activities) Evaluate(ctx context.Context, in EvaluateInput) (*Evaluation, error) {
 	began := time.Now()
-	m, err := a.model(in.Model)
+	m, err := a.recorded(in.Model, in.Spec)
 	if err != nil {
 		return nil, err
 	}

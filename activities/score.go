@@ -9,6 +9,7 @@ import (
 	"github.com/gocql/gocql"
 	"go.temporal.io/sdk/activity"
 
+	"github.com/kingmaker-ml/kingmaker/config"
 	"github.com/kingmaker-ml/kingmaker/dataset"
 )
 
@@ -65,6 +66,8 @@ type ScoreDayInput struct {
 	Version    string         `json:"version"`
 	Generation int64          `json:"generation"`
 	RunID      string         `json:"run_id"`
+	// Spec is the model's spec as the run recorded it (LoadSpec).
+	Spec *config.Model `json:"spec,omitempty"`
 }
 
 // ScoredDay counts what one day produced.
@@ -81,7 +84,7 @@ const scoreBatchRows = 50
 // writes a prediction per row to predictions ((model, day), id). A retry
 // or a re-run overwrites the same rows: it never duplicates.
 func (a *Activities) ScoreDay(ctx context.Context, in ScoreDayInput) (*ScoredDay, error) {
-	m, err := a.model(in.Model)
+	m, err := a.recorded(in.Model, in.Spec)
 	if err != nil {
 		return nil, err
 	}

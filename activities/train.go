@@ -28,6 +28,8 @@ type TrainInput struct {
 	StartedAt time.Time `json:"started_at"`
 	// SampleRate is the fraction of training rows used (max_train_rows).
 	SampleRate float64 `json:"sample_rate"`
+	// Spec is the model's spec as the run recorded it (LoadSpec).
+	Spec *config.Model `json:"spec,omitempty"`
 }
 
 // Trained describes the version a candidate produced.
@@ -52,7 +54,7 @@ type trainStage struct {
 // idempotent: a retry of the same run and candidate finds the version
 // already written and returns it without training again.
 func (a *Activities) TrainCandidate(ctx context.Context, in TrainInput) (*Trained, error) {
-	m, err := a.model(in.Model)
+	m, err := a.recorded(in.Model, in.Spec)
 	if err != nil {
 		return nil, err
 	}

@@ -69,6 +69,7 @@ func DriftWorkflow(ctx workflow.Context, in DriftInput) (*DriftResult, error) {
 	var sum activities.DriftSummary
 	if err := workflow.ExecuteActivity(summary(checkCtx, "drift of "+res.Window.String()+" against the champion's profile"), a.CheckDrift, activities.DriftCheckInput{
 		Model: in.Model, Window: res.Window, RunID: info.WorkflowExecution.RunID, WorkflowID: info.WorkflowExecution.ID, StartedAt: info.WorkflowStartTime,
+		Spec: &spec.Model,
 	}).Get(ctx, &sum); err != nil {
 		return nil, err
 	}

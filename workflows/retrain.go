@@ -160,20 +160,15 @@ func RetrainWorkflow(ctx workflow.Context, in RetrainInput) (*RetrainResult, err
 		StartToCloseTimeout: time.Minute,
 		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: time.Second, MaximumInterval: 30 * time.Second, MaximumAttempts: 10},
 	})
-	var spec activities.Spec
-	if err := workflow.ExecuteActivity(summary(light, "load the spec of "+in.Model), a.LoadSpec, activities.LoadSpecInput{Model: in.Model}).Get(ctx, &spec); err != nil {
-		return nil, err
-	}
-	m := spec.Model
-	to := workflow.Now(ctx).UTC()
-	if in.AsOf != nil {
-		to = in.AsOf.UTC()
-	}
-	window := dataset.Window{From: to.Add(-m.Window.Length.D()), To: to}
-	res.Window, prog.Window = window, window
+	// record and fail come first, so that a run failing at any step, even
+	// LoadSpec, leaves its decision record and search attribute.
+	var (
+		spec   activities.Spec
+		window dataset.Window
+	)
 	record := func(outcome string, rec DecisionRecord) error {
 		prog.Stage = StageRecording
-		rec.Reason, rec.Policy, rec.Candidates, rec.Shadow = in.Reason, m.Policy, prog.Candidates, res.Shadow
+		rec.Reason, rec.Policy, rec.Candidates, rec.Shadow = in.Reason, spec.Model.Policy, prog.Candidates, res.Shadow
 		doc, err := json.Marshal(rec)
 		if err != nil {
 			return err
@@ -196,9 +191,20 @@ func RetrainWorkflow(ctx workflow.Context, in RetrainInput) (*RetrainResult, err
 		return res, err
 	}
 
+	if err := workflow.ExecuteActivity(summary(light, "load the spec of "+in.Model), a.LoadSpec, activities.LoadSpecInput{Model: in.Model}).Get(ctx, &spec); err != nil {
+		return fail(err)
+	}
+	m := spec.Model
+	to := workflow.Now(ctx).UTC()
+	if in.AsOf != nil {
+		to = in.AsOf.UTC()
+	}
+	window = dataset.Window{From: to.Add(-m.Window.Length.D()), To: to}
+	res.Window, prog.Window = window, window
+
 	prog.Stage = StageSnapshot
 	var snap activities.Snapshot
-	if err := workflow.ExecuteActivity(summary(withTimeout(light, 5*time.Minute), "snapshot "+window.String()), a.SnapshotWindow, activities.SnapshotInput{Model: in.Model, Window: window}).Get(ctx, &snap); err != nil {
+	if err := workflow.ExecuteActivity(summary(withTimeout(light, 5*time.Minute), "snapshot "+window.String()), a.SnapshotWindow, activities.SnapshotInput{Model: in.Model, Window: window, Spec: &spec.Model}).Get(ctx, &snap); err != nil {
 		return fail(err)
 	}
 	res.Rows, prog.Rows = snap.Rows, snap.Rows
@@ -236,7 +242,7 @@ func RetrainWorkflow(ctx workflow.Context, in RetrainInput) (*RetrainResult, err
 		prog.Candidates[i].Stage = "training"
 		f := workflow.ExecuteActivity(summary(trainCtx, fmt.Sprintf("train %s (%s)", c.Name, c.Algorithm)), a.TrainCandidate, activities.TrainInput{
 			Model: in.Model, Candidate: c.Name, Window: window, WorkflowID: info.WorkflowExecution.ID, RunID: info.WorkflowExecution.RunID,
-			StartedAt: info.WorkflowStartTime, SampleRate: rate,
+			StartedAt: info.WorkflowStartTime, SampleRate: rate, Spec: &spec.Model,
 		})
 		sel.AddFuture(f, func(f workflow.Future) {
 			var t activities.Trained
@@ -286,6 +292,7 @@ func RetrainWorkflow(ctx workflow.Context, in RetrainInput) (*RetrainResult, err
 	}
 	if err := workflow.ExecuteActivity(summary(evalCtx, evalWhat), a.Evaluate, activities.EvaluateInput{
 		Model: in.Model, Window: window, Champion: champion, Candidates: versions, Seed: seed(info.WorkflowExecution.RunID),
+		Spec: &spec.Model,
 	}).Get(ctx, &ev); err != nil {
 		return fail(err)
 	}

@@ -488,6 +488,12 @@ func TestParallelTrainingsBoundsHowManyCandidatesTrainAtOnce(t *testing.T) {
 		var order []string
 		for _, tr := range h.trained {
 			order = append(order, tr.Candidate)
+			if tr.Spec == nil || tr.Spec.Name != "churn" || tr.Spec.ParallelTrainings != tc.parallel {
+				t.Errorf("TrainCandidate got spec %+v, want the one LoadSpec recorded", tr.Spec)
+			}
+		}
+		if h.snapshots[0].Spec == nil || h.evaluated[0].Spec == nil {
+			t.Error("SnapshotWindow and Evaluate must get the spec LoadSpec recorded")
 		}
 		if tc.parallel != 1 {
 			slices.Sort(order) // trainings that start together are recorded in any order
@@ -580,6 +586,14 @@ func TestAModelTheWorkerDoesNotKnowFailsTheRun(t *testing.T) {
 		t.Fatalf("run error %v, want InvalidSpec", err)
 	}
 	h.env.AssertActivityNotCalled(t, "SnapshotWindow", mock.Anything, mock.Anything)
+	// Even a run that fails at LoadSpec leaves its decision record and says
+	// so in the Temporal UI.
+	if rec := h.onlyRecord(); rec.Outcome != workflows.OutcomeFailed || rec.Model != "fraud" || !strings.Contains(string(rec.Decision), "no such model") {
+		t.Errorf("record %s of %s: %s, want the failure recorded", rec.Outcome, rec.Model, rec.Decision)
+	}
+	if h.attrs["KingmakerDecision"] != workflows.OutcomeFailed {
+		t.Errorf("KingmakerDecision %q, want failed", h.attrs["KingmakerDecision"])
+	}
 }
 
 func TestInvalidDataInTheWindowFailsTheRunWithItsMessage(t *testing.T) {

@@ -167,6 +167,7 @@ func BatchScoreWorkflow(ctx workflow.Context, in BatchScoreInput) (*BatchScoreRe
 		w := dataset.Window{From: maxTime(d, in.From), To: minTime(d.AddDate(0, 0, 1), in.To)}
 		f := workflow.ExecuteActivity(summary(dayCtx, "score "+d.Format(time.DateOnly)), a.ScoreDay, activities.ScoreDayInput{
 			Model: in.Model, Window: w, Version: ver.Version, Generation: ver.Generation, RunID: workflow.GetInfo(ctx).WorkflowExecution.RunID,
+			Spec: &spec.Model,
 		})
 		inFlight++
 		sel.AddFuture(f, func(f workflow.Future) {
