@@ -26,6 +26,9 @@ type cell struct {
 	f    float64 // double and float
 	b    []byte  // text and uuid bytes: the driver's, valid until the next Scan
 	v    any     // cellOther: the value gocql decoded
+	// bad says why the bytes could not be decoded: a problem of the row,
+	// named with its column by the scan, not an error that stops it.
+	bad string
 }
 
 type cellKind uint8
@@ -41,79 +44,94 @@ const (
 	cellOther
 )
 
+// zeroUUID is what an empty uuid cell reads as, as gocql has it.
+var zeroUUID [16]byte
+
 // UnmarshalCQL implements gocql.Unmarshaler. gocql passes nil data for a
-// null cell.
+// null cell. An empty (zero-length, not null) value of a fixed-width type
+// reads as the type's zero value, as gocql decodes it (a zero time.Time for
+// a timestamp), so keys, hence the holdout split, and values are the same
+// as a scan through gocql's own types gives. It never returns an error: a
+// value that cannot be decoded marks the cell bad.
 func (c *cell) UnmarshalCQL(info gocql.TypeInfo, data []byte) error {
 	*c = cell{null: data == nil}
 	if c.null {
 		return nil
 	}
-	fixed := func(n int) error {
-		if len(data) != n {
-			return fmt.Errorf("cannot decode %d bytes as %s", len(data), info.Type())
+	typ := info.Type()
+	if width := fixedWidth(typ); width > 0 && len(data) != width {
+		switch {
+		case len(data) > 0:
+			c.bad = fmt.Sprintf("cannot decode %d bytes as %s", len(data), typ)
+		case typ == gocql.TypeTimestamp:
+			c.kind, c.v = cellOther, time.Time{}
+		case typ == gocql.TypeUUID, typ == gocql.TypeTimeUUID:
+			c.kind, c.b = cellUUID, zeroUUID[:]
+		case typ == gocql.TypeDouble:
+			c.kind = cellDouble
+		case typ == gocql.TypeFloat:
+			c.kind = cellFloat32
+		case typ == gocql.TypeBoolean:
+			c.kind = cellBool
+		default:
+			c.kind = cellInt
 		}
 		return nil
 	}
-	switch info.Type() {
+	switch typ {
 	case gocql.TypeInt:
-		if err := fixed(4); err != nil {
-			return err
-		}
 		c.kind, c.i = cellInt, int64(int32(binary.BigEndian.Uint32(data)))
 	case gocql.TypeBigInt, gocql.TypeCounter:
-		if err := fixed(8); err != nil {
-			return err
-		}
 		c.kind, c.i = cellInt, int64(binary.BigEndian.Uint64(data))
 	case gocql.TypeSmallInt:
-		if err := fixed(2); err != nil {
-			return err
-		}
 		c.kind, c.i = cellInt, int64(int16(binary.BigEndian.Uint16(data)))
 	case gocql.TypeTinyInt:
-		if err := fixed(1); err != nil {
-			return err
-		}
 		c.kind, c.i = cellInt, int64(int8(data[0]))
 	case gocql.TypeBoolean:
-		if err := fixed(1); err != nil {
-			return err
-		}
 		c.kind = cellBool
 		if data[0] != 0 {
 			c.i = 1
 		}
 	case gocql.TypeDouble:
-		if err := fixed(8); err != nil {
-			return err
-		}
 		c.kind, c.f = cellDouble, math.Float64frombits(binary.BigEndian.Uint64(data))
 	case gocql.TypeFloat:
-		if err := fixed(4); err != nil {
-			return err
-		}
 		c.kind, c.f = cellFloat32, float64(math.Float32frombits(binary.BigEndian.Uint32(data)))
 	case gocql.TypeTimestamp:
-		if err := fixed(8); err != nil {
-			return err
-		}
 		c.kind, c.i = cellTime, int64(binary.BigEndian.Uint64(data))
 	case gocql.TypeVarchar, gocql.TypeText, gocql.TypeAscii:
 		c.kind, c.b = cellText, data
 	case gocql.TypeUUID, gocql.TypeTimeUUID:
-		if err := fixed(16); err != nil {
-			return err
-		}
 		c.kind, c.b = cellUUID, data
 	default:
 		v, err := unmarshalOther(info, data)
 		if err != nil {
-			return err
+			c.bad = err.Error()
+			return nil
 		}
 		c.kind, c.v = cellOther, v
 	}
 	return nil
 }
+
+// fixedWidth is the size of a value of the types UnmarshalCQL decodes
+// itself from fixed-width bytes, 0 for any other type (an array, not a map:
+// it is read for every cell).
+func fixedWidth(t gocql.Type) int {
+	if int(t) < len(widths) {
+		return int(widths[t])
+	}
+	return 0
+}
+
+var widths = func() (w [0x40]uint8) {
+	for t, n := range map[gocql.Type]uint8{
+		gocql.TypeInt: 4, gocql.TypeBigInt: 8, gocql.TypeCounter: 8, gocql.TypeSmallInt: 2, gocql.TypeTinyInt: 1,
+		gocql.TypeBoolean: 1, gocql.TypeDouble: 8, gocql.TypeFloat: 4, gocql.TypeTimestamp: 8, gocql.TypeUUID: 16, gocql.TypeTimeUUID: 16,
+	} {
+		w[t] = n
+	}
+	return w
+}()
 
 // unmarshalOther decodes a cell of any other type with gocql, which panics
 // on some malformed values (a date of the wrong length): that is an error
@@ -209,16 +227,19 @@ func cellTargets(n int) ([]cell, []any) {
 	return cells, targets
 }
 
-// rowArena carves fixed-length feature rows out of large blocks, so a page
-// of rows costs a handful of allocations instead of one per row. A row
-// keeps its whole block alive: code that keeps a few rows of many pages
-// copies them into an arena of its own (LoadTrain does).
+// rowArena carves fixed-length feature rows out of blocks, so a page of
+// rows costs a handful of allocations instead of one per row. Blocks start
+// small and double up to arenaRows rows, so an arena that holds few rows
+// (a day of a sampled window) wastes little. A row keeps its whole block
+// alive: code that keeps a few rows of many pages copies them into an arena
+// of its own (LoadTrain does).
 type rowArena struct {
 	width int
 	free  []float64
+	next  int // rows in the next block
 }
 
-// arenaRows is how many rows one block holds.
+// arenaRows is how many rows a block holds at most; the first holds 64.
 const arenaRows = 4096
 
 func (a *rowArena) row() []float64 {
@@ -226,7 +247,8 @@ func (a *rowArena) row() []float64 {
 		return []float64{}
 	}
 	if len(a.free) < a.width {
-		a.free = make([]float64, arenaRows*a.width)
+		a.next = min(max(2*a.next, 64), arenaRows)
+		a.free = make([]float64, a.next*a.width)
 	}
 	r := a.free[:a.width:a.width]
 	a.free = a.free[a.width:]

@@ -1,6 +1,8 @@
 package dataset
 
 import (
+	"errors"
+
 	"github.com/gocql/gocql"
 
 	"github.com/kingmaker-ml/kingmaker/config"
@@ -38,6 +40,9 @@ func decodeCells(types []gocql.TypeInfo, data [][]byte) ([]cell, error) {
 	for i := range cells {
 		if err := cells[i].UnmarshalCQL(types[i], data[i]); err != nil {
 			return nil, err
+		}
+		if cells[i].bad != "" {
+			return nil, errors.New(cells[i].bad)
 		}
 	}
 	return cells, nil

@@ -202,7 +202,10 @@ func (s *Source) Scan(ctx context.Context, w Window, opts ScanOptions, fn func(d
 			text = cells[0].appendText(text[:0])
 			key := string(text)
 			x := arena.row()
-			problem := conv.features(x, cells[2:2+len(m.Features)], &text)
+			problem := badCell(cells, cols)
+			if problem == "" {
+				problem = conv.features(x, cells[2:2+len(m.Features)], &text)
+			}
 			y := -1
 			if !opts.Unlabelled && problem == "" {
 				label := &cells[len(cells)-1]
@@ -293,6 +296,17 @@ func (s *Source) converter() *converter {
 		c.feats = append(c.feats, fc)
 	}
 	return c
+}
+
+// badCell names the first cell of a row whose bytes could not be decoded,
+// with its column; "" when there is none.
+func badCell(cells []cell, cols []string) string {
+	for i := range cells {
+		if cells[i].bad != "" {
+			return fmt.Sprintf("column %s: %s", cols[i], cells[i].bad)
+		}
+	}
+	return ""
 }
 
 // features converts one row's feature cells into x; problem is non-empty
