@@ -141,27 +141,31 @@ wait_cql() {
   die "Cassandra did not answer CQL on $ADDRESS:$CQL_PORT within ${WAIT_SECS}s"
 }
 
-# tls_files_ok: every TLS file exists and the node certificate is valid for 30 more days.
+# tls_files_ok [DIR]: every TLS file exists in DIR (default $TLS_DIR) and the node certificate is
+# valid for 30 more days.
 tls_files_ok() {
-  local f
+  local dir=${1:-$TLS_DIR} f
   for f in ca.pem ca-key.pem server.pem server-key.pem client.pem client-key.pem keystore.p12 truststore.p12; do
-    [ -s "$TLS_DIR/$f" ] || return 1
+    [ -s "$dir/$f" ] || return 1
   done
-  openssl x509 -in "$TLS_DIR/server.pem" -noout -checkend $((30 * 86400)) >/dev/null
+  openssl x509 -in "$dir/server.pem" -noout -checkend $((30 * 86400)) >/dev/null
 }
 
-# issue NAME SUBJECT EXTENSIONS: a P-256 key NAME-key.pem and a certificate NAME.pem signed by the CA.
+# issue NAME SUBJECT EXTENSIONS: a P-256 key NAME-key.pem and a certificate NAME.pem signed by the
+# CA, in the current directory; the tools' messages go to tls.log. Fails at the first failing step.
 issue() {
   local name=$1 subject=$2 ext=$3
   openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "$subject" \
-    -keyout "$name-key.pem" -out "$name.csr" 2>/dev/null
-  printf '%s\n' "$ext" >"$name.ext"
-  openssl x509 -req -in "$name.csr" -CA ca.pem -CAkey ca-key.pem -set_serial "0x$(openssl rand -hex 16)" \
-    -days 825 -sha256 -extfile "$name.ext" -out "$name.pem" 2>/dev/null
-  rm -f "$name.csr" "$name.ext"
+    -keyout "$name-key.pem" -out "$name.csr" 2>>tls.log &&
+    printf '%s\n' "$ext" >"$name.ext" &&
+    openssl x509 -req -in "$name.csr" -CA ca.pem -CAkey ca-key.pem -set_serial "0x$(openssl rand -hex 16)" \
+      -days 825 -sha256 -extfile "$name.ext" -out "$name.pem" 2>>tls.log &&
+    rm -f "$name.csr" "$name.ext"
 }
 
 # write_tls: a local CA, the node's certificate and a client certificate, unless they are still good.
+# The files are made in a directory of their own and moved into place only when every one is there,
+# so a failing step never leaves a node configured with a keystore that does not exist.
 write_tls() {
   tls_files_ok && return 0
   need_cmd openssl "apt-get install openssl"
@@ -172,22 +176,27 @@ write_tls() {
   rm -rf "$tmp"
   mkdir -p "$tmp"
   chmod 700 "$tmp"
-  (
-    cd "$tmp"
-    openssl req -x509 -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 3650 -sha256 \
-      -subj "/CN=Kingmaker dev Cassandra CA" -keyout ca-key.pem -out ca.pem \
-      -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" 2>/dev/null
-    issue server "/CN=localhost" "$(printf '%s\n' "basicConstraints=CA:FALSE" \
-      "keyUsage=critical,digitalSignature" "extendedKeyUsage=serverAuth" \
-      "subjectAltName=IP:$ADDRESS,DNS:localhost")"
-    issue client "/CN=kingmaker-dev-client" "$(printf '%s\n' "basicConstraints=CA:FALSE" \
-      "keyUsage=critical,digitalSignature" "extendedKeyUsage=clientAuth")"
-    openssl pkcs12 -export -name cassandra -in server.pem -inkey server-key.pem -certfile ca.pem \
-      -passout "pass:$TLS_STOREPASS" -out keystore.p12
-    "$keytool" -importcert -noprompt -alias kingmaker-dev-ca -file ca.pem -storetype PKCS12 \
-      -keystore truststore.p12 -storepass "$TLS_STOREPASS" >/dev/null 2>&1
-    chmod 600 ./*-key.pem ./*.p12
-  ) || die "could not write the TLS files into $tmp"
+  # set -e does not apply inside a subshell that is the left side of ||: every step is chained.
+  if ! (
+    cd "$tmp" &&
+      openssl req -x509 -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 3650 -sha256 \
+        -subj "/CN=Kingmaker dev Cassandra CA" -keyout ca-key.pem -out ca.pem \
+        -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" 2>>tls.log &&
+      issue server "/CN=localhost" "$(printf '%s\n' "basicConstraints=CA:FALSE" \
+        "keyUsage=critical,digitalSignature" "extendedKeyUsage=serverAuth" \
+        "subjectAltName=IP:$ADDRESS,DNS:localhost")" &&
+      issue client "/CN=kingmaker-dev-client" "$(printf '%s\n' "basicConstraints=CA:FALSE" \
+        "keyUsage=critical,digitalSignature" "extendedKeyUsage=clientAuth")" &&
+      openssl pkcs12 -export -name cassandra -in server.pem -inkey server-key.pem -certfile ca.pem \
+        -passout "pass:$TLS_STOREPASS" -out keystore.p12 2>>tls.log &&
+      "$keytool" -importcert -noprompt -alias kingmaker-dev-ca -file ca.pem -storetype PKCS12 \
+        -keystore truststore.p12 -storepass "$TLS_STOREPASS" >>tls.log 2>&1 &&
+      chmod 600 ./*-key.pem ./*.p12
+  ) || ! tls_files_ok "$tmp"; then
+    [ -s "$tmp/tls.log" ] && sed 's/^/    /' "$tmp/tls.log" >&2
+    die "could not write the TLS files into $tmp (openssl and keytool said the above)"
+  fi
+  rm -f "$tmp/tls.log"
   rm -rf "$TLS_DIR"
   mv "$tmp" "$TLS_DIR"
 }
