@@ -175,6 +175,9 @@ func syncOne(ctx context.Context, sc client.ScheduleClient, s Schedule, apply bo
 		return ch, fmt.Errorf("%w: %s exists without the %s: %s memo, so it is left alone; delete it or rename model %s",
 			ErrNotOwned, s.ID, MemoManagedBy, ManagedBy, s.Model)
 	}
+	if q := memoString(desc.Memo, MemoTaskQueue); q != "" && q != s.Action.TaskQueue {
+		return recreate(ctx, sc, s, desc, q, ch, apply)
+	}
 	diffs := Diff(s, desc)
 	pause, note := pauseChange(s, desc.Schedule.State)
 	ch.Paused = isPaused(desc)
@@ -220,6 +223,32 @@ func syncOne(ctx context.Context, sc client.ScheduleClient, s Schedule, apply bo
 	if err != nil {
 		ch.Outcome = Failed
 		return ch, fmt.Errorf("%s schedule %s: %w", pause, s.ID, err)
+	}
+	return ch, nil
+}
+
+// recreate replaces a schedule whose memo names another task queue than the
+// config's (temporal.task_queue was renamed): a schedule's memo cannot be
+// updated, and a stale one would hide the schedule from this deployment's
+// listing, so that it would never be deleted. A pause made by hand is kept.
+func recreate(ctx context.Context, sc client.ScheduleClient, s Schedule, desc *client.ScheduleDescription, was string, ch Change, apply bool) (Change, error) {
+	ch.Outcome = Updated
+	ch.Details = []string{fmt.Sprintf("task queue %s -> %s: deleted and created anew (a schedule's memo cannot be updated)", was, s.Action.TaskQueue)}
+	opts := createOptions(s)
+	if isPaused(desc) && !opts.Paused {
+		opts.Paused, opts.Note = true, desc.Schedule.State.Note
+	}
+	ch.Paused = opts.Paused
+	if !apply {
+		return ch, nil
+	}
+	if err := sc.GetHandle(ctx, s.ID).Delete(ctx); err != nil && !isNotFound(err) {
+		ch.Outcome = Failed
+		return ch, fmt.Errorf("delete schedule %s to recreate it: %w", s.ID, err)
+	}
+	if _, err := sc.Create(ctx, opts); err != nil {
+		ch.Outcome = Failed
+		return ch, fmt.Errorf("create schedule %s anew: %w", s.ID, err)
 	}
 	return ch, nil
 }

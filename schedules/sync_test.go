@@ -274,6 +274,49 @@ func TestSyncDeletesSchedulesTheConfigNoLongerAsksFor(t *testing.T) {
 	expectOutcomes(t, f.sync(), map[string]string{"retrain-" + keep: schedules.Unchanged})
 }
 
+func TestSyncAfterATaskQueueRenameRecreatesTheSchedulesAndStillDeletesThem(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, "moved")
+	m := f.model(0)
+	retrain := "retrain-" + m
+	f.sync()
+	if _, err := schedules.Pause(f.ctx, f.c, retrain, "by hand"); err != nil {
+		t.Fatal(err)
+	}
+
+	old := f.cfg.Temporal.TaskQueue
+	f.cfg.Temporal.TaskQueue = old + "-renamed"
+	f.cfg.SetDefaults()
+	res := f.sync()
+	expectOutcomes(t, res, map[string]string{retrain: schedules.Updated, "drift-" + m: schedules.Updated})
+	for _, c := range res.Schedules {
+		if !strings.Contains(strings.Join(c.Details, " "), "task queue "+old+" -> "+old+"-renamed") {
+			t.Errorf("%s: details %q should name the queue change", c.ID, c.Details)
+		}
+	}
+	d := f.describe(retrain)
+	var queue string
+	if p := d.Memo.GetFields()[schedules.MemoTaskQueue]; p != nil {
+		_ = converter.GetDefaultDataConverter().FromPayload(p, &queue)
+	}
+	if a := d.Schedule.Action.(*client.ScheduleWorkflowAction); a.TaskQueue != f.cfg.Temporal.TaskQueue || queue != f.cfg.Temporal.TaskQueue {
+		t.Errorf("after the rename the action runs on %q and the memo says %q, want both %q", a.TaskQueue, queue, f.cfg.Temporal.TaskQueue)
+	}
+	if !d.Schedule.State.Paused || d.Schedule.State.Note != "by hand" {
+		t.Errorf("the pause made by hand was lost: %+v", d.Schedule.State)
+	}
+	expectOutcomes(t, f.sync(), map[string]string{retrain: schedules.Unchanged, "drift-" + m: schedules.Unchanged})
+
+	// Now the renamed deployment drops the model: its schedules are found
+	// and deleted, not hidden by a stale memo.
+	f.waitListed(retrain, "drift-"+m)
+	f.cfg.Models[0].Schedule = config.Schedule{}
+	expectOutcomes(t, f.sync(), map[string]string{retrain: schedules.Deleted, "drift-" + m: schedules.Deleted})
+	if !f.gone(retrain) {
+		t.Errorf("%s still exists", retrain)
+	}
+}
+
 func TestSyncLeavesSchedulesItDoesNotOwnAlone(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, "owned")
