@@ -166,6 +166,9 @@ func BenchmarkServe(b *testing.B) {
 		for _, sm := range res.Models {
 			for _, batch := range batches {
 				bodies := inferBodies(holdout.X, batch)
+				if len(bodies) == 0 {
+					b.Fatalf("-kmbench.batches %d: larger than the %d holdout rows of the grid", batch, len(holdout.X))
+				}
 				for _, n := range concurrency {
 					p := srv.load(b, sm, bodies, batch, n, warmup, dur)
 					b.Logf("%s batch %d, %d clients: %.0f req/s, p50 %.0f µs, p99 %.0f µs, p99.9 %.0f µs, server %.0f + client %.0f µs CPU/req, %d errors",
