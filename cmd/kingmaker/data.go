@@ -45,7 +45,11 @@ func runSchemaApply(ctx context.Context, e *env, args []string) error {
 
 func runSchemaVersion(ctx context.Context, e *env, args []string) error {
 	fs := newFlags(e, "schema version")
-	if _, err := parse(fs, args); err != nil {
+	out := outputFlag(fs)
+	if _, err := parseN(fs, args, 0, "schema version takes no arguments"); err != nil {
+		return err
+	}
+	if err := checkOutput(*out); err != nil {
 		return err
 	}
 	cfg, err := loadConfig(e)
@@ -60,6 +64,9 @@ func runSchemaVersion(ctx context.Context, e *env, args []string) error {
 	v, err := schema.Version(ctx, s, cfg.Cassandra.Keyspace)
 	if err != nil {
 		return fmt.Errorf("%w (run `kingmaker schema apply`)", err)
+	}
+	if *out == "json" {
+		return writeJSON(e.stdout, map[string]any{"keyspace": cfg.Cassandra.Keyspace, "version": v, "latest": schema.Latest()})
 	}
 	fmt.Fprintf(e.stdout, "keyspace %s: schema version %d (this kingmaker knows up to %d)\n", cfg.Cassandra.Keyspace, v, schema.Latest())
 	return nil

@@ -41,7 +41,7 @@ func (e usageError) Error() string { return e.msg }
 func commands() []command {
 	return []command{
 		{"schema apply", "", "create the keyspace and tables, applying new migrations", runSchemaApply},
-		{"schema version", "", "print the keyspace's schema version", runSchemaVersion},
+		{"schema version", "[-o json]", "print the keyspace's schema version", runSchemaVersion},
 		{"seed", "[--days N] [--rows-per-day N] [--start DATE] [--drift-from DAY] [--seed N]", "write the labelled demo dataset into events", runSeed},
 		{"status", "[MODEL] [-o json]", "models, champions, recent decisions and source data", runStatus},
 		{"worker", "[--queues main,training]", "run the Temporal workers and the metrics endpoint", runWorker},
@@ -78,13 +78,21 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	global := flag.NewFlagSet("kingmaker", flag.ContinueOnError)
 	global.SetOutput(io.Discard)
 	global.StringVar(&e.configPath, "config", e.configPath, "config file")
-	if err := global.Parse(args); err != nil {
+	if err := global.Parse(args); errors.Is(err, flag.ErrHelp) {
+		usage(stdout) // kingmaker -h, --help
+		return 0
+	} else if err != nil {
 		fmt.Fprintf(stderr, "kingmaker: %v\n", err)
 		usage(stderr)
 		return 2
 	}
 	args = global.Args()
-	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
+	if len(args) == 0 {
+		fmt.Fprintln(stderr, "kingmaker: no command given")
+		usage(stderr)
+		return 2
+	}
+	if args[0] == "help" {
 		usage(stdout)
 		return 0
 	}

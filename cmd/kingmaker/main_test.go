@@ -81,6 +81,7 @@ func TestTheCLIExitsWithACodeAndAReason(t *testing.T) {
 	}{
 		{"an unknown command exits 2", nil, []string{"frobnicate", "churn"}, 2,
 			[]string{`unknown command "frobnicate churn"`}, 1},
+		{"no command at all exits 2 with the usage", nil, nil, 2, []string{"kingmaker: no command given", "usage: kingmaker"}, 0},
 		{"promote without --reason exits 2 and shows its usage", nil, []string{"--config", exampleConfig, "promote", "churn", "X"}, 2,
 			[]string{"kingmaker promote: --reason is required", "usage: kingmaker promote MODEL VERSION"}, 2},
 		{"an unknown output format exits 2", nil, []string{"--config", exampleConfig, "models", "list", "churn", "-o", "yaml"}, 2,
@@ -120,6 +121,15 @@ func TestTheCLIExitsWithACodeAndAReason(t *testing.T) {
 	}
 }
 
+func TestHelpExitsZeroWithTheUsageOnStdout(t *testing.T) {
+	for _, args := range [][]string{{"help"}, {"-h"}, {"--help"}} {
+		got := kingmaker(t, args...)
+		if got.code != 0 || !strings.HasPrefix(got.stdout, "usage: kingmaker") || got.stderr != "" {
+			t.Errorf("kingmaker %s: exit %d, stdout %q, stderr %q; want 0 and the usage on stdout", args[0], got.code, first(lines(got.stdout)), got.stderr)
+		}
+	}
+}
+
 // listed is a row of `models list -o json`.
 type listed struct {
 	Version   string `json:"version"`
@@ -145,6 +155,24 @@ func championOf(t *testing.T, model string) []string {
 		}
 	}
 	return out
+}
+
+func TestSchemaVersionReadsTheKeyspace(t *testing.T) {
+	_, c := testenv.Cassandra(t) // a fresh keyspace with the schema applied
+	t.Setenv("KINGMAKER_CASSANDRA_KEYSPACE", c.Keyspace)
+	t.Setenv("KINGMAKER_CASSANDRA_HOSTS", strings.Join(c.Hosts, ","))
+	t.Setenv("KINGMAKER_CASSANDRA_PORT", fmt.Sprint(c.Port))
+	got := kingmaker(t, "--config", exampleConfig, "schema", "version", "-o", "json")
+	var v struct {
+		Keyspace        string
+		Version, Latest int
+	}
+	if got.code != 0 || json.Unmarshal([]byte(got.stdout), &v) != nil || v.Keyspace != c.Keyspace || v.Version != v.Latest || v.Latest < 2 {
+		t.Fatalf("schema version -o json: exit %d, %q (stderr %q); want the keyspace at the latest version", got.code, got.stdout, got.stderr)
+	}
+	if got := kingmaker(t, "--config", exampleConfig, "schema", "version", "extra"); got.code != 2 {
+		t.Errorf("schema version with an argument exits %d, want 2", got.code)
+	}
 }
 
 func TestModelsPromoteAndRollbackThroughTheCLI(t *testing.T) {
