@@ -111,7 +111,7 @@ func (a *Activities) ScoreDay(ctx context.Context, in ScoreDayInput) (*ScoredDay
 			for i := from; i < min(from+scoreBatchRows, b.Len()); i++ {
 				id, err := gocql.ParseUUID(b.Keys[i])
 				if err != nil {
-					return nonRetryable(ErrTypeInvalidData, fmt.Errorf("row key %q is not a uuid: predictions are keyed by uuid", b.Keys[i]))
+					return nonRetryable(ErrTypeInvalidData, fmt.Errorf("row key %q is not a uuid: predictions are keyed by uuid, so models[%s].source.key_column must be a uuid or timeuuid column to be batch scored", b.Keys[i], m.Name))
 				}
 				var score any
 				if pos != nil {
