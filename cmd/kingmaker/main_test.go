@@ -135,6 +135,7 @@ type listed struct {
 	Version   string `json:"version"`
 	Candidate string `json:"candidate"`
 	Champion  bool   `json:"champion"`
+	Status    string `json:"status"`
 }
 
 // championOf returns the versions `models list` marks as champion.
@@ -244,6 +245,24 @@ func TestModelsPromoteAndRollbackThroughTheCLI(t *testing.T) {
 			}
 		})
 	}
+
+	t.Run("models list derives each version's status from the pointer and the ledger", func(t *testing.T) {
+		got := kingmaker(t, "--config", exampleConfig, "models", "list", "churn", "-o", "json")
+		var rows []listed
+		if err := json.Unmarshal([]byte(got.stdout), &rows); err != nil {
+			t.Fatal(err)
+		}
+		want := map[string]string{v1.String(): "champion", v2.String(): "retired", v3.String(): "candidate"}
+		for _, r := range rows {
+			if r.Status != want[r.Version] {
+				t.Errorf("%s (%s): status %q, want %q", r.Version, r.Candidate, r.Status, want[r.Version])
+			}
+		}
+		table := kingmaker(t, "--config", exampleConfig, "models", "list", "churn")
+		if !strings.Contains(table.stdout, "STATUS") || !strings.Contains(table.stdout, "retired") || !strings.Contains(table.stdout, "champion (gen 3)") {
+			t.Errorf("the table lacks the status column:\n%s", table.stdout)
+		}
+	})
 
 	t.Run("status -o json reports the champion and who put it there", func(t *testing.T) {
 		got := kingmaker(t, "--config", exampleConfig, "status", "churn", "-o", "json")

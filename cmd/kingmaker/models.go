@@ -49,6 +49,10 @@ func primary(v *registry.Version, metric string) string {
 	return "-"
 }
 
+// ledgerLimit is how many promotions of a model are read to tell retired
+// versions from candidates: years of daily promotions.
+const ledgerLimit = 10_000
+
 func runModelsList(ctx context.Context, e *env, args []string) error {
 	fs := newFlags(e, "models list")
 	out := outputFlag(fs)
@@ -77,14 +81,20 @@ func runModelsList(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
+	ledger, err := reg.History(ctx, m.Name, ledgerLimit)
+	if err != nil {
+		return err
+	}
+	statuses := registry.Statuses(champ, ledger)
 	if *out == "json" {
 		type row struct {
 			*registry.Version
-			Champion bool `json:"champion"`
+			Champion bool            `json:"champion"`
+			Status   registry.Status `json:"status"`
 		}
 		rows := make([]row, len(versions))
 		for i, v := range versions {
-			rows[i] = row{v, champ != nil && champ.Version == v.ID}
+			rows[i] = row{v, champ != nil && champ.Version == v.ID, registry.StatusOf(statuses, v.ID)}
 		}
 		return writeJSON(e.stdout, rows)
 	}
@@ -93,9 +103,9 @@ func runModelsList(ctx context.Context, e *env, args []string) error {
 		return nil
 	}
 	tw := table(e.stdout)
-	fmt.Fprintf(tw, "VERSION\tCANDIDATE\tALGORITHM\tCREATED\tWINDOW TO\tTRAIN ROWS\t%s\t\n", strings.ToUpper(m.Policy.PrimaryMetric))
+	fmt.Fprintf(tw, "VERSION\tCANDIDATE\tALGORITHM\tCREATED\tWINDOW TO\tTRAIN ROWS\t%s\tSTATUS\n", strings.ToUpper(m.Policy.PrimaryMetric))
 	for _, v := range versions {
-		mark := ""
+		mark := string(registry.StatusOf(statuses, v.ID))
 		if champ != nil && champ.Version == v.ID {
 			mark = fmt.Sprintf("champion (gen %d)", champ.Generation)
 		}
