@@ -521,7 +521,7 @@ func checkInferResponse(resp []byte, rows int) error {
 // on stdin, and shuts down when stdin closes.
 func TestServeChild(t *testing.T) {
 	if *flagServeModels == "" {
-		t.Skip("the server process of BenchmarkServe")
+		return // not started as the server process: nothing to test on its own
 	}
 	s, c := benchCassandra(t)
 	reg := registry.New(s, c.Keyspace, cql.Serial(c))

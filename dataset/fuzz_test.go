@@ -200,7 +200,7 @@ func FuzzDecodeCell(f *testing.F) {
 		info := native(cellTypes[int(kind)%len(cellTypes)])
 		if info.Type() == gocql.TypeDecimal && len(data) >= 4 {
 			if scale := int32(binary.BigEndian.Uint32(data)); scale > 1000 || scale < -1000 {
-				t.Skip("a decimal of this scale renders as too many digits to compare as text")
+				return // a decimal of this scale renders as too many digits to compare as text
 			}
 		}
 		text, err := dataset.CellText(info, data)
