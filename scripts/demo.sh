@@ -71,7 +71,10 @@ done
 predict
 
 step "drift check of the last day against the champion's training profile"
-check=$(km drift churn --now --follow | tee /dev/stderr)
+# Shown as it comes and kept for the next step. Not `tee /dev/stderr`: that reopens the file stderr
+# points to, truncating a log the demo's output is redirected to.
+km drift churn --now --follow | tee "$STACK/demo-drift-check.out" >&2
+check=$(cat "$STACK/demo-drift-check.out")
 retrain=$(sed -n 's/^following \(retrain-churn-[^ ]*\)$/\1/p' <<<"$check")
 
 step "Prometheus sees the drift (alerts on $PROM/alerts)"
