@@ -101,9 +101,21 @@ func newDeployment(t *testing.T, on target, adjust func(*config.Config)) *deploy
 	if err := os.WriteFile(d.cfgPath, out, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
 	defer cancel()
-	if r := d.cli(ctx, "schema", "apply"); r.code != 0 {
+	for {
+		r := d.cli(ctx, "schema", "apply")
+		if r.code == 0 {
+			break
+		}
+		// After a node of the cluster was killed and restarted, schema
+		// changes can take a minute or two to reach every node; schema apply
+		// then stops saying so, and applying again once they agree is what
+		// its message asks of an operator.
+		if on.hosts != nil && strings.Contains(r.stderr, "disagree on the schema") && ctx.Err() == nil {
+			t.Logf("the cluster's nodes do not agree on the schema yet; applying again: %s", strings.TrimSpace(r.stderr))
+			continue
+		}
 		hint := "start the stack with `make stack-up`"
 		if on.hosts != nil {
 			hint = "start the cluster with `scripts/cassandra-cluster.sh start`"

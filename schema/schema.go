@@ -51,6 +51,12 @@ func Migrations() []Migration { return slices.Clone(migrations) }
 // ErrNewerSchema means the keyspace was migrated by a newer Kingmaker.
 var ErrNewerSchema = errors.New("schema is newer than this binary")
 
+// ErrSchemaDisagreement marks a cluster whose nodes did not agree on the
+// schema after a change: applying more changes then risks conflicting
+// versions, so Apply stops, and running it again once the cluster has
+// settled finishes the work (every statement is idempotent).
+var ErrSchemaDisagreement = errors.New("the cluster's nodes disagree on the schema")
+
 // Result says what Apply did.
 type Result struct {
 	// Before and After are the schema versions before and after Apply.
@@ -105,11 +111,6 @@ func Apply(ctx context.Context, s *gocql.Session, c config.Cassandra) (Result, e
 		res.Applied = append(res.Applied, m.Version)
 	}
 	res.After = max(res.Before, Latest())
-	if len(res.Applied) > 0 {
-		if err := s.AwaitSchemaAgreement(ctx); err != nil {
-			return res, fmt.Errorf("await schema agreement: %w", err)
-		}
-	}
 	return res, nil
 }
 
@@ -156,8 +157,17 @@ func appliedMigrations(ctx context.Context, s *gocql.Session, ks string) ([]appl
 	return out, nil // clustering order is ascending by version
 }
 
+// exec runs one schema statement and waits until every node has the
+// resulting schema. gocql waits for that itself after a schema change but
+// only logs when the nodes still disagree; here it is an error.
 func exec(ctx context.Context, s *gocql.Session, stmt string) error {
-	return s.Query(stmt).WithContext(ctx).Exec()
+	if err := s.Query(stmt).WithContext(ctx).Exec(); err != nil {
+		return err
+	}
+	if err := s.AwaitSchemaAgreement(ctx); err != nil {
+		return fmt.Errorf("%w (%v): wait until `nodetool describecluster` shows one schema version, then run `kingmaker schema apply` again", ErrSchemaDisagreement, err)
+	}
+	return nil
 }
 
 func replicationCQL(r config.Replication) string {
