@@ -25,6 +25,8 @@ source "$(dirname "$0")/lib.sh"
 
 NODES=(1 2 3)
 SRC=$ROOT/scripts/cassandra
+# shellcheck source=cassandra/jvm.sh
+source "$SRC/jvm.sh"
 LIB=$STACK/cassandra/lib
 DIR=$STACK/cassandra-cluster
 HEAP=${KINGMAKER_CLUSTER_HEAP:-512M}
@@ -32,7 +34,6 @@ WAIT_SECS=${KINGMAKER_CLUSTER_WAIT_SECS:-240}
 CQL_PORT=9042
 STORAGE_PORT=7000
 SEEDS=127.0.0.2:$STORAGE_PORT
-MAIN_CLASS=org.apache.cassandra.service.CassandraDaemon
 
 address() { echo "127.0.0.$(($1 + 1))"; }
 jmx_port() { echo $((7200 + $1)); }
@@ -44,20 +45,6 @@ check_node() {
     1 | 2 | 3) ;;
     *) die "NODE must be 1, 2 or 3 (got '${1:-}')" ;;
   esac
-}
-
-# find_java17: set JAVA to a Java 17, or fail (the same search as scripts/cassandra.sh).
-find_java17() {
-  local cand
-  for cand in ${JAVA_HOME:+"$JAVA_HOME/bin/java"} "$(command -v java || true)" \
-    /usr/lib/jvm/java-17-openjdk-amd64/bin/java; do
-    if [ -z "$cand" ] || [ ! -x "$cand" ]; then continue; fi
-    if [ "$("$cand" -version 2>&1 | sed -n '1s/.*version "\([0-9]*\).*/\1/p')" = 17 ]; then
-      JAVA=$cand
-      return 0
-    fi
-  done
-  die "Java 17 not found: apt-get install openjdk-17-jdk-headless"
 }
 
 # ensure_jars: the jars of scripts/cassandra.sh, fetched by it when missing.
@@ -155,7 +142,7 @@ EOF
 }
 
 start_node() {
-  local n=$1 began addr ndir jamm opts=() nolock=() port
+  local n=$1 began addr ndir port
   began=$(date +%s)
   addr=$(address "$n")
   ndir=$(node_dir "$n")
@@ -170,45 +157,8 @@ start_node() {
   done
   listening 127.0.0.1 "$(jmx_port "$n")" && die "127.0.0.1:$(jmx_port "$n") (JMX of node$n) is taken by another process"
   write_config "$n"
-  mkdir -p "$ndir/data" "$ndir/logs"
-  [ -f "$ndir/logs/stdout.log" ] && mv -f "$ndir/logs/stdout.log" "$ndir/logs/stdout.log.1"
-  jamm=$(find "$LIB" -maxdepth 1 -name 'jamm-*.jar' | head -n 1)
-  [ -n "$jamm" ] || die "no jamm jar in $LIB (run scripts/cassandra.sh fetch)"
-  mapfile -t opts < <(grep -E '^-' "$SRC/jvm17.options" | sed 's/[[:space:]]*$//')
-  local args=(
-    -Xms"$HEAP" -Xmx"$HEAP"
-    "${opts[@]}"
-    -XX:HeapDumpPath="$ndir/logs"
-    -javaagent:"$jamm"
-    -Dcassandra.config="file://$ndir/conf/cassandra.yaml"
-    -Dcassandra-foreground=yes
-    -Dcassandra.storagedir="$ndir/data"
-    -Dcassandra.logdir="$ndir/logs"
-    -Dlogback.configurationFile="$ndir/conf/logback.xml"
-    -Dcassandra.jmx.local.port="$(jmx_port "$n")"
-    -Dcom.sun.management.jmxremote.authenticate=false
-    -Dcassandra.skip_wait_for_gossip_to_settle=0
-    -Dcassandra.ring_delay_ms=1000
-    -Dcassandra.superuser_setup_delay_ms=0
-    -Dcassandra.triggers_dir="$ndir/conf/triggers"
-    -cp "$ndir/conf:$LIB/*"
-    "$MAIN_CLASS"
-  )
-  # As in scripts/cassandra.sh: without CAP_IPC_LOCK, mlockall fails (a warning) and the heap is
-  # not made resident at once.
-  if command -v setpriv >/dev/null 2>&1 && setpriv --inh-caps=-ipc_lock --bounding-set=-ipc_lock true 2>/dev/null; then
-    nolock=(setpriv --inh-caps=-ipc_lock --bounding-set=-ipc_lock)
-  fi
   log "starting node$n on $addr (heap $HEAP, JMX 127.0.0.1:$(jmx_port "$n")); log: $ndir/logs/stdout.log"
-  # shellcheck disable=SC2016 # $$, $0 and $@ expand in the inner shell
-  MALLOC_ARENA_MAX=2 nohup setsid "${nolock[@]}" bash -c 'echo $$ >"$0"; exec "$@"' "$(pidfile "$n")" "$JAVA" "${args[@]}" \
-    >"$ndir/logs/stdout.log" 2>&1 </dev/null 9>&- &
-  local i
-  for ((i = 0; i < 50; i++)); do
-    [ -s "$(pidfile "$n")" ] && break
-    sleep 0.1
-  done
-  [ -s "$(pidfile "$n")" ] || die "could not start the JVM of node$n (no pid file)"
+  start_cassandra_jvm "$(pidfile "$n")" "$ndir/conf" "$ndir/data" "$ndir/logs" "$(jmx_port "$n")" 2
   wait_node "$n"
   log "node$n is Up/Normal on $addr:$CQL_PORT (pid $(cat "$(pidfile "$n")")) after $(($(date +%s) - began))s"
 }

@@ -32,6 +32,8 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
 SRC=$ROOT/scripts/cassandra
+# shellcheck source=cassandra/jvm.sh
+source "$SRC/jvm.sh"
 CDIR=$STACK/cassandra
 LIB=$CDIR/lib
 CONF=$CDIR/conf
@@ -43,7 +45,6 @@ ADDRESS=127.0.0.1
 CQL_PORT=9042
 HEAP=${KINGMAKER_CASSANDRA_HEAP:-1G}
 WAIT_SECS=${KINGMAKER_CASSANDRA_WAIT_SECS:-180}
-MAIN_CLASS=org.apache.cassandra.service.CassandraDaemon
 TLS_DIR=$CDIR/tls
 # The stores hold a throwaway key of a local dev CA; the password only satisfies the JVM.
 TLS_STOREPASS=kingmaker-dev
@@ -51,27 +52,6 @@ TLS_STOREPASS=kingmaker-dev
 # The Cassandra version is the one pinned in the pom.
 VERSION=$(sed -n 's:.*<cassandra.version>\(.*\)</cassandra.version>.*:\1:p' "$SRC/pom.xml")
 [ -n "$VERSION" ] || die "no <cassandra.version> in $SRC/pom.xml"
-
-# java_major BIN: the major version of the java at BIN (e.g. 17), empty when it does not run.
-java_major() {
-  "$1" -version 2>&1 | sed -n '1s/.*version "\([0-9]*\).*/\1/p'
-}
-
-# find_java17: set JAVA (and export JAVA_HOME) to a Java 17, or fail.
-find_java17() {
-  local cand
-  for cand in ${JAVA_HOME:+"$JAVA_HOME/bin/java"} "$(command -v java || true)" \
-    /usr/lib/jvm/java-17-openjdk-amd64/bin/java; do
-    if [ -z "$cand" ] || [ ! -x "$cand" ]; then continue; fi
-    if [ "$(java_major "$cand")" = 17 ]; then
-      JAVA=$cand
-      JAVA_HOME=$(cd "$(dirname "$(readlink -f "$cand")")/.." && pwd)
-      export JAVA_HOME
-      return 0
-    fi
-  done
-  die "Java 17 not found (java -version is not 17 and /usr/lib/jvm/java-17-openjdk-amd64 is missing): apt-get install openjdk-17-jdk-headless"
-}
 
 fetched() { [ -f "$MARKER" ] && [ "$(cat "$MARKER")" = "$VERSION" ]; }
 
@@ -261,52 +241,8 @@ cmd_start() {
 
   cmd_fetch
   write_config
-  mkdir -p "$DATA" "$LOGS" "$CONF/triggers"
-  [ -f "$LOGS/stdout.log" ] && mv -f "$LOGS/stdout.log" "$LOGS/stdout.log.1"
-
-  local jamm opts=()
-  jamm=$(find "$LIB" -maxdepth 1 -name 'jamm-*.jar' | head -n 1)
-  [ -n "$jamm" ] || die "no jamm jar in $LIB (run scripts/cassandra.sh fetch)"
-  mapfile -t opts < <(grep -E '^-' "$SRC/jvm17.options" | sed 's/[[:space:]]*$//')
-
-  local args=(
-    -Xms"$HEAP" -Xmx"$HEAP"
-    "${opts[@]}"
-    -XX:HeapDumpPath="$LOGS"
-    -javaagent:"$jamm"
-    -Dcassandra.config="file://$CONF/cassandra.yaml"
-    -Dcassandra-foreground=yes
-    -Dcassandra.storagedir="$DATA"
-    -Dcassandra.logdir="$LOGS"
-    -Dlogback.configurationFile="$CONF/logback.xml"
-    -Dcassandra.jmx.local.port=7199
-    -Dcom.sun.management.jmxremote.authenticate=false
-    -Dcassandra.skip_wait_for_gossip_to_settle=0
-    -Dcassandra.ring_delay_ms=1000
-    -Dcassandra.superuser_setup_delay_ms=0
-    -Dcassandra.triggers_dir="$CONF/triggers"
-    -cp "$CONF:$LIB/*"
-    "$MAIN_CLASS"
-  )
-  # Cassandra mlockall()s its memory at startup, which as root makes the whole 1 GiB heap resident at
-  # once. A dev node on a machine without swap gains nothing from that: where we may, drop the
-  # capability (CAP_IPC_LOCK) so the lock fails (a logged warning) and memory is used as needed.
-  local nolock=()
-  if command -v setpriv >/dev/null 2>&1 && setpriv --inh-caps=-ipc_lock --bounding-set=-ipc_lock true 2>/dev/null; then
-    nolock=(setpriv --inh-caps=-ipc_lock --bounding-set=-ipc_lock)
-  fi
   log "starting Cassandra $VERSION (heap $HEAP, auth ${KINGMAKER_CASSANDRA_AUTH:-0}); log: $LOGS/stdout.log"
-  # setsid: the node outlives this shell and its process group; the inner shell writes its own pid
-  # and then becomes the JVM (exec), so the pid file names the JVM.
-  # shellcheck disable=SC2016 # $$, $0 and $@ expand in the inner shell
-  MALLOC_ARENA_MAX=4 nohup setsid "${nolock[@]}" bash -c 'echo $$ >"$0"; exec "$@"' "$PIDFILE" "$JAVA" "${args[@]}" \
-    >"$LOGS/stdout.log" 2>&1 </dev/null 9>&- &
-  local i
-  for ((i = 0; i < 50; i++)); do
-    [ -s "$PIDFILE" ] && break
-    sleep 0.1
-  done
-  [ -s "$PIDFILE" ] || die "could not start the JVM (no pid file)"
+  start_cassandra_jvm "$PIDFILE" "$CONF" "$DATA" "$LOGS" 7199 4
   wait_cql
   log "Cassandra is up (pid $(cat "$PIDFILE")), CQL on $ADDRESS:$CQL_PORT (plain, or TLS with the CA $TLS_DIR/ca.pem)"
 }
