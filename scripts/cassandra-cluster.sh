@@ -158,7 +158,7 @@ start_node() {
   listening 127.0.0.1 "$(jmx_port "$n")" && die "127.0.0.1:$(jmx_port "$n") (JMX of node$n) is taken by another process"
   write_config "$n"
   log "starting node$n on $addr (heap $HEAP, JMX 127.0.0.1:$(jmx_port "$n")); log: $ndir/logs/stdout.log"
-  start_cassandra_jvm "$(pidfile "$n")" "$ndir/conf" "$ndir/data" "$ndir/logs" "$(jmx_port "$n")" 2
+  start_cassandra_jvm "$(pidfile "$n")" "$ndir/conf" "$ndir/data" "$ndir/logs" "$(jmx_port "$n")" 2 200
   wait_node "$n"
   log "node$n is Up/Normal on $addr:$CQL_PORT (pid $(cat "$(pidfile "$n")")) after $(($(date +%s) - began))s"
 }

@@ -242,7 +242,7 @@ cmd_start() {
   cmd_fetch
   write_config
   log "starting Cassandra $VERSION (heap $HEAP, auth ${KINGMAKER_CASSANDRA_AUTH:-0}); log: $LOGS/stdout.log"
-  start_cassandra_jvm "$PIDFILE" "$CONF" "$DATA" "$LOGS" 7199 4
+  start_cassandra_jvm "$PIDFILE" "$CONF" "$DATA" "$LOGS" 7199 4 0
   wait_cql
   log "Cassandra is up (pid $(cat "$PIDFILE")), CQL on $ADDRESS:$CQL_PORT (plain, or TLS with the CA $TLS_DIR/ca.pem)"
 }

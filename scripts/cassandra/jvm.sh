@@ -25,11 +25,14 @@ find_java17() {
   die "Java 17 not found (java -version is not 17 and /usr/lib/jvm/java-17-openjdk-amd64 is missing): apt-get install openjdk-17-jdk-headless"
 }
 
-# start_cassandra_jvm PIDFILE CONF DATA LOGS JMX_PORT MALLOC_ARENAS: start Cassandra (the jars in
-# $LIB, $HEAP of heap, the options of $SRC/jvm17.options) with its config in CONF, detached from
-# this shell, its output in LOGS/stdout.log; returns once PIDFILE names the JVM. Needs JAVA.
+# start_cassandra_jvm PIDFILE CONF DATA LOGS JMX_PORT MALLOC_ARENAS SETUP_DELAY_MS: start Cassandra
+# (the jars in $LIB, $HEAP of heap, the options of $SRC/jvm17.options) with its config in CONF,
+# detached from this shell, its output in LOGS/stdout.log; returns once PIDFILE names the JVM. Needs
+# JAVA. SETUP_DELAY_MS is how long the node waits before creating the default superuser, and between
+# tries while other nodes of its cluster are not ready: 0 suits a single node, where it succeeds at
+# once; on a cluster 0 retries in a tight loop (hundreds of thousands of log lines a minute).
 start_cassandra_jvm() {
-  local pidfile=$1 conf=$2 data=$3 logs=$4 jmx=$5 arenas=$6 jamm opts=() nolock=() i
+  local pidfile=$1 conf=$2 data=$3 logs=$4 jmx=$5 arenas=$6 setup_delay=$7 jamm opts=() nolock=() i
   jamm=$(find "$LIB" -maxdepth 1 -name 'jamm-*.jar' | head -n 1)
   [ -n "$jamm" ] || die "no jamm jar in $LIB (run scripts/cassandra.sh fetch)"
   mapfile -t opts < <(grep -E '^-' "$SRC/jvm17.options" | sed 's/[[:space:]]*$//')
@@ -47,7 +50,7 @@ start_cassandra_jvm() {
     -Dcom.sun.management.jmxremote.authenticate=false
     -Dcassandra.skip_wait_for_gossip_to_settle=0
     -Dcassandra.ring_delay_ms=1000
-    -Dcassandra.superuser_setup_delay_ms=0
+    -Dcassandra.superuser_setup_delay_ms="$setup_delay"
     -Dcassandra.triggers_dir="$conf/triggers"
     -cp "$conf:$LIB/*"
     "$MAIN_CLASS"
