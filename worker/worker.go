@@ -6,16 +6,12 @@ package worker
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/gocql/gocql"
@@ -32,6 +28,7 @@ import (
 	"github.com/kingmaker-ml/kingmaker/activities"
 	"github.com/kingmaker-ml/kingmaker/config"
 	"github.com/kingmaker-ml/kingmaker/internal/cql"
+	"github.com/kingmaker-ml/kingmaker/internal/tlsconf"
 	"github.com/kingmaker-ml/kingmaker/registry"
 	"github.com/kingmaker-ml/kingmaker/schema"
 	"github.com/kingmaker-ml/kingmaker/workflows"
@@ -56,9 +53,10 @@ func Dial(ctx context.Context, t config.Temporal, logger *slog.Logger, metrics c
 	} else {
 		opts.Logger = tlog.NewStructuredLogger(slog.New(slog.DiscardHandler))
 	}
-	probe := &certProbe{}
+	var probe *tlsconf.Probe // nil without TLS: it then reports nothing
 	if t.TLS.Enabled {
-		tc, err := tlsConfig(t.TLS, probe)
+		tc, p, err := tlsconf.Config(t.TLS)
+		probe = p
 		if err != nil {
 			return nil, fmt.Errorf("temporal.tls.%w", err)
 		}
@@ -79,7 +77,7 @@ func Dial(ctx context.Context, t config.Temporal, logger *slog.Logger, metrics c
 // explainDial turns a failed dial into one line naming the setting to fix:
 // the API key, a TLS file, or the address. The API key itself is never part
 // of it.
-func explainDial(t config.Temporal, err error, probe *certProbe) error {
+func explainDial(t config.Temporal, err error, probe *tlsconf.Probe) error {
 	where := fmt.Sprintf("temporal at %s (namespace %s)", t.HostPort, t.Namespace)
 	msg := firstLine(err)
 	connFailed := strings.Contains(msg, "connection error") || strings.Contains(msg, "broken pipe") ||
@@ -97,32 +95,21 @@ func explainDial(t config.Temporal, err error, probe *certProbe) error {
 			ca = "unset: the system roots"
 		}
 		return fmt.Errorf("%s sent a TLS certificate that does not verify against temporal.tls.ca_file (%s): check it and temporal.tls.server_name (%s)", where, ca, msg)
-	case connFailed && probe.unmatched.Load() && t.TLS.CertFile == "":
+	case connFailed && probe.Unmatched() && t.TLS.CertFile == "":
 		return fmt.Errorf("%s asked for a TLS client certificate: set temporal.tls.cert_file and key_file (%s)", where, msg)
-	case connFailed && probe.unmatched.Load():
+	case connFailed && probe.Unmatched():
 		return fmt.Errorf("%s asked for a TLS client certificate of a CA that did not issue temporal.tls.cert_file: check temporal.tls.cert_file and key_file (%s)", where, msg)
-	case clientCertRefused(msg):
+	case tlsconf.ClientCertRefused(msg):
 		return fmt.Errorf("%s refused the TLS client certificate: check temporal.tls.cert_file and key_file (%s)", where, msg)
 	case strings.Contains(msg, "first record does not look like a TLS handshake"):
 		return fmt.Errorf("%s does not speak TLS: check temporal.tls.enabled (an api_key turns TLS on as well) (%s)", where, msg)
 	case strings.Contains(msg, "tls:"):
 		return fmt.Errorf("%s: the TLS handshake failed: check temporal.tls (%s)", where, msg)
-	case connFailed && probe.asked.Load():
+	case connFailed && probe.Asked():
 		return fmt.Errorf("%s closed the connection after asking for a TLS client certificate: check temporal.tls.cert_file and key_file (%s)", where, msg)
 	}
 	return fmt.Errorf("%w at %s (namespace %s): is it running (make stack-up) and is temporal.host_port right? (%v)",
 		ErrTemporalUnreachable, t.HostPort, t.Namespace, msg)
-}
-
-// clientCertRefused: the server ended the handshake over our certificate
-// (or the lack of one), as Go reports the TLS alert it sent.
-func clientCertRefused(msg string) bool {
-	for _, alert := range []string{"certificate required", "bad certificate", "unknown certificate", "unsupported certificate", "expired certificate", "revoked certificate"} {
-		if strings.Contains(msg, "remote error: tls: "+alert) {
-			return true
-		}
-	}
-	return false
 }
 
 func firstLine(err error) string {
@@ -131,54 +118,6 @@ func firstLine(err error) string {
 		s = s[:i]
 	}
 	return s
-}
-
-// certProbe notes whether the server asked for a client certificate during
-// the TLS handshake, and whether it named no CA of the configured one. With
-// TLS 1.3 a server refuses a client certificate after the handshake, and the
-// client often sees only a closed connection, not the alert: the probe still
-// tells which setting to fix.
-type certProbe struct {
-	asked, unmatched atomic.Bool
-}
-
-// clientCertificate answers the server's request as crypto/tls does by
-// itself (the configured certificate if the server accepts its CA, else
-// none), noting what it saw.
-func (p *certProbe) clientCertificate(cert *tls.Certificate) func(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
-	return func(cri *tls.CertificateRequestInfo) (*tls.Certificate, error) {
-		p.asked.Store(true)
-		if cert == nil || cri.SupportsCertificate(cert) != nil {
-			p.unmatched.Store(true)
-			return &tls.Certificate{}, nil
-		}
-		return cert, nil
-	}
-}
-
-func tlsConfig(t config.TLS, probe *certProbe) (*tls.Config, error) {
-	tc := &tls.Config{ServerName: t.ServerName, InsecureSkipVerify: t.InsecureSkipVerify, MinVersion: tls.VersionTLS12}
-	if t.CAFile != "" {
-		pem, err := os.ReadFile(t.CAFile)
-		if err != nil {
-			return nil, fmt.Errorf("ca_file: %w", err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("ca_file %s holds no PEM certificate", t.CAFile)
-		}
-		tc.RootCAs = pool
-	}
-	var cert *tls.Certificate
-	if t.CertFile != "" {
-		c, err := tls.LoadX509KeyPair(t.CertFile, t.KeyFile)
-		if err != nil {
-			return nil, fmt.Errorf("cert_file/key_file: %w", err)
-		}
-		cert = &c
-	}
-	tc.GetClientCertificate = probe.clientCertificate(cert)
-	return tc, nil
 }
 
 // Options choose what one worker process does.

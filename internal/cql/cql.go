@@ -4,16 +4,14 @@
 package cql
 
 import (
-	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
-	"os"
 	"strings"
 
 	"github.com/gocql/gocql"
 
 	"github.com/kingmaker-ml/kingmaker/config"
+	"github.com/kingmaker-ml/kingmaker/internal/tlsconf"
 )
 
 // ErrUnreachable means no Cassandra host answered.
@@ -22,6 +20,11 @@ var ErrUnreachable = errors.New("cassandra is unreachable")
 // Cluster turns the config into a gocql cluster config. When withKeyspace is
 // false the session has no default keyspace (schema apply creates it).
 func Cluster(c config.Cassandra, withKeyspace bool) (*gocql.ClusterConfig, error) {
+	cl, _, err := cluster(c, withKeyspace)
+	return cl, err
+}
+
+func cluster(c config.Cassandra, withKeyspace bool) (*gocql.ClusterConfig, *tlsconf.Probe, error) {
 	cl := gocql.NewCluster(c.Hosts...)
 	cl.Port = c.Port
 	if withKeyspace {
@@ -29,7 +32,7 @@ func Cluster(c config.Cassandra, withKeyspace bool) (*gocql.ClusterConfig, error
 	}
 	cons, err := gocql.ParseConsistencyWrapper(strings.ToUpper(c.Consistency))
 	if err != nil {
-		return nil, fmt.Errorf("cassandra.consistency: %w", err)
+		return nil, nil, fmt.Errorf("cassandra.consistency: %w", err)
 	}
 	cl.Consistency = cons
 	cl.SerialConsistency = Serial(c)
@@ -47,52 +50,35 @@ func Cluster(c config.Cassandra, withKeyspace bool) (*gocql.ClusterConfig, error
 	if c.Username != "" {
 		cl.Authenticator = gocql.PasswordAuthenticator{Username: c.Username, Password: c.Password.Reveal()}
 	}
+	var probe *tlsconf.Probe
 	if c.TLS.Enabled {
-		tc, err := tlsConfig(c.TLS)
+		tc, p, err := tlsconf.Config(c.TLS)
 		if err != nil {
-			return nil, err
+			return nil, nil, fmt.Errorf("cassandra.tls.%w", err)
 		}
+		probe = p
 		// Without a server_name the driver checks the certificate against the
 		// address it dialled.
 		cl.SslOpts = &gocql.SslOptions{Config: tc, EnableHostVerification: !c.TLS.InsecureSkipVerify}
 	}
-	return cl, nil
-}
-
-// tlsConfig reads the files of cassandra.tls here rather than in the driver,
-// so that an unreadable file is reported by its config field.
-func tlsConfig(t config.TLS) (*tls.Config, error) {
-	tc := &tls.Config{ServerName: t.ServerName, InsecureSkipVerify: t.InsecureSkipVerify, MinVersion: tls.VersionTLS12}
-	if t.CAFile != "" {
-		pem, err := os.ReadFile(t.CAFile)
-		if err != nil {
-			return nil, fmt.Errorf("cassandra.tls.ca_file: %w", err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("cassandra.tls.ca_file: %s holds no PEM certificate", t.CAFile)
-		}
-		tc.RootCAs = pool
-	}
-	if t.CertFile != "" || t.KeyFile != "" {
-		cert, err := tls.LoadX509KeyPair(t.CertFile, t.KeyFile)
-		if err != nil {
-			return nil, fmt.Errorf("cassandra.tls.cert_file/key_file: %w", err)
-		}
-		tc.Certificates = []tls.Certificate{cert}
-	}
-	return tc, nil
+	return cl, probe, nil
 }
 
 // Connect opens a session. Its errors say which hosts were tried and what to
 // check; a missing keyspace points at `kingmaker schema apply`.
 func Connect(c config.Cassandra, withKeyspace bool) (*gocql.Session, error) {
-	cl, err := Cluster(c, withKeyspace)
+	cl, probe, err := cluster(c, withKeyspace)
 	if err != nil {
 		return nil, err
 	}
 	s, err := cl.CreateSession()
 	if err != nil {
+		if msg := err.Error(); probe.Unmatched() && !strings.Contains(msg, "x509:") && !strings.Contains(msg, "tls: failed to verify") {
+			// The node asked for a client certificate it did not get. With
+			// TLS 1.3 its refusal often reaches us only as a closed
+			// connection or a timeout, which would read as an outage.
+			return nil, certWanted(c, err)
+		}
 		err = Explain(c, err)
 		if withKeyspace && errors.Is(err, ErrUnreachable) && keyspaceMissing(c) {
 			// gocql reports a keyspace it cannot USE as "no connections".
@@ -135,7 +121,7 @@ func Explain(c config.Cassandra, err error) error {
 	case strings.Contains(msg, "x509:") || strings.Contains(msg, "tls: failed to verify"):
 		return fmt.Errorf("cassandra at %s sent a TLS certificate that does not verify against cassandra.tls.ca_file (%s): check it and cassandra.tls.server_name: %v",
 			where, orNone(c.TLS.CAFile, "unset: the system roots"), err)
-	case clientCertRefused(msg):
+	case tlsconf.ClientCertRefused(msg):
 		return fmt.Errorf("cassandra at %s refused the TLS client certificate: check cassandra.tls.cert_file and key_file (a certificate of a CA the node trusts): %v", where, err)
 	case strings.Contains(msg, "first record does not look like a TLS handshake"):
 		return fmt.Errorf("cassandra at %s does not speak TLS on that port: check cassandra.tls.enabled and cassandra.port: %v", where, err)
@@ -149,15 +135,14 @@ func Explain(c config.Cassandra, err error) error {
 	return fmt.Errorf("cassandra at %s: %w", where, err)
 }
 
-// clientCertRefused: the node ended the handshake over our certificate (or
-// the lack of one), as Go reports the TLS alert it sent.
-func clientCertRefused(msg string) bool {
-	for _, alert := range []string{"certificate required", "bad certificate", "unknown certificate", "unsupported certificate", "expired certificate", "revoked certificate"} {
-		if strings.Contains(msg, "remote error: tls: "+alert) {
-			return true
-		}
+// certWanted names the cassandra.tls setting to fix when the node asked for
+// a client certificate and none it accepts was configured.
+func certWanted(c config.Cassandra, err error) error {
+	where := fmt.Sprintf("%s (port %d)", strings.Join(c.Hosts, ","), c.Port)
+	if c.TLS.CertFile == "" {
+		return fmt.Errorf("cassandra at %s asked for a TLS client certificate: set cassandra.tls.cert_file and key_file (%v)", where, err)
 	}
-	return false
+	return fmt.Errorf("cassandra at %s refused the TLS client certificate: check cassandra.tls.cert_file and key_file (a certificate of a CA the node trusts) (%v)", where, err)
 }
 
 func orNone(s, none string) string {
