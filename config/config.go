@@ -181,6 +181,27 @@ type Policy struct {
 	// Shadow, when its period is set, makes a run shadow its winner on live
 	// traffic before promoting it.
 	Shadow Shadow `yaml:"shadow" json:"shadow,omitzero"`
+
+	// significanceLevelSet is whether the YAML wrote significance_level,
+	// so that an explicit 0 (no test) keeps its meaning.
+	significanceLevelSet bool
+}
+
+// UnmarshalYAML decodes a policy as written and notes whether it names a
+// significance_level, so that SetDefaults can tell "significance_level: 0"
+// (no test) from a policy that names none (the default level). It decodes
+// through the caller's decoder, so unknown fields stay errors.
+func (p *Policy) UnmarshalYAML(unmarshal func(any) error) error {
+	type plain Policy
+	if err := unmarshal((*plain)(p)); err != nil {
+		return err
+	}
+	var keys map[string]any
+	if err := unmarshal(&keys); err != nil {
+		return err
+	}
+	_, p.significanceLevelSet = keys["significance_level"]
+	return nil
 }
 
 // Shadow is the shadow period a winner must pass before its promotion: the
@@ -425,6 +446,9 @@ func (c *Config) SetDefaults() {
 		}
 		p := &m.Policy
 		setStr(&p.PrimaryMetric, "roc_auc")
+		if !p.significanceLevelSet {
+			setFloat(&p.SignificanceLevel, evaluator.DefaultSignificanceLevel)
+		}
 		setInt(&p.MinHoldoutRows, 200)
 		setDur(&p.ApprovalTimeout, 24*time.Hour)
 		setInt(&p.BootstrapResamples, 1000)
