@@ -515,7 +515,7 @@ func categoricalReport(x *categoryIndex, c *categoricalCounts, role Role, o Repo
 		winBuckets[i] = float64(n)
 		winRows += n
 	}
-	refBuckets[k] += float64(p.Unseen)
+	refBuckets[k] += float64(p.Unseen) + unseenEstimate(p)
 	refRows += p.Unseen + p.Missing
 	winRows += c.missing
 	refBuckets[k+1], winBuckets[k+1] = float64(p.Missing), float64(c.missing)
@@ -645,3 +645,27 @@ func (f *FeatureReport) describe(what string, o ReportOptions) string {
 func num(x float64) string { return strconv.FormatFloat(x, 'g', 3, 64) }
 
 func percent(x float64) string { return strconv.FormatFloat(100*x, 'f', 1, 64) + "%" }
+
+// unseenEstimate returns how many rows the reference would be expected to
+// have had in categories it never saw, by Good and Turing's estimate of the
+// missing mass: the number of categories seen exactly once. The profile lists
+// categories from its own sample, so a window of the same distribution has
+// rows in categories the reference never met (8% of them for 200 equally
+// likely categories and a 500-row reference) while the reference has none:
+// counted as they are, that alone would read as a new category. When the
+// least frequent listed category was seen once, every category folded into
+// Unseen by MaxCategories was seen once too and counts as well. With a
+// reference large enough to see every category more than once it is 0.
+func unseenEstimate(p *CategoricalProfile) float64 {
+	once, least := int64(0), int64(math.MaxInt64)
+	for _, n := range p.Counts {
+		if n == 1 {
+			once++
+		}
+		least = min(least, n)
+	}
+	if least == 1 {
+		once += p.Unseen
+	}
+	return float64(once)
+}

@@ -336,7 +336,11 @@ def categorical_cases():
     out = []
     for name, ref, win in cases:
         cats = sorted(ref)
-        r = np.array([ref[c] for c in cats] + [0, 0], dtype=np.float64)  # + unseen, missing
+        # + unseen, missing; the reference's unseen bucket holds Good and
+        # Turing's estimate of the rows of categories it never saw: the
+        # number of categories it saw once (drift.unseenEstimate).
+        once = sum(1 for c in cats if ref[c] == 1)
+        r = np.array([ref[c] for c in cats] + [once, 0], dtype=np.float64)
         o = np.array([win.get(c, 0) for c in cats] + [sum(v for c, v in win.items() if c not in ref), 0], dtype=np.float64)
         pa, pb, pooled = pool_sparse(r, o)
         stat, dof, p = chi2_two_sample(pa, pb)
