@@ -168,14 +168,13 @@
 // defaults): no alarm at all in 10,500 unchanged windows over numeric
 // features and 2 to 500 categories (uniform and Zipf), windows of 500 to
 // 1,000,000 rows and references of 500 to 100,000 rows; the tests alone
-// reject at about their level (0-2.7% at 0.01) except where the reference
-// has fewer rows than the feature has categories, where the profile's list
-// of categories, chosen from the reference's own counts, biases the test
-// (up to every window for 500 categories and a 500-row reference) and the
-// effect floor alone keeps the alarm quiet: give a many-category feature a
-// reference of several rows per category. Clear shifts (a mean shift of one
+// reject at about their level (0-2.7% at 0.01) except where the profile's
+// list of categories, chosen from the reference's own counts, biases the
+// test: more categories than MaxCategories (500 > 200: every 1,000,000-row
+// window rejects) or about one reference row per category (5-100%); there
+// the effect floor alone keeps the alarm quiet. Clear shifts (a mean shift of one
 // standard deviation, a new category with 10% of the rows, a mix change)
-// are detected in 100% of windows from 500 rows up; a mean shift of 0.05
+// are detected in every window (at least 95% required) from 500 rows up; a mean shift of 0.05
 // standard deviations in 1,000,000 rows is significant but never drifts.
 //
 // # Agreement with scipy
