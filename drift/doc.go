@@ -49,7 +49,7 @@
 //     sketch point, the number of reference values strictly below it.
 //
 // For each categorical feature it keeps the count of each of the most
-// frequent categories (200 by default), sorted by name, an unseen bucket
+// frequent categories (1000 by default), sorted by name, an unseen bucket
 // for the rows of the categories left out, and the missing count.
 //
 // A profile holds no map and depends only on the multiset of rows, not on
@@ -127,13 +127,18 @@
 // of homogeneity (ChiSquareTwoSample, scipy.stats.chi2_contingency) on the
 // 2 x K table of reference and window counts over the buckets (categories,
 // unseen, missing): both samples vary, neither's proportions are taken as
-// exact. Before the test, buckets that expect fewer than one row in the
-// smaller sample are pooled into one (PoolSparse): Pearson's statistic over
-// many such buckets has a heavier tail than its chi-squared law. The
-// reference's unseen bucket counts, besides the rows folded away by
-// MaxCategories, Good and Turing's estimate of its rows in categories it
-// never saw (the number of categories it saw once), because a window of the
-// same distribution does have rows there. For a numeric feature whose
+// exact. The table has a column per category: each category of the window
+// that the profile does not list gets its own, with a reference count of 0
+// (a window counts up to MaxUnseenNames of them one by one; when the
+// profile folded categories away, the window's unseen rows face its Unseen
+// count as one column instead). Before the test, columns that expect fewer
+// than one row in the smaller sample are pooled into one (PoolSparse):
+// Pearson's statistic over many such columns has a heavier tail than its
+// chi-squared law. For PSI and Jensen-Shannon the reference's unseen bucket
+// counts, besides the rows folded away by MaxCategories, Good and Turing's
+// estimate of its rows in categories it never saw (the number of categories
+// it saw once), because a window of the same distribution does have rows
+// there. For a numeric feature whose
 // reference or window has missing values, the share of missing values is
 // tested too (2 x 2, with Yates' correction as scipy) and the feature's
 // p-value is min(1, 2 min(p_KS, p_missing)).
@@ -168,14 +173,13 @@
 // defaults): no alarm at all in 10,500 unchanged windows over numeric
 // features and 2 to 500 categories (uniform and Zipf), windows of 500 to
 // 1,000,000 rows and references of 500 to 100,000 rows; the tests alone
-// reject at about their level (0-2.7% at 0.01) except where the profile's
-// list of categories, chosen from the reference's own counts, biases the
-// test: more categories than MaxCategories (500 > 200: every 1,000,000-row
-// window rejects) or about one reference row per category (5-100%); there
-// the effect floor alone keeps the alarm quiet. Clear shifts (a mean shift of one
-// standard deviation, a new category with 10% of the rows, a mix change)
-// are detected in every window (at least 95% required) from 500 rows up; a mean shift of 0.05
-// standard deviations in 1,000,000 rows is significant but never drifts.
+// reject 0-2% per cell at 0.01, 0.83% over all. Past MaxCategories the
+// profile keeps the most frequent categories, a choice made on the
+// reference's own counts, and the test rejects more often than its level.
+// Clear shifts (a mean shift of one standard deviation, a new category with
+// 10% of the rows, a mix change) are detected in every window (at least 95%
+// required) from 500 rows up; a mean shift of 0.1 standard deviations in
+// 1,000,000 rows is significant but never drifts.
 //
 // # Agreement with scipy
 //

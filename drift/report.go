@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 )
 
@@ -529,7 +530,11 @@ func categoricalReport(x *categoryIndex, c *categoricalCounts, role Role, o Repo
 		return f
 	}
 
-	refTest, winTest, pooled := PoolSparse(refBuckets, winBuckets, MinExpectedCount)
+	refTest, winTest := refBuckets, winBuckets
+	if p.Unseen == 0 {
+		refTest, winTest = categoryTable(refBuckets, winBuckets, c)
+	}
+	refTest, winTest, pooled := PoolSparse(refTest, winTest, MinExpectedCount)
 	stat, dof, pv, err := ChiSquareTwoSample(refTest, winTest)
 	switch {
 	case err != nil: // cannot happen: both sides have rows
@@ -645,6 +650,39 @@ func (f *FeatureReport) describe(what string, o ReportOptions) string {
 func num(x float64) string { return strconv.FormatFloat(x, 'g', 3, 64) }
 
 func percent(x float64) string { return strconv.FormatFloat(100*x, 'f', 1, 64) + "%" }
+
+// categoryTable returns the reference and window counts with a column per
+// category: the profile's categories, then each category of the window
+// that the profile does not list (reference count 0) in name order, then
+// the rows of unseen categories beyond MaxUnseenNames together, then
+// missing. ref and win are the report's buckets (categories, unseen,
+// missing). Counting the window's unseen categories apart matters: lumped
+// into one bucket, the rows of every category the reference happened not to
+// see would face a reference count of 0 and look like one new category,
+// while in the full table a category seen once in the reference and one
+// seen once in the window are alike. It is used when the profile folded no
+// category away; otherwise the profile's Unseen already mixes categories
+// and the window's unseen rows face it as one bucket.
+func categoryTable(ref, win []float64, c *categoricalCounts) (r, w []float64) {
+	k := len(ref) - 2
+	r = append(r, ref[:k]...)
+	w = append(w, win[:k]...)
+	names := make([]string, 0, len(c.unseen))
+	for v := range c.unseen {
+		names = append(names, v)
+	}
+	slices.Sort(names)
+	rest := win[k]
+	for _, v := range names {
+		n := float64(c.unseen[v])
+		r, w = append(r, 0), append(w, n)
+		rest -= n
+	}
+	if rest > 0 {
+		r, w = append(r, 0), append(w, rest)
+	}
+	return append(r, ref[k+1]), append(w, win[k+1])
+}
 
 // unseenEstimate returns how many rows the reference would be expected to
 // have had in categories it never saw, by Good and Turing's estimate of the

@@ -322,9 +322,10 @@ def expected_psi_cases():
 def categorical_cases():
     """Categorical features through a Profile and a Window. The window's
     buckets are the reference's categories, then the unseen bucket (any
-    category the reference does not list), then missing; sparse buckets are
-    pooled (pool_sparse) and the 2 x K table of reference and window counts
-    goes to scipy.stats.chi2_contingency."""
+    category the reference does not list), then missing, for PSI and
+    Jensen-Shannon; the chi-squared test's table has a column per category
+    instead, sparse columns are pooled (pool_sparse) and the 2 x K table of
+    reference and window counts goes to scipy.stats.chi2_contingency."""
     cases = [
         ("a category the reference never saw",
          {"blue": 500, "green": 300, "red": 200}, {"blue": 400, "green": 350, "red": 150, "violet": 100}),
@@ -342,7 +343,13 @@ def categorical_cases():
         once = sum(1 for c in cats if ref[c] == 1)
         r = np.array([ref[c] for c in cats] + [once, 0], dtype=np.float64)
         o = np.array([win.get(c, 0) for c in cats] + [sum(v for c, v in win.items() if c not in ref), 0], dtype=np.float64)
-        pa, pb, pooled = pool_sparse(r, o)
+        # The test's table gives each window category the reference does not
+        # list a column of its own (reference count 0), in name order
+        # (drift.categoryTable; the profile folded nothing away here).
+        unseen = sorted(c for c in win if c not in ref)
+        tr = [ref[c] for c in cats] + [0] * len(unseen) + [0]
+        to = [win.get(c, 0) for c in cats] + [win[c] for c in unseen] + [0]
+        pa, pb, pooled = pool_sparse(tr, to)
         stat, dof, p = chi2_two_sample(pa, pb)
         out.append({
             "name": name, "reference": ref, "window": win,
