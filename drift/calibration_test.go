@@ -2,7 +2,9 @@ package drift
 
 import (
 	"fmt"
+	"math"
 	"math/rand/v2"
+	"slices"
 	"strconv"
 	"testing"
 )
@@ -145,5 +147,54 @@ func TestOneRowOfAnUnseenCategoryIsNotDrift(t *testing.T) {
 				t.Errorf("p-value %g, drifted %v: want a p-value of 0.5 or more and no drift (%v)", f.PValue, r.Drifted, r.Reasons)
 			}
 		})
+	}
+}
+
+func TestPoolSparse(t *testing.T) {
+	tests := []struct {
+		name       string
+		a, b       []float64
+		wantA      []float64
+		wantB      []float64
+		wantPooled int
+	}{
+		{name: "well-filled buckets stay as they are and empty ones go",
+			a: []float64{50, 0, 50}, b: []float64{40, 0, 60}, wantA: []float64{50, 50}, wantB: []float64{40, 60}},
+		{name: "sparse buckets become one bucket, last",
+			a: []float64{50, 1, 0, 49}, b: []float64{40, 0, 1, 59}, wantA: []float64{50, 49, 1}, wantB: []float64{40, 59, 1}, wantPooled: 2},
+		{name: "a pooled bucket still sparse joins the bucket with the fewest rows",
+			a: []float64{50, 0, 30, 20}, b: []float64{40, 1, 30, 30}, wantA: []float64{50, 30, 20}, wantB: []float64{40, 30, 31}, wantPooled: 2},
+		{name: "sparse is judged on the smaller sample",
+			a: []float64{9, 1}, b: []float64{9000, 1000}, wantA: []float64{9, 1}, wantB: []float64{9000, 1000}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			a, b, pooled := PoolSparse(tt.a, tt.b, MinExpectedCount)
+			if !slices.Equal(a, tt.wantA) || !slices.Equal(b, tt.wantB) || pooled != tt.wantPooled {
+				t.Errorf("PoolSparse = %v, %v, %d pooled; want %v, %v, %d", a, b, pooled, tt.wantA, tt.wantB, tt.wantPooled)
+			}
+		})
+	}
+}
+
+// A numeric feature that starts arriving empty has drifted although its
+// present values did not move: its share of missing values is tested too.
+func TestANumericFeatureThatGoesMissingDrifts(t *testing.T) {
+	r := newSimRand(5)
+	b, _ := NewProfileBuilder([]string{"x"}, nil, ProfileOptions{})
+	for range 5000 {
+		_ = b.AddRow([]float64{r.NormFloat64()}, nil)
+	}
+	w, _ := NewWindow(b.Build())
+	for i := range 2000 {
+		x := r.NormFloat64()
+		if i%10 < 3 {
+			x = math.NaN()
+		}
+		_ = w.AddRow([]float64{x}, nil)
+	}
+	f := mustReport(t, w, ReportOptions{}).Features[0]
+	if !f.Drifted || f.MissingShare == nil || f.KS.PValue < 0.01 {
+		t.Errorf("drifted %v, missing share test %+v, KS p %g: want a drift the missing share test finds and KS does not", f.Drifted, f.MissingShare, f.KS.PValue)
 	}
 }
