@@ -9,7 +9,6 @@ import (
 
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
-	"go.temporal.io/sdk/temporal"
 
 	"github.com/kingmaker-ml/kingmaker/config"
 	"github.com/kingmaker-ml/kingmaker/workflows"
@@ -132,11 +131,11 @@ func build(cfg *config.Config, m *config.Model, kind, field string, t config.Tri
 	case KindRetrain:
 		workflow = workflows.RetrainWorkflowName
 		input = workflows.RetrainInput{Model: model, Reason: workflows.ReasonSchedule, RequestedBy: RequestedBy}
-		summary = fmt.Sprintf("Scheduled retrain of %s (%s)", model, id)
+		summary = workflows.ScheduledRetrainSummary(model, id)
 	case KindDrift:
 		workflow = workflows.DriftWorkflowName
 		input = workflows.DriftInput{Model: model, Reason: workflows.ReasonSchedule}
-		summary = fmt.Sprintf("Scheduled drift check of %s (%s)", model, id)
+		summary = workflows.ScheduledDriftSummary(model, id)
 	case KindScore:
 		sc := m.Schedule.Score
 		workflow = workflows.BatchScoreWorkflowName
@@ -146,7 +145,7 @@ func build(cfg *config.Config, m *config.Model, kind, field string, t config.Tri
 			Version:  sc.Version,
 			Reason:   workflows.ReasonSchedule,
 		}
-		summary = fmt.Sprintf("Scheduled scoring of %s (%s): %s", model, id, ScoreWindowSummary(sc))
+		summary = workflows.ScheduledScoreSummary(model, id, ScoreWindowSummary(sc))
 	}
 	return Schedule{
 		ID: id, Model: model, Kind: kind, Field: field, Trigger: t,
@@ -162,7 +161,7 @@ func build(cfg *config.Config, m *config.Model, kind, field string, t config.Tri
 			Args:                  []any{input},
 			TaskQueue:             cfg.Temporal.TaskQueue,
 			Memo:                  map[string]any{MemoSchedule: id},
-			TypedSearchAttributes: temporal.NewSearchAttributes(workflows.AttrModel.ValueSet(model)),
+			TypedSearchAttributes: workflows.ModelAttributes(model),
 			StaticSummary:         summary,
 		},
 	}, nil
