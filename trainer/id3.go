@@ -7,13 +7,12 @@ import (
 	"math/rand/v2"
 )
 
-// Tree-based algorithms: "id3" (one tree) and "forest" (bagged trees). Both grow ID3 trees with
-// golearn's trees.InferID3Tree on binned features, splitting by information gain (splitChooser);
-// see tree.go for why the trained trees are then held in the package's own form.
+// Tree-based algorithms: "id3" (one tree) and "forest" (bagged trees, forest.go). Both grow ID3
+// trees with golearn's trees.InferID3Tree on binned features, splitting by information gain
+// (splitChooser); see tree.go for why the trained trees are then held in the package's own form.
 
 const (
-	algID3    = "id3"
-	algForest = "forest"
+	algID3 = "id3"
 	// pruneFraction of the training rows is held out for reduced-error pruning when prune = 1.
 	pruneFraction = 0.2
 )
@@ -26,18 +25,8 @@ var id3Params = paramSpecs{
 	{name: "seed", def: 1, min: 0, max: math.MaxInt32, integer: true},
 }
 
-var forestParams = paramSpecs{
-	{name: "trees", def: 31, min: 1, max: 1001, integer: true, odd: true, oddWhy: "an even count lets binary votes tie"},
-	{name: "features", def: 0, min: 0, max: math.MaxInt32, integer: true},
-	{name: "bins", def: 10, min: 2, max: maxBins, integer: true},
-	{name: "min_split", def: 5, min: 2, max: math.MaxInt32, integer: true},
-	{name: "max_rows", def: 20_000, min: 10, max: math.MaxInt32, integer: true},
-	{name: "seed", def: 1, min: 0, max: math.MaxInt32, integer: true},
-}
-
 func init() {
 	register(algorithm{trainer: treeTrainer{name: algID3, specs: id3Params}, decode: decodeTreeModel})
-	register(algorithm{trainer: treeTrainer{name: algForest, specs: forestParams}, decode: decodeTreeModel})
 }
 
 type treeTrainer struct {
@@ -82,65 +71,70 @@ func (t treeTrainer) Train(ctx context.Context, d *Data, p Params) (Model, error
 	}
 	g := newGrid(s, b)
 	m := &treeModel{algorithm: t.name, schema: s, params: eff, binner: b}
-	chooser := func(seed uint64, features int) *splitChooser {
-		return &splitChooser{ctx: ctx, row: g.row, class: g.class, classes: len(s.Classes), minSplit: int(eff["min_split"]), features: features, seed: seed}
-	}
-
+	f := &treeFit{ctx: ctx, name: t.name, eff: eff, seed: seed, s: s, b: b, g: g, slots: slots, y: y}
 	if t.name == algID3 {
-		// With prune = 1, a seeded shuffle holds pruneFraction of the rows out for pruning.
-		rows := make([]int, len(x))
-		for i := range rows {
-			rows[i] = i
-		}
-		nPrune := 0
-		if eff["prune"] == 1 {
-			rows = rand.New(rand.NewPCG(seed, 0)).Perm(len(x))
-			nPrune = int(pruneFraction * float64(len(rows)))
-		}
-		on, err := g.instances(slots, y, rows[nPrune:])
+		tr, err := f.id3()
 		if err != nil {
 			return nil, err
-		}
-		tr, err := growTree(ctx, g, s, b, on, chooser(0, 0))
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", t.name, err)
-		}
-		if nPrune > 0 {
-			pruneSlots, pruneY := make([][]int, nPrune), make([]int, nPrune)
-			for i, r := range rows[:nPrune] {
-				pruneSlots[i], pruneY[i] = slots[r], y[r]
-			}
-			tr.prune(pruneSlots, pruneY)
 		}
 		m.trees = []tree{tr}
 		return m, nil
 	}
-
-	// The forest: each tree is grown on its own bootstrap sample, choosing among `features`
-	// random features at each split. Trees are grown one after the other so that memory holds one
-	// bootstrap grid at a time, and cancellation is checked between trees (and between splits).
-	n := int(eff["trees"])
-	m.trees = make([]tree, 0, n)
-	rows := make([]int, len(x))
-	for k := range n {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		rng := rand.New(rand.NewPCG(seed, uint64(k)+1))
-		for i := range rows {
-			rows[i] = rng.IntN(len(x))
-		}
-		on, err := g.instances(slots, y, rows)
-		if err != nil {
-			return nil, err
-		}
-		tr, err := growTree(ctx, g, s, b, on, chooser(rng.Uint64(), features))
-		if err != nil {
-			return nil, fmt.Errorf("%s: tree %d: %w", t.name, k, err)
-		}
-		m.trees = append(m.trees, tr)
+	if m.trees, err = f.forest(features); err != nil {
+		return nil, err
 	}
 	return m, nil
+}
+
+// treeFit is what Train prepared for growing trees: the effective params,
+// the binned rows (slots) and their classes, and the grid they are grown on.
+type treeFit struct {
+	ctx   context.Context
+	name  string
+	eff   Params
+	seed  uint64
+	s     Schema
+	b     *binner
+	g     *grid
+	slots [][]int
+	y     []int
+}
+
+// chooser returns a split chooser that picks among features random features
+// (0: all) with the given seed.
+func (f *treeFit) chooser(seed uint64, features int) *splitChooser {
+	return &splitChooser{ctx: f.ctx, row: f.g.row, class: f.g.class, classes: len(f.s.Classes), minSplit: int(f.eff["min_split"]), features: features, seed: seed}
+}
+
+// id3 grows the one tree of an id3 model.
+func (f *treeFit) id3() (tree, error) {
+	ctx, g, s, b, y, slots, seed, eff := f.ctx, f.g, f.s, f.b, f.y, f.slots, f.seed, f.eff
+	// With prune = 1, a seeded shuffle holds pruneFraction of the rows out for pruning.
+	rows := make([]int, len(slots))
+	for i := range rows {
+		rows[i] = i
+	}
+	nPrune := 0
+	if eff["prune"] == 1 {
+		rows = rand.New(rand.NewPCG(seed, 0)).Perm(len(slots))
+		nPrune = int(pruneFraction * float64(len(rows)))
+	}
+	on, err := g.instances(slots, y, rows[nPrune:])
+	if err != nil {
+		return tree{}, err
+	}
+	tr, err := growTree(ctx, g, s, b, on, f.chooser(0, 0))
+	if err != nil {
+		return tree{}, fmt.Errorf("%s: %w", f.name, err)
+	}
+	if nPrune > 0 {
+		pruneSlots, pruneY := make([][]int, nPrune), make([]int, nPrune)
+		for i, r := range rows[:nPrune] {
+			pruneSlots[i], pruneY[i] = slots[r], y[r]
+		}
+		tr.prune(pruneSlots, pruneY)
+	}
+	return tr, nil
 }
 
 // treeModel is a trained "id3" (one tree) or "forest" model.
