@@ -21,7 +21,7 @@ var forestParams = paramSpecs{
 }
 
 func init() {
-	register(algorithm{trainer: treeTrainer{name: algForest, specs: forestParams}, decode: decodeTreeModel})
+	register(algorithm{trainer: treeTrainer{trainerInfo{algForest, forestParams}}, decode: decodeTreeModel})
 }
 
 // forest grows the trees of a forest. Each tree is grown on its own bootstrap sample, choosing

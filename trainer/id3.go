@@ -26,17 +26,12 @@ var id3Params = paramSpecs{
 }
 
 func init() {
-	register(algorithm{trainer: treeTrainer{name: algID3, specs: id3Params}, decode: decodeTreeModel})
+	register(algorithm{trainer: treeTrainer{trainerInfo{algID3, id3Params}}, decode: decodeTreeModel})
 }
 
-type treeTrainer struct {
-	name  string
-	specs paramSpecs
-}
-
-func (t treeTrainer) Algorithm() string       { return t.name }
-func (t treeTrainer) Defaults() Params        { return t.specs.defaults() }
-func (t treeTrainer) Validate(p Params) error { return t.specs.validate(t.name, p) }
+// treeTrainer trains "id3" and "forest" models. Its Train does not use trainerInfo.start: it
+// checks the features parameter against the schema before it checks ctx.
+type treeTrainer struct{ trainerInfo }
 
 func (t treeTrainer) Train(ctx context.Context, d *Data, p Params) (Model, error) {
 	eff, err := t.specs.resolve(t.name, p)
@@ -70,7 +65,7 @@ func (t treeTrainer) Train(ctx context.Context, d *Data, p Params) (Model, error
 		}
 	}
 	g := newGrid(s, b)
-	m := &treeModel{algorithm: t.name, schema: s, params: eff, binner: b}
+	m := &treeModel{modelInfo: modelInfo{t.name, s, eff}, binner: b}
 	f := &treeFit{ctx: ctx, name: t.name, eff: eff, seed: seed, s: s, b: b, g: g, slots: slots, y: y}
 	if t.name == algID3 {
 		tr, err := f.id3()
@@ -139,31 +134,21 @@ func (f *treeFit) id3() (tree, error) {
 
 // treeModel is a trained "id3" (one tree) or "forest" model.
 type treeModel struct {
-	algorithm string
-	schema    Schema
-	params    Params
-	binner    *binner
-	trees     []tree
+	modelInfo
+	binner *binner
+	trees  []tree
 }
-
-func (m *treeModel) Algorithm() string { return m.algorithm }
-func (m *treeModel) Schema() Schema    { return m.schema.clone() }
-func (m *treeModel) Params() Params    { return copyParams(m.params) }
 
 // Predict: a single tree predicts the class of the node a row ends at and scores it with that
 // node's share of class-1 training rows. A forest predicts the class most trees vote for (ties,
 // possible with more than two classes, go to the lowest class id) and scores it with the share of
 // trees voting for class 1.
 func (m *treeModel) Predict(x [][]float64) ([]int, []float64, error) {
-	if err := m.schema.checkRows(x); err != nil {
+	classes, positive, err := m.predictions(x)
+	if err != nil {
 		return nil, nil, err
 	}
 	k := len(m.schema.Classes)
-	classes := make([]int, len(x))
-	var positive []float64
-	if k == 2 {
-		positive = make([]float64, len(x))
-	}
 	slots := make([]int, len(m.schema.Features))
 	votes := make([]int, k)
 	for i, row := range x {
@@ -197,12 +182,12 @@ func (m *treeModel) MarshalBinary() ([]byte, error) {
 	for i := range m.trees {
 		m.trees[i].encode(&e)
 	}
-	return encodeArtifact(m.algorithm, m.params, m.schema, e.b)
+	return m.artifact(e.b)
 }
 
 func decodeTreeModel(h header, payload []byte) (Model, error) {
 	d := &decoder{b: payload}
-	m := &treeModel{algorithm: h.Algorithm, schema: h.Schema, params: h.Params}
+	m := &treeModel{modelInfo: modelInfo{h.Algorithm, h.Schema, h.Params}}
 	m.binner = decodeBinner(d, h.Schema)
 	want := 1
 	if h.Algorithm == algForest {
