@@ -7,7 +7,8 @@
 //     when asked, shadow the winner when policy.shadow says so (shadow.go),
 //     promote by compare-and-set, record.
 //   - DriftWorkflow (drift.go): compare a recent window with the champion's
-//     training profile and start a retrain when the model drifted.
+//     training profile (and its live quality, where labels have arrived)
+//     and start a retrain when the model drifted.
 //   - BatchScoreWorkflow (score.go): score a window of source rows, a day
 //     partition at a time, into predictions.
 //
