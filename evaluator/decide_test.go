@@ -1,20 +1,13 @@
 package evaluator
 
 import (
-	"bytes"
 	"encoding/json"
-	"flag"
 	"math"
-	"os"
-	"path/filepath"
 	"reflect"
-	"regexp"
 	"slices"
 	"strings"
 	"testing"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden decisions in testdata/decide")
 
 // metricsWith builds binary-model metrics holding the given values; only what
 // Decide reads is filled in.
@@ -329,10 +322,6 @@ func decideCases() []decideCase {
 	}
 }
 
-func slug(name string) string {
-	return strings.Trim(regexp.MustCompile(`[^a-z0-9]+`).ReplaceAllString(strings.ToLower(name), "-"), "-")
-}
-
 func TestDecideMatchesGoldenDecisions(t *testing.T) {
 	for _, tc := range decideCases() {
 		t.Run(tc.name, func(t *testing.T) {
@@ -341,28 +330,7 @@ func TestDecideMatchesGoldenDecisions(t *testing.T) {
 				t.Errorf("outcome %q, winner %q; want %q, %q\nreasons:\n  %s",
 					d.Outcome, d.Winner, tc.wantOutcome, tc.wantWinner, strings.Join(d.Reasons, "\n  "))
 			}
-			var buf bytes.Buffer
-			enc := json.NewEncoder(&buf)
-			enc.SetEscapeHTML(false) // keep ">=" readable in the golden files
-			enc.SetIndent("", "  ")
-			if err := enc.Encode(d); err != nil {
-				t.Fatalf("encode decision: %v", err)
-			}
-			got := buf.Bytes()
-			path := filepath.Join("testdata", "decide", slug(tc.name)+".json")
-			if *update {
-				if err := os.WriteFile(path, got, 0o644); err != nil {
-					t.Fatal(err)
-				}
-				return
-			}
-			want, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatalf("read golden decision (run go test ./evaluator -run Golden -update): %v", err)
-			}
-			if !bytes.Equal(got, want) {
-				t.Errorf("decision differs from %s (rerun with -update if the change is intended):\ngot:\n%s\nwant:\n%s", path, got, want)
-			}
+			checkGolden(t, "decide", tc.name, d)
 		})
 	}
 }

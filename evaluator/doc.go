@@ -1,13 +1,15 @@
 // Package evaluator scores classifiers on a holdout, compares a challenger
-// with the champion on the same rows, and decides with a promotion policy
-// whether a candidate replaces the champion.
+// with the champion on the same rows, decides with a promotion policy
+// whether a candidate replaces the champion, and judges a winner's shadow
+// period before it does.
 //
 // It is pure Go over slices: no I/O, no clock, no global randomness, and it
-// imports nothing of Kingmaker. Reading rows, running models and storing
-// results belong to the activities and the registry. Score and Compare take
-// per-row data and run in activities; Decide takes only their compact
-// results (Metrics, Comparison) and is deterministic, so it runs inside a
-// workflow. Every result type is JSON-serialisable and never holds NaN or
+// imports nothing of Kingmaker (a test in internal/archtest holds that).
+// Reading rows, running models, gathering live evidence and storing results
+// belong to the activities and the registry. Score and Compare take per-row
+// data and run in activities; Decide and JudgeShadow take only compact
+// results (Metrics, Comparison, ShadowEvidence) and are deterministic, so
+// they run inside a workflow. Every result type is JSON-serialisable and never holds NaN or
 // ±Inf: an undefined value is a nil pointer (JSON null or absent).
 //
 // # Metrics (Score)
@@ -177,4 +179,26 @@
 // today's rules (RulesTieTolerance); DecideBy applies an earlier version,
 // for a workflow replaying a decision it made before ties had a tolerance
 // (RulesExactSign: I > 0 compared with exact zero).
+//
+// # Shadow rules (JudgeShadow)
+//
+// With a shadow period (a model's policy.shadow), the winner Decide would
+// promote first scores live traffic beside the champion. JudgeShadow
+// applies ShadowRules to the ShadowEvidence of the period, in order:
+//
+//  1. Fewer than MinRequests rows scored by both models fail: too little
+//     evidence.
+//  2. With at least MinLabelledRows labelled rows and both models' live
+//     metrics on them, labels decide: the shadow passes when its live
+//     accuracy is at most MaxAccuracyDrop below the champion's (1e-12 of
+//     floating-point noise allowed), and fails otherwise, whatever the
+//     agreement: labels veto a look-alike that is worse.
+//  3. Otherwise agreement decides: the shadow passes when it predicts the
+//     champion's class on at least MinAgreement of the rows; with no rows
+//     there is no agreement, and it fails.
+//
+// The first reason is the deciding rule's sentence, with its numbers; when
+// more than one champion generation answered during the period, a second
+// reason says the champion changed, so the promotion's compare-and-set will
+// lose. The golden verdicts in testdata/shadow hold these rules.
 package evaluator
