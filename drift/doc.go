@@ -5,10 +5,15 @@
 // test, the Benjamini-Hochberg and Bonferroni adjustments of p-values, and
 // the alarm built on them, calibrated to the sample sizes.
 //
+// It also concludes a drift check (Judge): whether the model drifted, from
+// its features and from the champion's live quality on labelled rows.
+//
 // It is pure computation over slices: no I/O, no clock, no globals, no
-// import of the rest of Kingmaker. Reading rows from Cassandra, storing
-// profiles and reports, exporting metrics and deciding to retrain belong to
-// the callers (activities and workflows).
+// import of the rest of Kingmaker (a test in internal/archtest holds that).
+// Reading rows from Cassandra, scoring the champion, storing profiles and
+// reports, exporting metrics and acting on a verdict (retrain_on_drift, the
+// cooldown, a retrain already running) belong to the callers (activities
+// and workflows).
 //
 // # Use
 //
@@ -180,6 +185,29 @@
 // 10% of the rows, a mix change) are detected in every window (at least 95%
 // required) from 500 rows up; a mean shift of 0.1 standard deviations in
 // 1,000,000 rows is significant but never drifts.
+//
+// # What a check concludes (Judge)
+//
+// Judge takes a check's Report, the champion's LiveQuality (its primary
+// metric at evaluation and on the window's labelled rows) and the model's
+// VerdictOptions (drift.max_drifted_features, drift.min_rows,
+// drift.quality_drop), and returns a Verdict:
+//
+//   - features drift when the report is sufficient and more than
+//     MaxDriftedFeatures features drifted. Only features count: a drifted
+//     label or prediction is in the reasons but drifts nothing on its own;
+//   - the live quality counts from MinLabelledRows labelled rows. Its drop
+//     is QualityDrop(holdout, live) = holdout - live for a score, live -
+//     holdout for a loss (positive is worse), and the quality dropped when
+//     the drop is above MaxQualityDrop (no tolerance). Without both values
+//     (roc_auc of one class) the verdict rests on features, as with too
+//     few labels;
+//   - the model drifted (Verdict.Drifted), and a retrain may start, when
+//     features drifted or the quality dropped.
+//
+// The reasons are the report's, then one sentence per rule that had
+// something to say, with its numbers. The golden verdicts in
+// testdata/verdict hold these rules.
 //
 // # Agreement with scipy
 //
