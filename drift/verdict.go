@@ -81,8 +81,8 @@ func QualityDrop(holdout, live float64, higherIsBetter bool) float64 {
 }
 
 // Judge concludes a drift check from its report and the champion's live
-// quality on the window (see "Verdict of a check" in the package doc). It
-// is deterministic.
+// quality on the window (see "What a check concludes" in the package doc).
+// It is deterministic.
 func Judge(rep Report, q LiveQuality, o VerdictOptions) Verdict {
 	v := Verdict{Basis: BasisFeatures}
 	for _, f := range rep.Features {
