@@ -12,7 +12,7 @@ import (
 
 // "logistic": L2-regularised logistic regression, fitted by Newton's method (gonum for the
 // linear algebra). golearn's LogisticRegression is not used: it panics on current Go, reads
-// negative values as 0 and has no intercept (see GOLEARN.md).
+// negative values as 0 and has no intercept.
 //
 // Rows are standardised and one-hot encoded first (see standardizer). With x̃ the encoded row,
 // the model fits, over the classes present in the training data:

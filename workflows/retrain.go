@@ -122,7 +122,8 @@ var a *activities.Activities
 const changeTieTolerance = "decide-tie-tolerance"
 
 // RetrainWorkflow retrains a model's candidates on a fresh window and
-// promotes the winner when the policy says so. See DESIGN.md "Flow".
+// promotes the winner when the policy says so (the stages are listed in
+// the package documentation).
 //
 // Each stage is a method of retrainRun (retrain_stages.go), called here in
 // the order a run takes them; a stage that does not apply to the run (no
