@@ -319,7 +319,9 @@ func Load(path string) (*Config, error) {
 }
 
 // Parse decodes YAML strictly (unknown fields are errors) and applies
-// defaults. It does not validate.
+// defaults to the fields the YAML leaves out: a field written with a zero
+// value ("max_accuracy_drop: 0", "cooldown: 0s") keeps it. It does not
+// validate.
 func Parse(b []byte) (*Config, error) {
 	cfg := &Config{}
 	dec := yaml.NewDecoder(bytes.NewReader(b))
@@ -327,7 +329,11 @@ func Parse(b []byte) (*Config, error) {
 	if err := dec.Decode(cfg); err != nil {
 		return nil, fmt.Errorf("parse yaml: %w", err)
 	}
-	cfg.SetDefaults()
+	var doc yaml.Node
+	if err := yaml.Unmarshal(b, &doc); err != nil {
+		return nil, fmt.Errorf("parse yaml: %w", err)
+	}
+	cfg.setDefaults(written(&doc, cfg))
 	return cfg, nil
 }
 
@@ -375,11 +381,17 @@ func splitList(s string) []string {
 	return out
 }
 
-// SetDefaults fills every unset field that has a default. It is the one place
-// defaults live.
-func (c *Config) SetDefaults() {
+// SetDefaults fills every field that has a default and holds its zero
+// value, for a Config built in Go. Parse applies the same defaults only to
+// the fields its YAML leaves out, so that an explicit zero stays zero.
+func (c *Config) SetDefaults() { c.setDefaults(nil) }
+
+// setDefaults is the one place defaults live. A field in explicit (see
+// written) keeps its value even when it is zero.
+func (c *Config) setDefaults(explicit fieldSet) {
+	setStr, setInt, setFloat, setDur := explicit.setStr, explicit.setInt, explicit.setFloat, explicit.setDur
 	cs := &c.Cassandra
-	if len(cs.Hosts) == 0 {
+	if len(cs.Hosts) == 0 && !explicit[&cs.Hosts] {
 		cs.Hosts = []string{"127.0.0.1"}
 	}
 	setInt(&cs.Port, 9042)
@@ -409,7 +421,7 @@ func (c *Config) SetDefaults() {
 		for j := range m.Features {
 			setStr(&m.Features[j].Column, m.Features[j].Name)
 		}
-		if len(m.Label.Classes) == 0 {
+		if len(m.Label.Classes) == 0 && !explicit[&m.Label.Classes] {
 			m.Label.Classes = []string{"false", "true"}
 		}
 		w := &m.Window
@@ -446,26 +458,26 @@ func (c *Config) SetDefaults() {
 	}
 }
 
-func setStr(p *string, v string) {
-	if *p == "" {
+func (f fieldSet) setStr(p *string, v string) {
+	if *p == "" && !f[p] {
 		*p = v
 	}
 }
 
-func setInt(p *int, v int) {
-	if *p == 0 {
+func (f fieldSet) setInt(p *int, v int) {
+	if *p == 0 && !f[p] {
 		*p = v
 	}
 }
 
-func setFloat(p *float64, v float64) {
-	if *p == 0 {
+func (f fieldSet) setFloat(p *float64, v float64) {
+	if *p == 0 && !f[p] {
 		*p = v
 	}
 }
 
-func setDur(p *Duration, v time.Duration) {
-	if *p == 0 {
+func (f fieldSet) setDur(p *Duration, v time.Duration) {
+	if *p == 0 && !f[p] {
 		*p = Duration(v)
 	}
 }

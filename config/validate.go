@@ -258,9 +258,7 @@ func (v *validator) model(path string, m *Model) {
 			v.add(cp+".algorithm", "unknown %q (known: %s)", c.Algorithm, strings.Join(trainer.Algorithms(), ", "))
 			continue
 		}
-		if err := t.Validate(trainer.Params(c.Params)); err != nil {
-			v.add(cp+".params", "%v", err)
-		}
+		v.params(cp+".params", t.Validate(trainer.Params(c.Params)))
 	}
 	v.policy(path+".policy", m.Policy)
 	v.trigger(path+".schedule.retrain", m.Schedule.Retrain)
@@ -268,6 +266,39 @@ func (v *validator) model(path string, m *Model) {
 	v.score(path+".schedule.score", m.Schedule.Score)
 	v.drift(path+".drift", m.Drift)
 }
+
+// params adds each problem of a candidate's parameters on its own line,
+// at the path of the parameter it names: a trainer reports several at once,
+// joined.
+func (v *validator) params(path string, err error) {
+	if err == nil {
+		return
+	}
+	problems := []error{err}
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		problems = j.Unwrap()
+	}
+	for _, p := range problems {
+		var pe *trainer.ParamError
+		if errors.As(p, &pe) {
+			v.add(paramPath(path, pe.Param), "%s", oneLine(pe.Problem))
+			continue
+		}
+		v.add(path, "%s", oneLine(p.Error()))
+	}
+}
+
+// paramPath names a parameter as path.name, or path["name"] when the name
+// is not a plain word (the YAML key may hold anything).
+func paramPath(path, name string) string {
+	if identifier.MatchString(name) {
+		return path + "." + name
+	}
+	return path + "[" + strconv.Quote(name) + "]"
+}
+
+// oneLine keeps a message on the line of its field path.
+func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
 
 func (v *validator) metric(path, name string) {
 	v.oneOf(path, name, evaluator.KnownMetrics())
