@@ -51,7 +51,7 @@ func (r *Registry) Shadow(ctx context.Context, model string) (*Shadow, error) {
 }
 
 // SetShadow points the model's shadow at s.Version, replacing any shadow
-// it had. The version must exist. Setting the same pointer again changes
+// it had. The version must be Servable. Setting the same pointer again changes
 // nothing, so a retried activity is harmless.
 func (r *Registry) SetShadow(ctx context.Context, s Shadow) error {
 	if s.StartedBy == "" {
@@ -60,7 +60,7 @@ func (r *Registry) SetShadow(ctx context.Context, s Shadow) error {
 	if s.Since.IsZero() {
 		return fmt.Errorf("set shadow of %s: since is required", s.Model)
 	}
-	if _, err := r.GetVersion(ctx, s.Model, s.Version); err != nil {
+	if _, err := r.Servable(ctx, s.Model, s.Version); err != nil {
 		return fmt.Errorf("set shadow of %s: %w", s.Model, err)
 	}
 	var until any

@@ -165,6 +165,7 @@ func Open(ctx context.Context, cfg *config.Config, logger *slog.Logger) (*Stack,
 		return nil, err
 	}
 	reg := registry.New(s, cfg.Cassandra.Keyspace, cql.Serial(cfg.Cassandra))
+	reg.CheckVersionsWith(activities.FitsConfig(cfg))
 	metrics.MustRegister(newRegistryCollector(reg, cfg.Models, 10*time.Second, logger))
 	return &Stack{Config: cfg, Session: s, Registry: reg, Temporal: c, Metrics: metrics}, nil
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/gocql/gocql"
 
+	"github.com/kingmaker-ml/kingmaker/activities"
 	"github.com/kingmaker-ml/kingmaker/config"
 	"github.com/kingmaker-ml/kingmaker/evaluator"
 	"github.com/kingmaker-ml/kingmaker/internal/cql"
@@ -31,7 +32,9 @@ func openRegistry(ctx context.Context, e *env) (*config.Config, *registry.Regist
 		s.Close()
 		return nil, nil, nil, err
 	}
-	return cfg, registry.New(s, cfg.Cassandra.Keyspace, cql.Serial(cfg.Cassandra)), s.Close, nil
+	reg := registry.New(s, cfg.Cassandra.Keyspace, cql.Serial(cfg.Cassandra))
+	reg.CheckVersionsWith(activities.FitsConfig(cfg))
+	return cfg, reg, s.Close, nil
 }
 
 // primary reads a version's primary metric from its stored metrics.
@@ -198,9 +201,6 @@ func runPromote(ctx context.Context, e *env, args []string) error {
 	}
 	if len(v.Metrics) == 0 && !*force {
 		return fmt.Errorf("version %s of %s was never evaluated (no holdout metrics): pass --force to promote it anyway", id, m.Name)
-	}
-	if _, err := reg.LoadArtifact(ctx, v); err != nil {
-		return fmt.Errorf("version %s cannot be promoted: %w", id, err)
 	}
 	cur, err := reg.Champion(ctx, m.Name)
 	if err != nil {

@@ -57,18 +57,12 @@ func runShadow(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	reg := registry.New(s, cfg.Cassandra.Keyspace, cql.Serial(cfg.Cassandra))
+	reg.CheckVersionsWith(activities.FitsConfig(cfg))
 	switch {
 	case *set != "":
 		id, err := parseVersion(*set)
 		if err != nil {
 			return err
-		}
-		v, err := reg.GetVersion(ctx, m.Name, id)
-		if err != nil {
-			return err
-		}
-		if _, err := reg.LoadArtifact(ctx, v); err != nil {
-			return fmt.Errorf("version %s cannot be shadowed: %w", id, err)
 		}
 		if champ, err := reg.Champion(ctx, m.Name); err != nil {
 			return err
