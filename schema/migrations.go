@@ -107,7 +107,8 @@ var migrations = []Migration{
 				PRIMARY KEY ((model, shadow_version, day), ts, request_id, row))
 				WITH default_time_to_live = 7776000`,
 		},
-	}, {
+	},
+	{
 		Version: 3,
 		Name:    "checksums of artifact chunks and of version rows",
 		Statements: []string{
