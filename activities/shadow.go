@@ -124,7 +124,14 @@ func (a *Activities) ShadowReport(ctx context.Context, in ShadowReportInput) (*S
 	if err != nil {
 		return nil, nonRetryable(ErrTypeInvalidSpec, fmt.Errorf("%q is not a version id", in.Version))
 	}
-	rep, err := a.Registry.ShadowReport(ctx, m.Name, id, in.Since, in.To)
+	// A busy model shadowed for days has millions of rows to read: beat
+	// after every page so that the heartbeat timeout bounds a stuck read,
+	// not a long one.
+	rep, err := a.Registry.ShadowReportProgress(ctx, m.Name, id, in.Since, in.To, func(rows int64) {
+		if activity.IsActivity(ctx) {
+			activity.RecordHeartbeat(ctx, rows)
+		}
+	})
 	if err != nil {
 		return nil, err
 	}

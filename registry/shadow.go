@@ -184,15 +184,30 @@ func nullString(s string) any {
 	return s
 }
 
+// ShadowPageSize is how many shadow predictions one read of a partition
+// fetches.
+const ShadowPageSize = 5000
+
 // ShadowPredictions calls fn with every shadow prediction of the version
 // made in [from, to), day partition by day partition, in time order.
 func (r *Registry) ShadowPredictions(ctx context.Context, model string, version gocql.UUID, from, to time.Time, fn func(*ShadowPrediction) error) error {
+	return r.shadowPredictions(ctx, model, version, from, to, fn, nil)
+}
+
+// shadowPredictions is ShadowPredictions that also calls page, when not
+// nil, with the rows read so far after each page a read has used up (and
+// at the end of each day partition).
+func (r *Registry) shadowPredictions(ctx context.Context, model string, version gocql.UUID, from, to time.Time, fn func(*ShadowPrediction) error, page func(rows int64)) error {
+	var rows int64
 	for d := day(from); d.Before(to); d = d.AddDate(0, 0, 1) {
 		iter := r.q(`SELECT ts, request_id, row, champion_version, generation, champion_class, champion_score,
 			shadow_class, shadow_score, row_id, features FROM %s.shadow_predictions
 			WHERE model = ? AND shadow_version = ? AND day = ? AND ts >= ? AND ts < ?`, model, version, d, from.UTC(), to.UTC()).
-			WithContext(ctx).PageSize(5000).Iter()
+			WithContext(ctx).PageSize(ShadowPageSize).Iter()
 		for {
+			if page != nil && rows > 0 && iter.WillSwitchPage() {
+				page(rows)
+			}
 			p := ShadowPrediction{Model: model, ShadowVersion: version}
 			var rowID, features *string
 			if !iter.Scan(&p.At, &p.RequestID, &p.Row, &p.ChampionVersion, &p.Generation, &p.ChampionClass, &p.ChampionScore,
@@ -208,9 +223,13 @@ func (r *Registry) ShadowPredictions(ctx context.Context, model string, version 
 				iter.Close()
 				return err
 			}
+			rows++
 		}
 		if err := iter.Close(); err != nil {
 			return fmt.Errorf("read shadow predictions of %s/%s for %s: %w", model, version, d.Format(time.DateOnly), err)
+		}
+		if page != nil {
+			page(rows)
 		}
 	}
 	return nil
@@ -261,9 +280,16 @@ type ShadowReport struct {
 // ShadowReport reads the shadow predictions of version made in [from, to)
 // and counts them.
 func (r *Registry) ShadowReport(ctx context.Context, model string, version gocql.UUID, from, to time.Time) (*ShadowReport, error) {
+	return r.ShadowReportProgress(ctx, model, version, from, to, nil)
+}
+
+// ShadowReportProgress is ShadowReport that calls progress, when not nil,
+// with the rows read so far after every page of ShadowPageSize rows and
+// every day partition, so that a long read can heartbeat.
+func (r *Registry) ShadowReportProgress(ctx context.Context, model string, version gocql.UUID, from, to time.Time, progress func(rows int64)) (*ShadowReport, error) {
 	rep := &ShadowReport{Model: model, Version: version, From: from.UTC(), To: to.UTC(), Keyed: map[string]KeyedShadow{}}
 	byChampion := map[gocql.UUID]*ShadowChampion{}
-	err := r.ShadowPredictions(ctx, model, version, from, to, func(p *ShadowPrediction) error {
+	err := r.shadowPredictions(ctx, model, version, from, to, func(p *ShadowPrediction) error {
 		rep.Rows++
 		agreed := p.ChampionClass == p.ShadowClass
 		c := byChampion[p.ChampionVersion]
@@ -284,7 +310,7 @@ func (r *Registry) ShadowReport(ctx context.Context, model string, version gocql
 			}
 		}
 		return nil
-	})
+	}, progress)
 	if err != nil {
 		return nil, err
 	}

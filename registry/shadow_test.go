@@ -156,3 +156,41 @@ func TestShadowPredictionsAreCountedIntoAReport(t *testing.T) {
 		t.Errorf("a version never shadowed: %+v, %v; want no rows and no agreement", none, err)
 	}
 }
+
+func TestShadowReportReportsProgressAfterEveryPage(t *testing.T) {
+	s, c := testenv.Cassandra(t)
+	reg := registry.New(s, c.Keyspace, gocql.Serial)
+	ctx := context.Background()
+	start := time.Date(2026, 3, 1, 23, 0, 0, 0, time.UTC)
+	shadow, champ := registry.VersionID(start, "shadow"), registry.VersionID(start, "champion")
+	// Two pages and one row on the first day, one row on the second.
+	const firstDay = 2*registry.ShadowPageSize + 1
+	var rows []registry.ShadowPrediction
+	for i := range firstDay + 1 {
+		at := start.Add(time.Duration(i) * time.Millisecond)
+		if i == firstDay {
+			at = start.Add(2 * time.Hour)
+		}
+		rows = append(rows, registry.ShadowPrediction{Model: "churn", ShadowVersion: shadow, At: at, RequestID: fmt.Sprint("r", i),
+			ChampionVersion: champ, Generation: 1, ChampionClass: "false", ShadowClass: "true"})
+	}
+	for len(rows) > 0 {
+		n := min(len(rows), 250)
+		if err := reg.RecordShadowPredictions(ctx, rows[:n]); err != nil {
+			t.Fatal(err)
+		}
+		rows = rows[n:]
+	}
+	var progress []int64
+	rep, err := reg.ShadowReportProgress(ctx, "churn", shadow, start, start.Add(3*time.Hour), func(n int64) { progress = append(progress, n) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Rows != firstDay+1 {
+		t.Fatalf("counted %d rows, want %d", rep.Rows, firstDay+1)
+	}
+	want := []int64{registry.ShadowPageSize, 2 * registry.ShadowPageSize, firstDay, firstDay + 1}
+	if fmt.Sprint(progress) != fmt.Sprint(want) {
+		t.Fatalf("progress %v, want %v: after each used-up page and at the end of each day partition", progress, want)
+	}
+}
