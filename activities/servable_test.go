@@ -1,7 +1,6 @@
 package activities_test
 
 import (
-	"context"
 	"strings"
 	"testing"
 
@@ -9,39 +8,7 @@ import (
 	"github.com/kingmaker-ml/kingmaker/dataset"
 	"github.com/kingmaker-ml/kingmaker/internal/testenv"
 	"github.com/kingmaker-ml/kingmaker/registry"
-	"github.com/kingmaker-ml/kingmaker/trainer"
 )
-
-// artifactFor trains a tiny model of algorithm on schema and returns its artifact.
-func artifactFor(t *testing.T, algorithm string, schema trainer.Schema) []byte {
-	t.Helper()
-	tr, err := trainer.Lookup(algorithm)
-	if err != nil {
-		t.Fatal(err)
-	}
-	d := &trainer.Data{Schema: schema}
-	for i := range 40 {
-		row := make([]float64, len(schema.Features))
-		for j, f := range schema.Features {
-			if f.Kind == trainer.Categorical {
-				row[j] = float64(i % len(f.Categories))
-			} else {
-				row[j] = float64(i%7) + float64(j)
-			}
-		}
-		d.X = append(d.X, row)
-		d.Y = append(d.Y, i%2)
-	}
-	m, err := tr.Train(context.Background(), d, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := m.MarshalBinary()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
 
 func TestFitsConfigRefusesAVersionTheModelCannotServe(t *testing.T) {
 	cfg := testenv.ExampleConfig(t)
@@ -61,11 +28,11 @@ func TestFitsConfigRefusesAVersionTheModelCannotServe(t *testing.T) {
 		artifact  []byte
 		want      string // "" when it fits
 	}{
-		{"a version trained on the configured features and classes fits", "logistic", artifactFor(t, "logistic", schema), ""},
-		{"a version trained on one feature fewer does not", "logistic", artifactFor(t, "logistic", fewer), "features, the config declares"},
-		{"a version trained on other classes does not", "logistic", artifactFor(t, "logistic", renamed), "classes are [no yes] in the version"},
+		{"a version trained on the configured features and classes fits", "logistic", testenv.Artifact(t, "logistic", schema), ""},
+		{"a version trained on one feature fewer does not", "logistic", testenv.Artifact(t, "logistic", fewer), "features, the config declares"},
+		{"a version trained on other classes does not", "logistic", testenv.Artifact(t, "logistic", renamed), "classes are [no yes] in the version"},
 		{"an artifact that does not decode does not, though its hash may verify", "logistic", []byte("not a model"), "does not decode"},
-		{"an artifact of another algorithm than its row names does not", "id3", artifactFor(t, "logistic", schema), "holds a logistic model, the version row says id3"},
+		{"an artifact of another algorithm than its row names does not", "id3", testenv.Artifact(t, "logistic", schema), "holds a logistic model, the version row says id3"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -112,7 +112,10 @@ type Model struct {
 // (partition column, day bucket) and clustered by time then row key, like the
 // demo `events` table.
 type Source struct {
-	Table string `yaml:"table" json:"table"`
+	// Keyspace holds the table; empty means cassandra.keyspace, the
+	// registry's. Kingmaker only reads it (and `seed` writes demo rows).
+	Keyspace string `yaml:"keyspace" json:"keyspace,omitempty"`
+	Table    string `yaml:"table" json:"table"`
 	// PartitionColumn and PartitionValue select the model's rows when the
 	// table holds several datasets; both empty when the day is the whole key.
 	PartitionColumn string `yaml:"partition_column" json:"partition_column,omitempty"`
@@ -278,6 +281,15 @@ type Drift struct {
 	// QualityDrop is the largest drop of the champion's primary metric on
 	// recently labelled rows, against its holdout value, before it alerts.
 	QualityDrop float64 `yaml:"quality_drop" json:"quality_drop"`
+}
+
+// SourceKeyspace is the keyspace of the model's source table:
+// source.keyspace, or the registry's when that is empty.
+func (c *Config) SourceKeyspace(m *Model) string {
+	if m.Source.Keyspace != "" {
+		return m.Source.Keyspace
+	}
+	return c.Cassandra.Keyspace
 }
 
 // Model returns the model called name.

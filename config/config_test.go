@@ -189,6 +189,11 @@ func TestValidationNamesEveryProblem(t *testing.T) {
 			`cassandra.keyspace: "1ks" is not a CQL identifier (a letter, then letters, digits or _; at most 48)`},
 		{"network topology without data centres", func(c *Config) { c.Cassandra.Replication = Replication{Class: "NetworkTopologyStrategy"} },
 			`cassandra.replication.data_centers: NetworkTopologyStrategy needs at least one data centre: factor`},
+		{"a data-centre name that is not a name", func(c *Config) {
+			c.Cassandra.Replication = Replication{Class: "NetworkTopologyStrategy", DataCenters: map[string]int{"dc1': 1}; DROP": 1}}
+		}, `cassandra.replication.data_centers: "dc1': 1}; DROP" is not a data-centre name (letters, digits, _, - or .; at most 64)`},
+		{"a source keyspace that is not an identifier", func(c *Config) { c.Models[0].Source.Keyspace = "other-ks" },
+			`models[0].source.keyspace: "other-ks" is not a CQL identifier (a letter, then letters, digits or _; at most 48)`},
 		{"unknown replication class", func(c *Config) { c.Cassandra.Replication.Class = "EverywhereStrategy" },
 			`cassandra.replication.class: unknown "EverywhereStrategy" (known: NetworkTopologyStrategy, SimpleStrategy)`},
 		{"password without username", func(c *Config) { c.Cassandra.Username, c.Cassandra.Password = "", "s3cret" },

@@ -32,6 +32,7 @@ var (
 	versionID           = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
 	identifier          = regexp.MustCompile(`^[a-zA-Z][a-zA-Z0-9_]{0,47}$`)
 	modelName           = regexp.MustCompile(`^[a-z][a-z0-9_-]{0,47}$`)
+	dataCenter          = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`)
 )
 
 // Validate checks the whole config and returns every problem found, joined;
@@ -125,6 +126,10 @@ func (v *validator) cassandra(c *Cassandra) {
 			v.add("cassandra.replication.data_centers", "NetworkTopologyStrategy needs at least one data centre: factor")
 		}
 		for _, dc := range sortedKeys(c.Replication.DataCenters) {
+			if !dataCenter.MatchString(dc) {
+				v.add("cassandra.replication.data_centers", "%q is not a data-centre name (letters, digits, _, - or .; at most 64)", dc)
+				continue
+			}
 			if c.Replication.DataCenters[dc] < 1 {
 				v.add("cassandra.replication.data_centers."+dc, "factor must be at least 1")
 			}
@@ -161,6 +166,9 @@ func (v *validator) temporal(t *Temporal) {
 func (v *validator) model(path string, m *Model) {
 	if !modelName.MatchString(m.Name) {
 		v.add(path+".name", "%q is not a model name (lowercase letter, then lowercase letters, digits, _ or -; at most 48)", m.Name)
+	}
+	if m.Source.Keyspace != "" {
+		v.ident(path+".source.keyspace", m.Source.Keyspace)
 	}
 	v.ident(path+".source.table", m.Source.Table)
 	if (m.Source.PartitionColumn == "") != (m.Source.PartitionValue == "") {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -59,27 +60,48 @@ func TestShadowPointerAgainstCassandra(t *testing.T) {
 		if err := reg.SetShadow(ctx, registry.Shadow{Model: "clear", Version: v.ID, Since: since, StartedBy: "alice@host"}); err != nil {
 			t.Fatal(err)
 		}
-		if ok, err := reg.ClearShadow(ctx, "clear", "run-1"); err != nil || ok {
+		if ok, err := reg.ClearShadow(ctx, registry.ShadowClear{Model: "clear", StartedBy: "run-1", By: "run-1", Reason: "period over"}); err != nil || ok {
 			t.Fatalf("run-1 cleared alice's shadow: %v, %v", ok, err)
 		}
 		if got, _ := reg.Shadow(ctx, "clear"); got == nil {
 			t.Fatal("alice's shadow is gone")
 		}
-		if ok, err := reg.ClearShadow(ctx, "clear", "alice@host"); err != nil || !ok {
+		if ok, err := reg.ClearShadow(ctx, registry.ShadowClear{Model: "clear", StartedBy: "alice@host", By: "alice@host", Reason: "done"}); err != nil || !ok {
 			t.Fatalf("alice could not clear her own shadow: %v, %v", ok, err)
 		}
 		if got, _ := reg.Shadow(ctx, "clear"); got != nil {
 			t.Fatalf("the shadow is still there: %+v", got)
 		}
-		if ok, err := reg.ClearShadow(ctx, "clear", ""); err != nil || ok {
+		if ok, err := reg.ClearShadow(ctx, registry.ShadowClear{Model: "clear", By: "bob@host", Reason: "tidy"}); err != nil || ok {
 			t.Fatalf("clearing a model without a shadow reported %v, %v; want false, nil", ok, err)
 		}
 		// A shadow can be set again after a clear.
 		if err := reg.SetShadow(ctx, registry.Shadow{Model: "clear", Version: v.ID, Since: since, StartedBy: "run-3"}); err != nil {
 			t.Fatal(err)
 		}
-		if ok, err := reg.ClearShadow(ctx, "clear", ""); err != nil || !ok {
+		if ok, err := reg.ClearShadow(ctx, registry.ShadowClear{Model: "clear", By: "bob@host", Reason: "tidy"}); err != nil || !ok {
 			t.Fatalf("an unconditional clear reported %v, %v; want true", ok, err)
+		}
+
+		// Every set and clear is recorded with who and why; a clear needs both.
+		if _, err := reg.ClearShadow(ctx, registry.ShadowClear{Model: "clear", By: "bob@host"}); err == nil {
+			t.Fatal("a clear without a reason was accepted")
+		}
+		hist, err := reg.ShadowHistory(ctx, "clear", 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, h := range hist {
+			if h.Version != v.ID {
+				t.Errorf("a change of %s names version %s, want %s", h.Action, h.Version, v.ID)
+			}
+			got = append(got, fmt.Sprintf("%s by %s: %s", h.Action, h.By, h.Reason))
+		}
+		// Newest first; only the clears that removed a pointer are there.
+		want := []string{"clear by bob@host: tidy", "set by run-3: ", "clear by alice@host: done", "set by alice@host: "}
+		if strings.Join(got, "|") != strings.Join(want, "|") {
+			t.Fatalf("shadow history\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 		}
 	})
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/kingmaker-ml/kingmaker/internal/cql"
 	"github.com/kingmaker-ml/kingmaker/internal/testenv"
 	"github.com/kingmaker-ml/kingmaker/registry"
+	"github.com/kingmaker-ml/kingmaker/trainer"
 )
 
 const exampleConfig = "../../kingmaker.example.yaml"
@@ -191,7 +192,7 @@ func TestModelsPromoteAndRollbackThroughTheCLI(t *testing.T) {
 			WorkflowID: "retrain-churn-" + key, WindowFrom: made.AddDate(0, 0, -7), WindowTo: made, TrainRows: 900, HoldoutRows: 300,
 			Metrics: []byte(metrics),
 		}
-		if err := reg.SaveVersion(ctx, v, []byte("artifact of "+key)); err != nil {
+		if err := reg.SaveVersion(ctx, v, testenv.ChurnArtifact(t)); err != nil {
 			t.Fatal(err)
 		}
 		return v.ID
@@ -199,6 +200,12 @@ func TestModelsPromoteAndRollbackThroughTheCLI(t *testing.T) {
 	v1 := save("first", `{"rows":300,"classes":2,"accuracy":0.8,"roc_auc":0.81}`)
 	v2 := save("second", `{"rows":300,"classes":2,"accuracy":0.82,"roc_auc":0.84}`)
 	v3 := save("unevaluated", "")
+	misfit := &registry.Version{Model: "churn", ID: registry.VersionID(made, "misfit"), Candidate: "misfit", Algorithm: "logistic", RunID: "run-misfit",
+		Metrics: []byte(`{"rows":300,"classes":2,"accuracy":0.9,"roc_auc":0.9}`)}
+	oneFeature := trainer.Schema{Features: []trainer.Feature{{Name: "tenure_months", Kind: trainer.Numeric}}, Classes: []string{"false", "true"}}
+	if err := reg.SaveVersion(ctx, misfit, testenv.Artifact(t, "logistic", oneFeature)); err != nil {
+		t.Fatal(err)
+	}
 
 	steps := []struct {
 		name     string
@@ -216,6 +223,8 @@ func TestModelsPromoteAndRollbackThroughTheCLI(t *testing.T) {
 			"is already the champion of churn (generation 2)", v2},
 		{"promoting a version never evaluated needs --force", []string{"promote", "churn", v3.String(), "--reason", "untested"}, 1,
 			"was never evaluated (no holdout metrics): pass --force", v2},
+		{"a version trained on other features than the config's is refused", []string{"promote", "churn", misfit.ID.String(), "--reason", "looks good"}, 1,
+			"it does not fit the config of model churn: it has 1 features, the config declares 9", v2},
 		{"a version id that is not one exits 2", []string{"promote", "churn", "not-a-uuid", "--reason", "typo"}, 2,
 			`"not-a-uuid" is not a version id`, v2},
 		{"rollback restores the first champion as generation 3", []string{"rollback", "churn", "--reason", "second misbehaves", "--by", "carol"}, 0,
@@ -252,7 +261,7 @@ func TestModelsPromoteAndRollbackThroughTheCLI(t *testing.T) {
 		if err := json.Unmarshal([]byte(got.stdout), &rows); err != nil {
 			t.Fatal(err)
 		}
-		want := map[string]string{v1.String(): "champion", v2.String(): "retired", v3.String(): "candidate"}
+		want := map[string]string{v1.String(): "champion", v2.String(): "retired", v3.String(): "candidate", misfit.ID.String(): "candidate"}
 		for _, r := range rows {
 			if r.Status != want[r.Version] {
 				t.Errorf("%s (%s): status %q, want %q", r.Version, r.Candidate, r.Status, want[r.Version])

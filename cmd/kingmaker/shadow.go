@@ -18,6 +18,8 @@ type shadowView struct {
 	Champion *registry.Champion         `json:"champion"`
 	Shadow   *registry.Shadow           `json:"shadow"`
 	Evidence *activities.ShadowEvidence `json:"evidence,omitempty"`
+	// History is the latest sets and clears of the pointer, newest first.
+	History []registry.ShadowChange `json:"history,omitempty"`
 }
 
 func runShadow(ctx context.Context, e *env, args []string) error {
@@ -81,7 +83,7 @@ func runShadow(ctx context.Context, e *env, args []string) error {
 		if err != nil {
 			return err
 		}
-		ok, err := reg.ClearShadow(ctx, m.Name, "")
+		ok, err := reg.ClearShadow(ctx, registry.ShadowClear{Model: m.Name, By: actor(*by), Reason: *reason})
 		if err != nil {
 			return err
 		}
@@ -98,6 +100,9 @@ func runShadow(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	if view.Shadow, err = reg.Shadow(ctx, m.Name); err != nil {
+		return err
+	}
+	if view.History, err = reg.ShadowHistory(ctx, m.Name, 5); err != nil {
 		return err
 	}
 	if view.Shadow != nil {
@@ -118,6 +123,10 @@ func runShadow(ctx context.Context, e *env, args []string) error {
 func printShadow(w io.Writer, v *shadowView) {
 	if v.Shadow == nil {
 		fmt.Fprintf(w, "model %s has no shadow version (a retrain with policy.shadow.period sets one, or `kingmaker shadow %s --set VERSION --reason TEXT`)\n", v.Model, v.Model)
+		if len(v.History) > 0 && v.History[0].Action == "clear" {
+			h := v.History[0]
+			fmt.Fprintf(w, "last cleared %s by %s (version %s): %s\n", h.ChangedAt.Format(time.RFC3339), h.By, h.Version, h.Reason)
+		}
 		return
 	}
 	sh, ev := v.Shadow, v.Evidence
