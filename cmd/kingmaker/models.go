@@ -202,6 +202,11 @@ func runPromote(ctx context.Context, e *env, args []string) error {
 	if len(v.Metrics) == 0 && !*force {
 		return fmt.Errorf("version %s of %s was never evaluated (no holdout metrics): pass --force to promote it anyway", id, m.Name)
 	}
+	// Checked first so that a corrupt version is called that, even when it is
+	// the champion; Promote checks again.
+	if _, err := reg.Servable(ctx, m.Name, id); err != nil {
+		return fmt.Errorf("version %s cannot be promoted: %w", id, err)
+	}
 	cur, err := reg.Champion(ctx, m.Name)
 	if err != nil {
 		return err
