@@ -83,6 +83,10 @@ type Temporal struct {
 	APIKey            Secret `yaml:"api_key" json:"api_key,omitempty"`
 	// UIURL is the Temporal Web UI, for links the CLI prints.
 	UIURL string `yaml:"ui_url" json:"ui_url"`
+	// Identity, when set, is the identity the CLI gives Temporal, and who
+	// it records as acting (promote, rollback, shadow, approve, reject)
+	// unless a client certificate names someone; --by cannot override it.
+	Identity string `yaml:"identity" json:"identity,omitempty"`
 }
 
 // Metrics configures the Prometheus endpoint of the worker.
@@ -379,6 +383,7 @@ func (c *Config) ApplyEnv(lookup func(string) (string, bool)) error {
 	str("KINGMAKER_TEMPORAL_TRAINING_TASK_QUEUE", &c.Temporal.TrainingTaskQueue)
 	str("KINGMAKER_TEMPORAL_API_KEY", (*string)(&c.Temporal.APIKey))
 	str("KINGMAKER_TEMPORAL_UI_URL", &c.Temporal.UIURL)
+	str("KINGMAKER_TEMPORAL_IDENTITY", &c.Temporal.Identity)
 	str("KINGMAKER_METRICS_LISTEN", &c.Metrics.Listen)
 	return errors.Join(errs...)
 }

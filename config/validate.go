@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode"
 
 	"github.com/kingmaker-ml/kingmaker/evaluator"
 	"github.com/kingmaker-ml/kingmaker/trainer"
@@ -161,6 +162,9 @@ func (v *validator) temporal(t *Temporal) {
 		v.add("temporal.training_task_queue", "required")
 	}
 	v.tls("temporal.tls", t.TLS)
+	if len(t.Identity) > 128 || strings.ContainsFunc(t.Identity, unicode.IsControl) {
+		v.add("temporal.identity", "at most 128 printable characters")
+	}
 }
 
 func (v *validator) model(path string, m *Model) {

@@ -291,3 +291,57 @@ func TestModelsPromoteAndRollbackThroughTheCLI(t *testing.T) {
 		}
 	})
 }
+
+func TestPromoteRollbackAndShadowRecordTheIdentityTheDeploymentEstablishes(t *testing.T) {
+	s, c := testenv.Cassandra(t)
+	t.Setenv("KINGMAKER_CASSANDRA_KEYSPACE", c.Keyspace)
+	t.Setenv("KINGMAKER_CASSANDRA_HOSTS", strings.Join(c.Hosts, ","))
+	t.Setenv("KINGMAKER_CASSANDRA_PORT", fmt.Sprint(c.Port))
+	t.Setenv("KINGMAKER_TEMPORAL_IDENTITY", "release-bot")
+	ctx := context.Background()
+	reg := registry.New(s, c.Keyspace, cql.Serial(c))
+	made := time.Date(2026, 5, 1, 0, 0, 0, 0, time.UTC)
+	var ids []string
+	for _, key := range []string{"a", "b"} {
+		v := &registry.Version{Model: "churn", ID: registry.VersionID(made, key), Candidate: key, Algorithm: "logistic", RunID: key,
+			Metrics: []byte(`{"rows":300,"classes":2,"accuracy":0.8}`)}
+		if err := reg.SaveVersion(ctx, v, testenv.ChurnArtifact(t)); err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, v.ID.String())
+	}
+	cli := func(args ...string) invocation {
+		t.Helper()
+		return kingmaker(t, append([]string{"--config", exampleConfig}, args...)...)
+	}
+	if got := cli("promote", "churn", ids[0], "--reason", "first", "--by", "mallory"); got.code != 2 || !strings.Contains(got.stderr, "records who acts from its temporal.identity (release-bot)") {
+		t.Fatalf("promote --by someone else: exit %d, want 2\n%s", got.code, got.stderr)
+	}
+	if cur, _ := reg.Champion(ctx, "churn"); cur != nil {
+		t.Fatalf("a refused promote set the champion: %+v", cur)
+	}
+	for _, args := range [][]string{
+		{"promote", "churn", ids[0], "--reason", "first"},
+		{"promote", "churn", ids[1], "--reason", "second"},
+		{"rollback", "churn", "--reason", "back"},
+		{"shadow", "churn", "--set", ids[1], "--reason", "watch it"},
+		{"shadow", "churn", "--clear", "--reason", "enough"},
+	} {
+		if got := cli(args...); got.code != 0 {
+			t.Fatalf("kingmaker %s: exit %d\n%s", strings.Join(args, " "), got.code, got.stderr)
+		}
+	}
+	ledger, err := reg.History(ctx, "churn", 10)
+	if err != nil || len(ledger) != 3 {
+		t.Fatalf("ledger %+v, %v", ledger, err)
+	}
+	for _, p := range ledger {
+		if p.PromotedBy != "release-bot" {
+			t.Errorf("ledger generation %d (%s) promoted by %q, want release-bot", p.Generation, p.Action, p.PromotedBy)
+		}
+	}
+	hist, err := reg.ShadowHistory(ctx, "churn", 10)
+	if err != nil || len(hist) != 2 || hist[0].By != "release-bot" || hist[1].By != "release-bot" {
+		t.Fatalf("shadow history %+v, %v: want the set and the clear by release-bot", hist, err)
+	}
+}

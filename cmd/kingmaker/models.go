@@ -173,7 +173,7 @@ func runModelsShow(ctx context.Context, e *env, args []string) error {
 func runPromote(ctx context.Context, e *env, args []string) error {
 	fs := newFlags(e, "promote")
 	reason := fs.String("reason", "", "why (required, recorded in the ledger)")
-	by := fs.String("by", "", "who promotes (default $USER@host)")
+	by := fs.String("by", "", "who promotes (default $USER@host; not allowed when a client certificate or temporal.identity names who acts)")
 	force := fs.Bool("force", false, "promote a version that was never evaluated")
 	pos, err := parseN(fs, args, 2, "MODEL and VERSION")
 	if err != nil {
@@ -214,7 +214,11 @@ func runPromote(ctx context.Context, e *env, args []string) error {
 	if cur != nil && cur.Version == id {
 		return fmt.Errorf("version %s is already the champion of %s (generation %d)", id, m.Name, cur.Generation)
 	}
-	c, err := reg.Promote(ctx, registry.PromoteRequest{Model: m.Name, Version: id, Expected: cur, Action: registry.ActionManual, By: actor(*by), Reason: *reason})
+	who, err := registryActor(cfg, *by)
+	if err != nil {
+		return err
+	}
+	c, err := reg.Promote(ctx, registry.PromoteRequest{Model: m.Name, Version: id, Expected: cur, Action: registry.ActionManual, By: who, Reason: *reason})
 	if err != nil {
 		return explainCAS(err)
 	}
@@ -233,7 +237,7 @@ func explainCAS(err error) error {
 func runRollback(ctx context.Context, e *env, args []string) error {
 	fs := newFlags(e, "rollback")
 	reason := fs.String("reason", "", "why (required, recorded in the ledger)")
-	by := fs.String("by", "", "who rolls back (default $USER@host)")
+	by := fs.String("by", "", "who rolls back (default $USER@host; not allowed when a client certificate or temporal.identity names who acts)")
 	pos, err := parseN(fs, args, 1, "exactly one MODEL")
 	if err != nil {
 		return err
@@ -250,7 +254,11 @@ func runRollback(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	c, err := reg.Rollback(ctx, m.Name, actor(*by), *reason)
+	who, err := registryActor(cfg, *by)
+	if err != nil {
+		return err
+	}
+	c, err := reg.Rollback(ctx, m.Name, who, *reason)
 	if err != nil {
 		return explainCAS(err)
 	}

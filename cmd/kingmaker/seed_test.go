@@ -61,7 +61,7 @@ func TestSeedWritesOnlyIntoTheDemosTable(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		y := strings.Replace(string(b), "    source:\n      table: events", "    source:\n      keyspace: "+other+"\n      table: events", 1)
+		y := strings.Replace(string(b), "\n      table: events", "\n      keyspace: "+other+"\n      table: events", 1)
 		if y == string(b) {
 			t.Fatal("the example config no longer has the source this test moves")
 		}

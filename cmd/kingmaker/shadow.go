@@ -28,7 +28,7 @@ func runShadow(ctx context.Context, e *env, args []string) error {
 	set := fs.String("set", "", "make this version the model's shadow (scored beside the champion by `kingmaker serve`)")
 	clearIt := fs.Bool("clear", false, "remove the model's shadow version")
 	reason := fs.String("reason", "", "why (required with --set and --clear)")
-	by := fs.String("by", "", "who sets or clears it (default $USER@host)")
+	by := fs.String("by", "", "who sets or clears it (default $USER@host; not allowed when a client certificate or temporal.identity names who acts)")
 	pos, err := parseN(fs, args, 1, "exactly one MODEL")
 	if err != nil {
 		return err
@@ -60,6 +60,10 @@ func runShadow(ctx context.Context, e *env, args []string) error {
 	}
 	reg := registry.New(s, cfg.Cassandra.Keyspace, cql.Serial(cfg.Cassandra))
 	reg.CheckVersionsWith(activities.FitsConfig(cfg))
+	who, err := registryActor(cfg, *by)
+	if err != nil {
+		return err
+	}
 	switch {
 	case *set != "":
 		id, err := parseVersion(*set)
@@ -71,7 +75,7 @@ func runShadow(ctx context.Context, e *env, args []string) error {
 		} else if champ != nil && champ.Version == id {
 			return fmt.Errorf("version %s is the champion of %s: shadow a challenger instead", id, m.Name)
 		}
-		sh := registry.Shadow{Model: m.Name, Version: id, Since: time.Now().UTC(), StartedBy: actor(*by), Reason: *reason}
+		sh := registry.Shadow{Model: m.Name, Version: id, Since: time.Now().UTC(), StartedBy: who, Reason: *reason}
 		if err := reg.SetShadow(ctx, sh); err != nil {
 			return err
 		}
@@ -83,7 +87,7 @@ func runShadow(ctx context.Context, e *env, args []string) error {
 		if err != nil {
 			return err
 		}
-		ok, err := reg.ClearShadow(ctx, registry.ShadowClear{Model: m.Name, By: actor(*by), Reason: *reason})
+		ok, err := reg.ClearShadow(ctx, registry.ShadowClear{Model: m.Name, By: who, Reason: *reason})
 		if err != nil {
 			return err
 		}
@@ -91,7 +95,7 @@ func runShadow(ctx context.Context, e *env, args []string) error {
 			fmt.Fprintf(e.stdout, "model %s has no shadow version: nothing cleared\n", m.Name)
 			return nil
 		}
-		fmt.Fprintf(e.stdout, "cleared the shadow of %s (version %s, set by %s) by %s: %s\n", m.Name, cur.Version, cur.StartedBy, actor(*by), *reason)
+		fmt.Fprintf(e.stdout, "cleared the shadow of %s (version %s, set by %s) by %s: %s\n", m.Name, cur.Version, cur.StartedBy, who, *reason)
 		return nil
 	}
 
