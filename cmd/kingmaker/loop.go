@@ -15,8 +15,8 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/kingmaker-ml/kingmaker/config"
-	"github.com/kingmaker-ml/kingmaker/internal/actor"
 	"github.com/kingmaker-ml/kingmaker/evaluator"
+	"github.com/kingmaker-ml/kingmaker/internal/actor"
 	"github.com/kingmaker-ml/kingmaker/worker"
 	"github.com/kingmaker-ml/kingmaker/workflows"
 )
