@@ -40,14 +40,7 @@ func TestExampleConfigIsValid(t *testing.T) {
 }
 
 func TestDefaultsFillWhatIsUnset(t *testing.T) {
-	cfg, err := Parse([]byte(`
-models:
-  - name: m
-    source: {table: t}
-    features: [{name: x, type: numeric}]
-    label: {column: y}
-    candidates: [{algorithm: logistic}]
-`))
+	cfg, err := Parse([]byte(minimalModel))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/gocql/gocql"
 
+	"github.com/kingmaker-ml/kingmaker/config"
 	"github.com/kingmaker-ml/kingmaker/internal/cql"
 	"github.com/kingmaker-ml/kingmaker/internal/testenv"
 	"github.com/kingmaker-ml/kingmaker/registry"
@@ -35,6 +36,14 @@ func kingmaker(t *testing.T, args ...string) invocation {
 	defer cancel()
 	code := run(ctx, args, &stdout, &stderr)
 	return invocation{code, stdout.String(), stderr.String()}
+}
+
+// useCassandra points the CLI runs of the test at the test's keyspace.
+func useCassandra(t *testing.T, c config.Cassandra) {
+	t.Helper()
+	t.Setenv("KINGMAKER_CASSANDRA_KEYSPACE", c.Keyspace)
+	t.Setenv("KINGMAKER_CASSANDRA_HOSTS", strings.Join(c.Hosts, ","))
+	t.Setenv("KINGMAKER_CASSANDRA_PORT", fmt.Sprint(c.Port))
 }
 
 // lines splits output into its non-empty lines.
@@ -161,9 +170,7 @@ func championOf(t *testing.T, model string) []string {
 
 func TestSchemaVersionReadsTheKeyspace(t *testing.T) {
 	_, c := testenv.Cassandra(t) // a fresh keyspace with the schema applied
-	t.Setenv("KINGMAKER_CASSANDRA_KEYSPACE", c.Keyspace)
-	t.Setenv("KINGMAKER_CASSANDRA_HOSTS", strings.Join(c.Hosts, ","))
-	t.Setenv("KINGMAKER_CASSANDRA_PORT", fmt.Sprint(c.Port))
+	useCassandra(t, c)
 	got := kingmaker(t, "--config", exampleConfig, "schema", "version", "-o", "json")
 	var v struct {
 		Keyspace        string
@@ -179,9 +186,7 @@ func TestSchemaVersionReadsTheKeyspace(t *testing.T) {
 
 func TestModelsPromoteAndRollbackThroughTheCLI(t *testing.T) {
 	s, c := testenv.Cassandra(t)
-	t.Setenv("KINGMAKER_CASSANDRA_KEYSPACE", c.Keyspace)
-	t.Setenv("KINGMAKER_CASSANDRA_HOSTS", strings.Join(c.Hosts, ","))
-	t.Setenv("KINGMAKER_CASSANDRA_PORT", fmt.Sprint(c.Port))
+	useCassandra(t, c)
 	ctx := context.Background()
 	reg := registry.New(s, c.Keyspace, cql.Serial(c))
 	made := time.Date(2026, 5, 1, 0, 0, 0, 0, time.UTC)
@@ -294,9 +299,7 @@ func TestModelsPromoteAndRollbackThroughTheCLI(t *testing.T) {
 
 func TestPromoteRollbackAndShadowRecordTheIdentityTheDeploymentEstablishes(t *testing.T) {
 	s, c := testenv.Cassandra(t)
-	t.Setenv("KINGMAKER_CASSANDRA_KEYSPACE", c.Keyspace)
-	t.Setenv("KINGMAKER_CASSANDRA_HOSTS", strings.Join(c.Hosts, ","))
-	t.Setenv("KINGMAKER_CASSANDRA_PORT", fmt.Sprint(c.Port))
+	useCassandra(t, c)
 	t.Setenv("KINGMAKER_TEMPORAL_IDENTITY", "release-bot")
 	ctx := context.Background()
 	reg := registry.New(s, c.Keyspace, cql.Serial(c))

@@ -12,9 +12,7 @@ import (
 
 func TestSeedWritesOnlyIntoTheDemosTable(t *testing.T) {
 	s, c := testenv.Cassandra(t)
-	t.Setenv("KINGMAKER_CASSANDRA_KEYSPACE", c.Keyspace)
-	t.Setenv("KINGMAKER_CASSANDRA_HOSTS", strings.Join(c.Hosts, ","))
-	t.Setenv("KINGMAKER_CASSANDRA_PORT", fmt.Sprint(c.Port))
+	useCassandra(t, c)
 	rows := func(t *testing.T, ks string) int {
 		t.Helper()
 		var n int

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"regexp"
 	"strings"
 	"testing"
@@ -18,9 +17,7 @@ import (
 
 func TestShadowIsSetShownAndClearedThroughTheCLI(t *testing.T) {
 	s, c := testenv.Cassandra(t)
-	t.Setenv("KINGMAKER_CASSANDRA_KEYSPACE", c.Keyspace)
-	t.Setenv("KINGMAKER_CASSANDRA_HOSTS", strings.Join(c.Hosts, ","))
-	t.Setenv("KINGMAKER_CASSANDRA_PORT", fmt.Sprint(c.Port))
+	useCassandra(t, c)
 	ctx := context.Background()
 	reg := registry.New(s, c.Keyspace, cql.Serial(c))
 	made := time.Date(2026, 5, 1, 0, 0, 0, 0, time.UTC)
