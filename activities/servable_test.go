@@ -1,13 +1,18 @@
 package activities_test
 
 import (
+	"context"
+	"errors"
 	"strings"
 	"testing"
+
+	"go.temporal.io/sdk/temporal"
 
 	"github.com/kingmaker-ml/kingmaker/activities"
 	"github.com/kingmaker-ml/kingmaker/dataset"
 	"github.com/kingmaker-ml/kingmaker/internal/testenv"
 	"github.com/kingmaker-ml/kingmaker/registry"
+	"github.com/kingmaker-ml/kingmaker/trainer"
 )
 
 func TestFitsConfigRefusesAVersionTheModelCannotServe(t *testing.T) {
@@ -50,5 +55,33 @@ func TestFitsConfigRefusesAVersionTheModelCannotServe(t *testing.T) {
 	}
 	if err := check(&registry.Version{Model: "nope", Algorithm: "logistic"}, nil); err == nil || !strings.Contains(err.Error(), `model "nope" is not in the config`) {
 		t.Fatalf("a version of an unconfigured model: got %v", err)
+	}
+}
+
+func TestPromoteAndSetShadowRefuseAVersionThatDoesNotFitForGood(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, 0, 0)
+	f.reg.CheckVersionsWith(activities.FitsConfig(f.acts.Config))
+	oneFeature := trainer.Schema{Features: []trainer.Feature{{Name: "tenure_months", Kind: trainer.Numeric}}, Classes: []string{"false", "true"}}
+	v := &registry.Version{Model: "churn", ID: registry.VersionID(week.To, "misfit"), Candidate: "logistic", Algorithm: "logistic", RunID: "misfit"}
+	if err := f.reg.SaveVersion(context.Background(), v, testenv.Artifact(t, "logistic", oneFeature)); err != nil {
+		t.Fatal(err)
+	}
+	for name, call := range map[string]func() error{
+		"Promote": func() error {
+			return f.execute(f.acts.Promote, activities.PromoteInput{Model: "churn", Version: v.ID.String(), Action: registry.ActionPromote, By: "run", Reason: "won", RunID: "r"}, nil)
+		},
+		"SetShadow": func() error {
+			return f.execute(f.acts.SetShadow, activities.SetShadowInput{Model: "churn", Version: v.ID.String(), Since: week.To, StartedBy: "run", Reason: "shadow"}, nil)
+		},
+	} {
+		err := call()
+		var app *temporal.ApplicationError
+		if !errors.As(err, &app) || app.Type() != activities.ErrTypeInvalidSpec || !app.NonRetryable() || !strings.Contains(err.Error(), "it has 1 features, the config declares 9") {
+			t.Errorf("%s of a version trained on one feature: %v, want a non-retryable InvalidSpec naming the mismatch", name, err)
+		}
+	}
+	if c, err := f.reg.Champion(context.Background(), "churn"); err != nil || c != nil {
+		t.Fatalf("the champion pointer moved to %+v (%v)", c, err)
 	}
 }

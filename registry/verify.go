@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
@@ -113,8 +114,20 @@ func (r *Registry) Servable(ctx context.Context, model string, id gocql.UUID) (*
 	}
 	if r.fits != nil {
 		if err := r.fits(v, b); err != nil {
-			return nil, fmt.Errorf("version %s of %s cannot serve: %w", id, model, err)
+			return nil, fmt.Errorf("version %s of %s cannot serve: %w", id, model, unservable{err})
 		}
 	}
 	return v, nil
 }
+
+// ErrNotServable means a version's artifact verifies but does not fit its
+// model as the deployment configures it (the VersionCheck refused it).
+var ErrNotServable = errors.New("version does not fit its model's config")
+
+// unservable is a VersionCheck's refusal: its own message, and
+// ErrNotServable to errors.Is.
+type unservable struct{ err error }
+
+func (e unservable) Error() string        { return e.err.Error() }
+func (e unservable) Unwrap() error        { return e.err }
+func (e unservable) Is(target error) bool { return target == ErrNotServable }

@@ -104,8 +104,8 @@ func TestCorruptVersionRowsAndChunksAreNamedNeverServed(t *testing.T) {
 		bad := newVersion(t, reg, m, "bad", []byte("misfit"))
 		good2 := newVersion(t, reg, m, "good2", []byte("good too"))
 		_, err := checked.Promote(ctx, registry.PromoteRequest{Model: m, Version: bad.ID, Action: registry.ActionManual, By: "t", Reason: "try"})
-		if err == nil || !strings.Contains(err.Error(), "the config declares 9") {
-			t.Fatalf("promote: want the check's refusal, got %v", err)
+		if !errors.Is(err, registry.ErrNotServable) || !strings.Contains(err.Error(), "the config declares 9") {
+			t.Fatalf("promote: want the check's refusal (ErrNotServable), got %v", err)
 		}
 		err = checked.SetShadow(ctx, registry.Shadow{Model: m, Version: bad.ID, Since: good.CreatedAt, StartedBy: "t"})
 		if err == nil || !strings.Contains(err.Error(), "the config declares 9") {
