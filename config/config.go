@@ -268,10 +268,16 @@ type Drift struct {
 	// Window is how much recent data is compared with the champion's profile.
 	Window  Duration `yaml:"window" json:"window"`
 	MinRows int      `yaml:"min_rows" json:"min_rows"`
-	// PSIModerate and PSIMajor are the PSI bands; a feature at or over
-	// PSIMajor counts as drifted.
+	// PSIModerate and PSIMajor are the bands of a feature's PSI above its
+	// no-change level at the sizes of the reference and the window; the
+	// effect is large enough to drift at PSIMajor.
 	PSIModerate float64 `yaml:"psi_moderate" json:"psi_moderate"`
 	PSIMajor    float64 `yaml:"psi_major" json:"psi_major"`
+	// FalseAlarmRate is the Benjamini-Hochberg level of the features'
+	// two-sample tests: a feature drifts only when its adjusted p-value is
+	// at or below it, so an unchanged window raises an alarm with at most
+	// this probability. 0 in a recorded spec means the default.
+	FalseAlarmRate float64 `yaml:"false_alarm_rate" json:"false_alarm_rate"`
 	// MaxDriftedFeatures is how many features may drift before the model
 	// counts as drifted.
 	MaxDriftedFeatures int `yaml:"max_drifted_features" json:"max_drifted_features"`
@@ -454,6 +460,7 @@ func (c *Config) setDefaults(explicit fieldSet) {
 		}
 		p := &m.Policy
 		setStr(&p.PrimaryMetric, "roc_auc")
+		setFloat(&p.SignificanceLevel, evaluator.DefaultSignificanceLevel) // an explicit 0 turns the test off
 		setInt(&p.MinHoldoutRows, 200)
 		setDur(&p.ApprovalTimeout, 24*time.Hour)
 		setInt(&p.BootstrapResamples, 1000)
@@ -469,6 +476,7 @@ func (c *Config) setDefaults(explicit fieldSet) {
 		setInt(&d.MinRows, 500)
 		setFloat(&d.PSIModerate, 0.10)
 		setFloat(&d.PSIMajor, 0.25)
+		setFloat(&d.FalseAlarmRate, 0.01)
 		setInt(&d.MaxDriftedFeatures, 0)
 		setDur(&d.Cooldown, 6*time.Hour)
 		setFloat(&d.QualityDrop, 0.05)

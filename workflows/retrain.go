@@ -115,6 +115,11 @@ type DecisionRecord struct {
 
 var a *activities.Activities
 
+// changeTieTolerance is the workflow.GetVersion change id of deciding by
+// evaluator.RulesTieTolerance: version 1 decides by it, runs recorded
+// without the marker by evaluator.RulesExactSign.
+const changeTieTolerance = "decide-tie-tolerance"
+
 // RetrainWorkflow retrains a model's candidates on a fresh window and
 // promotes the winner when the policy says so. See DESIGN.md "Flow".
 func RetrainWorkflow(ctx workflow.Context, in RetrainInput) (*RetrainResult, error) {
@@ -300,7 +305,13 @@ func RetrainWorkflow(ctx workflow.Context, in RetrainInput) (*RetrainResult, err
 
 	policy := m.Policy.Evaluator()
 	policy.RequireApproval = policy.RequireApproval || in.RequireApproval
-	decision := evaluator.Decide(policy, ev.Champion, ev.Candidates)
+	// Decide runs again on every replay: a run that decided before ties had
+	// a tolerance keeps the rules it decided by.
+	rules := evaluator.RulesTieTolerance
+	if workflow.GetVersion(ctx, changeTieTolerance, workflow.DefaultVersion, 1) == workflow.DefaultVersion {
+		rules = evaluator.RulesExactSign
+	}
+	decision := evaluator.DecideBy(rules, policy, ev.Champion, ev.Candidates)
 	if ev.ChampionProblem != "" {
 		decision.Reasons = append(decision.Reasons, ev.ChampionProblem)
 	}
