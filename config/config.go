@@ -83,6 +83,10 @@ type Temporal struct {
 	APIKey            Secret `yaml:"api_key" json:"api_key,omitempty"`
 	// UIURL is the Temporal Web UI, for links the CLI prints.
 	UIURL string `yaml:"ui_url" json:"ui_url"`
+	// Identity, when set, is the identity the CLI gives Temporal, and who
+	// it records as acting (promote, rollback, shadow, approve, reject)
+	// unless a client certificate names someone; --by cannot override it.
+	Identity string `yaml:"identity" json:"identity,omitempty"`
 }
 
 // Metrics configures the Prometheus endpoint of the worker.
@@ -112,7 +116,10 @@ type Model struct {
 // (partition column, day bucket) and clustered by time then row key, like the
 // demo `events` table.
 type Source struct {
-	Table string `yaml:"table" json:"table"`
+	// Keyspace holds the table; empty means cassandra.keyspace, the
+	// registry's. Kingmaker only reads it (and `seed` writes demo rows).
+	Keyspace string `yaml:"keyspace" json:"keyspace,omitempty"`
+	Table    string `yaml:"table" json:"table"`
 	// PartitionColumn and PartitionValue select the model's rows when the
 	// table holds several datasets; both empty when the day is the whole key.
 	PartitionColumn string `yaml:"partition_column" json:"partition_column,omitempty"`
@@ -181,27 +188,6 @@ type Policy struct {
 	// Shadow, when its period is set, makes a run shadow its winner on live
 	// traffic before promoting it.
 	Shadow Shadow `yaml:"shadow" json:"shadow,omitzero"`
-
-	// significanceLevelSet is whether the YAML wrote significance_level,
-	// so that an explicit 0 (no test) keeps its meaning.
-	significanceLevelSet bool
-}
-
-// UnmarshalYAML decodes a policy as written and notes whether it names a
-// significance_level, so that SetDefaults can tell "significance_level: 0"
-// (no test) from a policy that names none (the default level). It decodes
-// through the caller's decoder, so unknown fields stay errors.
-func (p *Policy) UnmarshalYAML(unmarshal func(any) error) error {
-	type plain Policy
-	if err := unmarshal((*plain)(p)); err != nil {
-		return err
-	}
-	var keys map[string]any
-	if err := unmarshal(&keys); err != nil {
-		return err
-	}
-	_, p.significanceLevelSet = keys["significance_level"]
-	return nil
 }
 
 // Shadow is the shadow period a winner must pass before its promotion: the
@@ -307,6 +293,15 @@ type Drift struct {
 	QualityDrop float64 `yaml:"quality_drop" json:"quality_drop"`
 }
 
+// SourceKeyspace is the keyspace of the model's source table:
+// source.keyspace, or the registry's when that is empty.
+func (c *Config) SourceKeyspace(m *Model) string {
+	if m.Source.Keyspace != "" {
+		return m.Source.Keyspace
+	}
+	return c.Cassandra.Keyspace
+}
+
 // Model returns the model called name.
 func (c *Config) Model(name string) (*Model, error) {
 	for i := range c.Models {
@@ -346,7 +341,9 @@ func Load(path string) (*Config, error) {
 }
 
 // Parse decodes YAML strictly (unknown fields are errors) and applies
-// defaults. It does not validate.
+// defaults to the fields the YAML leaves out: a field written with a zero
+// value ("max_accuracy_drop: 0", "cooldown: 0s") keeps it. It does not
+// validate.
 func Parse(b []byte) (*Config, error) {
 	cfg := &Config{}
 	dec := yaml.NewDecoder(bytes.NewReader(b))
@@ -354,7 +351,11 @@ func Parse(b []byte) (*Config, error) {
 	if err := dec.Decode(cfg); err != nil {
 		return nil, fmt.Errorf("parse yaml: %w", err)
 	}
-	cfg.SetDefaults()
+	var doc yaml.Node
+	if err := yaml.Unmarshal(b, &doc); err != nil {
+		return nil, fmt.Errorf("parse yaml: %w", err)
+	}
+	cfg.setDefaults(written(&doc, cfg))
 	return cfg, nil
 }
 
@@ -388,6 +389,7 @@ func (c *Config) ApplyEnv(lookup func(string) (string, bool)) error {
 	str("KINGMAKER_TEMPORAL_TRAINING_TASK_QUEUE", &c.Temporal.TrainingTaskQueue)
 	str("KINGMAKER_TEMPORAL_API_KEY", (*string)(&c.Temporal.APIKey))
 	str("KINGMAKER_TEMPORAL_UI_URL", &c.Temporal.UIURL)
+	str("KINGMAKER_TEMPORAL_IDENTITY", &c.Temporal.Identity)
 	str("KINGMAKER_METRICS_LISTEN", &c.Metrics.Listen)
 	return errors.Join(errs...)
 }
@@ -402,11 +404,17 @@ func splitList(s string) []string {
 	return out
 }
 
-// SetDefaults fills every unset field that has a default. It is the one place
-// defaults live.
-func (c *Config) SetDefaults() {
+// SetDefaults fills every field that has a default and holds its zero
+// value, for a Config built in Go. Parse applies the same defaults only to
+// the fields its YAML leaves out, so that an explicit zero stays zero.
+func (c *Config) SetDefaults() { c.setDefaults(nil) }
+
+// setDefaults is the one place defaults live. A field in explicit (see
+// written) keeps its value even when it is zero.
+func (c *Config) setDefaults(explicit fieldSet) {
+	setStr, setInt, setFloat, setDur := explicit.setStr, explicit.setInt, explicit.setFloat, explicit.setDur
 	cs := &c.Cassandra
-	if len(cs.Hosts) == 0 {
+	if len(cs.Hosts) == 0 && !explicit[&cs.Hosts] {
 		cs.Hosts = []string{"127.0.0.1"}
 	}
 	setInt(&cs.Port, 9042)
@@ -436,7 +444,7 @@ func (c *Config) SetDefaults() {
 		for j := range m.Features {
 			setStr(&m.Features[j].Column, m.Features[j].Name)
 		}
-		if len(m.Label.Classes) == 0 {
+		if len(m.Label.Classes) == 0 && !explicit[&m.Label.Classes] {
 			m.Label.Classes = []string{"false", "true"}
 		}
 		w := &m.Window
@@ -452,9 +460,7 @@ func (c *Config) SetDefaults() {
 		}
 		p := &m.Policy
 		setStr(&p.PrimaryMetric, "roc_auc")
-		if !p.significanceLevelSet {
-			setFloat(&p.SignificanceLevel, evaluator.DefaultSignificanceLevel)
-		}
+		setFloat(&p.SignificanceLevel, evaluator.DefaultSignificanceLevel) // an explicit 0 turns the test off
 		setInt(&p.MinHoldoutRows, 200)
 		setDur(&p.ApprovalTimeout, 24*time.Hour)
 		setInt(&p.BootstrapResamples, 1000)
@@ -477,26 +483,26 @@ func (c *Config) SetDefaults() {
 	}
 }
 
-func setStr(p *string, v string) {
-	if *p == "" {
+func (f fieldSet) setStr(p *string, v string) {
+	if *p == "" && !f[p] {
 		*p = v
 	}
 }
 
-func setInt(p *int, v int) {
-	if *p == 0 {
+func (f fieldSet) setInt(p *int, v int) {
+	if *p == 0 && !f[p] {
 		*p = v
 	}
 }
 
-func setFloat(p *float64, v float64) {
-	if *p == 0 {
+func (f fieldSet) setFloat(p *float64, v float64) {
+	if *p == 0 && !f[p] {
 		*p = v
 	}
 }
 
-func setDur(p *Duration, v time.Duration) {
-	if *p == 0 {
+func (f fieldSet) setDur(p *Duration, v time.Duration) {
+	if *p == 0 && !f[p] {
 		*p = Duration(v)
 	}
 }

@@ -157,8 +157,12 @@ func (s *Source) Scan(ctx context.Context, w Window, opts ScanOptions, fn func(d
 	if !opts.Unlabelled {
 		cols = append(cols, m.Label.Column)
 	}
-	q := fmt.Sprintf("SELECT %s FROM %s WHERE %s AND %s >= ? AND %s < ?", strings.Join(cols, ", "), s.table(), s.partitionWhere(),
-		m.Source.TimeColumn, m.Source.TimeColumn)
+	quoted := make([]string, len(cols))
+	for i, c := range cols {
+		quoted[i] = quote(c)
+	}
+	q := fmt.Sprintf("SELECT %s FROM %s WHERE %s AND %s >= ? AND %s < ?", strings.Join(quoted, ", "), s.from(), s.partitionWhere(),
+		quote(m.Source.TimeColumn), quote(m.Source.TimeColumn))
 	pageSize := opts.PageSize
 	if pageSize <= 0 {
 		pageSize = 5000
