@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kingmaker-ml/kingmaker/config"
 	"github.com/kingmaker-ml/kingmaker/internal/testenv"
 )
 
@@ -35,7 +36,7 @@ func TestServeSizesReadAsBytes(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			var b byteSize
+			var b config.ByteSize
 			err := b.Set(c.in)
 			if c.bad {
 				if err == nil {
@@ -48,7 +49,7 @@ func TestServeSizesReadAsBytes(t *testing.T) {
 			}
 		})
 	}
-	if d := byteSize(1 << 20); d.String() != "1MiB" {
+	if d := config.ByteSize(1 << 20); d.String() != "1MiB" {
 		t.Errorf("the default prints as %q, want 1MiB", d.String())
 	}
 }

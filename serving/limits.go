@@ -1,0 +1,238 @@
+package serving
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"time"
+)
+
+// limits are what one request, and the requests in flight together, may
+// cost. Each is checked before anything is allocated for what it bounds:
+// the body's length before it is read, its nesting and the length of its
+// arrays and objects before it is decoded, the rows of a request before
+// its rows are allocated.
+type limits struct {
+	body        int64
+	rows        int
+	features    int
+	idBytes     int
+	queueWait   time.Duration
+	bodyTimeout time.Duration
+	// slots holds one token per prediction request being read or answered.
+	slots chan struct{}
+}
+
+// Protocol depths: the deepest nesting of arrays and objects a request of
+// each endpoint needs. A v2 request nests {"inputs": [{"data": [[v]]}]}
+// (shape [N, 1] data), a v1 request {"instances": [{"f": v}]}, and one more
+// level lets a client's array value be refused with a message naming it.
+const (
+	inferDepth   = 5
+	predictDepth = 4
+)
+
+func (l *limits) tooLarge() *apiError {
+	return &apiError{http.StatusRequestEntityTooLarge,
+		fmt.Sprintf("request body is larger than %d bytes (the server's --max-body, serve.limits.max_body): send fewer rows per request", l.body)}
+}
+
+func (l *limits) tooManyRows(what string) *apiError {
+	return &apiError{http.StatusRequestEntityTooLarge,
+		fmt.Sprintf("%s: more than the %d rows a request may hold (the server's serve.limits.max_rows): send fewer rows per request", what, l.rows)}
+}
+
+// acquire takes one of the slots of concurrent requests, waiting at most
+// queueWait; ok is false when the server stayed busy (or the client left).
+func (l *limits) acquire(r *http.Request) (ok bool) {
+	select {
+	case l.slots <- struct{}{}:
+		return true
+	default:
+	}
+	if l.queueWait <= 0 {
+		return false
+	}
+	t := time.NewTimer(l.queueWait)
+	defer t.Stop()
+	select {
+	case l.slots <- struct{}{}:
+		return true
+	case <-t.C:
+		return false
+	case <-r.Context().Done():
+		return false
+	}
+}
+
+func (l *limits) release() { <-l.slots }
+
+func (l *limits) busy(w http.ResponseWriter) *apiError {
+	w.Header().Set("Retry-After", "1")
+	return &apiError{http.StatusServiceUnavailable,
+		fmt.Sprintf("server busy: %d prediction requests are in flight (the server's serve.limits.max_concurrent); retry shortly", cap(l.slots))}
+}
+
+// readBody reads the whole body, at most l.body bytes, within
+// l.bodyTimeout, and checks its nesting (at most depth) and the length of
+// its arrays and objects before anything decodes it.
+func (l *limits) readBody(w http.ResponseWriter, r *http.Request, depth int) ([]byte, *apiError) {
+	if r.ContentLength > l.body {
+		return nil, l.tooLarge()
+	}
+	// A slow client holds a slot while it sends: bound how long. Recorders
+	// of tests cannot set deadlines; the error is then ignored.
+	_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(l.bodyTimeout))
+	size := bytes.MinRead
+	if r.ContentLength > 0 {
+		size += int(r.ContentLength)
+	}
+	buf := bytes.NewBuffer(make([]byte, 0, size))
+	_, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, l.body))
+	var maxErr *http.MaxBytesError
+	switch {
+	case errors.As(err, &maxErr):
+		return nil, l.tooLarge()
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		return nil, &apiError{http.StatusRequestTimeout,
+			fmt.Sprintf("request body not received within %s (the server's serve.limits.body_timeout)", l.bodyTimeout)}
+	case err != nil:
+		return nil, badRequest("request body could not be read: the connection failed")
+	}
+	b := buf.Bytes()
+	if e := l.scan(b, depth); e != nil {
+		return nil, e
+	}
+	return b, nil
+}
+
+// scan checks the shape of a JSON text without decoding it: no array or
+// object nested deeper than depth, no array longer than a request's rows
+// (or features, when more), no object with more members than features and
+// the few fields of a request. It does not check syntax; decode does.
+func (l *limits) scan(b []byte, depth int) *apiError {
+	maxArray := max(l.rows, l.features+1)
+	maxMembers := l.features + 8
+	type open struct {
+		object bool
+		commas int
+	}
+	stack := make([]open, 0, depth)
+	inString, escaped := false, false
+	for i, c := range b {
+		if inString {
+			switch {
+			case escaped:
+				escaped = false
+			case c == '\\':
+				escaped = true
+			case c == '"':
+				inString = false
+			}
+			continue
+		}
+		switch c {
+		case '"':
+			inString = true
+		case '[', '{':
+			if len(stack) == depth {
+				return badRequest("request body nests arrays and objects deeper than %d levels (at byte %d): this endpoint's requests need no more", depth, i)
+			}
+			stack = append(stack, open{object: c == '{'})
+		case ']', '}':
+			if len(stack) > 0 {
+				stack = stack[:len(stack)-1]
+			}
+		case ',':
+			if len(stack) == 0 {
+				continue
+			}
+			top := &stack[len(stack)-1]
+			top.commas++
+			switch {
+			case !top.object && top.commas >= maxArray:
+				return &apiError{http.StatusRequestEntityTooLarge, fmt.Sprintf(
+					"request body holds an array of more than %d values (at byte %d): a request may hold at most %d rows (the server's serve.limits.max_rows)",
+					maxArray, i, l.rows)}
+			case top.object && top.commas >= maxMembers:
+				return &apiError{http.StatusRequestEntityTooLarge, fmt.Sprintf(
+					"request body holds an object of more than %d members (at byte %d): a row may hold at most %d features (the server's serve.limits.max_features)",
+					maxMembers, i, l.features)}
+			}
+		}
+	}
+	return nil
+}
+
+// arrayValue and objectValue stand for an array or an object where
+// eachValue wants a scalar; the caller refuses them by their kind.
+type (
+	arrayValue  struct{}
+	objectValue struct{}
+)
+
+// eachValue calls fn with the scalars of the JSON array raw in row-major
+// order (nested arrays, as of a shape [N, 1], are read through), each a
+// json.Number, string, bool or nil, or objectValue for an object. It stops
+// after want+1 values, or when fn returns false, and returns how many it
+// read; err is set when raw is not an array. raw was checked by decode and
+// scan, so it is valid JSON of bounded nesting.
+func eachValue(raw json.RawMessage, want int, fn func(i int, v any) bool) (int, error) {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	t, err := dec.Token()
+	if err != nil || t != json.Delim('[') {
+		return 0, errors.New("not an array")
+	}
+	n, depth := 0, 1
+	for depth > 0 {
+		t, err := dec.Token()
+		if err != nil {
+			return n, err
+		}
+		var v any
+		switch t {
+		case json.Delim('['):
+			depth++
+			continue
+		case json.Delim(']'):
+			depth--
+			continue
+		case json.Delim('{'):
+			if err := skipObject(dec); err != nil {
+				return n, err
+			}
+			v = objectValue{}
+		default:
+			v = t
+		}
+		if n == want {
+			return n + 1, nil // one too many is enough to refuse
+		}
+		if !fn(n, v) {
+			return n, nil
+		}
+		n++
+	}
+	return n, nil
+}
+
+// skipObject reads up to the end of an object whose '{' was read.
+func skipObject(dec *json.Decoder) error {
+	for depth := 1; depth > 0; {
+		t, err := dec.Token()
+		if err != nil {
+			return err
+		}
+		switch t {
+		case json.Delim('{'), json.Delim('['):
+			depth++
+		case json.Delim('}'), json.Delim(']'):
+			depth--
+		}
+	}
+	return nil
+}
