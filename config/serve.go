@@ -87,6 +87,7 @@ const (
 	DefaultServeMaxRows          = 10_000
 	DefaultServeMaxFeatures      = 1_000
 	DefaultServeMaxConcurrent    = 32
+	DefaultServeLargeBody        = 64 << 10
 	DefaultServeMaxIDBytes       = 128
 	DefaultServeQueueWait        = 100 * time.Millisecond
 	DefaultServeBodyTimeout      = 10 * time.Second
@@ -106,6 +107,13 @@ type ServeLimits struct {
 	// MaxConcurrent is how many prediction requests are read and answered
 	// at once; past it a request waits at most QueueWait, then gets 503.
 	MaxConcurrent *int `yaml:"max_concurrent" json:"max_concurrent"`
+	// MaxConcurrentLarge is how many of them may be large (a body over
+	// LargeBody, or of unknown length); left out, half the CPU cores, at
+	// least 1, so that large batches cannot take every core from small
+	// requests.
+	MaxConcurrentLarge *int `yaml:"max_concurrent_large" json:"max_concurrent_large,omitempty"`
+	// LargeBody is the body size past which a request is large.
+	LargeBody *ByteSize `yaml:"large_body" json:"large_body"`
 	// QueueWait is how long a request waits for one of MaxConcurrent.
 	QueueWait *Duration `yaml:"queue_wait" json:"queue_wait"`
 	// BodyTimeout is how long a client may take to send its body once it
@@ -133,6 +141,7 @@ func (s *Serve) setDefaults() {
 	fillPtr(&l.MaxRows, DefaultServeMaxRows)
 	fillPtr(&l.MaxFeatures, DefaultServeMaxFeatures)
 	fillPtr(&l.MaxConcurrent, DefaultServeMaxConcurrent)
+	fillPtr(&l.LargeBody, ByteSize(DefaultServeLargeBody))
 	fillPtr(&l.QueueWait, Duration(DefaultServeQueueWait))
 	fillPtr(&l.BodyTimeout, Duration(DefaultServeBodyTimeout))
 	fillPtr(&l.MaxIDBytes, DefaultServeMaxIDBytes)
@@ -199,6 +208,9 @@ func (v *validator) serve(s *Serve) {
 	if l.MaxBody != nil {
 		positive("max_body", int64(*l.MaxBody), 1<<30)
 	}
+	if l.LargeBody != nil {
+		positive("large_body", int64(*l.LargeBody), 1<<30)
+	}
 	if l.ShadowQueueBytes != nil {
 		positive("shadow_queue_bytes", int64(*l.ShadowQueueBytes), 1<<40)
 	}
@@ -208,7 +220,7 @@ func (v *validator) serve(s *Serve) {
 		most int64
 	}{
 		{"max_rows", l.MaxRows, 1 << 24}, {"max_features", l.MaxFeatures, 1 << 16},
-		{"max_concurrent", l.MaxConcurrent, 1 << 16}, {"max_id_bytes", l.MaxIDBytes, 1 << 16},
+		{"max_concurrent", l.MaxConcurrent, 1 << 16}, {"max_concurrent_large", l.MaxConcurrentLarge, 1 << 16}, {"max_id_bytes", l.MaxIDBytes, 1 << 16},
 	} {
 		if f.p != nil {
 			positive(f.name, int64(*f.p), f.most)

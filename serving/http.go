@@ -219,15 +219,16 @@ func (s *Server) prediction(endpoint string, depth int, modelName func(*http.Req
 		}
 		version = snap.versionStr
 		nameChampion(w, snap)
-		if !s.limits.acquire(r) {
+		release, busy := s.limits.acquire(w, r)
+		if busy != nil {
 			s.metrics.busy.WithLabelValues(m.name).Inc()
-			fail(s.limits.busy(w))
+			fail(busy)
 			return
 		}
 		s.metrics.inFlight.Inc()
 		defer func() {
 			s.metrics.inFlight.Dec()
-			s.limits.release()
+			release()
 		}()
 		body, e := s.limits.readBody(w, r, depth)
 		if e != nil {

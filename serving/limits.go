@@ -24,6 +24,10 @@ type limits struct {
 	bodyTimeout time.Duration
 	// slots holds one token per prediction request being read or answered.
 	slots chan struct{}
+	// largeBody is the size past which a body is large; largeSlots holds
+	// one token per large request (or one of unknown length) in flight.
+	largeBody  int64
+	largeSlots chan struct{}
 }
 
 // Protocol depths: the deepest nesting of arrays and objects a request of
@@ -45,35 +49,65 @@ func (l *limits) tooManyRows(what string) *apiError {
 		fmt.Sprintf("%s: more than the %d rows a request may hold (the server's serve.limits.max_rows): send fewer rows per request", what, l.rows)}
 }
 
-// acquire takes one of the slots of concurrent requests, waiting at most
-// queueWait; ok is false when the server stayed busy (or the client left).
-func (l *limits) acquire(r *http.Request) (ok bool) {
-	select {
-	case l.slots <- struct{}{}:
-		return true
-	default:
-	}
-	if l.queueWait <= 0 {
-		return false
-	}
-	t := time.NewTimer(l.queueWait)
-	defer t.Stop()
-	select {
-	case l.slots <- struct{}{}:
-		return true
-	case <-t.C:
-		return false
-	case <-r.Context().Done():
-		return false
-	}
+// large reports whether r's body is large: over largeBody, or of unknown
+// length (chunked).
+func (l *limits) large(r *http.Request) bool {
+	return r.ContentLength < 0 || r.ContentLength > l.largeBody
 }
 
-func (l *limits) release() { <-l.slots }
+// acquire takes a slot of the concurrent requests, and of the large ones
+// when r is large, waiting at most queueWait in all. It returns what to
+// call when the request is done, or, when the server stayed busy (or the
+// client left), the refusal. Large requests have slots of their own, fewer
+// than the cores, so that batches just under the body limit cannot take
+// every core from the small requests of other clients.
+func (l *limits) acquire(w http.ResponseWriter, r *http.Request) (release func(), refused *apiError) {
+	var deadline <-chan time.Time
+	if l.queueWait > 0 {
+		t := time.NewTimer(l.queueWait)
+		defer t.Stop()
+		deadline = t.C
+	}
+	take := func(slots chan struct{}) bool {
+		select {
+		case slots <- struct{}{}:
+			return true
+		default:
+		}
+		if deadline == nil {
+			return false
+		}
+		select {
+		case slots <- struct{}{}:
+			return true
+		case <-deadline:
+			return false
+		case <-r.Context().Done():
+			return false
+		}
+	}
+	large := l.large(r)
+	if large && !take(l.largeSlots) {
+		return nil, l.busy(w, fmt.Sprintf("%d large requests (bodies over %d bytes) are in flight (the server's serve.limits.max_concurrent_large); retry shortly, or send smaller batches",
+			cap(l.largeSlots), l.largeBody))
+	}
+	if !take(l.slots) {
+		if large {
+			<-l.largeSlots
+		}
+		return nil, l.busy(w, fmt.Sprintf("%d prediction requests are in flight (the server's serve.limits.max_concurrent); retry shortly", cap(l.slots)))
+	}
+	return func() {
+		<-l.slots
+		if large {
+			<-l.largeSlots
+		}
+	}, nil
+}
 
-func (l *limits) busy(w http.ResponseWriter) *apiError {
+func (l *limits) busy(w http.ResponseWriter, why string) *apiError {
 	w.Header().Set("Retry-After", "1")
-	return &apiError{http.StatusServiceUnavailable,
-		fmt.Sprintf("server busy: %d prediction requests are in flight (the server's serve.limits.max_concurrent); retry shortly", cap(l.slots))}
+	return &apiError{http.StatusServiceUnavailable, "server busy: " + why}
 }
 
 // readBody reads the whole body, at most l.body bytes, within

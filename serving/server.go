@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -78,6 +79,12 @@ type Options struct {
 	// MaxConcurrent is how many prediction requests are read and answered
 	// at once (config.DefaultServeMaxConcurrent when 0).
 	MaxConcurrent int
+	// MaxConcurrentLarge is how many of them may be large: bodies over
+	// LargeBody, or of unknown length (half the CPUs, at least 1, when 0).
+	MaxConcurrentLarge int
+	// LargeBody is the body size past which a request is large
+	// (config.DefaultServeLargeBody when 0).
+	LargeBody int64
 	// QueueWait is how long a prediction request waits for one of
 	// MaxConcurrent before it gets 503 (config.DefaultServeQueueWait when
 	// 0; negative: no wait).
@@ -148,11 +155,14 @@ func New(opts Options) (*Server, error) {
 	orDefault(&opts.MaxFeatures, config.DefaultServeMaxFeatures)
 	orDefault(&opts.MaxIDBytes, config.DefaultServeMaxIDBytes)
 	orDefault(&opts.MaxConcurrent, config.DefaultServeMaxConcurrent)
+	orDefault(&opts.MaxConcurrentLarge, max(1, runtime.GOMAXPROCS(0)/2))
+	orDefault(&opts.LargeBody, config.DefaultServeLargeBody)
 	orDefault(&opts.QueueWait, config.DefaultServeQueueWait)
 	orDefault(&opts.BodyTimeout, config.DefaultServeBodyTimeout)
 	s := &Server{source: opts.Source, opts: opts, models: map[string]*model{}, logger: opts.Logger, gather: opts.Metrics,
 		limits: limits{body: opts.MaxBody, rows: opts.MaxRows, features: opts.MaxFeatures, idBytes: opts.MaxIDBytes,
-			queueWait: opts.QueueWait, bodyTimeout: opts.BodyTimeout, slots: make(chan struct{}, opts.MaxConcurrent)}}
+			queueWait: opts.QueueWait, bodyTimeout: opts.BodyTimeout, slots: make(chan struct{}, opts.MaxConcurrent),
+			largeBody: opts.LargeBody, largeSlots: make(chan struct{}, opts.MaxConcurrentLarge)}}
 	if shadows, ok := opts.Source.(ShadowSource); ok && opts.ShadowSample > 0 && opts.ShadowSink != nil {
 		s.shadows, s.shadowJobs = shadows, make(chan shadowJob, opts.ShadowQueue)
 	}

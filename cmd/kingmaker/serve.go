@@ -74,7 +74,8 @@ func runServe(ctx context.Context, e *env, args []string) error {
 		Models: cfg.Models, Source: serving.RegistrySource(reg), Poll: *poll, Logger: logger,
 		ShadowSample: *shadowSample, ShadowSink: reg, ShadowQueueBytes: int64(*l.ShadowQueueBytes),
 		MaxBody: int64(*l.MaxBody), MaxRows: *l.MaxRows, MaxFeatures: *l.MaxFeatures, MaxIDBytes: *l.MaxIDBytes,
-		MaxConcurrent: *l.MaxConcurrent, QueueWait: queueWait, BodyTimeout: l.BodyTimeout.D(),
+		MaxConcurrent: *l.MaxConcurrent, MaxConcurrentLarge: deref(l.MaxConcurrentLarge), LargeBody: int64(*l.LargeBody),
+		QueueWait: queueWait, BodyTimeout: l.BodyTimeout.D(),
 		Auth: auth, SeparateOps: sc.MetricsListen != "",
 	})
 	if err != nil {
@@ -106,6 +107,14 @@ func runServe(ctx context.Context, e *env, args []string) error {
 		fmt.Fprintf(e.stdout, "  no authentication (serve.auth.mode none): anyone who reaches %s can predict and send shadow rows\n", sc.Listen)
 	}
 	return srv.ServeWithOps(ctx, ln, ops) // until SIGINT or SIGTERM cancel ctx
+}
+
+// deref is *p, or 0 (the default of serving.Options) when p is nil.
+func deref(p *int) int {
+	if p == nil {
+		return 0
+	}
+	return *p
 }
 
 // listenOn listens on addr, with TLS when tc is set.
