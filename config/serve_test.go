@@ -72,6 +72,8 @@ func TestServeValidationNamesTheFieldToFix(t *testing.T) {
 		{"a zero body limit", `limits: {max_body: 0}`, `serve.limits.max_body: 0: want a whole number from 1 to 1073741824`},
 		{"negative concurrency", `limits: {max_concurrent: -1}`, `serve.limits.max_concurrent: -1: want a whole number from 1 to 65536`},
 		{"zero features", `limits: {max_features: 0}`, `serve.limits.max_features: 0`},
+		{"zero large requests", `limits: {max_concurrent_large: 0}`, `serve.limits.max_concurrent_large: 0: want a whole number from 1 to 65536`},
+		{"a zero large body", `limits: {large_body: 0}`, `serve.limits.large_body: 0`},
 		{"zero id bytes", `limits: {max_id_bytes: 0}`, `serve.limits.max_id_bytes: 0`},
 		{"a zero shadow queue", `limits: {shadow_queue_bytes: 0}`, `serve.limits.shadow_queue_bytes: 0`},
 		{"a long queue wait", `limits: {queue_wait: 5m}`, `serve.limits.queue_wait: 5m0s: want 0 (refuse at once when busy) up to 1m`},

@@ -322,3 +322,49 @@ func TestConfiguredThresholdsAreExportedAsGauges(t *testing.T) {
 		t.Errorf("a model without a shadow period exports a shadow threshold: %s", got)
 	}
 }
+
+func TestLargeRequestsHaveSlotsOfTheirOwn(t *testing.T) {
+	_, srv := limitedServer(t, func(o *serving.Options) {
+		o.MaxConcurrentLarge, o.LargeBody, o.QueueWait = 1, 1000, 50*time.Millisecond
+	})
+	ts := httptest.NewServer(srv.Handler())
+	defer ts.Close()
+	// A body of unknown length counts as large and holds the only large slot.
+	pr, pw := io.Pipe()
+	first := make(chan int, 1)
+	go func() {
+		resp, err := http.Post(ts.URL+"/v2/models/churn/infer", "application/json", pr)
+		if err != nil {
+			first <- 0
+			return
+		}
+		resp.Body.Close()
+		first <- resp.StatusCode
+	}()
+	pw.Write([]byte(`{"inputs": `))
+	waitFor(t, 5*time.Second, "the first request in flight", func() bool {
+		return metric(t, srv.Handler(), "kingmaker_serving_requests_in_flight") == "1"
+	})
+	large := strings.Replace(churnInputs(), `{"inputs"`, `{"id": "`+strings.Repeat("x", 16)+`", "inputs"`, 1) + strings.Repeat(" ", 1000)
+	post := func(body string) (int, string) {
+		resp, err := http.Post(ts.URL+"/v2/models/churn/infer", "application/json", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	if code, body := post(large); code != 503 || !strings.Contains(body, "server busy: 1 large requests (bodies over 1000 bytes) are in flight (the server's serve.limits.max_concurrent_large); retry shortly, or send smaller batches") {
+		t.Errorf("a second large request: status %d: %s\nwant 503 naming serve.limits.max_concurrent_large", code, body)
+	}
+	if code, body := post(churnInputs()); code != 200 {
+		t.Errorf("a small request while the large slot is taken: status %d: %s", code, body)
+	}
+	pw.Write([]byte(`[]}`))
+	pw.Close()
+	<-first
+	if code, body := post(large); code != 200 {
+		t.Errorf("a large request once the slot is free: status %d: %s", code, body)
+	}
+}
