@@ -27,6 +27,7 @@ type metrics struct {
 	shadowRows *prometheus.CounterVec
 	agreement  *prometheus.GaugeVec
 
+	ready        *prometheus.GaugeVec
 	inFlight     prometheus.Gauge
 	busy         *prometheus.CounterVec
 	authFailures *prometheus.CounterVec
@@ -68,6 +69,10 @@ func newMetrics(reg prometheus.Registerer, models []*model) *metrics {
 		Name: "kingmaker_serving_shadow_agreement_ratio",
 		Help: "Share of the latest shadowed rows (up to 1000) on which the shadow version predicted the champion's class; absent while the model has no shadow or no shadowed rows yet.",
 	}, []string{"model"})
+	m.ready = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "kingmaker_serving_model_ready",
+		Help: "1 when the model does not hold readiness back (its champion is in service, or its pointer was read and names none), else 0; as /v2/health/ready says, model by model.",
+	}, []string{"model"})
 	m.inFlight = prometheus.NewGauge(prometheus.GaugeOpts{
 		Name: "kingmaker_serving_requests_in_flight",
 		Help: "Prediction requests being read or answered now; at most serve.limits.max_concurrent.",
@@ -89,12 +94,13 @@ func newMetrics(reg prometheus.Registerer, models []*model) *metrics {
 		Help: "A threshold of a model's config, for alert rules to compare with: metric names what it bounds (shadow_agreement, shadow_accuracy_drop, psi, quality_drop, drifted_features, or a policy metric), kind how (min, max, moderate, major, guardrail_max_drop, minimum_value: a floor, or a ceiling for a loss).",
 	}, []string{"model", "metric", "kind"})
 	reg.MustRegister(m.duration, m.requests, m.swaps, m.loadErrors, m.generation, m.shadowRows, m.agreement,
-		m.inFlight, m.busy, m.authFailures, m.shadowQueue, m.threshold)
+		m.ready, m.inFlight, m.busy, m.authFailures, m.shadowQueue, m.threshold)
 	for _, sm := range models { // series exist from the start, so rate() and absent() work
 		m.swaps.WithLabelValues(sm.name)
 		m.loadErrors.WithLabelValues(sm.name)
 		m.generation.WithLabelValues(sm.name).Set(0)
 		m.busy.WithLabelValues(sm.name)
+		m.ready.WithLabelValues(sm.name).Set(0)
 		for _, o := range []string{shadowRecorded, shadowDropped, shadowError} {
 			m.shadowRows.WithLabelValues(sm.name, o)
 		}

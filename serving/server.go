@@ -212,11 +212,21 @@ func (s *Server) Refresh(ctx context.Context) error {
 		if err := s.refresh(ctx, m); err != nil {
 			errs = append(errs, fmt.Errorf("model %s: %w", m.name, err))
 		}
+		s.noteReady(m)
 		if err := s.refreshShadow(ctx, m); err != nil {
 			errs = append(errs, fmt.Errorf("model %s shadow: %w", m.name, err))
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// noteReady exports whether the model holds readiness back.
+func (s *Server) noteReady(m *model) {
+	v := 0.0
+	if ok, _ := m.ready(); ok {
+		v = 1
+	}
+	s.metrics.ready.WithLabelValues(m.name).Set(v)
 }
 
 // follow refreshes one model at once and then every poll interval until ctx
@@ -227,6 +237,7 @@ func (s *Server) follow(ctx context.Context, m *model) {
 	for {
 		rctx, cancel := context.WithTimeout(ctx, loadTimeout)
 		s.refresh(rctx, m) // failures are recorded, logged and counted
+		s.noteReady(m)
 		s.refreshShadow(rctx, m)
 		cancel()
 		select {

@@ -707,9 +707,17 @@ func TestAPointerThatCannotBeReadIsExplained(t *testing.T) {
 	if r := f.do("GET", "/v2/health/ready", ""); r.code != 503 {
 		t.Errorf("readiness with unread pointers: status %d", r.code)
 	}
+	if got := metric(t, f.srv.Handler(), `kingmaker_serving_model_ready{model="churn"}`); got != "0" {
+		t.Errorf("kingmaker_serving_model_ready of churn %s, want 0 while its pointer cannot be read", got)
+	}
 	f.src.failPointer(nil)
 	f.mustRefresh()
 	if r := f.do("POST", "/v2/models/churn/infer", churnInputs()); r.code != 200 {
 		t.Errorf("after the pointer can be read again: status %d: %s", r.code, r.body)
+	}
+	for _, m := range []string{"churn", "fresh"} { // fresh has no champion: it holds nothing back
+		if got := metric(t, f.srv.Handler(), `kingmaker_serving_model_ready{model="`+m+`"}`); got != "1" {
+			t.Errorf("kingmaker_serving_model_ready of %s %s, want 1", m, got)
+		}
 	}
 }
