@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"time"
+	"unicode/utf8"
 )
 
 // limits are what one request, and the requests in flight together, may
@@ -212,36 +213,69 @@ type (
 // order (nested arrays, as of a shape [N, 1], are read through), each a
 // json.Number, string, bool or nil, or objectValue for an object. It stops
 // after want+1 values, or when fn returns false, and returns how many it
-// read; err is set when raw is not an array. raw was checked by decode and
-// scan, so it is valid JSON of bounded nesting.
+// read; err is set when raw is not an array. raw is valid JSON of bounded
+// nesting (decode and scan checked it), so a plain scan suffices: this is
+// the hot path of every prediction.
 func eachValue(raw json.RawMessage, want int, fn func(i int, v any) bool) (int, error) {
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.UseNumber()
-	t, err := dec.Token()
-	if err != nil || t != json.Delim('[') {
-		return 0, errors.New("not an array")
+	i := skipSpace(raw, 0)
+	if i >= len(raw) || raw[i] != '[' {
+		return 0, errNotArray
 	}
-	n, depth := 0, 1
-	for depth > 0 {
-		t, err := dec.Token()
-		if err != nil {
-			return n, err
-		}
+	n, depth := 0, 0
+	for i < len(raw) {
 		var v any
-		switch t {
-		case json.Delim('['):
+		switch c := raw[i]; c {
+		case '[':
 			depth++
+			i++
 			continue
-		case json.Delim(']'):
+		case ']':
 			depth--
-			continue
-		case json.Delim('{'):
-			if err := skipObject(dec); err != nil {
-				return n, err
+			i++
+			if depth == 0 {
+				return n, nil
 			}
+			continue
+		case ',', ' ', '\t', '\n', '\r':
+			i++
+			continue
+		case '{':
+			i = skipComposite(raw, i)
 			v = objectValue{}
+		case '"':
+			end := skipString(raw, i)
+			str := raw[i:end]
+			i = end
+			if bytes.IndexByte(str, '\\') < 0 && utf8.Valid(str) {
+				v = string(str[1 : len(str)-1])
+			} else { // escapes, or bytes that are not UTF-8 (read as U+FFFD, as by encoding/json)
+				var s string
+				if err := json.Unmarshal(str, &s); err != nil {
+					return n, err
+				}
+				v = s
+			}
+		case 't', 'f', 'n':
+			switch {
+			case bytes.HasPrefix(raw[i:], []byte("true")):
+				v, i = true, i+4
+			case bytes.HasPrefix(raw[i:], []byte("false")):
+				v, i = false, i+5
+			case bytes.HasPrefix(raw[i:], []byte("null")):
+				v, i = nil, i+4
+			default:
+				return n, errNotArray
+			}
 		default:
-			v = t
+			end := i
+			for end < len(raw) && isNumberByte(raw[end]) {
+				end++
+			}
+			if end == i {
+				return n, errNotArray
+			}
+			v = json.Number(raw[i:end])
+			i = end
 		}
 		if n == want {
 			return n + 1, nil // one too many is enough to refuse
@@ -251,22 +285,52 @@ func eachValue(raw json.RawMessage, want int, fn func(i int, v any) bool) (int, 
 		}
 		n++
 	}
-	return n, nil
+	return n, errNotArray
 }
 
-// skipObject reads up to the end of an object whose '{' was read.
-func skipObject(dec *json.Decoder) error {
-	for depth := 1; depth > 0; {
-		t, err := dec.Token()
-		if err != nil {
-			return err
-		}
-		switch t {
-		case json.Delim('{'), json.Delim('['):
-			depth++
-		case json.Delim('}'), json.Delim(']'):
-			depth--
+var errNotArray = errors.New("not a JSON array")
+
+func skipSpace(b []byte, i int) int {
+	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
+		i++
+	}
+	return i
+}
+
+func isNumberByte(c byte) bool {
+	return c >= '0' && c <= '9' || c == '-' || c == '+' || c == '.' || c == 'e' || c == 'E'
+}
+
+// skipString returns the index after the string that starts at b[i].
+func skipString(b []byte, i int) int {
+	for j := i + 1; j < len(b); j++ {
+		switch b[j] {
+		case '\\':
+			j++
+		case '"':
+			return j + 1
 		}
 	}
-	return nil
+	return len(b)
+}
+
+// skipComposite returns the index after the object or array at b[i].
+func skipComposite(b []byte, i int) int {
+	depth := 0
+	for i < len(b) {
+		switch b[i] {
+		case '"':
+			i = skipString(b, i)
+			continue
+		case '{', '[':
+			depth++
+		case '}', ']':
+			depth--
+			if depth == 0 {
+				return i + 1
+			}
+		}
+		i++
+	}
+	return len(b)
 }
