@@ -271,3 +271,29 @@ func TestAuthFromConfigReadsTokensFromAFileAndTheEnvironment(t *testing.T) {
 }
 
 func writeFile(path, text string) error { return os.WriteFile(path, []byte(text), 0o600) }
+
+func TestAServerOfClientCertificatesOnlyNamesTheCertificateItWants(t *testing.T) {
+	_, srv := limitedServer(t, func(o *serving.Options) { o.Auth = serving.Auth{ClientCertificates: true} })
+	cases := []struct {
+		name   string
+		header []string
+		want   string
+	}{
+		{"no certificate", nil, "no client certificate: this server takes a client certificate signed by serve.tls.client_ca_file (over TLS)"},
+		{"a bearer token instead", []string{"Authorization", "Bearer " + secretA}, "Authorization: this server takes a client certificate signed by serve.tls.client_ca_file (over TLS)"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			r := send(srv.Handler(), "POST", "/v2/models/churn/infer", churnInputs(), c.header...)
+			if got := errorOf(r); r.code != 401 || got != c.want {
+				t.Errorf("status %d: %q\nwant 401 with %q", r.code, got, c.want)
+			}
+			if r.header.Get("WWW-Authenticate") != "" {
+				t.Errorf("WWW-Authenticate %q from a server that takes no tokens", r.header.Get("WWW-Authenticate"))
+			}
+		})
+	}
+	if got := metric(t, srv.OpsHandler(), `kingmaker_serving_auth_failures_total{reason="no_certificate"}`); got != "1" {
+		t.Errorf("no_certificate failures %s, want 1", got)
+	}
+}
