@@ -208,21 +208,7 @@ func TestRequestsPastMaxConcurrentAreRefusedQuickly(t *testing.T) {
 	ts := httptest.NewServer(srv.Handler())
 	defer ts.Close()
 	// The first request holds the only slot while its body trickles in.
-	pr, pw := io.Pipe()
-	first := make(chan int, 1)
-	go func() {
-		resp, err := http.Post(ts.URL+"/v2/models/churn/infer", "application/json", pr)
-		if err != nil {
-			first <- 0
-			return
-		}
-		resp.Body.Close()
-		first <- resp.StatusCode
-	}()
-	pw.Write([]byte(`{"inputs": `))
-	waitFor(t, 5*time.Second, "the first request in flight", func() bool {
-		return metric(t, srv.Handler(), "kingmaker_serving_requests_in_flight") == "1"
-	})
+	finish := holdSlot(t, ts.URL, srv)
 	began := time.Now()
 	resp, err := http.Post(ts.URL+"/v2/models/churn/infer", "application/json", strings.NewReader(churnInputs()))
 	if err != nil {
@@ -240,10 +226,34 @@ func TestRequestsPastMaxConcurrentAreRefusedQuickly(t *testing.T) {
 	if got := metric(t, srv.Handler(), `kingmaker_serving_busy_total{model="churn"}`); got != "1" {
 		t.Errorf("busy_total %s, want 1", got)
 	}
-	pw.Write([]byte(`[]}`))
-	pw.Close()
-	if code := <-first; code != 400 {
+	if code := finish(); code != 400 {
 		t.Errorf("the first request: status %d, want 400 (no inputs)", code)
+	}
+}
+
+// holdSlot starts a prediction whose body (of unknown length, so large)
+// waits until finish sends the rest; finish returns its status.
+func holdSlot(t *testing.T, url string, srv *serving.Server) (finish func() int) {
+	t.Helper()
+	pr, pw := io.Pipe()
+	status := make(chan int, 1)
+	go func() {
+		resp, err := http.Post(url+"/v2/models/churn/infer", "application/json", pr)
+		if err != nil {
+			status <- 0
+			return
+		}
+		resp.Body.Close()
+		status <- resp.StatusCode
+	}()
+	pw.Write([]byte(`{"inputs": `))
+	waitFor(t, 5*time.Second, "the first request in flight", func() bool {
+		return metric(t, srv.Handler(), "kingmaker_serving_requests_in_flight") == "1"
+	})
+	return func() int {
+		pw.Write([]byte(`[]}`))
+		pw.Close()
+		return <-status
 	}
 }
 
@@ -330,21 +340,7 @@ func TestLargeRequestsHaveSlotsOfTheirOwn(t *testing.T) {
 	ts := httptest.NewServer(srv.Handler())
 	defer ts.Close()
 	// A body of unknown length counts as large and holds the only large slot.
-	pr, pw := io.Pipe()
-	first := make(chan int, 1)
-	go func() {
-		resp, err := http.Post(ts.URL+"/v2/models/churn/infer", "application/json", pr)
-		if err != nil {
-			first <- 0
-			return
-		}
-		resp.Body.Close()
-		first <- resp.StatusCode
-	}()
-	pw.Write([]byte(`{"inputs": `))
-	waitFor(t, 5*time.Second, "the first request in flight", func() bool {
-		return metric(t, srv.Handler(), "kingmaker_serving_requests_in_flight") == "1"
-	})
+	finish := holdSlot(t, ts.URL, srv)
 	large := strings.Replace(churnInputs(), `{"inputs"`, `{"id": "`+strings.Repeat("x", 16)+`", "inputs"`, 1) + strings.Repeat(" ", 1000)
 	post := func(body string) (int, string) {
 		resp, err := http.Post(ts.URL+"/v2/models/churn/infer", "application/json", strings.NewReader(body))
@@ -361,9 +357,7 @@ func TestLargeRequestsHaveSlotsOfTheirOwn(t *testing.T) {
 	if code, body := post(churnInputs()); code != 200 {
 		t.Errorf("a small request while the large slot is taken: status %d: %s", code, body)
 	}
-	pw.Write([]byte(`[]}`))
-	pw.Close()
-	<-first
+	finish()
 	if code, body := post(large); code != 200 {
 		t.Errorf("a large request once the slot is free: status %d: %s", code, body)
 	}
