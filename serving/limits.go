@@ -63,25 +63,28 @@ func (l *limits) large(r *http.Request) bool {
 // than the cores, so that batches just under the body limit cannot take
 // every core from the small requests of other clients.
 func (l *limits) acquire(w http.ResponseWriter, r *http.Request) (release func(), refused *apiError) {
-	var deadline <-chan time.Time
-	if l.queueWait > 0 {
-		t := time.NewTimer(l.queueWait)
-		defer t.Stop()
-		deadline = t.C
-	}
+	var wait *time.Timer // started only when a slot is not free at once
+	defer func() {
+		if wait != nil {
+			wait.Stop()
+		}
+	}()
 	take := func(slots chan struct{}) bool {
 		select {
 		case slots <- struct{}{}:
 			return true
 		default:
 		}
-		if deadline == nil {
+		if l.queueWait <= 0 {
 			return false
+		}
+		if wait == nil {
+			wait = time.NewTimer(l.queueWait)
 		}
 		select {
 		case slots <- struct{}{}:
 			return true
-		case <-deadline:
+		case <-wait.C:
 			return false
 		case <-r.Context().Done():
 			return false
@@ -137,6 +140,9 @@ func (l *limits) readBody(w http.ResponseWriter, r *http.Request, depth int) ([]
 	case err != nil:
 		return nil, badRequest("request body could not be read: the connection failed")
 	}
+	// The body is in: the deadline must not cut the connection while the
+	// request is answered (the server sets new ones for the next request).
+	_ = http.NewResponseController(w).SetReadDeadline(time.Time{})
 	b := buf.Bytes()
 	if e := l.scan(b, depth); e != nil {
 		return nil, e
