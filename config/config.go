@@ -183,6 +183,27 @@ type Policy struct {
 	// Shadow, when its period is set, makes a run shadow its winner on live
 	// traffic before promoting it.
 	Shadow Shadow `yaml:"shadow" json:"shadow,omitzero"`
+
+	// significanceLevelSet is whether the YAML wrote significance_level,
+	// so that an explicit 0 (no test) keeps its meaning.
+	significanceLevelSet bool
+}
+
+// UnmarshalYAML decodes a policy as written and notes whether it names a
+// significance_level, so that SetDefaults can tell "significance_level: 0"
+// (no test) from a policy that names none (the default level). It decodes
+// through the caller's decoder, so unknown fields stay errors.
+func (p *Policy) UnmarshalYAML(unmarshal func(any) error) error {
+	type plain Policy
+	if err := unmarshal((*plain)(p)); err != nil {
+		return err
+	}
+	var keys map[string]any
+	if err := unmarshal(&keys); err != nil {
+		return err
+	}
+	_, p.significanceLevelSet = keys["significance_level"]
+	return nil
 }
 
 // Shadow is the shadow period a winner must pass before its promotion: the
@@ -263,10 +284,16 @@ type Drift struct {
 	// Window is how much recent data is compared with the champion's profile.
 	Window  Duration `yaml:"window" json:"window"`
 	MinRows int      `yaml:"min_rows" json:"min_rows"`
-	// PSIModerate and PSIMajor are the PSI bands; a feature at or over
-	// PSIMajor counts as drifted.
+	// PSIModerate and PSIMajor are the bands of a feature's PSI above its
+	// no-change level at the sizes of the reference and the window; the
+	// effect is large enough to drift at PSIMajor.
 	PSIModerate float64 `yaml:"psi_moderate" json:"psi_moderate"`
 	PSIMajor    float64 `yaml:"psi_major" json:"psi_major"`
+	// FalseAlarmRate is the Benjamini-Hochberg level of the features'
+	// two-sample tests: a feature drifts only when its adjusted p-value is
+	// at or below it, so an unchanged window raises an alarm with at most
+	// this probability. 0 in a recorded spec means the default.
+	FalseAlarmRate float64 `yaml:"false_alarm_rate" json:"false_alarm_rate"`
 	// MaxDriftedFeatures is how many features may drift before the model
 	// counts as drifted.
 	MaxDriftedFeatures int `yaml:"max_drifted_features" json:"max_drifted_features"`
@@ -428,6 +455,9 @@ func (c *Config) SetDefaults() {
 		}
 		p := &m.Policy
 		setStr(&p.PrimaryMetric, "roc_auc")
+		if !p.significanceLevelSet {
+			setFloat(&p.SignificanceLevel, evaluator.DefaultSignificanceLevel)
+		}
 		setInt(&p.MinHoldoutRows, 200)
 		setDur(&p.ApprovalTimeout, 24*time.Hour)
 		setInt(&p.BootstrapResamples, 1000)
@@ -443,6 +473,7 @@ func (c *Config) SetDefaults() {
 		setInt(&d.MinRows, 500)
 		setFloat(&d.PSIModerate, 0.10)
 		setFloat(&d.PSIMajor, 0.25)
+		setFloat(&d.FalseAlarmRate, 0.01)
 		setInt(&d.MaxDriftedFeatures, 0)
 		setDur(&d.Cooldown, 6*time.Hour)
 		setFloat(&d.QualityDrop, 0.05)

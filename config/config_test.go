@@ -39,15 +39,19 @@ func TestExampleConfigIsValid(t *testing.T) {
 	}
 }
 
-func TestDefaultsFillWhatIsUnset(t *testing.T) {
-	cfg, err := Parse([]byte(`
+// minimalConfig is the least a valid config says: one model without a
+// policy, everything else left to the defaults.
+const minimalConfig = `
 models:
   - name: m
     source: {table: t}
     features: [{name: x, type: numeric}]
     label: {column: y}
     candidates: [{algorithm: logistic}]
-`))
+`
+
+func TestDefaultsFillWhatIsUnset(t *testing.T) {
+	cfg, err := Parse([]byte(minimalConfig))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -69,9 +73,11 @@ models:
 		{"feature column", m.Features[0].Column, "x"},
 		{"classes", strings.Join(m.Label.Classes, ","), "false,true"},
 		{"primary metric", m.Policy.PrimaryMetric, "roc_auc"},
+		{"significance level", m.Policy.SignificanceLevel, 0.05},
 		{"window", m.Window.Length.D(), 14 * Day},
 		{"holdout", m.Window.HoldoutFraction, 0.2},
 		{"psi major", m.Drift.PSIMajor, 0.25},
+		{"drift false alarm rate", m.Drift.FalseAlarmRate, 0.01},
 		{"no shadow period", m.Policy.Shadow.Enabled(), false},
 		{"shadow rows", m.Policy.Shadow.MinRequests, 100},
 		{"shadow agreement", m.Policy.Shadow.MinAgreement, 0.9},
@@ -85,6 +91,52 @@ models:
 		if c.got != c.want {
 			t.Errorf("%s: got %v, want %v", c.name, c.got, c.want)
 		}
+	}
+}
+
+func TestAnExplicitSignificanceLevelIsKeptAndZeroTurnsTheTestOff(t *testing.T) {
+	cases := []struct {
+		name   string
+		policy string
+		want   float64
+	}{
+		{"a policy that names no level gets the default 0.05", `{primary_metric: accuracy}`, 0.05},
+		{"no policy at all gets the default 0.05", ``, 0.05},
+		{"an explicit 0 stays 0: no test", `{significance_level: 0}`, 0},
+		{"an explicit 0.0 stays 0: no test", `{significance_level: 0.0}`, 0},
+		{"an explicit level is kept", `{significance_level: 0.01}`, 0.01},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			y := minimalConfig
+			if tc.policy != "" {
+				y += "    policy: " + tc.policy + "\n"
+			}
+			cfg, err := Parse([]byte(y))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := cfg.Validate(); err != nil {
+				t.Fatalf("invalid: %v", err)
+			}
+			if got := cfg.Models[0].Policy.SignificanceLevel; got != tc.want {
+				t.Errorf("significance_level = %v, want %v", got, tc.want)
+			}
+			if got := cfg.Models[0].Policy.Evaluator().SignificanceLevel; got != tc.want {
+				t.Errorf("the evaluator's significance level = %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestAnUnknownPolicyFieldIsStillAnError(t *testing.T) {
+	_, err := Parse([]byte(`
+models:
+  - name: m
+    policy: {signifcance_level: 0.05}
+`))
+	if err == nil || !strings.Contains(err.Error(), "signifcance_level") {
+		t.Errorf("Parse = %v, want an error naming the unknown field signifcance_level", err)
 	}
 }
 
@@ -180,6 +232,8 @@ func TestValidationNamesEveryProblem(t *testing.T) {
 			`models[0].schedule.score: lag, align or version is set but neither every nor cron, so nothing is scheduled`},
 		{"psi bands upside down", func(c *Config) { c.Models[0].Drift.PSIMajor = 0.05 },
 			`models[0].drift.psi_major: must be greater than psi_moderate (0.1), which must be positive`},
+		{"a drift false alarm rate over one half", func(c *Config) { c.Models[0].Drift.FalseAlarmRate = 0.6 },
+			`models[0].drift.false_alarm_rate: must be in (0, 0.5], is 0.6`},
 		{"unknown consistency", func(c *Config) { c.Cassandra.Consistency = "MOST" },
 			`cassandra.consistency: unknown "MOST" (known: ANY, ONE, TWO, THREE, QUORUM, ALL, LOCAL_QUORUM, EACH_QUORUM, LOCAL_ONE)`},
 		{"unknown serial consistency", func(c *Config) { c.Cassandra.SerialConsistency = "QUORUM" },

@@ -374,6 +374,9 @@ func (v *validator) drift(path string, d Drift) {
 	if d.PSIModerate <= 0 || d.PSIMajor <= d.PSIModerate {
 		v.add(path+".psi_major", "must be greater than psi_moderate (%g), which must be positive", d.PSIModerate)
 	}
+	if !(d.FalseAlarmRate > 0 && d.FalseAlarmRate <= 0.5) {
+		v.add(path+".false_alarm_rate", "must be in (0, 0.5], is %g", d.FalseAlarmRate)
+	}
 	if d.MaxDriftedFeatures < 0 {
 		v.add(path+".max_drifted_features", "must not be negative")
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"math"
 	"math/big"
 	"strconv"
@@ -262,14 +261,6 @@ func (s *Source) Scan(ctx context.Context, w Window, opts ScanOptions, fn func(d
 
 func newStats(classes int) Stats {
 	return Stats{TrainByClass: make([]int64, classes), HoldoutByClass: make([]int64, classes)}
-}
-
-// Holdout reports whether the row with this key belongs to the holdout: a
-// stable hash of the key, the same on every worker and every run.
-func Holdout(key string, fraction float64) bool {
-	h := fnv.New64a()
-	h.Write([]byte(key))
-	return float64(h.Sum64()>>11)/float64(1<<53) < fraction
 }
 
 // converter turns driver values into feature vectors.

@@ -53,6 +53,22 @@ type reference struct {
 		Statistic float64   `json:"statistic"`
 		PValue    float64   `json:"pvalue"`
 	} `json:"chisquare"`
+	ChiSquareTwoSample []struct {
+		Name      string    `json:"name"`
+		A         []float64 `json:"a"`
+		B         []float64 `json:"b"`
+		Statistic float64   `json:"statistic"`
+		DoF       int       `json:"dof"`
+		PValue    float64   `json:"pvalue"`
+	} `json:"chi2_contingency"`
+	ExpectedPSI []struct {
+		Name         string    `json:"name"`
+		A            []float64 `json:"a"`
+		B            []float64 `json:"b"`
+		Eps          float64   `json:"eps"`
+		ExpectedPSI  float64   `json:"expected_psi"`
+		RelTolerance float64   `json:"rel_tolerance"`
+	} `json:"expected_psi"`
 	BH []struct {
 		Name     string    `json:"name"`
 		P        []float64 `json:"p"`
@@ -73,10 +89,10 @@ type reference struct {
 		Name            string           `json:"name"`
 		Reference       map[string]int64 `json:"reference"`
 		Window          map[string]int64 `json:"window"`
-		Smoothing       float64          `json:"smoothing"`
 		ChiSquare       float64          `json:"chi_square"`
 		DoF             int              `json:"dof"`
 		ChiSquarePValue float64          `json:"chi_square_pvalue"`
+		Pooled          int              `json:"pooled"`
 		PSI             float64          `json:"psi"`
 		JS              float64          `json:"js"`
 	} `json:"stream_categorical"`
@@ -251,6 +267,38 @@ func TestChiSquareMatchesScipy(t *testing.T) {
 			}
 			assertClose(t, "statistic", stat, c.Statistic)
 			assertClose(t, "p-value", p, c.PValue)
+		})
+	}
+}
+
+func TestChiSquareTwoSampleMatchesScipyContingency(t *testing.T) {
+	ref := loadReference(t)
+	for _, c := range ref.ChiSquareTwoSample {
+		t.Run(c.Name, func(t *testing.T) {
+			stat, dof, p, err := ChiSquareTwoSample(c.A, c.B)
+			if err != nil {
+				t.Fatalf("ChiSquareTwoSample: %v", err)
+			}
+			if dof != c.DoF {
+				t.Errorf("dof %d, scipy has %d", dof, c.DoF)
+			}
+			assertClose(t, "statistic", stat, c.Statistic)
+			assertClose(t, "p-value", p, c.PValue)
+		})
+	}
+}
+
+func TestExpectedPSIMatchesTheExactDoubleSum(t *testing.T) {
+	ref := loadReference(t)
+	for _, c := range ref.ExpectedPSI {
+		t.Run(c.Name, func(t *testing.T) {
+			got, err := ExpectedPSI(c.A, c.B, c.Eps)
+			if err != nil {
+				t.Fatalf("ExpectedPSI: %v", err)
+			}
+			if rel := math.Abs(got-c.ExpectedPSI) / c.ExpectedPSI; !(rel <= c.RelTolerance) {
+				t.Errorf("expected PSI %.17g, the exact double sum gives %.17g: relative error %.3g, want at most %g", got, c.ExpectedPSI, rel, c.RelTolerance)
+			}
 		})
 	}
 }

@@ -99,13 +99,7 @@ func runRetrain(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer c.Close()
-	id := workflows.RetrainWorkflowID(in.Model, time.Now())
-	run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
-		ID: id, TaskQueue: cfg.Temporal.TaskQueue,
-		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
-		TypedSearchAttributes:    temporal.NewSearchAttributes(workflows.AttrModel.ValueSet(in.Model)),
-		StaticSummary:            fmt.Sprintf("Retrain %s (%s)", in.Model, in.Reason),
-	}, workflows.RetrainWorkflowName, in)
+	run, err := c.ExecuteWorkflow(ctx, workflows.RetrainStartOptions(in, cfg.Temporal.TaskQueue, time.Now()), workflows.RetrainWorkflowName, in)
 	if err != nil {
 		return fmt.Errorf("start retrain of %s: %w", in.Model, err)
 	}
