@@ -129,4 +129,14 @@ var migrations = []Migration{
 				WITH CLUSTERING ORDER BY (changed_at DESC)`,
 		},
 	},
+	{
+		Version: 4,
+		Name:    "shadow_predictions.actor",
+		Statements: []string{
+			// The authenticated client that sent a shadowed row (a token's
+			// name or a client certificate's subject), so that the evidence
+			// of a shadow period says whose traffic it is.
+			`ALTER TABLE {ks}.shadow_predictions ADD IF NOT EXISTS actor text`,
+		},
+	},
 }

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Prometheus for Kingmaker's local stack: Debian's `prometheus` package (prometheus + promtool),
 # run by this script on 127.0.0.1:9090 with deploy/prometheus/prometheus.yml (scrapes the worker on
-# 127.0.0.1:9464, loads deploy/prometheus/alerts.yml), data and log under .stack/prometheus.
+# 127.0.0.1:9464 and kingmaker serve on 127.0.0.1:8080, loads deploy/prometheus/alerts.yml), data
+# and log under .stack/prometheus.
 #
 #   scripts/prometheus.sh install|start|stop|restart|status|check|logs
 #
