@@ -62,8 +62,9 @@ type Promotion struct {
 const ledgerColumns = `generation, version, previous_version, action, promoted_at, promoted_by, reason, run_id, request_id`
 
 // ledgerRow scans one row of ledgerColumns, preceded by the static pointer
-// columns when withPointer is set. A partition holding only the pointer
-// (never written by Kingmaker) scans as generation 0.
+// columns when withPointer is set. Every column may be null: a partition
+// holding only the pointer (which Kingmaker never writes) comes back as one
+// row with a nil generation.
 type ledgerRow struct {
 	pointerVersion    *gocql.UUID
 	pointerGeneration *int64
