@@ -219,20 +219,17 @@ func (r *Registry) Promote(ctx context.Context, req PromoteRequest) (*Champion, 
 		PromotedAt: time.Now().UTC().Truncate(time.Millisecond), PromotedBy: req.By, Reason: req.Reason, RunID: req.RunID,
 		RequestID: req.requestID(),
 	}
-	set := `UPDATE %s.champion_ledger SET champion_version = ?, champion_generation = ?,
-		version = ?, previous_version = ?, action = ?, promoted_at = ?, promoted_by = ?, reason = ?, run_id = ?, request_id = ?
-		WHERE model = ? AND generation = ? `
-	var q *gocql.Query
-	if req.Expected == nil {
-		q = r.q(set+`IF champion_generation = null`, row.Version, row.Generation,
-			row.Version, nullUUID(row.PreviousVersion), string(row.Action), row.PromotedAt, row.PromotedBy, row.Reason, row.RunID, row.RequestID, req.Model, row.Generation)
-	} else {
-		row.Generation = req.Expected.Generation + 1
-		row.PreviousVersion = req.Expected.Version
-		q = r.q(set+`IF champion_version = ? AND champion_generation = ?`, row.Version, row.Generation,
-			row.Version, nullUUID(row.PreviousVersion), string(row.Action), row.PromotedAt, row.PromotedBy, row.Reason, row.RunID, row.RequestID, req.Model, row.Generation,
-			req.Expected.Version, req.Expected.Generation)
+	cond, expected := `IF champion_generation = null`, []any(nil)
+	if req.Expected != nil {
+		row.Generation, row.PreviousVersion = req.Expected.Generation+1, req.Expected.Version
+		cond, expected = `IF champion_version = ? AND champion_generation = ?`, []any{req.Expected.Version, req.Expected.Generation}
 	}
+	q := r.q(`UPDATE %s.champion_ledger SET champion_version = ?, champion_generation = ?,
+		version = ?, previous_version = ?, action = ?, promoted_at = ?, promoted_by = ?, reason = ?, run_id = ?, request_id = ?
+		WHERE model = ? AND generation = ? `+cond,
+		append([]any{row.Version, row.Generation,
+			row.Version, nullUUID(row.PreviousVersion), string(row.Action), row.PromotedAt, row.PromotedBy, row.Reason, row.RunID, row.RequestID,
+			req.Model, row.Generation}, expected...)...)
 	applied, err := q.WithContext(ctx).SerialConsistency(r.serial).MapScanCAS(map[string]any{})
 	if err != nil {
 		return nil, fmt.Errorf("promote %s to %s: %w", req.Model, req.Version, err)
