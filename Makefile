@@ -58,7 +58,7 @@ schema: build
 demo: stack-up build
 	scripts/demo.sh
 
-## test: install promtool and Chromium, start the stack if needed, then vet, gofmt and every test:
+## test: install promtool, Alertmanager and Chromium, start the stack if needed, then vet, gofmt and every test:
 ## unit, integration, the xgboost build, and last the chaos suite on its own (it kills processes and nodes)
 test: tools stack-up lint test-xgboost
 	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) $$($(GO) list ./... | grep -v /chaos)
