@@ -98,3 +98,36 @@ func TestDrawIndexDrawsWhatIntNDraws(t *testing.T) {
 		}
 	}
 }
+
+func TestByteAndInt32DrawCountsGiveTheSameMetrics(t *testing.T) {
+	// draw keeps counts in bytes and falls back to drawWide when one wraps;
+	// both must give every model the same metrics on the same resample.
+	h := syntheticHoldout(1000, 5, 1, 1.3)
+	champion, challenger := prepare(2, h.truth, Predictions{h.champPred, roundScores(h.champPos)}, "champion", true),
+		prepare(2, h.truth, Predictions{h.chalPred, h.chalPos}, "challenger", true)
+	sides := []side{champion, challenger}
+	all := modelNeeds{confusion: true, logLoss: true, brier: true, auc: true}
+	narrow := newResample(sides, []modelNeeds{all, all}, len(h.truth))
+	wide := newResample(sides, []modelNeeds{all, all}, len(h.truth))
+	for b := range 20 {
+		narrow.draw(3, b)
+		wide.drawWide(3, b)
+		for m := range sides {
+			for _, metric := range KnownMetrics() {
+				vn, okn := narrow.value(m, metric)
+				vw, okw := wide.value(m, metric)
+				if vn != vw || okn != okw {
+					t.Fatalf("resample %d, model %d, %s: %v (%v) with byte counts, %v (%v) with int32 counts", b, m, metric, vn, okn, vw, okw)
+				}
+			}
+		}
+	}
+	// A count that wraps shows in the total.
+	w := make([]uint8, 300)
+	for range 300 {
+		w[7]++
+	}
+	if got := accumulate(narrow, w); got == 300 {
+		t.Fatal("a byte count that wrapped was not noticed")
+	}
+}

@@ -52,11 +52,11 @@ func referenceCompare(metric string, numClasses int, truth, champPred, chalPred 
 	if err != nil {
 		return Comparison{}, err
 	}
-	champVal, ok := champ.value(metric, nil)
+	champVal, ok := champ.referenceValue(metric, nil)
 	if !ok {
 		return Comparison{}, fmt.Errorf("%s is undefined on this holdout: it has rows of one class only", metric)
 	}
-	chalVal, _ := chal.value(metric, nil)
+	chalVal, _ := chal.referenceValue(metric, nil)
 
 	c := Comparison{
 		Metric:         metric,
@@ -145,8 +145,8 @@ func referencePairedBootstrap(metric string, champ, chal *rows, resamples int, s
 				for range n {
 					w[rng.IntN(n)]++
 				}
-				vc, okc := champ.value(metric, w)
-				vh, okh := chal.value(metric, w)
+				vc, okc := champ.referenceValue(metric, w)
+				vh, okh := chal.referenceValue(metric, w)
 				diffs[b], defined[b] = change(vc, vh), okc && okh
 			}
 		})
@@ -159,4 +159,39 @@ func referencePairedBootstrap(metric string, champ, chal *rows, resamples int, s
 		}
 	}
 	return kept
+}
+
+// referenceValue is rows.value with the AUC of referenceAUC.
+func (r *rows) referenceValue(metric string, w []int32) (float64, bool) {
+	if metric == MetricROCAUC {
+		return r.referenceAUC(w)
+	}
+	return r.value(metric, w)
+}
+
+// referenceAUC is rows.auc as it was, before it took weights of two widths.
+func (r *rows) referenceAUC(w []int32) (float64, bool) {
+	var twiceU, pos, neg, negBelow, gPos, gNeg int64
+	for j, i := range r.order {
+		wi := int64(1)
+		if w != nil {
+			wi = int64(w[i])
+		}
+		if r.sortedPositive[j] {
+			gPos += wi
+		} else {
+			gNeg += wi
+		}
+		if r.tieEnd[j] {
+			twiceU += gPos * (2*negBelow + gNeg)
+			negBelow += gNeg
+			pos += gPos
+			neg += gNeg
+			gPos, gNeg = 0, 0
+		}
+	}
+	if pos == 0 || neg == 0 {
+		return 0, false
+	}
+	return float64(twiceU) / (2 * float64(pos) * float64(neg)), true
 }

@@ -370,6 +370,15 @@ func (r *rows) confusion(w []int32) []int64 {
 // counting one half. Counting twice the pairs keeps the sum an integer, so the
 // result is exact up to the one final division.
 func (r *rows) auc(w []int32) (float64, bool) {
+	return weightedAUC(r, w)
+}
+
+// rowWeight is how many times a resample drew a row: int32, or uint8 where
+// no row was drawn more than 255 times (resample.draw).
+type rowWeight interface{ ~int32 | ~uint8 }
+
+// weightedAUC is rows.auc for weights of either width.
+func weightedAUC[W rowWeight](r *rows, w []W) (float64, bool) {
 	var twiceU, pos, neg, negBelow, gPos, gNeg int64
 	for j, i := range r.order {
 		wi := int64(1)
