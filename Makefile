@@ -16,12 +16,24 @@ export KINGMAKER_CASSANDRA_AUTH ?= 1
 export KINGMAKER_CASSANDRA_USERNAME ?= cassandra
 export KINGMAKER_CASSANDRA_PASSWORD ?= cassandra
 
-.PHONY: all build build-xgboost demo test test-xgboost chaos tools test-unit lint stack-up stack-down stack-status stack-reset schema seed bench clean
+.PHONY: all build build-xgboost build-pure xgboost demo test test-xgboost chaos tools test-unit lint stack-up stack-down stack-status stack-reset schema seed bench clean
 
 all: build
 
-build:
-	$(GO) build -o bin/kingmaker ./cmd/kingmaker
+## build: bin/kingmaker with every trainer, xgboost included (installs libxgboost-dev the first time)
+build: xgboost build-xgboost
+
+## xgboost: install libxgboost-dev (Debian/Ubuntu, as root) unless cgo can already use libxgboost
+xgboost:
+	@scripts/xgboost.sh install || { echo "make: libxgboost could not be installed (see above); make build-pure builds bin/kingmaker without the xgboost trainer" >&2; exit 1; }
+
+## build-xgboost: bin/kingmaker with the xgboost trainer, libxgboost already installed
+build-xgboost:
+	$(GO) build -tags xgboost -o bin/kingmaker ./cmd/kingmaker
+
+## build-pure: bin/kingmaker in pure Go, no C library: every trainer but xgboost
+build-pure:
+	CGO_ENABLED=0 $(GO) build -o bin/kingmaker ./cmd/kingmaker
 
 ## stack-up: start Cassandra and the Temporal dev server (fetching/building them the first time)
 stack-up:
@@ -59,8 +71,9 @@ demo: stack-up build
 	scripts/demo.sh
 
 ## test: install promtool, Alertmanager and Chromium, start the stack if needed, then vet, gofmt and every test:
-## unit, integration, the xgboost build, and last the chaos suite on its own (it kills processes and nodes)
+## unit, integration, the xgboost build, the pure-Go binary, and last the chaos suite on its own (it kills processes and nodes)
 test: tools stack-up lint test-xgboost
+	CGO_ENABLED=0 $(GO) build -o /dev/null ./cmd/kingmaker
 	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) $$($(GO) list ./... | grep -v /chaos)
 	$(MAKE) chaos
 
@@ -79,10 +92,6 @@ test-xgboost:
 	  echo "test-xgboost: skipped: libxgboost is not installed (scripts/xgboost.sh install)" >&2; \
 	elif [ "$$status" != 0 ]; then exit "$$status"; \
 	else $(GO) vet -tags xgboost ./... && $(GO) test -count=1 -tags xgboost ./trainer/... ./config/...; fi
-
-## build-xgboost: bin/kingmaker with the xgboost trainer (needs libxgboost-dev: scripts/xgboost.sh install)
-build-xgboost:
-	$(GO) build -tags xgboost -o bin/kingmaker ./cmd/kingmaker
 
 ## tools: what the tests need beyond Go (promtool, Alertmanager and amtool, Chromium, from Debian's packages)
 tools:

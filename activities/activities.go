@@ -160,8 +160,24 @@ type Snapshot struct {
 	Rows    int64          `json:"rows"`
 	ByClass []int64        `json:"by_class"`
 	Days    int            `json:"days"`
+	// TrainRows is how many labelled rows the window is expected to hold
+	// on its training side (dataset.ExpectedTrainRows); 0 in snapshots
+	// recorded by earlier versions.
+	TrainRows int64 `json:"train_rows,omitempty"`
 	// Champion is the champion pointer when the window was fixed (nil: none).
 	Champion *registry.Champion `json:"champion,omitempty"`
+}
+
+// SampleRate is the share of the window's training rows a candidate keeps
+// so that about maxTrainRows remain (window.max_train_rows). It is computed
+// on the expected training rows; a snapshot recorded before they were
+// counted gives the rate computed on every row, as its run did then, so a
+// replay of that run schedules the same trainings.
+func (s *Snapshot) SampleRate(maxTrainRows int) float64 {
+	if s.TrainRows > 0 {
+		return dataset.SampleRate(s.TrainRows, maxTrainRows)
+	}
+	return dataset.SampleRate(s.Rows, maxTrainRows)
 }
 
 // SnapshotWindow checks the source table against the spec, counts the
@@ -183,11 +199,33 @@ func (a *Activities) SnapshotWindow(ctx context.Context, in SnapshotInput) (*Sna
 	if err != nil {
 		return nil, classify(err)
 	}
+	var labelled, outOfTime int64
+	for _, n := range byClass {
+		labelled += n
+	}
+	if oot := m.Window.OutOfTime.D(); oot > 0 {
+		// The newest slice is all holdout: count its rows apart (it spans
+		// the last day or few, so this reads little).
+		slice := dataset.Window{From: in.Window.To.Add(-oot), To: in.Window.To}
+		if slice.From.Before(in.Window.From) {
+			slice.From = in.Window.From
+		}
+		counts, err := src.CountDays(ctx, slice)
+		if err != nil {
+			return nil, classify(err)
+		}
+		for _, c := range counts {
+			for _, n := range c.ByClass {
+				outOfTime += n
+			}
+		}
+	}
 	champ, err := a.Registry.Champion(ctx, m.Name)
 	if err != nil {
 		return nil, err
 	}
-	return &Snapshot{Window: in.Window, Rows: total, ByClass: byClass, Days: len(counts), Champion: champ}, nil
+	return &Snapshot{Window: in.Window, Rows: total, ByClass: byClass, Days: len(counts), Champion: champ,
+		TrainRows: dataset.ExpectedTrainRows(labelled, outOfTime, m.Window.HoldoutFraction)}, nil
 }
 
 // versionKey names the work that makes one version: the same run and

@@ -189,24 +189,33 @@ func (a *Activities) Evaluate(ctx context.Context, in EvaluateInput) (*Evaluatio
 		out.Champion = &evaluator.Champion{Version: champ.version, Metrics: cm}
 	}
 	policy := m.Policy.Evaluator()
-	for _, sm := range models {
-		if sm == champ {
-			continue
+	candidates := slices.DeleteFunc(slices.Clone(models), func(sm *scored) bool { return sm == champ })
+	// Every candidate is compared with the champion on the same bootstrap
+	// resamples, drawn once for all of them and every metric.
+	compared := policy.ComparedMetrics()
+	var comparisons [][]evaluator.Comparison
+	var problems [][]error
+	if champ != nil {
+		chals := make([]evaluator.Predictions, len(candidates))
+		for i, sm := range candidates {
+			chals[i] = evaluator.Predictions{Pred: sm.pred, Positive: nilIfShort(sm.pos, len(truth))}
 		}
+		comparisons, problems = evaluator.CompareAll(compared, k, truth, evaluator.Predictions{Pred: champ.pred, Positive: nilIfShort(champ.pos, len(truth))}, chals,
+			evaluator.CompareOptions{Resamples: m.Policy.BootstrapResamples, Confidence: policy.Confidence(), Seed: in.Seed})
+	}
+	for i, sm := range candidates {
 		mt, err := metrics(sm)
 		if err != nil {
 			return nil, fmt.Errorf("score candidate %s: %w", sm.version, err)
 		}
 		c := evaluator.Candidate{Version: sm.version, Algorithm: sm.algo, Metrics: mt}
 		if champ != nil {
-			for _, metric := range policy.ComparedMetrics() {
-				cmp, err := evaluator.Compare(metric, k, truth, champ.pred, sm.pred, nilIfShort(champ.pos, len(truth)), nilIfShort(sm.pos, len(truth)),
-					evaluator.CompareOptions{Resamples: m.Policy.BootstrapResamples, Confidence: policy.Confidence(), Seed: in.Seed})
-				if err != nil {
+			for j, metric := range compared {
+				if err := problems[i][j]; err != nil {
 					out.Problems = append(out.Problems, fmt.Sprintf("candidate %s vs champion on %s: %v", sm.version, metric, err))
 					continue
 				}
-				c.Comparisons = append(c.Comparisons, cmp)
+				c.Comparisons = append(c.Comparisons, comparisons[i][j])
 			}
 		}
 		b, _ := json.Marshal(mt)

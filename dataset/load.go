@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"hash/fnv"
+	"math"
 
 	"github.com/kingmaker-ml/kingmaker/trainer"
 )
@@ -18,9 +19,24 @@ func SampleRate(trainRows int64, maxRows int) float64 {
 	return float64(maxRows) / float64(trainRows)
 }
 
+// ExpectedTrainRows is how many of a window's labelled rows are expected on
+// its training side: the rows before the out-of-time slice (outOfTime of
+// them fall in it), less the share holdoutFraction that the key hash holds
+// out. A sample rate meant to keep max_train_rows is computed on this
+// count, not on every row of the window.
+func ExpectedTrainRows(labelled, outOfTime int64, holdoutFraction float64) int64 {
+	return int64(math.Round(float64(max(labelled-outOfTime, 0)) * (1 - holdoutFraction)))
+}
+
 // Sampled reports whether the training row with this key is in a sample of
 // the given rate. The same rate to every class keeps class proportions (a
 // stratified sample), and the same seed gives the same sample.
+//
+// The hash of seed and key goes through a finalizer before its top bits are
+// read: FNV-1a alone leaves them tied to the holdout hash of the same key
+// (Holdout) when keys share structure (row-0000001, row-0000002, ...), and
+// the training side then kept up to a tenth more or fewer rows than the
+// rate says.
 func Sampled(key string, rate float64, seed uint64) bool {
 	if rate >= 1 {
 		return true
@@ -30,7 +46,18 @@ func Sampled(key string, rate float64, seed uint64) bool {
 	binary.LittleEndian.PutUint64(b[:], seed)
 	h.Write(b[:])
 	h.Write([]byte(key))
-	return float64(h.Sum64()>>11)/float64(1<<53) < rate
+	return float64(mix64(h.Sum64())>>11)/float64(1<<53) < rate
+}
+
+// mix64 is the 64-bit finalizer of MurmurHash3: every bit of x moves every
+// bit of the result.
+func mix64(x uint64) uint64 {
+	x ^= x >> 33
+	x *= 0xff51afd7ed558ccd
+	x ^= x >> 33
+	x *= 0xc4ceb9fe1a85ec53
+	x ^= x >> 33
+	return x
 }
 
 // LoadTrain reads the training side of the window into a grid, in day and

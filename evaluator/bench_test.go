@@ -1,6 +1,9 @@
 package evaluator
 
-import "testing"
+import (
+	"fmt"
+	"testing"
+)
 
 // Benchmarks at 100k holdout rows, the size of a large evaluation chunk.
 
@@ -21,6 +24,48 @@ func BenchmarkCompare100k(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
 				h.compare(b, metric, CompareOptions{Seed: 1})
+			}
+		})
+	}
+}
+
+// BenchmarkEvaluateHoldout compares two challengers with a champion (three
+// models) on roc_auc, accuracy and log_loss with 1000 resamples, as
+// Evaluate does for a run: "before" calls the reference implementation once
+// per challenger and metric, as Evaluate did; "after" is one CompareAll.
+// BENCHMARKS.md ("Evaluation at scale") has the figures.
+func BenchmarkEvaluateHoldout(b *testing.B) {
+	metrics := []string{MetricROCAUC, MetricAccuracy, MetricLogLoss}
+	for _, n := range []int{10_000, 100_000, 500_000} {
+		h := syntheticHoldout(n, 1, 1, 1.3)
+		other := syntheticHoldout(n, 2, 1, 1.2)
+		champion := Predictions{Pred: h.champPred, Positive: h.champPos}
+		challengers := []Predictions{{Pred: h.chalPred, Positive: h.chalPos}, {Pred: other.chalPred, Positive: other.chalPos}}
+		opts := CompareOptions{Resamples: 1000, Seed: 1}
+		name := fmt.Sprintf("rows=%dk", n/1000)
+		b.Run(name+"/before", func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				for _, c := range challengers {
+					for _, metric := range metrics {
+						if _, err := referenceCompare(metric, 2, h.truth, champion.Pred, c.Pred, champion.Positive, c.Positive, opts); err != nil {
+							b.Fatal(err)
+						}
+					}
+				}
+			}
+		})
+		b.Run(name+"/after", func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				_, errs := CompareAll(metrics, 2, h.truth, champion, challengers, opts)
+				for _, row := range errs {
+					for _, err := range row {
+						if err != nil {
+							b.Fatal(err)
+						}
+					}
+				}
 			}
 		})
 	}

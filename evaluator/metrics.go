@@ -347,24 +347,7 @@ func (r *rows) value(metric string, w []int32) (float64, bool) {
 	case MetricBrier:
 		return r.meanOf(r.sqErr, w), true
 	}
-	s := summarize(r.confusion(w), r.k)
-	switch metric {
-	case MetricAccuracy:
-		return s.accuracy, true
-	case MetricPrecisionMacro:
-		return s.precisionMacro, true
-	case MetricRecallMacro:
-		return s.recallMacro, true
-	case MetricF1Macro:
-		return s.f1Macro, true
-	case MetricPrecision:
-		return s.perClass[1].Precision, true
-	case MetricRecall:
-		return s.perClass[1].Recall, true
-	case MetricF1:
-		return s.perClass[1].F1, true
-	}
-	return 0, false
+	return summarize(r.confusion(w), r.k).value(metric)
 }
 
 // confusion returns the weighted confusion matrix, flattened row-major.
@@ -387,6 +370,15 @@ func (r *rows) confusion(w []int32) []int64 {
 // counting one half. Counting twice the pairs keeps the sum an integer, so the
 // result is exact up to the one final division.
 func (r *rows) auc(w []int32) (float64, bool) {
+	return weightedAUC(r, w)
+}
+
+// rowWeight is how many times a resample drew a row: int32, or uint8 where
+// no row was drawn more than 255 times (resample.draw).
+type rowWeight interface{ ~int32 | ~uint8 }
+
+// weightedAUC is rows.auc for weights of either width.
+func weightedAUC[W rowWeight](r *rows, w []W) (float64, bool) {
 	var twiceU, pos, neg, negBelow, gPos, gNeg int64
 	for j, i := range r.order {
 		wi := int64(1)
@@ -445,6 +437,28 @@ type summary struct {
 	perClass                             []ClassMetrics
 	precisionMacro, recallMacro, f1Macro float64
 	macroClasses                         int
+}
+
+// value returns one of the metrics of the confusion matrix; ok is false for
+// a metric the matrix does not give.
+func (s summary) value(metric string) (float64, bool) {
+	switch metric {
+	case MetricAccuracy:
+		return s.accuracy, true
+	case MetricPrecisionMacro:
+		return s.precisionMacro, true
+	case MetricRecallMacro:
+		return s.recallMacro, true
+	case MetricF1Macro:
+		return s.f1Macro, true
+	case MetricPrecision:
+		return s.perClass[1].Precision, true
+	case MetricRecall:
+		return s.perClass[1].Recall, true
+	case MetricF1:
+		return s.perClass[1].F1, true
+	}
+	return 0, false
 }
 
 // summarize derives the label metrics from a flattened confusion matrix with

@@ -14,7 +14,16 @@
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
-CONFIG=${CONFIG:-kingmaker.example.yaml}
+# The example config with its xgboost candidate (commented out there, for a
+# pure-Go build) switched on: make demo builds with libxgboost, so the first
+# retrain trains the fast trainer beside the others. CONFIG=FILE runs the demo
+# on another config as it is.
+if [ -z "${CONFIG:-}" ]; then
+  mkdir -p "$STACK"
+  CONFIG=$STACK/demo.yaml
+  sed -E 's/^( *)# (- \{name: xgboost, algorithm: xgboost,.*)$/\1\2/' kingmaker.example.yaml >"$CONFIG"
+  grep -q '^ *- {name: xgboost, algorithm: xgboost' "$CONFIG" || die "no xgboost candidate to switch on in kingmaker.example.yaml"
+fi
 DAYS=30
 DRIFT_FROM=20
 PROM=http://127.0.0.1:9090

@@ -51,7 +51,7 @@ func (r *retrainRun) train() error {
 		HeartbeatTimeout:    time.Minute,
 		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: 5 * time.Second, MaximumInterval: time.Minute, MaximumAttempts: 3},
 	})
-	rate := dataset.SampleRate(r.snap.Rows, m.Window.MaxTrainRows)
+	rate := r.snap.SampleRate(m.Window.MaxTrainRows)
 	// At most parallel_trainings at once (0: all): the next candidate starts
 	// when one finishes, so it meets a free worker slot instead of waiting
 	// in the task queue behind a busy one.

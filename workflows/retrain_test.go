@@ -70,6 +70,9 @@ type harness struct {
 	// pValue, when set, is the p-value of every candidate's primary
 	// comparison (otherwise 0.001 when better, 0.5 when not).
 	pValue *float64
+	// snapTrainRows is the training rows SnapshotWindow expects (0: a
+	// snapshot recorded before it counted them).
+	snapTrainRows int64
 
 	mu        sync.Mutex
 	versions  map[string]string // version -> candidate name
@@ -112,7 +115,7 @@ func newHarness(t *testing.T, edit func(m *config.Model)) *harness {
 			if h.snapshotErr != nil {
 				return nil, h.snapshotErr
 			}
-			return &activities.Snapshot{Window: in.Window, Rows: 7000, ByClass: []int64{5200, 1800}, Days: 7, Champion: h.champion}, nil
+			return &activities.Snapshot{Window: in.Window, Rows: 7000, ByClass: []int64{5200, 1800}, Days: 7, TrainRows: h.snapTrainRows, Champion: h.champion}, nil
 		})
 	env.OnActivity(acts.TrainCandidate, mock.Anything, mock.Anything).Return(
 		func(_ context.Context, in activities.TrainInput) (*activities.Trained, error) {

@@ -1,0 +1,476 @@
+package evaluator
+
+import (
+	"fmt"
+	"math"
+	"math/bits"
+	"math/rand/v2"
+	"runtime"
+	"slices"
+	"sync"
+)
+
+// Predictions is one model's predictions on the holdout rows of a paired
+// comparison: Pred[i] is the class it predicts for row i, Positive[i] its
+// probability of class 1, or Positive is nil when it gives none (roc_auc,
+// log_loss and brier need it).
+type Predictions struct {
+	Pred     []int
+	Positive []float64
+}
+
+// CompareAll compares every challenger with the champion on every metric:
+// results[i][j] is challengers[i] against the champion on metrics[j], and
+// errs[i][j] says why that comparison could not be made (nil when it was).
+//
+// Each result, and each error, is the one Compare returns for that pair and
+// metric, bit for bit; CompareAll only does the work once. Resample b is
+// the same draw for every pair (PCG(opts.Seed, b), as in Compare), so it is
+// drawn once and each model's metrics are computed once on it: the
+// confusion matrix (for accuracy, precision, recall, f1 and their macro
+// averages) and the sums of the per-row log loss and squared error in one
+// pass over the rows the resample drew, the AUC from the model's score
+// order, which is sorted once. The champion's value on a resample serves
+// every challenger. The cost is resamples × rows once, plus a small term
+// per model, instead of resamples × rows × challengers × metrics.
+func CompareAll(metrics []string, numClasses int, truth []int, champion Predictions, challengers []Predictions, opts CompareOptions) ([][]Comparison, [][]error) {
+	results := make([][]Comparison, len(challengers))
+	errs := make([][]error, len(challengers))
+	for i := range challengers {
+		results[i] = make([]Comparison, len(metrics))
+		errs[i] = make([]error, len(metrics))
+	}
+	optsErr := normalize(&opts)
+	wantScores := slices.ContainsFunc(metrics, NeedsScores)
+
+	// Model 0 is the champion, model i+1 challenger i.
+	sides := make([]side, 1+len(challengers))
+	sides[0] = prepare(numClasses, truth, champion, "champion", wantScores)
+	for i, c := range challengers {
+		sides[i+1] = prepare(numClasses, truth, c, "challenger", wantScores)
+	}
+
+	champVals := make([]float64, len(metrics))
+	var pairs []pair
+	for j, metric := range metrics {
+		champDefined := false
+		for i := range challengers {
+			info, err := checkPair(metric, numClasses, champion.Positive, challengers[i].Positive, optsErr)
+			if err == nil {
+				_, err = sides[0].rowsFor(info)
+			}
+			var chal *rows
+			if err == nil {
+				chal, err = sides[i+1].rowsFor(info)
+			}
+			if err == nil && !champDefined {
+				champ, _ := sides[0].rowsFor(info)
+				var ok bool
+				if champVals[j], ok = champ.value(metric, nil); !ok {
+					err = fmt.Errorf("%s is undefined on this holdout: it has rows of one class only", metric)
+				}
+				champDefined = ok
+			}
+			if err != nil {
+				errs[i][j] = err
+				continue
+			}
+			chalVal, _ := chal.value(metric, nil)
+			results[i][j] = newComparison(metric, info, len(truth), champVals[j], chalVal, opts)
+			pairs = append(pairs, pair{challenger: i, metric: j, name: metric, info: info})
+		}
+	}
+	if len(pairs) == 0 {
+		return results, errs
+	}
+
+	diffs, defined := sharedBootstrap(sides, pairs, len(truth), opts.Resamples, opts.Seed)
+	for p, pr := range pairs {
+		kept := diffs[p][:0]
+		for b, d := range diffs[p] {
+			if defined[p][b] {
+				kept = append(kept, d)
+			}
+		}
+		c := &results[pr.challenger][pr.metric]
+		if err := c.summarizeResamples(kept, opts.Resamples); err != nil {
+			errs[pr.challenger][pr.metric] = err
+			results[pr.challenger][pr.metric] = Comparison{}
+			continue
+		}
+		if pr.name == MetricAccuracy {
+			c.mcNemar(truth, champion.Pred, challengers[pr.challenger].Pred)
+		}
+	}
+	return results, errs
+}
+
+// pair is one comparison CompareAll makes: a challenger on a metric.
+type pair struct {
+	challenger, metric int
+	name               string
+	info               metricInfo
+}
+
+// side is one model's validated predictions: labels alone, and labels with
+// scores when a metric needs them. Each keeps the error newRows gave, so
+// that a comparison fails exactly as Compare, which validates scores only
+// for the metrics that read them, would fail.
+type side struct {
+	labels, scored *rows
+	labErr, scErr  error
+}
+
+func prepare(k int, truth []int, p Predictions, who string, wantScores bool) side {
+	var s side
+	s.labels, s.labErr = newRows(k, truth, p.Pred, nil, who)
+	if wantScores && p.Positive != nil {
+		s.scored, s.scErr = newRows(k, truth, p.Pred, p.Positive, who)
+	}
+	return s
+}
+
+func (s side) rowsFor(info metricInfo) (*rows, error) {
+	if info.needsScores {
+		return s.scored, s.scErr
+	}
+	return s.labels, s.labErr
+}
+
+// normalize fills in the defaults of opts and says what is wrong with it.
+func normalize(opts *CompareOptions) error {
+	if opts.Resamples == 0 {
+		opts.Resamples = DefaultResamples
+	}
+	if opts.Confidence == 0 {
+		opts.Confidence = DefaultConfidence
+	}
+	if opts.Resamples < 0 {
+		return fmt.Errorf("resamples is %d: must be positive", opts.Resamples)
+	}
+	if !(opts.Confidence > 0 && opts.Confidence < 1) {
+		return fmt.Errorf("confidence is %v: must be in (0, 1)", opts.Confidence)
+	}
+	return nil
+}
+
+// checkPair refuses a comparison on a metric the models cannot be compared
+// on, in the order Compare checks.
+func checkPair(metric string, numClasses int, champPos, chalPos []float64, optsErr error) (metricInfo, error) {
+	info, ok := metricTable[metric]
+	if !ok {
+		return info, unknownMetric(metric)
+	}
+	if info.binaryOnly && numClasses != 2 {
+		return info, fmt.Errorf("%s is defined for binary models only, not for %d classes", metric, numClasses)
+	}
+	if info.needsScores && (champPos == nil || chalPos == nil) {
+		who := "champion"
+		if champPos != nil {
+			who = "challenger"
+		}
+		return info, fmt.Errorf("%s needs probabilities of class 1: the %s gave none", metric, who)
+	}
+	return info, optsErr
+}
+
+// newComparison fills in the values of a comparison; the resamples fill in
+// the rest (summarizeResamples).
+func newComparison(metric string, info metricInfo, n int, champVal, chalVal float64, opts CompareOptions) Comparison {
+	c := Comparison{
+		Metric:         metric,
+		HigherIsBetter: info.higherIsBetter,
+		Rows:           n,
+		Champion:       champVal,
+		Challenger:     chalVal,
+		AbsoluteChange: change(champVal, chalVal),
+		Improvement:    improvement(info.higherIsBetter, champVal, chalVal),
+		Confidence:     opts.Confidence,
+		Seed:           opts.Seed,
+		Test:           PairedBootstrap,
+	}
+	if champVal != 0 {
+		rel := c.AbsoluteChange / math.Abs(champVal)
+		relImp := c.Improvement / math.Abs(champVal)
+		c.RelativeChange, c.RelativeImprovement = &rel, &relImp
+	}
+	return c
+}
+
+// summarizeResamples sets the interval, the bootstrap p-value and the bound
+// from the changes on the resamples in which the metric is defined. It
+// sorts diffs.
+func (c *Comparison) summarizeResamples(diffs []float64, resamples int) error {
+	if dropped := resamples - len(diffs); dropped*10 > resamples {
+		return fmt.Errorf("%s is undefined in %d of %d bootstrap resamples: too few rows of one class for a comparison",
+			c.Metric, dropped, resamples)
+	}
+	// Ties are exact zeros (change), so "not better" is <= 0.
+	notBetter := 0
+	for _, d := range diffs {
+		if !c.HigherIsBetter {
+			d = -d
+		}
+		if d <= 0 {
+			notBetter++
+		}
+	}
+	slices.Sort(diffs)
+	gamma := c.gamma()
+	c.IntervalLow = quantile(diffs, gamma/2)
+	c.IntervalHigh = quantile(diffs, 1-gamma/2)
+	c.Resamples = len(diffs)
+	c.BootstrapPValue = float64(1+notBetter) / float64(1+len(diffs))
+	c.PValue = c.BootstrapPValue
+	if i, ok := bootstrapBoundIndex(len(diffs), gamma); ok {
+		bound := diffs[i] // the i+1-th smallest change: a lower bound
+		if !c.HigherIsBetter {
+			bound = diffs[len(diffs)-1-i] // the i+1-th largest: an upper bound
+		}
+		c.Bound = &bound
+	}
+	return nil
+}
+
+// gamma is the significance level 1 - Confidence. 1 - 0.95 is
+// 0.050000000000000044 in floating point: rounded to 12 decimals, gamma
+// equals the significance level a policy writes.
+func (c *Comparison) gamma() float64 {
+	return math.Round((1-c.Confidence)*1e12) / 1e12
+}
+
+// mcNemar replaces the bootstrap test of accuracy by McNemar's one-sided
+// exact test on the discordant rows.
+func (c *Comparison) mcNemar(truth, champPred, chalPred []int) {
+	var b, cc int
+	for i, t := range truth {
+		champRight, chalRight := champPred[i] == t, chalPred[i] == t
+		switch {
+		case champRight && !chalRight:
+			b++
+		case chalRight && !champRight:
+			cc++
+		}
+	}
+	bound := mcNemarLowerBound(b, cc, len(truth), c.gamma())
+	c.Test, c.PValue, c.Bound = McNemarOneSided, mcNemarGreater(b, cc), &bound
+	c.Discordant = &Discordant{ChampionOnly: b, ChallengerOnly: cc, Statistic: float64(cc)}
+}
+
+// modelNeeds says what a resample must compute for one model.
+type modelNeeds struct {
+	confusion, logLoss, brier, auc bool
+}
+
+// sharedBootstrap returns, for every pair, challenger - champion on each
+// resample (exactly 0 for a tie) and whether the metric was defined for
+// both. Resample b draws n rows with replacement from PCG(seed, b), once for
+// all pairs.
+func sharedBootstrap(sides []side, pairs []pair, n, resamples int, seed uint64) ([][]float64, [][]bool) {
+	needs := make([]modelNeeds, len(sides))
+	for _, p := range pairs {
+		for _, m := range []int{0, p.challenger + 1} {
+			switch p.name {
+			case MetricROCAUC:
+				needs[m].auc = true
+			case MetricLogLoss:
+				needs[m].logLoss = true
+			case MetricBrier:
+				needs[m].brier = true
+			default:
+				needs[m].confusion = true
+			}
+		}
+	}
+	diffs := make([][]float64, len(pairs))
+	defined := make([][]bool, len(pairs))
+	for p := range pairs {
+		diffs[p] = make([]float64, resamples)
+		defined[p] = make([]bool, resamples)
+	}
+	workers := min(runtime.GOMAXPROCS(0), resamples)
+	var wg sync.WaitGroup
+	for worker := range workers {
+		wg.Go(func() {
+			r := newResample(sides, needs, n)
+			for b := worker; b < resamples; b += workers {
+				r.draw(seed, b)
+				for p, pr := range pairs {
+					vc, okc := r.value(0, pr.name)
+					vh, okh := r.value(pr.challenger+1, pr.name)
+					diffs[p][b], defined[p][b] = change(vc, vh), okc && okh
+				}
+			}
+		})
+	}
+	wg.Wait()
+	return diffs, defined
+}
+
+// resample holds one worker's state: the draw counts of the rows and every
+// model's metrics on them.
+type resample struct {
+	sides []side
+	needs []modelNeeds
+	// w8 counts how often the resample drew each row, in a byte: a quarter
+	// of the memory of int32 counts, so the draws and the AUC's reads in
+	// score order stay in cache far longer. w32 takes over for a resample
+	// that drew some row more than 255 times (see draw).
+	w8  []uint8
+	w32 []int32
+	n   int
+	// Per model, for the resample drawn last.
+	conf    [][]int64
+	summary []summary
+	logLoss []float64
+	brier   []float64
+	auc     []float64
+	aucOK   []bool
+	// Models whose confusion matrix, log loss or brier sum the row pass
+	// accumulates.
+	confModels, llModels, brModels []int
+}
+
+func newResample(sides []side, needs []modelNeeds, n int) *resample {
+	r := &resample{sides: sides, needs: needs, w8: make([]uint8, n), n: n,
+		conf: make([][]int64, len(sides)), summary: make([]summary, len(sides)),
+		logLoss: make([]float64, len(sides)), brier: make([]float64, len(sides)),
+		auc: make([]float64, len(sides)), aucOK: make([]bool, len(sides))}
+	for m, nd := range needs {
+		if nd.confusion {
+			k := sides[m].labels.k
+			r.conf[m] = make([]int64, k*k)
+			r.confModels = append(r.confModels, m)
+		}
+		if nd.logLoss {
+			r.llModels = append(r.llModels, m)
+		}
+		if nd.brier {
+			r.brModels = append(r.brModels, m)
+		}
+	}
+	return r
+}
+
+// draw draws resample b and computes every metric a pair needs on it.
+//
+// The counts are kept in bytes. A row drawn 256 times wraps its count, and
+// then the counts add up to less than n: the pass over them notices, and
+// the same resample is drawn again (the same generator, the same rows)
+// into int32 counts (drawWide). With n draws among n rows that needs a row
+// drawn 256 times, whose chance is below n / 256!, under 10^-490.
+func (r *resample) draw(seed uint64, b int) {
+	clear(r.w8)
+	pcg := rand.NewPCG(seed, uint64(b))
+	for range r.n {
+		r.w8[drawIndex(pcg, uint64(r.n))]++
+	}
+	if accumulate(r, r.w8) == int64(r.n) {
+		finish(r, r.w8)
+		return
+	}
+	r.drawWide(seed, b)
+}
+
+// drawWide is draw with int32 counts.
+func (r *resample) drawWide(seed uint64, b int) {
+	if r.w32 == nil {
+		r.w32 = make([]int32, r.n)
+	}
+	clear(r.w32)
+	pcg := rand.NewPCG(seed, uint64(b))
+	for range r.n {
+		r.w32[drawIndex(pcg, uint64(r.n))]++
+	}
+	accumulate(r, r.w32)
+	finish(r, r.w32)
+}
+
+// accumulate makes the one pass over the rows a resample drew: every
+// model's confusion counts and sums of per-row log loss and squared error.
+// It returns the sum of the counts.
+//
+// The sums equal those of rows.meanOf, bit for bit: they add
+// float64(w[i]) * x[i] in row order, and a row the resample did not draw
+// adds exactly +0 there (every per-row loss is finite and non-negative), so
+// skipping it changes nothing. Confusion counts are integer sums.
+func accumulate[W rowWeight](r *resample, w []W) int64 {
+	for _, m := range r.confModels {
+		clear(r.conf[m])
+	}
+	for _, m := range r.llModels {
+		r.logLoss[m] = 0
+	}
+	for _, m := range r.brModels {
+		r.brier[m] = 0
+	}
+	var total int64
+	for i, wi := range w {
+		if wi == 0 {
+			continue
+		}
+		total += int64(wi)
+		for _, m := range r.confModels {
+			r.conf[m][r.sides[m].labels.cell[i]] += int64(wi)
+		}
+		fw := float64(wi)
+		for _, m := range r.llModels {
+			r.logLoss[m] += fw * r.sides[m].scored.logLoss[i]
+		}
+		for _, m := range r.brModels {
+			r.brier[m] += fw * r.sides[m].scored.sqErr[i]
+		}
+	}
+	return total
+}
+
+// finish turns the sums of accumulate into metrics and computes the AUCs.
+func finish[W rowWeight](r *resample, w []W) {
+	// The draw counts add up to n, the total rows.meanOf divides by.
+	for _, m := range r.llModels {
+		r.logLoss[m] /= float64(r.n)
+	}
+	for _, m := range r.brModels {
+		r.brier[m] /= float64(r.n)
+	}
+	for _, m := range r.confModels {
+		r.summary[m] = summarize(r.conf[m], r.sides[m].labels.k)
+	}
+	for m, nd := range r.needs {
+		if nd.auc {
+			r.auc[m], r.aucOK[m] = weightedAUC(r.sides[m].scored, w)
+		}
+	}
+}
+
+// value is model m's metric on the resample drawn last.
+func (r *resample) value(m int, metric string) (float64, bool) {
+	switch metric {
+	case MetricROCAUC:
+		return r.auc[m], r.aucOK[m]
+	case MetricLogLoss:
+		return r.logLoss[m], true
+	case MetricBrier:
+		return r.brier[m], true
+	}
+	return r.summary[m].value(metric)
+}
+
+// drawIndex is rand.New(p).IntN(int(n)) without the interface call per
+// draw: the same numbers from the same generator, by the same method
+// (Lemire's multiply-and-reject, a mask for a power of two) math/rand/v2
+// uses on 64-bit platforms. TestCompareAllMatchesTheReferenceImplementation
+// fails should the standard library ever draw otherwise.
+func drawIndex(p *rand.PCG, n uint64) uint64 {
+	if n&(n-1) == 0 {
+		return p.Uint64() & (n - 1)
+	}
+	hi, lo := bits.Mul64(p.Uint64(), n)
+	if lo < n {
+		thresh := -n % n
+		for lo < thresh {
+			hi, lo = bits.Mul64(p.Uint64(), n)
+		}
+	}
+	return hi
+}
