@@ -54,7 +54,8 @@ def render(r, rel):
     none = [c for c in cells if c["stream"] == "none"]
     drifted = [c for c in cells if c["stream"] != "none"]
     out = []
-    sizes = ", ".join(f"{int(n):,} rows × {s['reps']} repetitions ({s['seconds']['all']:.0f} s)" for n, s in r["sizes"].items())
+    sizes = ", ".join(f"{int(n):,} rows × {s['reps']} repetition{'s' if s['reps'] != 1 else ''} ({s['seconds']['all']:.0f} s)"
+                      for n, s in r["sizes"].items())
     v = run["versions"]
     out.append(f"Figures from **`{run['command']}`**, started {run['started']}, {run['seconds'] / 60:.1f} min in all "
                f"({sizes}); results in [`{rel}`]({rel}). Commit **{run['git_commit']}** "

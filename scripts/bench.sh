@@ -18,10 +18,11 @@
 # (bench/drift_report.py).
 #
 # quick (the default) is CI-sized, about 3 minutes; full is what BENCHMARKS.md reports, 20-30
-# minutes on 2 cores. Results go to bench/results/<UTC timestamp>.json and the tables of
+# minutes on 2 cores (each without drift-compare, which adds its own). Results go to bench/results/<UTC timestamp>.json and the tables of
 # BENCHMARKS.md are regenerated from them (bench/report.py; the prose around them is kept).
 #
-# Needs the local stack (make stack-up; this script never starts or stops it), Go and Python 3.
+# Needs the local stack (make stack-up; this script never starts or stops it; drift-compare alone
+# does not), Go and Python 3.
 # It makes .venv (git-ignored) with numpy, scipy and scikit-learn from PyPI: they are never a
 # runtime dependency of Kingmaker. With libxgboost (scripts/xgboost.sh check) the test binary is
 # built with -tags xgboost and the xgboost trainer is measured too. The benchmark data is
