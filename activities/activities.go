@@ -77,7 +77,7 @@ func (a *Activities) recorded(name string, spec *config.Model) (*config.Model, e
 }
 
 func (a *Activities) source(m *config.Model) *dataset.Source {
-	return &dataset.Source{Session: a.Session, Keyspace: a.Config.Cassandra.Keyspace, Model: m}
+	return &dataset.Source{Session: a.Session, Keyspace: a.Config.SourceKeyspace(m), Model: m}
 }
 
 // nonRetryable wraps err so Temporal does not retry it.

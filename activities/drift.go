@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"math"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -52,8 +51,8 @@ type Quality struct {
 type DriftDocument struct {
 	Drift   drift.Report `json:"drift"`
 	Quality *Quality     `json:"quality,omitempty"`
-	// Basis says which signal the verdict rests on: features (labels not
-	// in yet) or features and quality.
+	// Basis says which signal the verdict rests on: drift.BasisFeatures
+	// (labels not in yet) or drift.BasisFeaturesAndQuality.
 	Basis   string   `json:"basis"`
 	Reasons []string `json:"reasons"`
 }
@@ -79,7 +78,8 @@ type DriftSummary struct {
 // CheckDrift streams the window once: every row goes into a drift window
 // against the champion's reference profile (features, labels where present,
 // and the champion's own scores), and labelled rows also score the
-// champion's live quality. The report is stored in drift_reports.
+// champion's live quality. drift.Judge concludes from both; the report is
+// stored in drift_reports.
 func (a *Activities) CheckDrift(ctx context.Context, in DriftCheckInput) (sum *DriftSummary, err error) {
 	if a.Observer != nil {
 		defer func() { a.Observer.DriftChecked(in.Model, driftOutcome(sum, err)) }()
@@ -179,63 +179,41 @@ func (a *Activities) CheckDrift(ctx context.Context, in DriftCheckInput) (sum *D
 		pred = append(pred, live[day].pred...)
 		pos = append(pos, live[day].pos...)
 	}
-	rep, err := total.Report(drift.ReportOptions{MinRows: int64(m.Drift.MinRows), ModeratePSI: m.Drift.PSIModerate, MajorPSI: m.Drift.PSIMajor})
+	rep, err := total.Report(drift.ReportOptions{MinRows: int64(m.Drift.MinRows), ModeratePSI: m.Drift.PSIModerate, MajorPSI: m.Drift.PSIMajor,
+		FalseAlarmRate: m.Drift.FalseAlarmRate})
 	if err != nil {
 		return nil, err
 	}
-	doc := DriftDocument{Drift: rep, Basis: "features"}
-	sum = &DriftSummary{HasChampion: true, Champion: v.ID.String(), Generation: champ.Generation, Rows: rep.Rows, Sufficient: rep.Sufficient}
-	for _, f := range rep.Features {
-		sum.MaxPSI = math.Max(sum.MaxPSI, f.PSI)
-		if f.Drifted {
-			sum.DriftedFeatures++
-		}
-	}
-	sum.Drifted = rep.Sufficient && sum.DriftedFeatures > m.Drift.MaxDriftedFeatures
-	doc.Reasons = append(doc.Reasons, rep.Reasons...)
-	if rep.Sufficient && rep.Drifted && !sum.Drifted {
-		doc.Reasons = append(doc.Reasons, fmt.Sprintf("%d features drifted, at most %d allowed (drift.max_drifted_features): not drifted", sum.DriftedFeatures, m.Drift.MaxDriftedFeatures))
-	}
-
 	if len(pos) != len(truth) {
 		pos = nil
 	}
-	if len(truth) >= m.Drift.MinRows {
-		q := &Quality{Metric: m.Policy.PrimaryMetric, LabelledRows: len(truth)}
+	lq := drift.LiveQuality{Metric: m.Policy.PrimaryMetric, LabelledRows: len(truth)}
+	lq.HigherIsBetter, _ = evaluator.Direction(lq.Metric)
+	var liveMetrics *evaluator.Metrics
+	if len(truth) > 0 {
 		if lm, err := evaluator.Score(len(m.Label.Classes), truth, pred, pos); err == nil {
-			q.Metrics = &lm
-			if x, ok := lm.Value(q.Metric); ok {
-				q.Live = &x
+			liveMetrics = &lm
+			if x, ok := lm.Value(lq.Metric); ok {
+				lq.Live = &x
 			}
 		}
-		var hm evaluator.Metrics
-		if json.Unmarshal(v.Metrics, &hm) == nil {
-			if x, ok := hm.Value(q.Metric); ok {
-				q.Holdout = &x
-			}
-		}
-		if q.Live != nil && q.Holdout != nil {
-			higher, _ := evaluator.Direction(q.Metric)
-			drop := *q.Holdout - *q.Live
-			if !higher {
-				drop = -drop
-			}
-			q.Drop = &drop
-			q.Dropped = drop > m.Drift.QualityDrop
-			doc.Basis = "features and quality"
-			verb := "within"
-			if q.Dropped {
-				verb = "over"
-			}
-			doc.Reasons = append(doc.Reasons, fmt.Sprintf("champion %s on %d labelled rows: %.4f vs %.4f at evaluation, a drop of %.4f, %s the allowed %g (drift.quality_drop)",
-				q.Metric, q.LabelledRows, *q.Live, *q.Holdout, drop, verb, m.Drift.QualityDrop))
-		}
-		doc.Quality = q
-		sum.QualityDropped = q.Dropped
-	} else {
-		doc.Reasons = append(doc.Reasons, fmt.Sprintf("only %d labelled rows (fewer than drift.min_rows %d): the verdict rests on feature drift alone", len(truth), m.Drift.MinRows))
 	}
-	sum.Reasons = doc.Reasons
+	var hm evaluator.Metrics
+	if json.Unmarshal(v.Metrics, &hm) == nil {
+		if x, ok := hm.Value(lq.Metric); ok {
+			lq.Holdout = &x
+		}
+	}
+	verdict := drift.Judge(rep, lq, drift.VerdictOptions{MaxDriftedFeatures: m.Drift.MaxDriftedFeatures, MinLabelledRows: m.Drift.MinRows, MaxQualityDrop: m.Drift.QualityDrop})
+
+	doc := DriftDocument{Drift: rep, Basis: verdict.Basis, Reasons: verdict.Reasons}
+	if verdict.QualityCounted {
+		doc.Quality = &Quality{Metric: lq.Metric, LabelledRows: lq.LabelledRows, Holdout: lq.Holdout, Live: lq.Live,
+			Drop: verdict.Drop, Dropped: verdict.QualityDropped, Metrics: liveMetrics}
+	}
+	sum = &DriftSummary{HasChampion: true, Champion: v.ID.String(), Generation: champ.Generation, Rows: rep.Rows, Sufficient: rep.Sufficient,
+		Drifted: verdict.FeaturesDrifted, QualityDropped: verdict.QualityDropped, MaxPSI: verdict.MaxPSI, DriftedFeatures: verdict.DriftedFeatures,
+		Reasons: verdict.Reasons}
 
 	body, err := json.Marshal(doc)
 	if err != nil {
@@ -245,7 +223,7 @@ func (a *Activities) CheckDrift(ctx context.Context, in DriftCheckInput) (sum *D
 	sum.ReportID = id.String()
 	if err := a.Registry.SaveDriftReport(ctx, &registry.DriftReport{
 		Model: m.Name, ID: id, Champion: v.ID, Generation: champ.Generation, WindowFrom: in.Window.From, WindowTo: in.Window.To,
-		Rows: rep.Rows, Drifted: sum.Drifted || sum.QualityDropped, MaxPSI: sum.MaxPSI, DriftedFeatures: sum.DriftedFeatures, Report: body,
+		Rows: rep.Rows, Drifted: verdict.Drifted(), MaxPSI: sum.MaxPSI, DriftedFeatures: sum.DriftedFeatures, Report: body,
 	}); err != nil {
 		return nil, err
 	}

@@ -59,8 +59,8 @@ type scored struct {
 
 // Evaluate scores the champion and every candidate on exactly the same
 // holdout rows, streamed in pages, then compares each candidate with the
-// champion on the policy's metrics (McNemar for accuracy, a paired bootstrap
-// for the rest). It records each candidate's metrics on its version.
+// champion on the policy's metrics (one-sided McNemar for accuracy, a paired
+// bootstrap for the rest; bounds at the policy's significance level). It records each candidate's metrics on its version.
 func (a *Activities) Evaluate(ctx context.Context, in EvaluateInput) (*Evaluation, error) {
 	began := time.Now()
 	m, err := a.recorded(in.Model, in.Spec)
@@ -201,7 +201,7 @@ func (a *Activities) Evaluate(ctx context.Context, in EvaluateInput) (*Evaluatio
 		if champ != nil {
 			for _, metric := range policy.ComparedMetrics() {
 				cmp, err := evaluator.Compare(metric, k, truth, champ.pred, sm.pred, nilIfShort(champ.pos, len(truth)), nilIfShort(sm.pos, len(truth)),
-					evaluator.CompareOptions{Resamples: m.Policy.BootstrapResamples, Seed: in.Seed})
+					evaluator.CompareOptions{Resamples: m.Policy.BootstrapResamples, Confidence: policy.Confidence(), Seed: in.Seed})
 				if err != nil {
 					out.Problems = append(out.Problems, fmt.Sprintf("candidate %s vs champion on %s: %v", sm.version, metric, err))
 					continue

@@ -52,8 +52,8 @@ func (a *Activities) Promote(ctx context.Context, in PromoteInput) (*PromoteResu
 	switch {
 	case errors.As(err, &lost):
 		return &PromoteResult{Lost: true, LostTo: lost.Current, Message: lost.Error()}, nil
-	case errors.Is(err, registry.ErrNotFound):
-		return nil, nonRetryable(ErrTypeInvalidSpec, err)
+	case errors.Is(err, registry.ErrNotFound), errors.Is(err, registry.ErrCorruptArtifact), errors.Is(err, registry.ErrNotServable):
+		return nil, nonRetryable(ErrTypeInvalidSpec, err) // retrying cannot make the version servable
 	case err != nil:
 		return nil, err
 	}

@@ -41,8 +41,8 @@ func (a *Activities) SetShadow(ctx context.Context, in SetShadowInput) error {
 	err = a.Registry.SetShadow(ctx, registry.Shadow{
 		Model: m.Name, Version: id, Since: in.Since, Until: in.Until, StartedBy: in.StartedBy, Reason: in.Reason,
 	})
-	if errors.Is(err, registry.ErrNotFound) {
-		return nonRetryable(ErrTypeInvalidSpec, err)
+	if errors.Is(err, registry.ErrNotFound) || errors.Is(err, registry.ErrCorruptArtifact) || errors.Is(err, registry.ErrNotServable) {
+		return nonRetryable(ErrTypeInvalidSpec, err) // retrying cannot make the version servable
 	}
 	return err
 }
@@ -52,6 +52,10 @@ func (a *Activities) SetShadow(ctx context.Context, in SetShadowInput) error {
 type ClearShadowInput struct {
 	Model     string `json:"model"`
 	StartedBy string `json:"started_by,omitempty"`
+	// By and Reason are recorded with the clearing; a run that leaves them
+	// empty is recorded as StartedBy, ending its shadow period.
+	By     string `json:"by,omitempty"`
+	Reason string `json:"reason,omitempty"`
 }
 
 // ClearedShadow says whether a pointer was removed.
@@ -62,7 +66,17 @@ type ClearedShadow struct {
 // ClearShadow removes the shadow pointer a run set (never one set after
 // it by someone else). Retrying it is harmless.
 func (a *Activities) ClearShadow(ctx context.Context, in ClearShadowInput) (*ClearedShadow, error) {
-	ok, err := a.Registry.ClearShadow(ctx, in.Model, in.StartedBy)
+	c := registry.ShadowClear{Model: in.Model, StartedBy: in.StartedBy, By: in.By, Reason: in.Reason}
+	if c.By == "" {
+		c.By = in.StartedBy
+	}
+	if c.Reason == "" {
+		c.Reason = "the shadow period of the run that set it ended"
+	}
+	if c.By == "" {
+		return nil, nonRetryable(ErrTypeInvalidSpec, fmt.Errorf("clear shadow of %s: who (by or started_by) is required", in.Model))
+	}
+	ok, err := a.Registry.ClearShadow(ctx, c)
 	if err != nil {
 		return nil, err
 	}
@@ -124,7 +138,14 @@ func (a *Activities) ShadowReport(ctx context.Context, in ShadowReportInput) (*S
 	if err != nil {
 		return nil, nonRetryable(ErrTypeInvalidSpec, fmt.Errorf("%q is not a version id", in.Version))
 	}
-	rep, err := a.Registry.ShadowReport(ctx, m.Name, id, in.Since, in.To)
+	// A busy model shadowed for days has millions of rows to read: beat
+	// after every page so that the heartbeat timeout bounds a stuck read,
+	// not a long one.
+	rep, err := a.Registry.ShadowReportProgress(ctx, m.Name, id, in.Since, in.To, func(rows int64) {
+		if activity.IsActivity(ctx) {
+			activity.RecordHeartbeat(ctx, rows)
+		}
+	})
 	if err != nil {
 		return nil, err
 	}

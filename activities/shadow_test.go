@@ -9,7 +9,10 @@ import (
 	"time"
 
 	"github.com/gocql/gocql"
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/testsuite"
 
 	"github.com/kingmaker-ml/kingmaker/activities"
 	"github.com/kingmaker-ml/kingmaker/registry"
@@ -135,4 +138,57 @@ func TestShadowActivitiesAgainstCassandra(t *testing.T) {
 			t.Fatalf("a retried clear: %+v, %v; want nothing left to clear and no error", c, err)
 		}
 	})
+}
+
+func TestShadowReportHeartbeatsForEveryPageOfPredictions(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, 0, 0)
+	ctx := context.Background()
+	champion, shadow := f.saveBare("champion"), f.saveBare("shadow")
+	since := seedStart
+	const rows = 2*registry.ShadowPageSize + 1 // three pages of one day
+	batch := make([]registry.ShadowPrediction, 0, 250)
+	for i := range rows {
+		batch = append(batch, registry.ShadowPrediction{
+			Model: "churn", ShadowVersion: shadow, At: since.Add(time.Duration(i) * time.Millisecond), RequestID: "r" + strconv.Itoa(i),
+			ChampionVersion: champion, Generation: 1, ChampionClass: "false", ShadowClass: "false",
+		})
+		if len(batch) == cap(batch) || i == rows-1 {
+			if err := f.reg.RecordShadowPredictions(ctx, batch); err != nil {
+				t.Fatal(err)
+			}
+			batch = batch[:0]
+		}
+	}
+
+	var suite testsuite.WorkflowTestSuite
+	env := suite.NewTestActivityEnvironment()
+	env.RegisterActivity(f.acts)
+	var beats []int64
+	env.SetOnActivityHeartbeatListener(func(_ *activity.Info, details converter.EncodedValues) {
+		var n int64
+		if err := details.Get(&n); err != nil {
+			t.Errorf("heartbeat details: %v", err)
+		}
+		beats = append(beats, n)
+	})
+	v, err := env.ExecuteActivity(f.acts.ShadowReport, activities.ShadowReportInput{Model: "churn", Version: shadow.String(), Since: since, To: since.Add(time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ev activities.ShadowEvidence
+	if err := v.Get(&ev); err != nil {
+		t.Fatal(err)
+	}
+	if ev.Rows != rows {
+		t.Fatalf("the report counted %d rows, want %d", ev.Rows, rows)
+	}
+	// The activity beats after every page (registry's
+	// TestShadowReportReportsProgressAfterEveryPage counts them); the SDK
+	// sends the first at once and throttles the rest to a fraction of the
+	// heartbeat timeout, so here the first must come after one page: in
+	// the middle of the read, not at its end.
+	if len(beats) == 0 || beats[0] != registry.ShadowPageSize {
+		t.Fatalf("heartbeats %v while reading %d rows in pages of %d: want the first after one page", beats, rows, registry.ShadowPageSize)
+	}
 }

@@ -519,9 +519,15 @@ func checkInferResponse(resp []byte, rows int) error {
 // registry as `kingmaker serve` serves them, on 127.0.0.1:0. It prints
 // "kmbench-serve listening ADDR GOMAXPROCS", answers "cpu" and "rss" lines
 // on stdin, and shuts down when stdin closes.
+//
+// Run on its own (without -kmbench.serve.models) it checks that protocol
+// as BenchmarkServe uses it: it promotes a small model, starts itself as
+// the server process, has it answer an infer request, "cpu" and "rss", and
+// shut down cleanly when stdin closes.
 func TestServeChild(t *testing.T) {
 	if *flagServeModels == "" {
-		return // not started as the server process: nothing to test on its own
+		testServeChildProtocol(t)
+		return
 	}
 	s, c := benchCassandra(t)
 	reg := registry.New(s, c.Keyspace, cql.Serial(c))
@@ -572,4 +578,38 @@ func intList(s string) ([]int, error) {
 		out = append(out, v)
 	}
 	return out, nil
+}
+
+func testServeChildProtocol(t *testing.T) {
+	s, c := benchCassandra(t)
+	reg := registry.New(s, c.Keyspace, cql.Serial(c))
+	g := gridFor(t, "", 2000, false)
+	train, holdout := g.Split()
+	sm := promoteTrained(context.Background(), t, reg, uniqueName("servechild"), "logistic", nil, train, holdout)
+	srv := startServeChild(t, []servedModel{sm}) // returns once the champion is loaded
+	if srv.procs < 1 {
+		t.Errorf("the server process said it runs on %d procs", srv.procs)
+	}
+	const rows = 4
+	resp, err := http.Post("http://"+srv.addr+"/v2/models/"+sm.Model+"/infer", "application/json", bytes.NewReader(inferBodies(holdout.X, rows)[0]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("infer: HTTP %d: %.300s", resp.StatusCode, body)
+	}
+	if err := checkInferResponse(body, rows); err != nil {
+		t.Fatal(err)
+	}
+	if cpu := srv.ask(t, "cpu"); cpu <= 0 {
+		t.Errorf("the server process reports %d µs of CPU after loading a model and answering a request", cpu)
+	}
+	if rss := srv.stop(t); rss <= 0 { // stop fails the test unless the process exits cleanly
+		t.Errorf("the server process reports a peak RSS of %d bytes", rss)
+	}
+	if !srv.cmd.ProcessState.Success() {
+		t.Errorf("the server process exited with %v after stdin closed", srv.cmd.ProcessState)
+	}
 }

@@ -100,6 +100,33 @@ func TestBadInputIsRefusedClearlyAndTheChampionPointerStaysPut(t *testing.T) {
 		}
 		t.Logf("retrain with a tampered champion refused (run %s), pointer unchanged at generation %d", run.GetID(), after.Generation)
 		b.cliRefused(t, "promote the tampered version", []string{"promote", "churn", tampered.String(), "--reason", "try it", "--force"}, "corrupt artifact")
+
+		// Put a sound version over the tampered one, so that a rollback would
+		// restore it: the rollback must be refused and leave the sound one.
+		versions, err := d.reg.ListVersions(ctx, "churn", 50)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var sound *registry.Version
+		for _, v := range versions {
+			if _, err := d.reg.LoadArtifact(ctx, v); v.ID != tampered && err == nil {
+				sound = v
+				break
+			}
+		}
+		if sound == nil {
+			t.Fatal("no version with a sound artifact to promote over the tampered champion")
+		}
+		if r := b.cli(b.ctx, "promote", "churn", sound.ID.String(), "--reason", "replace the tampered champion", "--force"); r.code != 0 {
+			t.Fatalf("promote the sound version %s: exit %d: %s", sound.ID, r.code, r.stderr)
+		}
+		if ledger, err := d.reg.History(ctx, "churn", 2); err != nil || len(ledger) < 2 || ledger[0].Version != sound.ID || ledger[1].Version != tampered {
+			t.Fatalf("ledger %+v, %v: want the sound version on top of the tampered one, so that a rollback targets it", ledger, err)
+		}
+		b.cliRefused(t, "roll back to the tampered version", []string{"rollback", "churn", "--reason", "go back"}, "cannot be champion again")
+		if now := b.pointer(t, "churn"); now.version != sound.ID {
+			t.Fatalf("after the refused rollback the champion is %s, want the sound %s", now.version, sound.ID)
+		}
 	})
 
 	t.Run("a truncated artifact is refused by promote", func(t *testing.T) {

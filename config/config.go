@@ -83,6 +83,10 @@ type Temporal struct {
 	APIKey            Secret `yaml:"api_key" json:"api_key,omitempty"`
 	// UIURL is the Temporal Web UI, for links the CLI prints.
 	UIURL string `yaml:"ui_url" json:"ui_url"`
+	// Identity, when set, is the identity the CLI gives Temporal, and who
+	// it records as acting (promote, rollback, shadow, approve, reject)
+	// unless a client certificate names someone; --by cannot override it.
+	Identity string `yaml:"identity" json:"identity,omitempty"`
 }
 
 // Metrics configures the Prometheus endpoint of the worker.
@@ -112,7 +116,10 @@ type Model struct {
 // (partition column, day bucket) and clustered by time then row key, like the
 // demo `events` table.
 type Source struct {
-	Table string `yaml:"table" json:"table"`
+	// Keyspace holds the table; empty means cassandra.keyspace, the
+	// registry's. Kingmaker only reads it (and `seed` writes demo rows).
+	Keyspace string `yaml:"keyspace" json:"keyspace,omitempty"`
+	Table    string `yaml:"table" json:"table"`
 	// PartitionColumn and PartitionValue select the model's rows when the
 	// table holds several datasets; both empty when the day is the whole key.
 	PartitionColumn string `yaml:"partition_column" json:"partition_column,omitempty"`
@@ -261,10 +268,16 @@ type Drift struct {
 	// Window is how much recent data is compared with the champion's profile.
 	Window  Duration `yaml:"window" json:"window"`
 	MinRows int      `yaml:"min_rows" json:"min_rows"`
-	// PSIModerate and PSIMajor are the PSI bands; a feature at or over
-	// PSIMajor counts as drifted.
+	// PSIModerate and PSIMajor are the bands of a feature's PSI above its
+	// no-change level at the sizes of the reference and the window; the
+	// effect is large enough to drift at PSIMajor.
 	PSIModerate float64 `yaml:"psi_moderate" json:"psi_moderate"`
 	PSIMajor    float64 `yaml:"psi_major" json:"psi_major"`
+	// FalseAlarmRate is the Benjamini-Hochberg level of the features'
+	// two-sample tests: a feature drifts only when its adjusted p-value is
+	// at or below it, so an unchanged window raises an alarm with at most
+	// this probability. 0 in a recorded spec means the default.
+	FalseAlarmRate float64 `yaml:"false_alarm_rate" json:"false_alarm_rate"`
 	// MaxDriftedFeatures is how many features may drift before the model
 	// counts as drifted.
 	MaxDriftedFeatures int `yaml:"max_drifted_features" json:"max_drifted_features"`
@@ -278,6 +291,15 @@ type Drift struct {
 	// QualityDrop is the largest drop of the champion's primary metric on
 	// recently labelled rows, against its holdout value, before it alerts.
 	QualityDrop float64 `yaml:"quality_drop" json:"quality_drop"`
+}
+
+// SourceKeyspace is the keyspace of the model's source table:
+// source.keyspace, or the registry's when that is empty.
+func (c *Config) SourceKeyspace(m *Model) string {
+	if m.Source.Keyspace != "" {
+		return m.Source.Keyspace
+	}
+	return c.Cassandra.Keyspace
 }
 
 // Model returns the model called name.
@@ -319,7 +341,9 @@ func Load(path string) (*Config, error) {
 }
 
 // Parse decodes YAML strictly (unknown fields are errors) and applies
-// defaults. It does not validate.
+// defaults to the fields the YAML leaves out: a field written with a zero
+// value ("max_accuracy_drop: 0", "cooldown: 0s") keeps it. It does not
+// validate.
 func Parse(b []byte) (*Config, error) {
 	cfg := &Config{}
 	dec := yaml.NewDecoder(bytes.NewReader(b))
@@ -327,7 +351,11 @@ func Parse(b []byte) (*Config, error) {
 	if err := dec.Decode(cfg); err != nil {
 		return nil, fmt.Errorf("parse yaml: %w", err)
 	}
-	cfg.SetDefaults()
+	var doc yaml.Node
+	if err := yaml.Unmarshal(b, &doc); err != nil {
+		return nil, fmt.Errorf("parse yaml: %w", err)
+	}
+	cfg.setDefaults(written(&doc, cfg))
 	return cfg, nil
 }
 
@@ -361,6 +389,7 @@ func (c *Config) ApplyEnv(lookup func(string) (string, bool)) error {
 	str("KINGMAKER_TEMPORAL_TRAINING_TASK_QUEUE", &c.Temporal.TrainingTaskQueue)
 	str("KINGMAKER_TEMPORAL_API_KEY", (*string)(&c.Temporal.APIKey))
 	str("KINGMAKER_TEMPORAL_UI_URL", &c.Temporal.UIURL)
+	str("KINGMAKER_TEMPORAL_IDENTITY", &c.Temporal.Identity)
 	str("KINGMAKER_METRICS_LISTEN", &c.Metrics.Listen)
 	return errors.Join(errs...)
 }
@@ -375,11 +404,17 @@ func splitList(s string) []string {
 	return out
 }
 
-// SetDefaults fills every unset field that has a default. It is the one place
-// defaults live.
-func (c *Config) SetDefaults() {
+// SetDefaults fills every field that has a default and holds its zero
+// value, for a Config built in Go. Parse applies the same defaults only to
+// the fields its YAML leaves out, so that an explicit zero stays zero.
+func (c *Config) SetDefaults() { c.setDefaults(nil) }
+
+// setDefaults is the one place defaults live. A field in explicit (see
+// written) keeps its value even when it is zero.
+func (c *Config) setDefaults(explicit fieldSet) {
+	setStr, setInt, setFloat, setDur := explicit.setStr, explicit.setInt, explicit.setFloat, explicit.setDur
 	cs := &c.Cassandra
-	if len(cs.Hosts) == 0 {
+	if len(cs.Hosts) == 0 && !explicit[&cs.Hosts] {
 		cs.Hosts = []string{"127.0.0.1"}
 	}
 	setInt(&cs.Port, 9042)
@@ -409,7 +444,7 @@ func (c *Config) SetDefaults() {
 		for j := range m.Features {
 			setStr(&m.Features[j].Column, m.Features[j].Name)
 		}
-		if len(m.Label.Classes) == 0 {
+		if len(m.Label.Classes) == 0 && !explicit[&m.Label.Classes] {
 			m.Label.Classes = []string{"false", "true"}
 		}
 		w := &m.Window
@@ -425,6 +460,7 @@ func (c *Config) SetDefaults() {
 		}
 		p := &m.Policy
 		setStr(&p.PrimaryMetric, "roc_auc")
+		setFloat(&p.SignificanceLevel, evaluator.DefaultSignificanceLevel) // an explicit 0 turns the test off
 		setInt(&p.MinHoldoutRows, 200)
 		setDur(&p.ApprovalTimeout, 24*time.Hour)
 		setInt(&p.BootstrapResamples, 1000)
@@ -440,32 +476,33 @@ func (c *Config) SetDefaults() {
 		setInt(&d.MinRows, 500)
 		setFloat(&d.PSIModerate, 0.10)
 		setFloat(&d.PSIMajor, 0.25)
+		setFloat(&d.FalseAlarmRate, 0.01)
 		setInt(&d.MaxDriftedFeatures, 0)
 		setDur(&d.Cooldown, 6*time.Hour)
 		setFloat(&d.QualityDrop, 0.05)
 	}
 }
 
-func setStr(p *string, v string) {
-	if *p == "" {
+func (f fieldSet) setStr(p *string, v string) {
+	if *p == "" && !f[p] {
 		*p = v
 	}
 }
 
-func setInt(p *int, v int) {
-	if *p == 0 {
+func (f fieldSet) setInt(p *int, v int) {
+	if *p == 0 && !f[p] {
 		*p = v
 	}
 }
 
-func setFloat(p *float64, v float64) {
-	if *p == 0 {
+func (f fieldSet) setFloat(p *float64, v float64) {
+	if *p == 0 && !f[p] {
 		*p = v
 	}
 }
 
-func setDur(p *Duration, v time.Duration) {
-	if *p == 0 {
+func (f fieldSet) setDur(p *Duration, v time.Duration) {
+	if *p == 0 && !f[p] {
 		*p = Duration(v)
 	}
 }

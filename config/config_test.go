@@ -39,15 +39,19 @@ func TestExampleConfigIsValid(t *testing.T) {
 	}
 }
 
-func TestDefaultsFillWhatIsUnset(t *testing.T) {
-	cfg, err := Parse([]byte(`
+// minimalConfig is the least a valid config says: one model without a
+// policy, everything else left to the defaults.
+const minimalConfig = `
 models:
   - name: m
     source: {table: t}
     features: [{name: x, type: numeric}]
     label: {column: y}
     candidates: [{algorithm: logistic}]
-`))
+`
+
+func TestDefaultsFillWhatIsUnset(t *testing.T) {
+	cfg, err := Parse([]byte(minimalConfig))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -69,9 +73,11 @@ models:
 		{"feature column", m.Features[0].Column, "x"},
 		{"classes", strings.Join(m.Label.Classes, ","), "false,true"},
 		{"primary metric", m.Policy.PrimaryMetric, "roc_auc"},
+		{"significance level", m.Policy.SignificanceLevel, 0.05},
 		{"window", m.Window.Length.D(), 14 * Day},
 		{"holdout", m.Window.HoldoutFraction, 0.2},
 		{"psi major", m.Drift.PSIMajor, 0.25},
+		{"drift false alarm rate", m.Drift.FalseAlarmRate, 0.01},
 		{"no shadow period", m.Policy.Shadow.Enabled(), false},
 		{"shadow rows", m.Policy.Shadow.MinRequests, 100},
 		{"shadow agreement", m.Policy.Shadow.MinAgreement, 0.9},
@@ -88,6 +94,52 @@ models:
 	}
 }
 
+func TestAnExplicitSignificanceLevelIsKeptAndZeroTurnsTheTestOff(t *testing.T) {
+	cases := []struct {
+		name   string
+		policy string
+		want   float64
+	}{
+		{"a policy that names no level gets the default 0.05", `{primary_metric: accuracy}`, 0.05},
+		{"no policy at all gets the default 0.05", ``, 0.05},
+		{"an explicit 0 stays 0: no test", `{significance_level: 0}`, 0},
+		{"an explicit 0.0 stays 0: no test", `{significance_level: 0.0}`, 0},
+		{"an explicit level is kept", `{significance_level: 0.01}`, 0.01},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			y := minimalConfig
+			if tc.policy != "" {
+				y += "    policy: " + tc.policy + "\n"
+			}
+			cfg, err := Parse([]byte(y))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := cfg.Validate(); err != nil {
+				t.Fatalf("invalid: %v", err)
+			}
+			if got := cfg.Models[0].Policy.SignificanceLevel; got != tc.want {
+				t.Errorf("significance_level = %v, want %v", got, tc.want)
+			}
+			if got := cfg.Models[0].Policy.Evaluator().SignificanceLevel; got != tc.want {
+				t.Errorf("the evaluator's significance level = %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestAnUnknownPolicyFieldIsStillAnError(t *testing.T) {
+	_, err := Parse([]byte(`
+models:
+  - name: m
+    policy: {signifcance_level: 0.05}
+`))
+	if err == nil || !strings.Contains(err.Error(), "signifcance_level") {
+		t.Errorf("Parse = %v, want an error naming the unknown field signifcance_level", err)
+	}
+}
+
 // TestValidationNamesEveryProblem holds every validation message: each case
 // breaks the example config in one way and expects exactly that message.
 func TestValidationNamesEveryProblem(t *testing.T) {
@@ -99,7 +151,7 @@ func TestValidationNamesEveryProblem(t *testing.T) {
 		{"an unknown algorithm lists the known ones", func(c *Config) { c.Models[0].Candidates[1].Algorithm = "randomtree" },
 			`models[0].candidates[1].algorithm: unknown "randomtree" (known: ` + strings.Join(trainer.Algorithms(), ", ") + `)`},
 		{"an even forest is refused", func(c *Config) { c.Models[0].Candidates[2].Params = map[string]float64{"trees": 10} },
-			`models[0].candidates[2].params: forest: trees: must be odd`},
+			`models[0].candidates[2].params.trees: must be odd`},
 		{"duplicate candidate names", func(c *Config) { c.Models[0].Candidates[1].Name = "logistic" },
 			`models[0].candidates[1].name: duplicate "logistic" (also candidates[0]); give each candidate a name`},
 		{"no candidates", func(c *Config) { c.Models[0].Candidates = nil }, `models[0].candidates: at least one candidate is required`},
@@ -180,6 +232,8 @@ func TestValidationNamesEveryProblem(t *testing.T) {
 			`models[0].schedule.score: lag, align or version is set but neither every nor cron, so nothing is scheduled`},
 		{"psi bands upside down", func(c *Config) { c.Models[0].Drift.PSIMajor = 0.05 },
 			`models[0].drift.psi_major: must be greater than psi_moderate (0.1), which must be positive`},
+		{"a drift false alarm rate over one half", func(c *Config) { c.Models[0].Drift.FalseAlarmRate = 0.6 },
+			`models[0].drift.false_alarm_rate: must be in (0, 0.5], is 0.6`},
 		{"unknown consistency", func(c *Config) { c.Cassandra.Consistency = "MOST" },
 			`cassandra.consistency: unknown "MOST" (known: ANY, ONE, TWO, THREE, QUORUM, ALL, LOCAL_QUORUM, EACH_QUORUM, LOCAL_ONE)`},
 		{"unknown serial consistency", func(c *Config) { c.Cassandra.SerialConsistency = "QUORUM" },
@@ -189,6 +243,11 @@ func TestValidationNamesEveryProblem(t *testing.T) {
 			`cassandra.keyspace: "1ks" is not a CQL identifier (a letter, then letters, digits or _; at most 48)`},
 		{"network topology without data centres", func(c *Config) { c.Cassandra.Replication = Replication{Class: "NetworkTopologyStrategy"} },
 			`cassandra.replication.data_centers: NetworkTopologyStrategy needs at least one data centre: factor`},
+		{"a data-centre name that is not a name", func(c *Config) {
+			c.Cassandra.Replication = Replication{Class: "NetworkTopologyStrategy", DataCenters: map[string]int{"dc1': 1}; DROP": 1}}
+		}, `cassandra.replication.data_centers: "dc1': 1}; DROP" is not a data-centre name (letters, digits, _, - or .; at most 64)`},
+		{"a source keyspace that is not an identifier", func(c *Config) { c.Models[0].Source.Keyspace = "other-ks" },
+			`models[0].source.keyspace: "other-ks" is not a CQL identifier (a letter, then letters, digits or _; at most 48)`},
 		{"unknown replication class", func(c *Config) { c.Cassandra.Replication.Class = "EverywhereStrategy" },
 			`cassandra.replication.class: unknown "EverywhereStrategy" (known: NetworkTopologyStrategy, SimpleStrategy)`},
 		{"password without username", func(c *Config) { c.Cassandra.Username, c.Cassandra.Password = "", "s3cret" },
@@ -342,5 +401,77 @@ func TestLoadNamesTheMissingFile(t *testing.T) {
 	_, err := Load(filepath.Join(t.TempDir(), "kingmaker.yaml"))
 	if err == nil || !strings.Contains(err.Error(), "not found: pass --config FILE or copy kingmaker.example.yaml") {
 		t.Fatalf("got %v", err)
+	}
+}
+
+func TestAnExplicitZeroIsKeptAndOnlyAnAbsentFieldTakesItsDefault(t *testing.T) {
+	cases := []struct {
+		name string
+		yaml string
+		got  func(*Config) any
+		want any
+	}{
+		{"shadow.max_accuracy_drop 0 allows no accuracy drop at all", "    policy: {shadow: {max_accuracy_drop: 0}}\n",
+			func(c *Config) any { return c.Models[0].Policy.Shadow.MaxAccuracyDrop }, 0.0},
+		{"an absent shadow.max_accuracy_drop is 0.01", "",
+			func(c *Config) any { return c.Models[0].Policy.Shadow.MaxAccuracyDrop }, 0.01},
+		{"drift.quality_drop 0 alerts on any drop", "    drift: {quality_drop: 0}\n",
+			func(c *Config) any { return c.Models[0].Drift.QualityDrop }, 0.0},
+		{"an absent drift.quality_drop is 0.05", "",
+			func(c *Config) any { return c.Models[0].Drift.QualityDrop }, 0.05},
+		{"drift.cooldown 0s has no cooldown", "    drift: {cooldown: 0s}\n",
+			func(c *Config) any { return c.Models[0].Drift.Cooldown.D() }, time.Duration(0)},
+		{"drift.cooldown 0d has no cooldown either", "    drift: {cooldown: 0d}\n",
+			func(c *Config) any { return c.Models[0].Drift.Cooldown.D() }, time.Duration(0)},
+		{"an absent drift.cooldown is 6h", "",
+			func(c *Config) any { return c.Models[0].Drift.Cooldown.D() }, 6 * time.Hour},
+		{"drift.max_drifted_features 0 stays 0", "    drift: {max_drifted_features: 0}\n",
+			func(c *Config) any { return c.Models[0].Drift.MaxDriftedFeatures }, 0},
+		{"a zero reached through an alias is kept", "    drift: &d {quality_drop: 0}\n" + strings.Replace(minimalConfig, "models:\n  - name: m", "  - name: n\n    drift: *d", 1),
+			func(c *Config) any { return c.Models[1].Drift.QualityDrop }, 0.0},
+		{"a zero reached through a merge key is kept", "    drift: &d {cooldown: 0s}\n" + strings.Replace(minimalConfig, "models:\n  - name: m", "  - name: n\n    drift: {<<: *d, quality_drop: 0.1}", 1),
+			func(c *Config) any { return c.Models[1].Drift.Cooldown.D() }, time.Duration(0)},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			cfg, err := Parse([]byte(minimalConfig + c.yaml))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := cfg.Validate(); err != nil {
+				t.Fatalf("the config should be valid: %v", err)
+			}
+			if got := c.got(cfg); got != c.want {
+				t.Errorf("got %v, want %v", got, c.want)
+			}
+		})
+	}
+}
+
+func TestAnExplicitZeroWhereZeroIsNotAllowedIsAnErrorNotTheDefault(t *testing.T) {
+	cases := []struct{ name, yaml, want string }{
+		{"drift.min_rows 0", "    drift: {min_rows: 0}\n", "models[0].drift.min_rows: must be at least 1"},
+		{"window.holdout_fraction 0", "    window: {holdout_fraction: 0}\n", "models[0].window.holdout_fraction: 0 is not between 0 and 1 (exclusive)"},
+		{"policy.shadow.min_agreement 0", "    policy: {shadow: {min_agreement: 0}}\n", "models[0].policy.shadow.min_agreement: 0 is not a share in (0, 1]"},
+		{"policy.approval_timeout 0s", "    policy: {approval_timeout: 0s}\n", "models[0].policy.approval_timeout: must be positive"},
+		{"an empty label.classes", "    label: {column: y, classes: []}\n", "models[0].label.classes: at least two classes are required"},
+		{"cassandra.port 0", "cassandra: {port: 0}\n", "cassandra.port: 0 is not a port (1-65535)"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			y := minimalConfig + c.yaml
+			if strings.HasPrefix(c.yaml, "cassandra") {
+				y = c.yaml + minimalConfig
+			}
+			y = strings.Replace(y, "    label: {column: y}\n    candidates", "    candidates", strings.Count(c.yaml, "label:"))
+			cfg, err := Parse([]byte(y))
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = cfg.Validate()
+			if err == nil || err.Error() != c.want {
+				t.Fatalf("got %v, want the one problem %q", err, c.want)
+			}
+		})
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode"
 
 	"github.com/kingmaker-ml/kingmaker/evaluator"
 	"github.com/kingmaker-ml/kingmaker/trainer"
@@ -32,6 +33,7 @@ var (
 	versionID           = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
 	identifier          = regexp.MustCompile(`^[a-zA-Z][a-zA-Z0-9_]{0,47}$`)
 	modelName           = regexp.MustCompile(`^[a-z][a-z0-9_-]{0,47}$`)
+	dataCenter          = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`)
 )
 
 // Validate checks the whole config and returns every problem found, joined;
@@ -125,6 +127,10 @@ func (v *validator) cassandra(c *Cassandra) {
 			v.add("cassandra.replication.data_centers", "NetworkTopologyStrategy needs at least one data centre: factor")
 		}
 		for _, dc := range sortedKeys(c.Replication.DataCenters) {
+			if !dataCenter.MatchString(dc) {
+				v.add("cassandra.replication.data_centers", "%q is not a data-centre name (letters, digits, _, - or .; at most 64)", dc)
+				continue
+			}
 			if c.Replication.DataCenters[dc] < 1 {
 				v.add("cassandra.replication.data_centers."+dc, "factor must be at least 1")
 			}
@@ -156,11 +162,17 @@ func (v *validator) temporal(t *Temporal) {
 		v.add("temporal.training_task_queue", "required")
 	}
 	v.tls("temporal.tls", t.TLS)
+	if len(t.Identity) > 128 || strings.ContainsFunc(t.Identity, unicode.IsControl) {
+		v.add("temporal.identity", "at most 128 printable characters")
+	}
 }
 
 func (v *validator) model(path string, m *Model) {
 	if !modelName.MatchString(m.Name) {
 		v.add(path+".name", "%q is not a model name (lowercase letter, then lowercase letters, digits, _ or -; at most 48)", m.Name)
+	}
+	if m.Source.Keyspace != "" {
+		v.ident(path+".source.keyspace", m.Source.Keyspace)
 	}
 	v.ident(path+".source.table", m.Source.Table)
 	if (m.Source.PartitionColumn == "") != (m.Source.PartitionValue == "") {
@@ -258,9 +270,7 @@ func (v *validator) model(path string, m *Model) {
 			v.add(cp+".algorithm", "unknown %q (known: %s)", c.Algorithm, strings.Join(trainer.Algorithms(), ", "))
 			continue
 		}
-		if err := t.Validate(trainer.Params(c.Params)); err != nil {
-			v.add(cp+".params", "%v", err)
-		}
+		v.params(cp+".params", t.Validate(trainer.Params(c.Params)))
 	}
 	v.policy(path+".policy", m.Policy)
 	v.trigger(path+".schedule.retrain", m.Schedule.Retrain)
@@ -268,6 +278,39 @@ func (v *validator) model(path string, m *Model) {
 	v.score(path+".schedule.score", m.Schedule.Score)
 	v.drift(path+".drift", m.Drift)
 }
+
+// params adds each problem of a candidate's parameters on its own line,
+// at the path of the parameter it names: a trainer reports several at once,
+// joined.
+func (v *validator) params(path string, err error) {
+	if err == nil {
+		return
+	}
+	problems := []error{err}
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		problems = j.Unwrap()
+	}
+	for _, p := range problems {
+		var pe *trainer.ParamError
+		if errors.As(p, &pe) {
+			v.add(paramPath(path, pe.Param), "%s", oneLine(pe.Problem))
+			continue
+		}
+		v.add(path, "%s", oneLine(p.Error()))
+	}
+}
+
+// paramPath names a parameter as path.name, or path["name"] when the name
+// is not a plain word (the YAML key may hold anything).
+func paramPath(path, name string) string {
+	if identifier.MatchString(name) {
+		return path + "." + name
+	}
+	return path + "[" + strconv.Quote(name) + "]"
+}
+
+// oneLine keeps a message on the line of its field path.
+func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
 
 func (v *validator) metric(path, name string) {
 	v.oneOf(path, name, evaluator.KnownMetrics())
@@ -372,6 +415,9 @@ func (v *validator) drift(path string, d Drift) {
 	}
 	if d.PSIModerate <= 0 || d.PSIMajor <= d.PSIModerate {
 		v.add(path+".psi_major", "must be greater than psi_moderate (%g), which must be positive", d.PSIModerate)
+	}
+	if !(d.FalseAlarmRate > 0 && d.FalseAlarmRate <= 0.5) {
+		v.add(path+".false_alarm_rate", "must be in (0, 0.5], is %g", d.FalseAlarmRate)
 	}
 	if d.MaxDriftedFeatures < 0 {
 		v.add(path+".max_drifted_features", "must not be negative")

@@ -45,9 +45,9 @@ type DayCount struct {
 func (s *Source) partitionWhere() string {
 	src := s.Model.Source
 	if src.PartitionColumn != "" {
-		return fmt.Sprintf("%s = ? AND %s = ?", src.PartitionColumn, src.DayColumn)
+		return fmt.Sprintf("%s = ? AND %s = ?", quote(src.PartitionColumn), quote(src.DayColumn))
 	}
-	return src.DayColumn + " = ?"
+	return quote(src.DayColumn) + " = ?"
 }
 
 func (s *Source) partitionArgs(day time.Time) []any {
@@ -57,13 +57,23 @@ func (s *Source) partitionArgs(day time.Time) []any {
 	return []any{day}
 }
 
+// table names the source table in messages; from is how CQL names it.
 func (s *Source) table() string { return s.Keyspace + "." + s.Model.Source.Table }
+
+func (s *Source) from() string { return quote(s.Keyspace) + "." + quote(s.Model.Source.Table) }
+
+// quote makes a name from the config a CQL quoted identifier: taken as
+// written (case included, as Check compares it with the table's columns),
+// never as a keyword or as more CQL. Validation already refuses names that
+// are not plain identifiers; quoting keeps every statement safe without
+// relying on it.
+func quote(name string) string { return `"` + strings.ReplaceAll(name, `"`, `""`) + `"` }
 
 // CountDays counts the rows of the window in each day partition, reading
 // at most window.parallelism partitions at once and only the label column.
 func (s *Source) CountDays(ctx context.Context, w Window) ([]DayCount, error) {
-	tc := s.Model.Source.TimeColumn
-	q := fmt.Sprintf("SELECT %s FROM %s WHERE %s AND %s >= ? AND %s < ?", s.Model.Label.Column, s.table(), s.partitionWhere(), tc, tc)
+	tc := quote(s.Model.Source.TimeColumn)
+	q := fmt.Sprintf("SELECT %s FROM %s WHERE %s AND %s >= ? AND %s < ?", quote(s.Model.Label.Column), s.from(), s.partitionWhere(), tc, tc)
 	days := Days(w.From, w.To)
 	out := make([]DayCount, len(days))
 	err := forEachDay(ctx, days, s.Model.Window.Parallelism, func(ctx context.Context, i int, day time.Time) error {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"math"
 	"math/big"
 	"strconv"
@@ -158,8 +157,12 @@ func (s *Source) Scan(ctx context.Context, w Window, opts ScanOptions, fn func(d
 	if !opts.Unlabelled {
 		cols = append(cols, m.Label.Column)
 	}
-	q := fmt.Sprintf("SELECT %s FROM %s WHERE %s AND %s >= ? AND %s < ?", strings.Join(cols, ", "), s.table(), s.partitionWhere(),
-		m.Source.TimeColumn, m.Source.TimeColumn)
+	quoted := make([]string, len(cols))
+	for i, c := range cols {
+		quoted[i] = quote(c)
+	}
+	q := fmt.Sprintf("SELECT %s FROM %s WHERE %s AND %s >= ? AND %s < ?", strings.Join(quoted, ", "), s.from(), s.partitionWhere(),
+		quote(m.Source.TimeColumn), quote(m.Source.TimeColumn))
 	pageSize := opts.PageSize
 	if pageSize <= 0 {
 		pageSize = 5000
@@ -262,14 +265,6 @@ func (s *Source) Scan(ctx context.Context, w Window, opts ScanOptions, fn func(d
 
 func newStats(classes int) Stats {
 	return Stats{TrainByClass: make([]int64, classes), HoldoutByClass: make([]int64, classes)}
-}
-
-// Holdout reports whether the row with this key belongs to the holdout: a
-// stable hash of the key, the same on every worker and every run.
-func Holdout(key string, fraction float64) bool {
-	h := fnv.New64a()
-	h.Write([]byte(key))
-	return float64(h.Sum64()>>11)/float64(1<<53) < fraction
 }
 
 // converter turns driver values into feature vectors.

@@ -4,7 +4,6 @@ import (
 	"math"
 	"math/big"
 	"testing"
-	"time"
 )
 
 // bruteForceKS returns Pr(D >= d) for two samples of sizes n1 and n2 by
@@ -76,11 +75,7 @@ func TestKolmogorovDistributionIsAProbabilityEverywhere(t *testing.T) {
 			if i > 0 && i < 200 {
 				x = math.Pow(x, 3) // dense near 0 where n is large
 			}
-			start := time.Now()
 			p := kstwoSF(x, n)
-			if el := time.Since(start); el > time.Second {
-				t.Errorf("kstwoSF(%v, %d) took %v", x, n, el)
-			}
 			if !(p >= 0 && p <= 1) || p > prev+1e-12 {
 				t.Fatalf("kstwoSF(%v, %d) = %v after %v: not a decreasing probability", x, n, p, prev)
 			}

@@ -53,6 +53,22 @@ type reference struct {
 		Statistic float64   `json:"statistic"`
 		PValue    float64   `json:"pvalue"`
 	} `json:"chisquare"`
+	ChiSquareTwoSample []struct {
+		Name      string    `json:"name"`
+		A         []float64 `json:"a"`
+		B         []float64 `json:"b"`
+		Statistic float64   `json:"statistic"`
+		DoF       int       `json:"dof"`
+		PValue    float64   `json:"pvalue"`
+	} `json:"chi2_contingency"`
+	ExpectedPSI []struct {
+		Name         string    `json:"name"`
+		A            []float64 `json:"a"`
+		B            []float64 `json:"b"`
+		Eps          float64   `json:"eps"`
+		ExpectedPSI  float64   `json:"expected_psi"`
+		RelTolerance float64   `json:"rel_tolerance"`
+	} `json:"expected_psi"`
 	BH []struct {
 		Name     string    `json:"name"`
 		P        []float64 `json:"p"`
@@ -73,10 +89,10 @@ type reference struct {
 		Name            string           `json:"name"`
 		Reference       map[string]int64 `json:"reference"`
 		Window          map[string]int64 `json:"window"`
-		Smoothing       float64          `json:"smoothing"`
 		ChiSquare       float64          `json:"chi_square"`
 		DoF             int              `json:"dof"`
 		ChiSquarePValue float64          `json:"chi_square_pvalue"`
+		Pooled          int              `json:"pooled"`
 		PSI             float64          `json:"psi"`
 		JS              float64          `json:"js"`
 	} `json:"stream_categorical"`
@@ -189,11 +205,24 @@ func assertClose(t testing.TB, what string, got, want float64) {
 	t.Errorf("%s = %.17g, scipy gives %.17g (difference %.3g)", what, got, want, diff)
 }
 
+// requireCases fails the test when reference.json holds no cases of a
+// kind: a test over no cases would pass while checking nothing.
+func requireCases(t testing.TB, kind string, n int) {
+	t.Helper()
+	if n == 0 {
+		t.Fatalf("testdata/reference.json has no %s cases (rerun drift/testdata/make_reference.py)", kind)
+	}
+}
+
 func TestKS2SampMatchesScipy(t *testing.T) {
 	ref := loadReference(t)
+	requireCases(t, "ks_2samp", len(ref.KS))
 	for _, c := range ref.KS {
 		t.Run(c.Name, func(t *testing.T) {
 			a, b := c.A.values(t), c.B.values(t)
+			if len(a) == 0 || len(b) == 0 {
+				t.Fatalf("samples of %d and %d values: a reference case needs both", len(a), len(b))
+			}
 			stat, p := KS2Samp(a, b)
 			assertClose(t, "statistic", stat, c.Statistic)
 			assertClose(t, fmt.Sprintf("%s p-value", c.Method), p, c.PValue)
@@ -203,6 +232,7 @@ func TestKS2SampMatchesScipy(t *testing.T) {
 
 func TestKolmogorovDistributionMatchesScipyKstwo(t *testing.T) {
 	ref := loadReference(t)
+	requireCases(t, "kstwo_sf", len(ref.KSTwo))
 	for _, c := range ref.KSTwo {
 		assertClose(t, fmt.Sprintf("kstwo.sf(%v, %d)", c.X, c.N), kstwoSF(c.X, c.N), c.SF)
 	}
@@ -210,6 +240,7 @@ func TestKolmogorovDistributionMatchesScipyKstwo(t *testing.T) {
 
 func TestSmirnovMatchesScipy(t *testing.T) {
 	ref := loadReference(t)
+	requireCases(t, "smirnov", len(ref.Smirnov))
 	for _, c := range ref.Smirnov {
 		assertClose(t, fmt.Sprintf("smirnov(%d, %v)", c.N, c.X), smirnovSF(c.N, c.X), c.SF)
 	}
@@ -217,6 +248,7 @@ func TestSmirnovMatchesScipy(t *testing.T) {
 
 func TestPSIMatchesNumpy(t *testing.T) {
 	ref := loadReference(t)
+	requireCases(t, "psi", len(ref.PSI))
 	for _, c := range ref.PSI {
 		t.Run(c.Name, func(t *testing.T) {
 			got, err := PSI(c.Expected, c.Actual, c.Eps)
@@ -230,6 +262,7 @@ func TestPSIMatchesNumpy(t *testing.T) {
 
 func TestJensenShannonMatchesScipy(t *testing.T) {
 	ref := loadReference(t)
+	requireCases(t, "jensenshannon", len(ref.JS))
 	for _, c := range ref.JS {
 		t.Run(c.Name, func(t *testing.T) {
 			got, err := JensenShannon(c.P, c.Q)
@@ -243,6 +276,7 @@ func TestJensenShannonMatchesScipy(t *testing.T) {
 
 func TestChiSquareMatchesScipy(t *testing.T) {
 	ref := loadReference(t)
+	requireCases(t, "chisquare", len(ref.ChiSquare))
 	for _, c := range ref.ChiSquare {
 		t.Run(c.Name, func(t *testing.T) {
 			stat, p, err := ChiSquare(c.Observed, c.Expected)
@@ -255,12 +289,45 @@ func TestChiSquareMatchesScipy(t *testing.T) {
 	}
 }
 
+func TestChiSquareTwoSampleMatchesScipyContingency(t *testing.T) {
+	ref := loadReference(t)
+	for _, c := range ref.ChiSquareTwoSample {
+		t.Run(c.Name, func(t *testing.T) {
+			stat, dof, p, err := ChiSquareTwoSample(c.A, c.B)
+			if err != nil {
+				t.Fatalf("ChiSquareTwoSample: %v", err)
+			}
+			if dof != c.DoF {
+				t.Errorf("dof %d, scipy has %d", dof, c.DoF)
+			}
+			assertClose(t, "statistic", stat, c.Statistic)
+			assertClose(t, "p-value", p, c.PValue)
+		})
+	}
+}
+
+func TestExpectedPSIMatchesTheExactDoubleSum(t *testing.T) {
+	ref := loadReference(t)
+	for _, c := range ref.ExpectedPSI {
+		t.Run(c.Name, func(t *testing.T) {
+			got, err := ExpectedPSI(c.A, c.B, c.Eps)
+			if err != nil {
+				t.Fatalf("ExpectedPSI: %v", err)
+			}
+			if rel := math.Abs(got-c.ExpectedPSI) / c.ExpectedPSI; !(rel <= c.RelTolerance) {
+				t.Errorf("expected PSI %.17g, the exact double sum gives %.17g: relative error %.3g, want at most %g", got, c.ExpectedPSI, rel, c.RelTolerance)
+			}
+		})
+	}
+}
+
 func TestBenjaminiHochbergMatchesScipy(t *testing.T) {
 	ref := loadReference(t)
+	requireCases(t, "benjamini_hochberg", len(ref.BH))
 	for _, c := range ref.BH {
 		t.Run(c.Name, func(t *testing.T) {
 			got := BenjaminiHochberg(c.P)
-			if len(got) != len(c.Adjusted) {
+			if len(c.P) == 0 || len(got) != len(c.Adjusted) {
 				t.Fatalf("got %d adjusted p-values for %d p-values", len(got), len(c.P))
 			}
 			for i := range got {

@@ -4,17 +4,19 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 )
 
-// Severity grades a distribution's drift by its PSI.
+// Severity grades a distribution's drift by how far its PSI is above the
+// PSI that the sample sizes alone would give (FeatureReport.PSIExcess).
 type Severity string
 
 // Severities, from none to major.
 const (
-	SeverityNone     Severity = "none"     // PSI below ModeratePSI
-	SeverityModerate Severity = "moderate" // PSI in [ModeratePSI, MajorPSI)
-	SeverityMajor    Severity = "major"    // PSI at or above MajorPSI
+	SeverityNone     Severity = "none"     // PSI excess below ModeratePSI
+	SeverityModerate Severity = "moderate" // PSI excess in [ModeratePSI, MajorPSI)
+	SeverityMajor    Severity = "major"    // PSI excess at or above MajorPSI
 )
 
 func (s Severity) rank() int {
@@ -47,7 +49,7 @@ type Kind string
 // Kinds of distribution.
 const (
 	KindNumeric     Kind = "numeric"     // tested with Kolmogorov-Smirnov
-	KindCategorical Kind = "categorical" // tested with chi-squared
+	KindCategorical Kind = "categorical" // tested with the two-sample chi-squared test
 )
 
 // Role says what a reported distribution is: a model input, the observed
@@ -68,47 +70,46 @@ type ReportOptions struct {
 	// "insufficient data" and never drifted. It also applies to the label and
 	// prediction distributions, by their own counts.
 	MinRows int64 `json:"min_rows"`
-	// ModeratePSI is the lower bound of the moderate severity band.
+	// ModeratePSI is the lower bound of the moderate severity band, on
+	// the PSI excess (PSI less its no-change level at the sample sizes).
 	ModeratePSI float64 `json:"moderate_psi"`
-	// MajorPSI is the lower bound of the major severity band.
+	// MajorPSI is the lower bound of the major severity band, on the PSI
+	// excess.
 	MajorPSI float64 `json:"major_psi"`
 	// PSIEpsilon is the floor PSI puts on empty bins (see PSI).
 	PSIEpsilon float64 `json:"psi_epsilon"`
-	// AlarmSeverity is the severity at which a distribution counts as drifted.
+	// AlarmSeverity is the severity of the PSI excess at which a
+	// distribution's effect is large enough to count as drift.
 	AlarmSeverity Severity `json:"alarm_severity"`
-	// KSAlarm, when positive, also counts a numeric distribution as drifted
-	// when its Kolmogorov-Smirnov statistic reaches it.
+	// KSAlarm, when positive, is another large enough effect for a numeric
+	// distribution: a Kolmogorov-Smirnov statistic at or over it.
 	KSAlarm float64 `json:"ks_alarm"`
-	// JSAlarm, when positive, also counts a distribution as drifted when its
-	// Jensen-Shannon distance reaches it.
+	// JSAlarm, when positive, is another large enough effect: a
+	// Jensen-Shannon distance at or over it.
 	JSAlarm float64 `json:"js_alarm"`
 	// Correction is how p-values are adjusted across the distributions of
 	// one report.
 	Correction Correction `json:"correction"`
-	// Alpha is the level adjusted p-values are compared with.
-	Alpha float64 `json:"alpha"`
-	// RequireSignificance makes an alarm also need an adjusted p-value at or
-	// below Alpha. Off by default: on large windows every test is
-	// significant, and effect sizes decide.
-	RequireSignificance bool `json:"require_significance"`
-	// Smoothing is the pseudo-count added to every reference bucket when the
-	// chi-squared test turns reference proportions into expected counts.
-	Smoothing float64 `json:"smoothing"`
+	// FalseAlarmRate is the level adjusted p-values are compared with: a
+	// distribution drifts only when its adjusted p-value is at or below it.
+	// With Benjamini-Hochberg it is the false discovery rate across the
+	// report's distributions, so a window that did not change at all raises
+	// an alarm with at most this probability.
+	FalseAlarmRate float64 `json:"false_alarm_rate"`
 }
 
 // DefaultReportOptions returns the options used for zero fields: at least
-// 1000 rows, PSI bands 0.10 and 0.25 with an alarm at major, PSI epsilon
-// 1e-4, Benjamini-Hochberg at alpha 0.05, smoothing 0.5.
+// 1000 rows, PSI excess bands 0.10 and 0.25 with the effect large enough at
+// major, PSI epsilon 1e-4, Benjamini-Hochberg at a false-alarm rate of 0.01.
 func DefaultReportOptions() ReportOptions {
 	return ReportOptions{
-		MinRows:       1000,
-		ModeratePSI:   0.10,
-		MajorPSI:      0.25,
-		PSIEpsilon:    DefaultPSIEpsilon,
-		AlarmSeverity: SeverityMajor,
-		Correction:    CorrectionBH,
-		Alpha:         0.05,
-		Smoothing:     0.5,
+		MinRows:        1000,
+		ModeratePSI:    0.10,
+		MajorPSI:       0.25,
+		PSIEpsilon:     DefaultPSIEpsilon,
+		AlarmSeverity:  SeverityMajor,
+		Correction:     CorrectionBH,
+		FalseAlarmRate: 0.01,
 	}
 }
 
@@ -132,11 +133,8 @@ func (o ReportOptions) withDefaults() ReportOptions {
 	if o.Correction == "" {
 		o.Correction = d.Correction
 	}
-	if o.Alpha == 0 {
-		o.Alpha = d.Alpha
-	}
-	if o.Smoothing == 0 {
-		o.Smoothing = d.Smoothing
+	if o.FalseAlarmRate == 0 {
+		o.FalseAlarmRate = d.FalseAlarmRate
 	}
 	return o
 }
@@ -167,11 +165,8 @@ func (o ReportOptions) Validate() error {
 	default:
 		bad("correction is %q, want %q, %q or %q", w.Correction, CorrectionBH, CorrectionBonferroni, CorrectionNone)
 	}
-	if !(w.Alpha > 0 && w.Alpha <= 1) {
-		bad("alpha is %v, want a value in (0, 1]", w.Alpha)
-	}
-	if !(w.Smoothing > 0) || math.IsInf(w.Smoothing, 0) {
-		bad("smoothing is %v, want a positive value", w.Smoothing)
+	if !(w.FalseAlarmRate > 0 && w.FalseAlarmRate < 1) {
+		bad("false_alarm_rate is %v, want a value in (0, 1)", w.FalseAlarmRate)
 	}
 	return errors.Join(errs...)
 }
@@ -186,7 +181,7 @@ type Report struct {
 	// Sufficient says that the window has at least MinRows rows.
 	Sufficient bool `json:"sufficient"`
 	// Drifted says that the window has enough rows and at least one
-	// distribution reached the alarm; Reasons say which and why.
+	// distribution drifted; Reasons say which and why.
 	Drifted bool `json:"drifted"`
 	// Reasons explain the verdict in sentences a person can read.
 	Reasons []string `json:"reasons"`
@@ -224,19 +219,37 @@ type FeatureReport struct {
 	// reference, over the profile's bins (or categories), the unseen bucket
 	// and the missing bucket.
 	PSI float64 `json:"psi"`
+	// ExpectedPSI is the PSI these two sample sizes give on average with
+	// no change at all (see ExpectedPSI): about (K-1)(1/n_ref + 1/n_window)
+	// over K buckets, 0.8 for 200 categories and 500 rows on both sides.
+	ExpectedPSI float64 `json:"expected_psi"`
+	// PSIExcess is PSI - ExpectedPSI, what the severity grades; it can be
+	// negative.
+	PSIExcess float64 `json:"psi_excess"`
 	// JensenShannon is the Jensen-Shannon distance (base 2) over the same buckets.
 	JensenShannon float64 `json:"jensen_shannon"`
-	// Severity grades PSI.
+	// Severity grades PSIExcess.
 	Severity Severity `json:"severity"`
 	// KS is the Kolmogorov-Smirnov test of a numeric distribution.
 	KS *KSResult `json:"ks,omitempty"`
-	// ChiSquare is the chi-squared test of a categorical distribution.
+	// MissingShare is the two-sample chi-squared test of the share of
+	// missing values of a numeric distribution (present or missing, a 2 x 2
+	// table), run when either side has missing values.
+	MissingShare *ChiSquareResult `json:"missing_share,omitempty"`
+	// ChiSquare is the two-sample chi-squared test of a categorical
+	// distribution.
 	ChiSquare *ChiSquareResult `json:"chi_square,omitempty"`
-	// PValue is the p-value of that test, 1 when it could not be run.
+	// PValue is the p-value of the distribution's test, 1 when it could not
+	// be run: the chi-squared p-value of a categorical distribution; for a
+	// numeric one the Kolmogorov-Smirnov p-value, or, when MissingShare was
+	// run, min(1, 2 min(KS p, MissingShare p)) (Bonferroni over the two).
 	PValue float64 `json:"p_value"`
 	// AdjustedPValue is PValue adjusted across the report's distributions.
 	AdjustedPValue float64 `json:"adjusted_p_value"`
-	// Drifted says that this distribution reached the alarm.
+	// Drifted says that this distribution drifted: it has at least MinRows
+	// rows, its adjusted p-value is at most FalseAlarmRate, and its effect
+	// is large enough (Severity at AlarmSeverity or over, or a KSAlarm or
+	// JSAlarm reached).
 	Drifted bool `json:"drifted"`
 	// Unseen is the number of window rows in categories the profile does
 	// not list (categorical only).
@@ -283,15 +296,19 @@ type KSResult struct {
 	PValue float64 `json:"p_value"`
 }
 
-// ChiSquareResult is Pearson's chi-squared test of the window's category
-// counts against counts expected from the reference proportions.
+// ChiSquareResult is Pearson's two-sample chi-squared test of the 2 x K
+// table of reference and window counts (see ChiSquareTwoSample).
 type ChiSquareResult struct {
-	// Statistic is Pearson's X^2 = sum (observed - expected)^2 / expected.
+	// Statistic is Pearson's X^2 = sum (observed - expected)^2 / expected
+	// over the 2 x K cells (with Yates' correction when K = 2).
 	Statistic float64 `json:"statistic"`
 	// DoF is the degrees of freedom: the buckets tested, less one.
 	DoF int `json:"dof"`
 	// PValue is Pr(chi-squared with DoF degrees >= Statistic).
 	PValue float64 `json:"p_value"`
+	// Pooled is how many sparse buckets were tested as one (see
+	// PoolSparse); 0 when none were.
+	Pooled int `json:"pooled,omitempty"`
 }
 
 // Report compares the window with its reference. It fails only when opts
@@ -359,7 +376,9 @@ func (r *Report) distributions() []*FeatureReport {
 	return all
 }
 
-// alarms says whether f counts as drifted, and notes why not when it nearly does.
+// alarms says whether f drifted: a large enough effect, enough rows, and a
+// significant test after adjustment. It notes why not when the effect is
+// large enough but the rest is missing.
 func alarms(f *FeatureReport, o ReportOptions) bool {
 	effect := f.Severity.rank() >= o.AlarmSeverity.rank() ||
 		(o.KSAlarm > 0 && f.KS != nil && f.KS.Statistic >= o.KSAlarm) ||
@@ -373,8 +392,9 @@ func alarms(f *FeatureReport, o ReportOptions) bool {
 		}
 		return false
 	}
-	if o.RequireSignificance && !(f.AdjustedPValue <= o.Alpha) {
-		f.Note = fmt.Sprintf("not counted: adjusted p-value %s is above alpha %s", num(f.AdjustedPValue), num(o.Alpha))
+	if !(f.AdjustedPValue <= o.FalseAlarmRate) {
+		f.Note = fmt.Sprintf("not counted: adjusted p-value %s is above the false-alarm rate %s, the shift is within the noise of these sample sizes",
+			num(f.AdjustedPValue), num(o.FalseAlarmRate))
 		return false
 	}
 	return true
@@ -428,6 +448,11 @@ func numericReport(g *numericGrid, c *numericCounts, role Role, o ReportOptions)
 	if !f.histograms(refBins, winBins, o) {
 		return f
 	}
+	if p.Missing > 0 || c.missing > 0 {
+		stat, dof, pv, _ := ChiSquareTwoSample([]float64{float64(p.Count), float64(p.Missing)}, []float64{float64(present), float64(c.missing)})
+		f.MissingShare = &ChiSquareResult{Statistic: stat, DoF: dof, PValue: pv}
+		f.PValue = pv
+	}
 	if p.Count == 0 || present == 0 {
 		f.Note = "no Kolmogorov-Smirnov test: no present values on one side"
 		return f
@@ -471,6 +496,9 @@ func numericReport(g *numericGrid, c *numericCounts, role Role, o ReportOptions)
 	ks.PValue = clamp01(kstwoSF(d, int(en)))
 	f.KS = ks
 	f.PValue = ks.PValue
+	if f.MissingShare != nil {
+		f.PValue = math.Min(1, 2*math.Min(ks.PValue, f.MissingShare.PValue))
+	}
 	return f
 }
 
@@ -488,7 +516,7 @@ func categoricalReport(x *categoryIndex, c *categoricalCounts, role Role, o Repo
 		winBuckets[i] = float64(n)
 		winRows += n
 	}
-	refBuckets[k] += float64(p.Unseen)
+	refBuckets[k] += float64(p.Unseen) + unseenEstimate(p)
 	refRows += p.Unseen + p.Missing
 	winRows += c.missing
 	refBuckets[k+1], winBuckets[k+1] = float64(p.Missing), float64(c.missing)
@@ -502,32 +530,21 @@ func categoricalReport(x *categoryIndex, c *categoricalCounts, role Role, o Repo
 		return f
 	}
 
-	// Chi-squared over the buckets where either side has rows, expected
-	// counts from smoothed reference proportions.
-	var obs, exp []float64
-	refTotal := 0.0
-	for i := range refBuckets {
-		if refBuckets[i] > 0 || winBuckets[i] > 0 {
-			obs = append(obs, winBuckets[i])
-			exp = append(exp, refBuckets[i]+o.Smoothing)
-			refTotal += refBuckets[i]
-		}
+	refTest, winTest := refBuckets, winBuckets
+	if p.Unseen == 0 {
+		refTest, winTest = categoryTable(refBuckets, winBuckets, c)
 	}
-	if len(obs) < 2 {
+	refTest, winTest, pooled := PoolSparse(refTest, winTest, MinExpectedCount)
+	stat, dof, pv, err := ChiSquareTwoSample(refTest, winTest)
+	switch {
+	case err != nil: // cannot happen: both sides have rows
+		f.Note = "no chi-squared test: " + err.Error()
+		return f
+	case dof == 0:
 		f.Note = "no chi-squared test: all rows fall in one bucket on both sides"
 		return f
 	}
-	winTotal := float64(winRows)
-	denom := refTotal + o.Smoothing*float64(len(exp))
-	for i := range exp {
-		exp[i] = exp[i] / denom * winTotal
-	}
-	stat, pv, err := ChiSquare(obs, exp)
-	if err != nil { // cannot happen: expected counts are positive and add up
-		f.Note = "no chi-squared test: " + err.Error()
-		return f
-	}
-	f.ChiSquare = &ChiSquareResult{Statistic: stat, DoF: len(obs) - 1, PValue: pv}
+	f.ChiSquare = &ChiSquareResult{Statistic: stat, DoF: dof, PValue: pv, Pooled: pooled}
 	f.PValue = pv
 	return f
 }
@@ -544,8 +561,10 @@ func (f *FeatureReport) histograms(ref, win []float64, o ReportOptions) bool {
 		return false
 	}
 	f.PSI, _ = PSI(ref, win, o.PSIEpsilon)
+	f.ExpectedPSI, _ = ExpectedPSI(ref, win, o.PSIEpsilon)
+	f.PSIExcess = f.PSI - f.ExpectedPSI
 	f.JensenShannon, _ = JensenShannon(ref, win)
-	f.Severity = severity(f.PSI, o)
+	f.Severity = severity(f.PSIExcess, o)
 	return true
 }
 
@@ -558,7 +577,7 @@ func (r *Report) explain() {
 	}
 	var largest *FeatureReport
 	for _, f := range all {
-		if f.Role == RoleFeature && (largest == nil || f.PSI > largest.PSI) {
+		if f.Role == RoleFeature && (largest == nil || f.PSIExcess > largest.PSIExcess) {
 			largest = f
 		}
 		if f.Drifted && r.Sufficient {
@@ -578,10 +597,10 @@ func (r *Report) explain() {
 		}
 	}
 	if !r.Drifted && r.Sufficient {
-		msg := "no drift: no distribution reached the alarm"
+		msg := "no drift: no distribution drifted"
 		if largest != nil {
-			msg = fmt.Sprintf("no drift: the largest PSI is %s (%s %q), the alarm is at %s PSI %s",
-				num(largest.PSI), largest.Role, largest.Name, o.AlarmSeverity, num(r.alarmPSI()))
+			msg = fmt.Sprintf("no drift: the largest PSI above its no-change level is %s (%s %q: PSI %s, %s expected with no change), the alarm needs %s (%s) and an adjusted p-value at most %s",
+				num(largest.PSIExcess), largest.Role, largest.Name, num(largest.PSI), num(largest.ExpectedPSI), num(r.alarmPSI()), o.AlarmSeverity, num(o.FalseAlarmRate))
 		}
 		r.Reasons = append([]string{msg}, r.Reasons...)
 	}
@@ -600,10 +619,14 @@ func (r *Report) alarmPSI() float64 {
 // describe writes one sentence about f: what happened, the statistics, and
 // the most visible change.
 func (f *FeatureReport) describe(what string, o ReportOptions) string {
-	s := fmt.Sprintf("%s %q: %s, PSI %s, Jensen-Shannon %s", f.Role, f.Name, what, num(f.PSI), num(f.JensenShannon))
+	s := fmt.Sprintf("%s %q: %s, PSI %s (%s expected with no change), Jensen-Shannon %s", f.Role, f.Name, what, num(f.PSI), num(f.ExpectedPSI), num(f.JensenShannon))
 	switch {
+	case f.KS != nil && f.MissingShare != nil:
+		s += fmt.Sprintf(", KS %s, missing share chi-squared %s (adjusted p %s)", num(f.KS.Statistic), num(f.MissingShare.Statistic), num(f.AdjustedPValue))
 	case f.KS != nil:
 		s += fmt.Sprintf(", KS %s (adjusted p %s)", num(f.KS.Statistic), num(f.AdjustedPValue))
+	case f.MissingShare != nil:
+		s += fmt.Sprintf(", missing share chi-squared %s (adjusted p %s)", num(f.MissingShare.Statistic), num(f.AdjustedPValue))
 	case f.ChiSquare != nil:
 		s += fmt.Sprintf(", chi-squared %s with %d dof (adjusted p %s)", num(f.ChiSquare.Statistic), f.ChiSquare.DoF, num(f.AdjustedPValue))
 	}
@@ -627,3 +650,60 @@ func (f *FeatureReport) describe(what string, o ReportOptions) string {
 func num(x float64) string { return strconv.FormatFloat(x, 'g', 3, 64) }
 
 func percent(x float64) string { return strconv.FormatFloat(100*x, 'f', 1, 64) + "%" }
+
+// categoryTable returns the reference and window counts with a column per
+// category: the profile's categories, then each category of the window
+// that the profile does not list (reference count 0) in name order, then
+// the rows of unseen categories beyond MaxUnseenNames together, then
+// missing. ref and win are the report's buckets (categories, unseen,
+// missing). Counting the window's unseen categories apart matters: lumped
+// into one bucket, the rows of every category the reference happened not to
+// see would face a reference count of 0 and look like one new category,
+// while in the full table a category seen once in the reference and one
+// seen once in the window are alike. It is used when the profile folded no
+// category away; otherwise the profile's Unseen already mixes categories
+// and the window's unseen rows face it as one bucket.
+func categoryTable(ref, win []float64, c *categoricalCounts) (r, w []float64) {
+	k := len(ref) - 2
+	r = append(r, ref[:k]...)
+	w = append(w, win[:k]...)
+	names := make([]string, 0, len(c.unseen))
+	for v := range c.unseen {
+		names = append(names, v)
+	}
+	slices.Sort(names)
+	rest := win[k]
+	for _, v := range names {
+		n := float64(c.unseen[v])
+		r, w = append(r, 0), append(w, n)
+		rest -= n
+	}
+	if rest > 0 {
+		r, w = append(r, 0), append(w, rest)
+	}
+	return append(r, ref[k+1]), append(w, win[k+1])
+}
+
+// unseenEstimate returns how many rows the reference would be expected to
+// have had in categories it never saw, by Good and Turing's estimate of the
+// missing mass: the number of categories seen exactly once. The profile lists
+// categories from its own sample, so a window of the same distribution has
+// rows in categories the reference never met (8% of them for 200 equally
+// likely categories and a 500-row reference) while the reference has none:
+// counted as they are, that alone would read as a new category. When the
+// least frequent listed category was seen once, every category folded into
+// Unseen by MaxCategories was seen once too and counts as well. With a
+// reference large enough to see every category more than once it is 0.
+func unseenEstimate(p *CategoricalProfile) float64 {
+	once, least := int64(0), int64(math.MaxInt64)
+	for _, n := range p.Counts {
+		if n == 1 {
+			once++
+		}
+		least = min(least, n)
+	}
+	if least == 1 {
+		once += p.Unseen
+	}
+	return float64(once)
+}

@@ -76,7 +76,17 @@ type categoricalCounts struct {
 	index   map[string]int
 	counts  []int64 // per reference category, then unseen
 	missing int64
+	// unseen counts the rows of each category the reference does not
+	// list, for the first MaxUnseenNames such categories; the rest are only
+	// in counts[len(counts)-1].
+	unseen map[string]int64
 }
+
+// MaxUnseenNames is how many categories that its profile does not list a
+// window counts one by one, per feature. The two-sample chi-squared test
+// gives each of them a column of its own (see FeatureReport.ChiSquare);
+// rows of further ones are only counted together.
+const MaxUnseenNames = 1000
 
 // NewWindow returns an empty window against ref. It fails with ErrProfile
 // if ref is inconsistent.
@@ -379,11 +389,27 @@ func (c *categoricalCounts) add(v string) {
 		c.missing++
 		return
 	}
+	c.addN(v, 1)
+}
+
+// addN adds n rows of the present category v.
+func (c *categoricalCounts) addN(v string, n int64) {
 	i, ok := c.index[v]
-	if !ok {
-		i = len(c.counts) - 1
+	if ok {
+		c.counts[i] += n
+		return
 	}
-	c.counts[i]++
+	c.counts[len(c.counts)-1] += n
+	c.addUnseen(v, n)
+}
+
+func (c *categoricalCounts) addUnseen(v string, n int64) {
+	if _, ok := c.unseen[v]; ok || len(c.unseen) < MaxUnseenNames {
+		if c.unseen == nil {
+			c.unseen = map[string]int64{}
+		}
+		c.unseen[v] += n
+	}
 }
 
 // Merge adds the rows of other, a window of the same profile, to w: every
@@ -431,6 +457,14 @@ func (c *categoricalCounts) merge(o *categoricalCounts) {
 		c.counts[i] += n
 	}
 	c.missing += o.missing
+	names := make([]string, 0, len(o.unseen))
+	for v := range o.unseen {
+		names = append(names, v)
+	}
+	slices.Sort(names) // which names fit under MaxUnseenNames must not depend on map order
+	for _, v := range names {
+		c.addUnseen(v, o.unseen[v])
+	}
 }
 
 // sameAs says whether two compiled profiles count rows the same way.

@@ -490,13 +490,13 @@ func TestStreamingCategoricalMatchesScipy(t *testing.T) {
 					_ = w.AddRow(nil, []string{cat})
 				}
 			}
-			f := mustReport(t, w, ReportOptions{Smoothing: c.Smoothing}).Features[0]
+			f := mustReport(t, w, ReportOptions{}).Features[0]
 			assertClose(t, "PSI", f.PSI, c.PSI)
 			assertClose(t, "Jensen-Shannon", f.JensenShannon, c.JS)
 			assertClose(t, "chi-squared", f.ChiSquare.Statistic, c.ChiSquare)
 			assertClose(t, "chi-squared p-value", f.ChiSquare.PValue, c.ChiSquarePValue)
-			if f.ChiSquare.DoF != c.DoF {
-				t.Errorf("dof %d, scipy's case has %d", f.ChiSquare.DoF, c.DoF)
+			if f.ChiSquare.DoF != c.DoF || f.ChiSquare.Pooled != c.Pooled {
+				t.Errorf("dof %d with %d buckets pooled, scipy's case has %d and %d", f.ChiSquare.DoF, f.ChiSquare.Pooled, c.DoF, c.Pooled)
 			}
 		})
 	}
@@ -514,7 +514,8 @@ func TestReportOptions(t *testing.T) {
 		{name: "a small shift is below the default major band", opts: ReportOptions{}, wantDrifted: false},
 		{name: "alarming at moderate catches a smaller shift", opts: ReportOptions{ModeratePSI: 0.005, AlarmSeverity: SeverityModerate}, wantDrifted: true},
 		{name: "a KS alarm catches a shift that PSI grades as minor", opts: ReportOptions{KSAlarm: 0.03}, wantDrifted: true},
-		{name: "requiring significance at a tiny alpha silences the alarm", opts: ReportOptions{KSAlarm: 0.03, RequireSignificance: true, Alpha: 1e-30}, wantDrifted: false},
+		{name: "a tiny false-alarm rate silences even the KS alarm", opts: ReportOptions{KSAlarm: 0.03, FalseAlarmRate: 1e-30}, wantDrifted: false},
+		{name: "a false-alarm rate of 1 is refused", opts: ReportOptions{FalseAlarmRate: 1}, wantErr: true},
 		{name: "bonferroni is accepted", opts: ReportOptions{Correction: CorrectionBonferroni}, wantDrifted: false},
 		{name: "bands in the wrong order are refused", opts: ReportOptions{ModeratePSI: 0.3, MajorPSI: 0.2}, wantErr: true},
 		{name: "an unknown correction is refused", opts: ReportOptions{Correction: "holm"}, wantErr: true},

@@ -11,9 +11,19 @@ import (
 
 // Names of the tests a Comparison reports in its Test field.
 const (
-	McNemarExact    = "mcnemar-exact"    // accuracy, fewer than 25 discordant rows
-	McNemarChi2     = "mcnemar-chi2"     // accuracy, 25 or more discordant rows
-	PairedBootstrap = "paired-bootstrap" // every other metric
+	// McNemarOneSided is the test for accuracy: the one-sided exact
+	// binomial test on the discordant rows.
+	McNemarOneSided = "mcnemar-exact-one-sided"
+	// PairedBootstrap is the test for every other metric: the one-sided
+	// paired bootstrap.
+	PairedBootstrap = "paired-bootstrap"
+
+	// McNemarExact and McNemarChi2 name the two-sided McNemar tests of
+	// earlier versions (exact below 25 discordant rows, chi-squared with
+	// continuity correction from 25 on). Compare no longer reports them;
+	// they remain so that Decide can read comparisons recorded before.
+	McNemarExact = "mcnemar-exact"
+	McNemarChi2  = "mcnemar-chi2"
 )
 
 // Defaults of CompareOptions.
@@ -31,7 +41,9 @@ const (
 type CompareOptions struct {
 	// Resamples is the number of bootstrap resamples; 0 means 1000.
 	Resamples int `json:"resamples"`
-	// Confidence is the coverage of the interval, in (0, 1); 0 means 0.95.
+	// Confidence is the coverage of the intervals, in (0, 1); 0 means 0.95.
+	// 1 - Confidence is the level at which the one-sided bound (Bound)
+	// excludes 0 exactly when the p-value is below it: Policy.Confidence.
 	Confidence float64 `json:"confidence"`
 	// Seed makes the resamples reproducible: the same seed, rows and
 	// predictions give the same Comparison.
@@ -52,9 +64,11 @@ type CompareOptions struct {
 //	Improvement         = -AbsoluteChange                (lower is better: log_loss, brier)
 //	RelativeImprovement = Improvement / |champion|
 //
-// When the champion's value is 0 the relative figures have no finite value
-// and are nil (JSON null); Decide then treats any positive improvement as
-// meeting a relative threshold.
+// Two values within 1e-12 × max(1, |champion|, |challenger|) of each other
+// are a tie: their change and improvement are exactly 0 (rounding noise is
+// no improvement). When the champion's value is 0 the relative figures have
+// no finite value and are nil (JSON null); Decide then treats any positive
+// improvement as meeting a relative threshold.
 type Comparison struct {
 	Metric         string  `json:"metric"`
 	HigherIsBetter bool    `json:"higher_is_better"`
@@ -68,25 +82,37 @@ type Comparison struct {
 	// RelativeImprovement is nil when Champion is 0.
 	RelativeImprovement *float64 `json:"relative_improvement"`
 	// IntervalLow and IntervalHigh bound AbsoluteChange (challenger -
-	// champion, not Improvement) with the given Confidence: the percentile
-	// interval of the paired bootstrap.
+	// champion, not Improvement) with the given Confidence: the two-sided
+	// percentile interval of the paired bootstrap, for the record.
 	IntervalLow  float64 `json:"interval_low"`
 	IntervalHigh float64 `json:"interval_high"`
 	Confidence   float64 `json:"confidence"`
+	// Bound is the one-sided Confidence bound of AbsoluteChange in the
+	// direction the test asks about, the interval dual to the test behind
+	// PValue: a lower bound, [Bound, +inf), for a score; an upper bound,
+	// (-inf, Bound], for a loss. It lies beyond 0 in the better direction
+	// exactly when PValue < 1 - Confidence. For accuracy it comes from the
+	// discordant rows (see mcNemarLowerBound), for the other metrics from the
+	// bootstrap. nil when the resamples are too few for a bound at that
+	// confidence, and in comparisons recorded by earlier versions.
+	Bound *float64 `json:"bound,omitempty"`
 	// Resamples is the number of bootstrap resamples the interval and
 	// BootstrapPValue rest on. Resamples in which the metric is undefined
 	// (roc_auc on a resample with one class) are left out; Compare fails when
 	// that is more than 10% of them.
 	Resamples int    `json:"resamples"`
 	Seed      uint64 `json:"seed"`
-	// Test names the test behind PValue: McNemarExact, McNemarChi2 or
-	// PairedBootstrap.
+	// Test names the test behind PValue: McNemarOneSided or PairedBootstrap
+	// (McNemarExact or McNemarChi2 in comparisons recorded by earlier
+	// versions, whose McNemar p-values were two-sided).
 	Test string `json:"test"`
-	// PValue is McNemar's two-sided p-value for accuracy and BootstrapPValue
-	// for every other metric.
+	// PValue is the one-sided p-value of "the challenger is not better":
+	// McNemar's one-sided exact test for accuracy, BootstrapPValue for every
+	// other metric.
 	PValue float64 `json:"p_value"`
 	// BootstrapPValue is the one-sided p-value of "the challenger is not
-	// better": (1 + resamples with Improvement <= 0) / (1 + Resamples).
+	// better": (1 + resamples with Improvement <= 0) / (1 + Resamples), a
+	// resample tied up to rounding noise counting as not better.
 	BootstrapPValue float64 `json:"bootstrap_p_value"`
 	// Discordant holds McNemar's counts; only for accuracy.
 	Discordant *Discordant `json:"discordant,omitempty"`
@@ -99,8 +125,9 @@ type Discordant struct {
 	ChampionOnly int `json:"champion_only"`
 	// ChallengerOnly is c: the challenger is right, the champion wrong.
 	ChallengerOnly int `json:"challenger_only"`
-	// Statistic is min(b, c) for the exact test and
-	// (|b - c| - 1)^2 / (b + c) for the chi-squared test.
+	// Statistic is c, the binomial count of the one-sided exact test (in
+	// earlier versions' records: min(b, c) for the two-sided exact test,
+	// (|b - c| - 1)^2 / (b + c) for the chi-squared test).
 	Statistic float64 `json:"statistic"`
 }
 
@@ -110,9 +137,9 @@ type Discordant struct {
 // 1, needed by roc_auc, log_loss and brier and ignored (may be nil) for the
 // other metrics.
 //
-// For accuracy the p-value is McNemar's test on the discordant rows (exact
-// binomial when fewer than 25, chi-squared with continuity correction
-// otherwise); for every metric, accuracy included, Compare draws
+// Every p-value is one-sided, for the question Decide asks: is the
+// challenger better? For accuracy it is McNemar's one-sided exact test on
+// the discordant rows; for every metric, accuracy included, Compare draws
 // opts.Resamples paired bootstrap resamples of the rows (the same rows for
 // both models) for the interval of challenger - champion and a one-sided
 // p-value. Resample b draws its rows from a PCG generator seeded with
@@ -168,7 +195,7 @@ func Compare(metric string, numClasses int, truth, champPred, chalPred []int, ch
 		Rows:           len(truth),
 		Champion:       champVal,
 		Challenger:     chalVal,
-		AbsoluteChange: chalVal - champVal,
+		AbsoluteChange: change(champVal, chalVal),
 		Improvement:    improvement(info.higherIsBetter, champVal, chalVal),
 		Confidence:     opts.Confidence,
 		Seed:           opts.Seed,
@@ -185,19 +212,32 @@ func Compare(metric string, numClasses int, truth, champPred, chalPred []int, ch
 		return Comparison{}, fmt.Errorf("%s is undefined in %d of %d bootstrap resamples: too few rows of one class for a comparison",
 			metric, dropped, opts.Resamples)
 	}
+	// Ties are exact zeros (pairedBootstrap), so "not better" is <= 0.
 	notBetter := 0
 	for _, d := range diffs {
-		if improvement(info.higherIsBetter, 0, d) <= 0 {
+		if !info.higherIsBetter {
+			d = -d
+		}
+		if d <= 0 {
 			notBetter++
 		}
 	}
 	slices.Sort(diffs)
-	tail := (1 - opts.Confidence) / 2
-	c.IntervalLow = quantile(diffs, tail)
-	c.IntervalHigh = quantile(diffs, 1-tail)
+	// 1 - 0.95 is 0.050000000000000044 in floating point: rounded to 12
+	// decimals, gamma equals the significance level a policy writes.
+	gamma := math.Round((1-opts.Confidence)*1e12) / 1e12
+	c.IntervalLow = quantile(diffs, gamma/2)
+	c.IntervalHigh = quantile(diffs, 1-gamma/2)
 	c.Resamples = len(diffs)
 	c.BootstrapPValue = float64(1+notBetter) / float64(1+len(diffs))
 	c.PValue = c.BootstrapPValue
+	if i, ok := bootstrapBoundIndex(len(diffs), gamma); ok {
+		bound := diffs[i] // the i+1-th smallest change: a lower bound
+		if !info.higherIsBetter {
+			bound = diffs[len(diffs)-1-i] // the i+1-th largest: an upper bound
+		}
+		c.Bound = &bound
+	}
 
 	if metric == MetricAccuracy {
 		var b, cc int
@@ -210,25 +250,17 @@ func Compare(metric string, numClasses int, truth, champPred, chalPred []int, ch
 				cc++
 			}
 		}
-		test, stat, p := mcNemar(b, cc)
-		c.Test, c.PValue = test, p
-		c.Discordant = &Discordant{ChampionOnly: b, ChallengerOnly: cc, Statistic: stat}
+		bound := mcNemarLowerBound(b, cc, len(truth), gamma)
+		c.Test, c.PValue, c.Bound = McNemarOneSided, mcNemarGreater(b, cc), &bound
+		c.Discordant = &Discordant{ChampionOnly: b, ChallengerOnly: cc, Statistic: float64(cc)}
 	}
 	return c, nil
 }
 
-// improvement is the change from champion to challenger signed so that
-// positive means better.
-func improvement(higherIsBetter bool, champion, challenger float64) float64 {
-	if higherIsBetter {
-		return challenger - champion
-	}
-	return champion - challenger
-}
-
 // pairedBootstrap returns challenger - champion on each resample in which the
-// metric is defined for both. Resample b draws n rows with replacement from
-// its own generator, PCG(seed, b); the same draw weights both models.
+// metric is defined for both, exactly 0 when the two are tied up to rounding
+// noise. Resample b draws n rows with replacement from its own generator,
+// PCG(seed, b); the same draw weights both models.
 func pairedBootstrap(metric string, champ, chal *rows, resamples int, seed uint64) []float64 {
 	diffs := make([]float64, resamples)
 	defined := make([]bool, resamples)
@@ -246,7 +278,7 @@ func pairedBootstrap(metric string, champ, chal *rows, resamples int, seed uint6
 				}
 				vc, okc := champ.value(metric, w)
 				vh, okh := chal.value(metric, w)
-				diffs[b], defined[b] = vh-vc, okc && okh
+				diffs[b], defined[b] = change(vc, vh), okc && okh
 			}
 		})
 	}

@@ -212,9 +212,9 @@ func TestAccuracyUsesMcNemarAndOtherMetricsTheBootstrap(t *testing.T) {
 		b, c     int
 		wantTest string
 	}{
-		{"few discordant rows use the exact binomial test", 3, 9, McNemarExact},
-		{"24 discordant rows still use the exact test", 12, 12, McNemarExact},
-		{"25 discordant rows use chi-squared with continuity correction", 12, 13, McNemarChi2},
+		{"few discordant rows use the one-sided exact binomial test", 3, 9, McNemarOneSided},
+		{"24 discordant rows use it", 12, 12, McNemarOneSided},
+		{"thousands of discordant rows still use it", 1200, 1300, McNemarOneSided},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

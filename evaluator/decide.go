@@ -82,12 +82,38 @@ type CandidateVerdict struct {
 // improvement of 0.85 - 0.80 meets a required 0.05.
 const tolerance = 1e-12
 
-// Decide applies the policy to the candidates of one run. champion is nil
-// when the model has none yet. Decide is deterministic and does no I/O, so it
-// may run inside a workflow: the same arguments always give the same
-// Decision, whatever the order of candidates. The rules are in the package
-// documentation.
+// Rules is a version of the rules Decide applies. A workflow that is
+// replayed must decide as it did when it ran, so it records which version it
+// decides by (RetrainWorkflow does, with workflow.GetVersion) and calls
+// DecideBy.
+type Rules int
+
+const (
+	// RulesExactSign are the first rules: an improvement (or a guardrail's
+	// worsening) counted when it was above exact zero, so two values that
+	// differed by one rounding step could promote, and candidates were
+	// ranked the same way.
+	RulesExactSign Rules = iota + 1
+	// RulesTieTolerance are today's rules: values within 1e-12 × max(1,
+	// |a|, |b|) of each other are a tie, which neither promotes nor ranks.
+	RulesTieTolerance
+)
+
+// Decide applies the policy to the candidates of one run by today's rules
+// (RulesTieTolerance). champion is nil when the model has none yet. Decide is
+// deterministic and does no I/O, so it may run inside a workflow: the same
+// arguments always give the same Decision, whatever the order of
+// candidates. The rules are in the package documentation.
 func Decide(p Policy, champion *Champion, candidates []Candidate) Decision {
+	return DecideBy(RulesTieTolerance, p, champion, candidates)
+}
+
+// DecideBy is Decide by the given version of the rules.
+func DecideBy(rules Rules, p Policy, champion *Champion, candidates []Candidate) Decision {
+	better := improvement
+	if rules == RulesExactSign {
+		better = exactImprovement
+	}
 	d := Decision{PrimaryMetric: p.PrimaryMetric, Reasons: []string{}, Candidates: []CandidateVerdict{}}
 	noChange := OutcomeNone
 	if champion != nil {
@@ -112,16 +138,20 @@ func Decide(p Policy, champion *Champion, candidates []Candidate) Decision {
 	best, passed := -1, 0
 	var tied []string
 	for i, c := range sorted {
-		v := judge(p, champion, c)
+		v := judge(p, champion, c, better)
 		d.Candidates = append(d.Candidates, v)
 		if !v.Passed {
 			continue
 		}
 		passed++
-		switch {
-		case best < 0 || improvement(higher, *d.Candidates[best].Value, *v.Value) > 0:
+		if best < 0 {
+			best = i
+			continue
+		}
+		switch gain := better(higher, *d.Candidates[best].Value, *v.Value); {
+		case gain > 0:
 			best, tied = i, nil
-		case *v.Value == *d.Candidates[best].Value:
+		case gain == 0:
 			tied = append(tied, v.Version)
 		}
 	}
@@ -197,8 +227,9 @@ func headlineWinner(p Policy, champion *Champion, c Candidate, v CandidateVerdic
 	return b.String()
 }
 
-// judge checks one candidate against every condition of the policy.
-func judge(p Policy, champion *Champion, c Candidate) CandidateVerdict {
+// judge checks one candidate against every condition of the policy; better
+// is the improvement by the rules in force.
+func judge(p Policy, champion *Champion, c Candidate, better func(bool, float64, float64) float64) CandidateVerdict {
 	v := CandidateVerdict{Version: c.Version, Algorithm: c.Algorithm, Passed: true, Reasons: []string{}}
 	check := func(ok bool, reason string) {
 		if !ok && v.Passed {
@@ -236,7 +267,7 @@ func judge(p Policy, champion *Champion, c Candidate) CandidateVerdict {
 	}
 
 	if comp, ok := findComparison(c.Comparisons, p.PrimaryMetric); ok {
-		ok, reason := checkPrimary(p, comp)
+		ok, reason := checkPrimary(p, comp, better)
 		check(ok, reason)
 		if v.Passed {
 			v.Deciding = reason // replaced by a guardrail that fails below
@@ -246,7 +277,7 @@ func judge(p Policy, champion *Champion, c Candidate) CandidateVerdict {
 	}
 	for _, g := range p.Guardrails {
 		if comp, ok := findComparison(c.Comparisons, g.Metric); ok {
-			check(checkGuardrail(g, comp))
+			check(checkGuardrail(g, comp, better))
 		} else {
 			check(false, fmt.Sprintf("guardrail %s: no comparison with champion %s", g.Metric, champion.Version))
 		}
@@ -274,9 +305,9 @@ func checkBound(m Metrics, b Bound) (bool, string) {
 
 // checkPrimary applies the improvement thresholds and the significance test
 // to the comparison on the primary metric, in one sentence.
-func checkPrimary(p Policy, c Comparison) (bool, string) {
+func checkPrimary(p Policy, c Comparison, better func(bool, float64, float64) float64) (bool, string) {
 	higher, _ := Direction(c.Metric)
-	imp := improvement(higher, c.Champion, c.Challenger)
+	imp := better(higher, c.Champion, c.Challenger)
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s %s vs champion %s", c.Metric, num(c.Challenger), num(c.Champion))
 	if !higher {
@@ -311,6 +342,9 @@ func checkPrimary(p Policy, c Comparison) (bool, string) {
 	}
 
 	test := testName(c.Test)
+	if c.Test == McNemarOneSided || c.Test == PairedBootstrap {
+		test += " one-sided"
+	}
 	switch pv := c.PValue; {
 	case p.SignificanceLevel == 0:
 		fmt.Fprintf(&b, ", %s p=%s (no significance required)", test, pvalue(pv))
@@ -320,7 +354,14 @@ func checkPrimary(p Policy, c Comparison) (bool, string) {
 		ok = false
 		fmt.Fprintf(&b, ", %s p=%s, not below %s", test, pvalue(pv), pvalue(p.SignificanceLevel))
 	}
-	if c.Resamples > 0 {
+	switch {
+	case c.Bound != nil && higher:
+		fmt.Fprintf(&b, ", %s one-sided interval of challenger - champion [%s, +inf)",
+			percent(c.Confidence, false), signed(*c.Bound))
+	case c.Bound != nil:
+		fmt.Fprintf(&b, ", %s one-sided interval of challenger - champion (-inf, %s]",
+			percent(c.Confidence, false), signed(*c.Bound))
+	case c.Resamples > 0: // recorded before one-sided bounds
 		fmt.Fprintf(&b, ", %s interval of challenger - champion [%s, %s]",
 			percent(c.Confidence, false), signed(c.IntervalLow), signed(c.IntervalHigh))
 	}
@@ -328,9 +369,9 @@ func checkPrimary(p Policy, c Comparison) (bool, string) {
 }
 
 // checkGuardrail: the worsening, -Improvement, is at most MaxDrop.
-func checkGuardrail(g Guardrail, c Comparison) (bool, string) {
+func checkGuardrail(g Guardrail, c Comparison, better func(bool, float64, float64) float64) (bool, string) {
 	higher, _ := Direction(g.Metric)
-	worse := -improvement(higher, c.Champion, c.Challenger)
+	worse := -better(higher, c.Champion, c.Challenger)
 	head := fmt.Sprintf("guardrail %s %s vs champion %s", g.Metric, num(c.Challenger), num(c.Champion))
 	switch {
 	case worse <= 0:
@@ -375,10 +416,12 @@ func label(version, algorithm string) string {
 
 func testName(test string) string {
 	switch test {
-	case McNemarExact:
+	case McNemarOneSided:
 		return "McNemar exact"
+	case McNemarExact:
+		return "McNemar exact two-sided"
 	case McNemarChi2:
-		return "McNemar chi-squared"
+		return "McNemar chi-squared two-sided"
 	case PairedBootstrap:
 		return "paired bootstrap"
 	case "":

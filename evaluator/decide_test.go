@@ -1,20 +1,13 @@
 package evaluator
 
 import (
-	"bytes"
 	"encoding/json"
-	"flag"
 	"math"
-	"os"
-	"path/filepath"
 	"reflect"
-	"regexp"
 	"slices"
 	"strings"
 	"testing"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden decisions in testdata/decide")
 
 // metricsWith builds binary-model metrics holding the given values; only what
 // Decide reads is filled in.
@@ -51,24 +44,33 @@ func metricsWith(rows int, values map[string]float64) Metrics {
 }
 
 // comparison builds what Compare would report for champion and challenger
-// values on metric, with the given p-value and an interval of +-0.01 around
-// the change.
+// values on metric, with the given one-sided p-value, a two-sided interval
+// of +-0.01 around the change, and a one-sided 95% bound on the side p says:
+// the normal approximation's, improvement × (1 - z(0.95) / z(p)).
 func comparison(metric string, champion, challenger, p float64) Comparison {
 	higher, _ := Direction(metric)
+	imp := improvement(higher, champion, challenger)
+	bound := imp - 0.01
+	if z := math.Sqrt2 * math.Erfinv(1-2*p); z > 0 && imp > 0 {
+		bound = imp * (1 - 1.6448536269514722/z)
+	}
+	if !higher {
+		bound = -bound
+	}
 	c := Comparison{
 		Metric: metric, HigherIsBetter: higher, Rows: 5000,
 		Champion: champion, Challenger: challenger,
 		AbsoluteChange: challenger - champion,
 		Improvement:    improvement(higher, champion, challenger),
 		IntervalLow:    challenger - champion - 0.01, IntervalHigh: challenger - champion + 0.01,
-		Confidence: 0.95, Resamples: 1000, Test: PairedBootstrap, PValue: p, BootstrapPValue: p,
+		Confidence: 0.95, Bound: &bound, Resamples: 1000, Test: PairedBootstrap, PValue: p, BootstrapPValue: p,
 	}
 	if champion != 0 {
 		rel, relImp := c.AbsoluteChange/math.Abs(champion), c.Improvement/math.Abs(champion)
 		c.RelativeChange, c.RelativeImprovement = &rel, &relImp
 	}
 	if metric == MetricAccuracy {
-		c.Test = McNemarChi2
+		c.Test = McNemarOneSided
 	}
 	return c
 }
@@ -320,10 +322,6 @@ func decideCases() []decideCase {
 	}
 }
 
-func slug(name string) string {
-	return strings.Trim(regexp.MustCompile(`[^a-z0-9]+`).ReplaceAllString(strings.ToLower(name), "-"), "-")
-}
-
 func TestDecideMatchesGoldenDecisions(t *testing.T) {
 	for _, tc := range decideCases() {
 		t.Run(tc.name, func(t *testing.T) {
@@ -332,28 +330,7 @@ func TestDecideMatchesGoldenDecisions(t *testing.T) {
 				t.Errorf("outcome %q, winner %q; want %q, %q\nreasons:\n  %s",
 					d.Outcome, d.Winner, tc.wantOutcome, tc.wantWinner, strings.Join(d.Reasons, "\n  "))
 			}
-			var buf bytes.Buffer
-			enc := json.NewEncoder(&buf)
-			enc.SetEscapeHTML(false) // keep ">=" readable in the golden files
-			enc.SetIndent("", "  ")
-			if err := enc.Encode(d); err != nil {
-				t.Fatalf("encode decision: %v", err)
-			}
-			got := buf.Bytes()
-			path := filepath.Join("testdata", "decide", slug(tc.name)+".json")
-			if *update {
-				if err := os.WriteFile(path, got, 0o644); err != nil {
-					t.Fatal(err)
-				}
-				return
-			}
-			want, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatalf("read golden decision (run go test ./evaluator -run Golden -update): %v", err)
-			}
-			if !bytes.Equal(got, want) {
-				t.Errorf("decision differs from %s (rerun with -update if the change is intended):\ngot:\n%s\nwant:\n%s", path, got, want)
-			}
+			checkGolden(t, "decide", tc.name, d)
 		})
 	}
 }
@@ -378,7 +355,7 @@ func TestDecideReasonsShowTheNumbersAndFormulas(t *testing.T) {
 	d := Decide(basePolicy(), champion842(), []Candidate{challenger("01H3", "id3", 0.871, 0.69, 0.003)})
 	want := []string{
 		"promote 01H3 (id3) over champion 01HCHAMP: the only candidate, and it passed; roc_auc 0.871 vs champion 0.842",
-		"candidate 01H3 (id3): roc_auc 0.871 vs champion 0.842: +0.029 absolute (>= 0.005 required), +3.44% relative (>= 1% required), paired bootstrap p=0.003 < 0.05, 95% interval of challenger - champion [+0.019, +0.039]",
+		"candidate 01H3 (id3): roc_auc 0.871 vs champion 0.842: +0.029 absolute (>= 0.005 required), +3.44% relative (>= 1% required), paired bootstrap one-sided p=0.003 < 0.05, 95% one-sided interval of challenger - champion [+0.01164, +inf)",
 		"candidate 01H3 (id3): guardrail recall 0.69 vs champion 0.7: worse by 0.01 (<= 0.02 allowed)",
 	}
 	for _, w := range want {
@@ -406,5 +383,27 @@ func TestDecideLeavesItsArgumentsUnchanged(t *testing.T) {
 	Decide(basePolicy(), champion842(), cands)
 	if !reflect.DeepEqual(cands, before) {
 		t.Error("Decide reordered or changed the caller's candidates")
+	}
+}
+
+func TestAComparisonRecordedBeforeOneSidedTestsReadsAsTwoSided(t *testing.T) {
+	// A run in flight across an upgrade decides on comparisons an earlier
+	// version recorded: a two-sided McNemar p-value and no one-sided bound.
+	old := comparison(MetricAccuracy, 0.80, 0.82, 0.01)
+	old.Test, old.Bound = McNemarChi2, nil
+	cand := Candidate{Version: "01H1", Metrics: metricsWith(5000, map[string]float64{MetricAccuracy: 0.82}), Comparisons: []Comparison{old}}
+	champ := &Champion{Version: "01HCHAMP", Metrics: metricsWith(5000, map[string]float64{MetricAccuracy: 0.80})}
+	d := DecideBy(RulesExactSign, Policy{PrimaryMetric: MetricAccuracy, SignificanceLevel: 0.05}, champ, []Candidate{cand})
+	want := "McNemar chi-squared two-sided p=0.01 < 0.05, 95% interval of challenger - champion [+0.01, +0.03]"
+	if d.Outcome != OutcomePromote || !strings.Contains(d.Candidates[0].Deciding, want) {
+		t.Errorf("outcome %q, deciding %q; want promote with %q", d.Outcome, d.Candidates[0].Deciding, want)
+	}
+}
+
+func TestPolicyConfidenceIsOneMinusTheSignificanceLevel(t *testing.T) {
+	for _, tc := range []struct{ alpha, want float64 }{{0.05, 0.95}, {0.01, 0.99}, {0, 0}} {
+		if got := (Policy{SignificanceLevel: tc.alpha}).Confidence(); got != tc.want {
+			t.Errorf("Confidence() at significance %v = %v, want %v", tc.alpha, got, tc.want)
+		}
 	}
 }

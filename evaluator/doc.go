@@ -1,13 +1,15 @@
 // Package evaluator scores classifiers on a holdout, compares a challenger
-// with the champion on the same rows, and decides with a promotion policy
-// whether a candidate replaces the champion.
+// with the champion on the same rows, decides with a promotion policy
+// whether a candidate replaces the champion, and judges a winner's shadow
+// period before it does.
 //
 // It is pure Go over slices: no I/O, no clock, no global randomness, and it
-// imports nothing of Kingmaker. Reading rows, running models and storing
-// results belong to the activities and the registry. Score and Compare take
-// per-row data and run in activities; Decide takes only their compact
-// results (Metrics, Comparison) and is deterministic, so it runs inside a
-// workflow. Every result type is JSON-serialisable and never holds NaN or
+// imports nothing of Kingmaker (a test in internal/archtest holds that).
+// Reading rows, running models, gathering live evidence and storing results
+// belong to the activities and the registry. Score and Compare take per-row
+// data and run in activities; Decide and JudgeShadow take only compact
+// results (Metrics, Comparison, ShadowEvidence) and are deterministic, so
+// they run inside a workflow. Every result type is JSON-serialisable and never holds NaN or
 // ±Inf: an undefined value is a nil pointer (JSON null or absent).
 //
 // # Metrics (Score)
@@ -61,31 +63,67 @@
 //
 // The relative figures are nil (JSON null) when the champion's value is 0.
 //
-// For accuracy the p-value is McNemar's test on the discordant rows: b rows
-// where only the champion is right, c where only the challenger is. When
-// b + c < 25 it is exact (statsmodels mcnemar, exact=True):
+// # Ties
 //
-//	p = min(1, 2 Σ_{k=0}^{min(b,c)} C(b+c, k) / 2^(b+c))
+// Two values a and b of a metric are a tie when
 //
-// otherwise chi-squared with continuity correction (exact=False,
-// correction=True): X² = (|b - c| - 1)² / (b + c), p = P(χ²₁ ≥ X²). Like
-// statsmodels, the correction is not clamped at zero (b = c gives
-// X² = 1/(b+c)). McNemar's p-value is two-sided.
+//	|a - b| <= 1e-12 × max(1, |a|, |b|)
 //
-// For every metric, accuracy included, Compare draws B paired bootstrap
-// resamples (CompareOptions.Resamples, default 1000): resample b takes n row
-// indices uniformly with replacement from math/rand/v2's PCG seeded with
+// and a tie is a change and an improvement of exactly 0, wherever a sign
+// decides: the improvement Decide judges, the ranking of candidates, and
+// each bootstrap resample's difference. Rounding is the reason: a macro
+// average adds per-class values in class order, so the same values in
+// another order can differ by a step of 2⁻⁵³ (recall_macro
+// 0.19999999999999998 vs 0.20000000000000004). The worst rounding of a mean
+// of K values in [0, 1] is about K × 1.1e-16, below the tolerance up to
+// some 9,000 classes, while one holdout row moves accuracy, precision,
+// recall and their macro averages by at least 1/(K·n), above it for any
+// holdout of fewer than 10¹²/K rows.
+//
+// # Tests: one-sided, for "is the challenger better?"
+//
+// Every p-value is one-sided, for the null hypothesis "the challenger is
+// not better", and comes with the one-sided interval dual to it.
+// γ = 1 - Confidence (CompareOptions.Confidence, default 0.95; the retrain
+// activity passes 1 - significance_level, so γ is the policy's α).
+//
+// Accuracy: McNemar's test, one-sided and exact, on the discordant rows: b
+// rows where only the champion is right, c where only the challenger is.
+// Under the null, c ~ Binomial(b + c, 1/2):
+//
+//	p = P(X >= c) = Σ_{k=c}^{b+c} C(b+c, k) / 2^(b+c)
+//
+// as scipy.stats.binomtest(c, b+c, 0.5, alternative="greater") computes it,
+// at any b + c (there is no normal approximation: the sum is done term by
+// term, outward from the mode). The one-sided interval of challenger -
+// champion is [L, +inf) with
+//
+//	L = (b + c) (2 θ_L - 1) / n,   P(X >= c; b + c, θ_L) = γ
+//
+// θ_L the exact (Clopper-Pearson) lower bound of the chance that a
+// discordant row favours the challenger; L > 0 exactly when p < γ.
+//
+// Every other metric: a paired bootstrap. Compare draws B resamples
+// (CompareOptions.Resamples, default 1000): resample b takes n row indices
+// uniformly with replacement from math/rand/v2's PCG seeded with
 // (CompareOptions.Seed, b), and weights both models' rows with them. With
-// D_b = challenger - champion on resample b and α = 1 - confidence (default
-// 0.95):
+// D_b = challenger - champion on resample b (0 for a tie) and I_b its
+// improvement (D_b, or -D_b for a loss):
 //
-//	interval = [ Q(α/2), Q(1 - α/2) ] of the D_b   (Q: linear interpolation, numpy's default)
-//	bootstrap p-value = (1 + #{b : improvement on resample b <= 0}) / (1 + B)
+//	p = (1 + #{b : I_b <= 0}) / (1 + B)
+//	one-sided interval: [D_(r), +inf) for a score, (-inf, D_(B+1-r)] for a loss,
+//	                    D_(r) the r-th smallest, r = ⌈γ (1 + B)⌉ - 1
 //
-// The bootstrap p-value is one-sided, for "the challenger is not better";
-// it is the Comparison's PValue for every metric but accuracy. Resamples on
-// which a metric is undefined (roc_auc with one class) are left out; if more
-// than 10% are, Compare fails.
+// so the bound lies beyond 0 exactly when p < γ (no bound, nil, when r < 1:
+// then p can never be below γ). For the record Compare also keeps the
+// two-sided percentile interval [Q(γ/2), Q(1 - γ/2)] of the D_b (Q: linear
+// interpolation, numpy's default), and for accuracy the bootstrap p-value
+// beside McNemar's. Resamples on which a metric is undefined (roc_auc with
+// one class) are left out; if more than 10% are, Compare fails.
+//
+// Comparisons recorded by earlier versions carry a two-sided McNemar
+// p-value (Test McNemarExact or McNemarChi2) and no Bound; Decide reads them
+// as they are and shows their two-sided interval.
 //
 // # Promotion policy (Decide)
 //
@@ -101,13 +139,15 @@
 // RelativeImprovement on the primary metric, recomputed from the
 // Comparison's Champion and Challenger values:
 //
-//  4. I > 0 and I >= MinAbsoluteImprovement: a candidate never replaces the
-//     champion on a tie, even with zero thresholds.
+//  4. I > 0 and I >= MinAbsoluteImprovement, I being 0 for a tie (see
+//     Ties): a candidate never replaces the champion on a tie, even with
+//     zero thresholds.
 //  5. R >= MinRelativeImprovement; when the champion's value is 0, R is
 //     undefined and any I > 0 meets it.
-//  6. SignificanceLevel = 0, or the primary Comparison's PValue <
-//     SignificanceLevel. For accuracy that is McNemar's two-sided p-value,
-//     which with condition 4 amounts to a one-sided test at level α/2.
+//  6. SignificanceLevel = 0, or the primary Comparison's one-sided PValue <
+//     SignificanceLevel (McNemar's for accuracy, the bootstrap's
+//     otherwise). A configuration that names no level gets
+//     DefaultSignificanceLevel, 0.05; 0 turns the test off.
 //  7. For each guardrail: -Improvement on its metric <= MaxDrop.
 //
 // Threshold comparisons in 1, 3, 4, 5 and 7 allow 1e-12 of floating-point
@@ -115,7 +155,7 @@
 // or guardrail) fails its condition.
 //
 // The winner is the passing candidate with the best primary metric (higher,
-// or lower for a loss); equal values go to the lowest version string. The
+// or lower for a loss); tied values go to the lowest version string. The
 // outcome is:
 //
 //	champion  winner  RequireApproval  Outcome
@@ -132,7 +172,33 @@
 //
 //	candidate 01H3 (id3): roc_auc 0.871 vs champion 0.842: +0.029 absolute
 //	(>= 0.005 required), +3.44% relative (>= 1% required), paired bootstrap
-//	p=0.003 < 0.05, 95% interval of challenger - champion [+0.019, +0.039]
+//	one-sided p=0.003 < 0.05, 95% one-sided interval of challenger - champion
+//	[+0.01164, +inf)
 //
-// The golden decisions in testdata/decide hold these rules.
+// The golden decisions in testdata/decide hold these rules. Decide applies
+// today's rules (RulesTieTolerance); DecideBy applies an earlier version,
+// for a workflow replaying a decision it made before ties had a tolerance
+// (RulesExactSign: I > 0 compared with exact zero).
+//
+// # Shadow rules (JudgeShadow)
+//
+// With a shadow period (a model's policy.shadow), the winner Decide would
+// promote first scores live traffic beside the champion. JudgeShadow
+// applies ShadowRules to the ShadowEvidence of the period, in order:
+//
+//  1. Fewer than MinRequests rows scored by both models fail: too little
+//     evidence.
+//  2. With at least MinLabelledRows labelled rows and both models' live
+//     metrics on them, labels decide: the shadow passes when its live
+//     accuracy is at most MaxAccuracyDrop below the champion's (1e-12 of
+//     floating-point noise allowed), and fails otherwise, whatever the
+//     agreement: labels veto a look-alike that is worse.
+//  3. Otherwise agreement decides: the shadow passes when it predicts the
+//     champion's class on at least MinAgreement of the rows; with no rows
+//     there is no agreement, and it fails.
+//
+// The first reason is the deciding rule's sentence, with its numbers; when
+// more than one champion generation answered during the period, a second
+// reason says the champion changed, so the promotion's compare-and-set will
+// lose. The golden verdicts in testdata/shadow hold these rules.
 package evaluator

@@ -7,6 +7,12 @@ import (
 	"strings"
 )
 
+// DefaultSignificanceLevel is the significance level a configuration gets
+// when it names none: with it, a challenger no better than the champion is
+// promoted in at most 5% of runs. A Policy's zero value has no test; 0 in a
+// configuration turns the test off explicitly.
+const DefaultSignificanceLevel = 0.05
+
 // Policy says when a candidate may replace the champion. Field names in
 // errors and reasons are the JSON/YAML names. See the package documentation
 // for how Decide applies it.
@@ -114,6 +120,17 @@ func (p Policy) Validate() []error {
 		add("min_holdout_rows", "%d: must be >= 0", p.MinHoldoutRows)
 	}
 	return errs
+}
+
+// Confidence is the CompareOptions.Confidence of this policy's comparisons:
+// 1 - SignificanceLevel, so that a Comparison's one-sided bound lies beyond
+// 0 exactly when its p-value is below the level the policy tests at; 0
+// (Compare's default, 95%) when the policy has no test.
+func (p Policy) Confidence() float64 {
+	if p.SignificanceLevel <= 0 || p.SignificanceLevel >= 1 {
+		return 0
+	}
+	return 1 - p.SignificanceLevel
 }
 
 // ComparedMetrics returns the metrics Compare must be run on for Decide: the

@@ -46,9 +46,11 @@ type reference struct {
 		Name           string  `json:"name"`
 		ChampionOnly   int     `json:"champion_only"`
 		ChallengerOnly int     `json:"challenger_only"`
+		Rows           int     `json:"rows"`
 		Test           string  `json:"test"`
 		Statistic      float64 `json:"statistic"`
 		PValue         float64 `json:"p_value"`
+		LowerBound95   float64 `json:"lower_bound_95"`
 	} `json:"mcnemar"`
 }
 
@@ -151,26 +153,59 @@ func discordantRows(b, c int) (truth, champ, chal []int) {
 	return truth, champ, chal
 }
 
-func TestMcNemarAgreesWithStatsmodels(t *testing.T) {
+// assertRelClose compares a value that may be tiny (a p-value in a far
+// tail) relative to its size.
+func assertRelClose(t *testing.T, what string, got, want float64) {
+	t.Helper()
+	if math.Abs(got-want) > referenceTolerance*math.Max(1e-300, math.Abs(want)) && math.Abs(got-want) > 1e-15 {
+		t.Errorf("%s = %.17g, reference says %.17g (relative difference %.3g, tolerance %g)",
+			what, got, want, (got-want)/want, referenceTolerance)
+	}
+}
+
+func TestOneSidedMcNemarAgreesWithSciPyBinomtest(t *testing.T) {
 	for _, tc := range loadReference(t).McNemar {
 		t.Run(tc.Name, func(t *testing.T) {
-			truth, champ, chal := discordantRows(tc.ChampionOnly, tc.ChallengerOnly)
-			c, err := Compare(MetricAccuracy, 2, truth, champ, chal, nil, nil, CompareOptions{Resamples: 50})
+			b, c := tc.ChampionOnly, tc.ChallengerOnly
+			if tc.Rows > 10_000 {
+				// Too many rows to bootstrap in a unit test: the test itself.
+				assertRelClose(t, "p-value", mcNemarGreater(b, c), tc.PValue)
+				if got := mcNemarLowerBound(b, c, tc.Rows, 0.05); math.Abs(got-tc.LowerBound95) > 1e-9 {
+					t.Errorf("95%% lower bound = %.17g, reference says %.17g", got, tc.LowerBound95)
+				}
+				return
+			}
+			truth, champ, chal := discordantRows(b, c)
+			if len(truth) != tc.Rows {
+				t.Fatalf("the holdout has %d rows, the reference assumed %d", len(truth), tc.Rows)
+			}
+			cmp, err := Compare(MetricAccuracy, 2, truth, champ, chal, nil, nil, CompareOptions{Resamples: 100})
 			if err != nil {
 				t.Fatalf("Compare: %v", err)
 			}
-			if c.Test != tc.Test {
-				t.Errorf("test = %q, want %q", c.Test, tc.Test)
+			if cmp.Test != tc.Test {
+				t.Errorf("test = %q, want %q", cmp.Test, tc.Test)
 			}
-			if c.Discordant == nil {
+			if cmp.Discordant == nil {
 				t.Fatal("no discordant counts for accuracy")
 			}
-			if c.Discordant.ChampionOnly != tc.ChampionOnly || c.Discordant.ChallengerOnly != tc.ChallengerOnly {
+			if cmp.Discordant.ChampionOnly != tc.ChampionOnly || cmp.Discordant.ChallengerOnly != tc.ChallengerOnly {
 				t.Errorf("discordant = (b %d, c %d), want (b %d, c %d)",
-					c.Discordant.ChampionOnly, c.Discordant.ChallengerOnly, tc.ChampionOnly, tc.ChallengerOnly)
+					cmp.Discordant.ChampionOnly, cmp.Discordant.ChallengerOnly, tc.ChampionOnly, tc.ChallengerOnly)
 			}
-			assertClose(t, "statistic", c.Discordant.Statistic, tc.Statistic)
-			assertClose(t, "p-value", c.PValue, tc.PValue)
+			assertClose(t, "statistic", cmp.Discordant.Statistic, tc.Statistic)
+			assertRelClose(t, "p-value", cmp.PValue, tc.PValue)
+			if cmp.Bound == nil {
+				t.Fatal("no one-sided bound for accuracy")
+			}
+			// scipy's Clopper-Pearson bound comes from a beta quantile, ours
+			// from a bisection on the binomial tail: equal to 1e-9.
+			if math.Abs(*cmp.Bound-tc.LowerBound95) > 1e-9 {
+				t.Errorf("95%% lower bound = %.17g, reference says %.17g", *cmp.Bound, tc.LowerBound95)
+			}
+			if (cmp.PValue < 0.05) != (*cmp.Bound > 0) {
+				t.Errorf("p = %v and lower bound %v disagree about 0.05", cmp.PValue, *cmp.Bound)
+			}
 		})
 	}
 }

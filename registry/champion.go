@@ -100,7 +100,7 @@ func (e *CASLostError) Unwrap() error { return ErrCASLost }
 // champion with INSERT ... IF NOT EXISTS, later ones with UPDATE ... IF
 // version = ? AND generation = ?, at the registry's serial consistency. Of
 // two racing promotions from the same generation exactly one wins; the other
-// gets a *CASLostError naming the winner. The version must exist.
+// gets a *CASLostError naming the winner. The version must be Servable.
 //
 // Promote is safe to retry: when the pointer already shows this very request
 // applied (same version, generation, actor and run, e.g. after a timeout that
@@ -110,7 +110,7 @@ func (r *Registry) Promote(ctx context.Context, req PromoteRequest) (*Champion, 
 	if req.By == "" || req.Reason == "" {
 		return nil, fmt.Errorf("promote %s: who (by) and why (reason) are required", req.Model)
 	}
-	if _, err := r.GetVersion(ctx, req.Model, req.Version); err != nil {
+	if _, err := r.Servable(ctx, req.Model, req.Version); err != nil {
 		return nil, fmt.Errorf("promote %s: %w", req.Model, err)
 	}
 	next := &Champion{
@@ -247,11 +247,7 @@ func (r *Registry) Rollback(ctx context.Context, model, by, reason string) (*Cha
 		return nil, fmt.Errorf("rollback %s: %w: generation %d is the first champion", model, err, cur.Generation)
 	}
 	// Never restore a version that cannot be served.
-	v, err := r.GetVersion(ctx, model, target)
-	if err != nil {
-		return nil, fmt.Errorf("rollback %s: %w", model, err)
-	}
-	if _, err := r.LoadArtifact(ctx, v); err != nil {
+	if _, err := r.Servable(ctx, model, target); err != nil {
 		return nil, fmt.Errorf("rollback %s: version %s cannot be champion again: %w", model, target, err)
 	}
 	want.Version = target

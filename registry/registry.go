@@ -43,6 +43,7 @@ type Registry struct {
 	s      *gocql.Session
 	ks     string
 	serial gocql.SerialConsistency
+	fits   VersionCheck
 }
 
 // New returns a registry over the tables of keyspace, using serial for the
@@ -75,8 +76,11 @@ type Version struct {
 	ArtifactSHA256 string             `json:"artifact_sha256"`
 	ArtifactSize   int64              `json:"artifact_size"`
 	ArtifactChunks int                `json:"artifact_chunks"`
-	TrainSeconds   float64            `json:"train_seconds"`
-	CreatedAt      time.Time          `json:"created_at"`
+	// MetadataSHA256 is the SHA-256 of the identity fields above (see
+	// metadataSHA256); empty on rows written before it was recorded.
+	MetadataSHA256 string    `json:"metadata_sha256,omitempty"`
+	TrainSeconds   float64   `json:"train_seconds"`
+	CreatedAt      time.Time `json:"created_at"`
 }
 
 // VersionID returns the timeuuid of a version made at t by the work named
@@ -109,13 +113,21 @@ func (r *Registry) SaveVersion(ctx context.Context, v *Version, artifact []byte)
 	if v.CreatedAt.IsZero() {
 		v.CreatedAt = time.Now().UTC()
 	}
+	// Cassandra keeps milliseconds: hash what will be read back.
+	v.WindowFrom, v.WindowTo, v.CreatedAt = ms(v.WindowFrom), ms(v.WindowTo), ms(v.CreatedAt)
+	meta, err := v.metadataSHA256()
+	if err != nil {
+		return err
+	}
+	v.MetadataSHA256 = meta
 	if err := r.q(`DELETE FROM %s.model_artifacts WHERE model = ? AND version = ?`, v.Model, v.ID).WithContext(ctx).Exec(); err != nil {
 		return fmt.Errorf("clear artifact chunks of %s/%s: %w", v.Model, v.ID, err)
 	}
 	for i := range v.ArtifactChunks {
 		chunk := artifact[i*ChunkSize : min((i+1)*ChunkSize, len(artifact))]
-		if err := r.q(`INSERT INTO %s.model_artifacts (model, version, chunk, data) VALUES (?, ?, ?, ?)`,
-			v.Model, v.ID, i, chunk).WithContext(ctx).Exec(); err != nil {
+		csum := sha256.Sum256(chunk)
+		if err := r.q(`INSERT INTO %s.model_artifacts (model, version, chunk, data, sha256) VALUES (?, ?, ?, ?, ?)`,
+			v.Model, v.ID, i, chunk, hex.EncodeToString(csum[:])).WithContext(ctx).Exec(); err != nil {
 			return fmt.Errorf("write artifact chunk %d of %s/%s: %w", i, v.Model, v.ID, err)
 		}
 	}
@@ -125,11 +137,11 @@ func (r *Registry) SaveVersion(ctx context.Context, v *Version, artifact []byte)
 	}
 	err = r.q(`INSERT INTO %s.model_versions (model, version, candidate, algorithm, params, run_id, workflow_id,
 		window_from, window_to, train_rows, holdout_rows, feature_schema, profile, metrics,
-		artifact_sha256, artifact_size, artifact_chunks, train_seconds, created_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		artifact_sha256, artifact_size, artifact_chunks, metadata_sha256, train_seconds, created_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		v.Model, v.ID, v.Candidate, v.Algorithm, string(params), v.RunID, v.WorkflowID,
 		v.WindowFrom, v.WindowTo, v.TrainRows, v.HoldoutRows, string(v.Schema), string(v.Profile), string(v.Metrics),
-		v.ArtifactSHA256, v.ArtifactSize, v.ArtifactChunks, v.TrainSeconds, v.CreatedAt).WithContext(ctx).Exec()
+		v.ArtifactSHA256, v.ArtifactSize, v.ArtifactChunks, v.MetadataSHA256, v.TrainSeconds, v.CreatedAt).WithContext(ctx).Exec()
 	if err != nil {
 		return fmt.Errorf("write version %s/%s: %w", v.Model, v.ID, err)
 	}
@@ -143,16 +155,18 @@ func (r *Registry) SetMetrics(ctx context.Context, model string, id gocql.UUID, 
 
 const versionColumns = `model, version, candidate, algorithm, params, run_id, workflow_id, window_from, window_to,
 	train_rows, holdout_rows, feature_schema, profile, metrics, artifact_sha256, artifact_size, artifact_chunks,
-	train_seconds, created_at`
+	metadata_sha256, train_seconds, created_at`
 
 func scanVersion(scan func(...any) bool) (*Version, bool, error) {
 	v := &Version{}
 	var params, schema, profile, metrics string
+	var meta *string
 	if !scan(&v.Model, &v.ID, &v.Candidate, &v.Algorithm, &params, &v.RunID, &v.WorkflowID, &v.WindowFrom, &v.WindowTo,
 		&v.TrainRows, &v.HoldoutRows, &schema, &profile, &metrics, &v.ArtifactSHA256, &v.ArtifactSize, &v.ArtifactChunks,
-		&v.TrainSeconds, &v.CreatedAt) {
+		&meta, &v.TrainSeconds, &v.CreatedAt) {
 		return nil, false, nil
 	}
+	v.MetadataSHA256 = deref(meta)
 	if params != "" && params != "null" {
 		if err := json.Unmarshal([]byte(params), &v.Params); err != nil {
 			return nil, false, fmt.Errorf("version %s/%s: params: %w", v.Model, v.ID, err)
@@ -184,6 +198,9 @@ func (r *Registry) GetVersion(ctx context.Context, model string, id gocql.UUID) 
 	if !ok {
 		return nil, fmt.Errorf("version %s of model %s: %w", id, model, ErrNotFound)
 	}
+	if err := v.checkMetadata(); err != nil {
+		return nil, err
+	}
 	return v, nil
 }
 
@@ -208,21 +225,40 @@ func (r *Registry) ListVersions(ctx context.Context, model string, limit int) ([
 	return out, nil
 }
 
-// LoadArtifact reads a version's artifact and checks its chunk count, size
-// and SHA-256. Any mismatch is ErrCorruptArtifact: the bytes are never
-// returned for prediction.
+// LoadArtifact reads a version's artifact and checks the version row's
+// identity hash, the recorded size and chunk count, each chunk's SHA-256 and
+// the whole artifact's. Any mismatch, or a size no artifact can have, is
+// ErrCorruptArtifact: the bytes are never returned for prediction.
 func (r *Registry) LoadArtifact(ctx context.Context, v *Version) ([]byte, error) {
-	iter := r.q(`SELECT chunk, data FROM %s.model_artifacts WHERE model = ? AND version = ?`, v.Model, v.ID).WithContext(ctx).Iter()
-	buf := make([]byte, 0, v.ArtifactSize)
+	if err := v.checkMetadata(); err != nil {
+		return nil, err
+	}
+	if err := v.checkSize(); err != nil {
+		return nil, err
+	}
+	iter := r.q(`SELECT chunk, data, sha256 FROM %s.model_artifacts WHERE model = ? AND version = ?`, v.Model, v.ID).WithContext(ctx).Iter()
+	// Grow as chunks arrive rather than trust the recorded size up front.
+	buf := make([]byte, 0, min(v.ArtifactSize, preallocate))
 	var (
 		chunk int
 		data  []byte
+		sum   *string
 		next  int
 	)
-	for iter.Scan(&chunk, &data) {
+	for iter.Scan(&chunk, &data, &sum) {
 		if chunk != next {
 			iter.Close()
 			return nil, fmt.Errorf("%w: %s/%s: chunk %d missing", ErrCorruptArtifact, v.Model, v.ID, next)
+		}
+		if int64(len(buf))+int64(len(data)) > v.ArtifactSize {
+			iter.Close()
+			return nil, fmt.Errorf("%w: %s/%s: chunks hold more than the recorded %d bytes", ErrCorruptArtifact, v.Model, v.ID, v.ArtifactSize)
+		}
+		if want := deref(sum); want != "" {
+			if got := sha256.Sum256(data); hex.EncodeToString(got[:]) != want {
+				iter.Close()
+				return nil, fmt.Errorf("%w: %s/%s: chunk %d sha256 %s, recorded %s", ErrCorruptArtifact, v.Model, v.ID, chunk, hex.EncodeToString(got[:6]), short(want))
+			}
 		}
 		buf = append(buf, data...)
 		next++
@@ -234,8 +270,8 @@ func (r *Registry) LoadArtifact(ctx context.Context, v *Version) ([]byte, error)
 		return nil, fmt.Errorf("%w: %s/%s: have %d chunks, %d bytes; recorded %d chunks, %d bytes",
 			ErrCorruptArtifact, v.Model, v.ID, next, len(buf), v.ArtifactChunks, v.ArtifactSize)
 	}
-	sum := sha256.Sum256(buf)
-	if got := hex.EncodeToString(sum[:]); got != v.ArtifactSHA256 {
+	sum256 := sha256.Sum256(buf)
+	if got := hex.EncodeToString(sum256[:]); got != v.ArtifactSHA256 {
 		return nil, fmt.Errorf("%w: %s/%s: sha256 %s, recorded %s", ErrCorruptArtifact, v.Model, v.ID, got[:12], short(v.ArtifactSHA256))
 	}
 	return buf, nil

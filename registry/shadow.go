@@ -51,7 +51,7 @@ func (r *Registry) Shadow(ctx context.Context, model string) (*Shadow, error) {
 }
 
 // SetShadow points the model's shadow at s.Version, replacing any shadow
-// it had. The version must exist. Setting the same pointer again changes
+// it had. The version must be Servable. Setting the same pointer again changes
 // nothing, so a retried activity is harmless.
 func (r *Registry) SetShadow(ctx context.Context, s Shadow) error {
 	if s.StartedBy == "" {
@@ -60,7 +60,7 @@ func (r *Registry) SetShadow(ctx context.Context, s Shadow) error {
 	if s.Since.IsZero() {
 		return fmt.Errorf("set shadow of %s: since is required", s.Model)
 	}
-	if _, err := r.GetVersion(ctx, s.Model, s.Version); err != nil {
+	if _, err := r.Servable(ctx, s.Model, s.Version); err != nil {
 		return fmt.Errorf("set shadow of %s: %w", s.Model, err)
 	}
 	var until any
@@ -68,6 +68,15 @@ func (r *Registry) SetShadow(ctx context.Context, s Shadow) error {
 		until = s.Until.UTC()
 	}
 	since := s.Since.UTC().Truncate(time.Millisecond)
+	// The same pointer again (a retried activity) changes and records nothing.
+	cur, err := r.Shadow(ctx, s.Model)
+	if err != nil {
+		return fmt.Errorf("set shadow of %s: %w", s.Model, err)
+	}
+	if cur != nil && cur.Version == s.Version && cur.Since.Equal(since) && cur.Until.Equal(s.Until.UTC().Truncate(time.Millisecond)) &&
+		cur.StartedBy == s.StartedBy && cur.Reason == s.Reason {
+		return nil
+	}
 	// Lightweight transactions only, so the conditional delete of
 	// ClearShadow is ordered with every set (mixing them with plain writes
 	// on one row is not). An upsert is an UPDATE IF EXISTS, or an INSERT IF
@@ -81,7 +90,7 @@ func (r *Registry) SetShadow(ctx context.Context, s Shadow) error {
 			return fmt.Errorf("set shadow of %s to %s: %w", s.Model, s.Version, err)
 		}
 		if applied {
-			return nil
+			return r.recordShadowChange(ctx, s.Model, gocql.TimeUUID(), "set", s.Version, s.StartedBy, s.Reason)
 		}
 		applied, err = r.q(`INSERT INTO %s.shadows (model, version, since, until, started_by, reason) VALUES (?, ?, ?, ?, ?, ?) IF NOT EXISTS`,
 			s.Model, s.Version, since, until, s.StartedBy, s.Reason).
@@ -90,28 +99,94 @@ func (r *Registry) SetShadow(ctx context.Context, s Shadow) error {
 			return fmt.Errorf("set shadow of %s to %s: %w", s.Model, s.Version, err)
 		}
 		if applied {
-			return nil
+			return r.recordShadowChange(ctx, s.Model, gocql.TimeUUID(), "set", s.Version, s.StartedBy, s.Reason)
 		}
 	}
 	return fmt.Errorf("set shadow of %s to %s: the pointer kept changing under concurrent sets and clears; retry", s.Model, s.Version)
 }
 
-// ClearShadow removes the model's shadow pointer. With startedBy set it
-// removes it only while it is still the one startedBy set (a run never
-// clears a shadow someone set after it); empty clears whatever is there.
-// It reports whether a pointer was removed.
-func (r *Registry) ClearShadow(ctx context.Context, model, startedBy string) (bool, error) {
-	var q *gocql.Query
-	if startedBy == "" {
-		q = r.q(`DELETE FROM %s.shadows WHERE model = ? IF EXISTS`, model)
-	} else {
-		q = r.q(`DELETE FROM %s.shadows WHERE model = ? IF started_by = ?`, model, startedBy)
+// ShadowClear asks to remove a model's shadow pointer.
+type ShadowClear struct {
+	Model string
+	// StartedBy, when set, removes the pointer only while it is still the
+	// one StartedBy set (a run never clears a shadow someone set after
+	// it); empty clears whatever is there.
+	StartedBy string
+	// By and Reason say who clears it and why; both are required.
+	By     string
+	Reason string
+}
+
+// ClearShadow removes the model's shadow pointer as c says and records who
+// cleared which version and why (ShadowHistory). It reports whether a
+// pointer was removed; nothing is recorded when none was.
+func (r *Registry) ClearShadow(ctx context.Context, c ShadowClear) (bool, error) {
+	if c.By == "" || c.Reason == "" {
+		return false, fmt.Errorf("clear shadow of %s: who (by) and why (reason) are required", c.Model)
 	}
-	applied, err := q.WithContext(ctx).SerialConsistency(r.serial).MapScanCAS(map[string]any{})
+	// Delete the very pointer read, so the record names the version that
+	// was cleared; a pointer that changes in between sends it round again.
+	for range 5 {
+		cur, err := r.Shadow(ctx, c.Model)
+		if err != nil {
+			return false, fmt.Errorf("clear shadow of %s: %w", c.Model, err)
+		}
+		if cur == nil || (c.StartedBy != "" && cur.StartedBy != c.StartedBy) {
+			return false, nil
+		}
+		applied, err := r.q(`DELETE FROM %s.shadows WHERE model = ? IF version = ? AND started_by = ?`, c.Model, cur.Version, cur.StartedBy).
+			WithContext(ctx).SerialConsistency(r.serial).MapScanCAS(map[string]any{})
+		if err != nil {
+			return false, fmt.Errorf("clear shadow of %s: %w", c.Model, err)
+		}
+		if applied {
+			return true, r.recordShadowChange(ctx, c.Model, gocql.TimeUUID(), "clear", cur.Version, c.By, c.Reason)
+		}
+	}
+	return false, fmt.Errorf("clear shadow of %s: the pointer kept changing under concurrent sets and clears; retry", c.Model)
+}
+
+// ShadowChange is one setting or clearing of a model's shadow pointer.
+type ShadowChange struct {
+	Model     string     `json:"model"`
+	ChangedAt time.Time  `json:"changed_at"`
+	Action    string     `json:"action"` // set or clear
+	Version   gocql.UUID `json:"version"`
+	By        string     `json:"by"`
+	Reason    string     `json:"reason,omitempty"`
+}
+
+func (r *Registry) recordShadowChange(ctx context.Context, model string, id gocql.UUID, action string, version gocql.UUID, by, reason string) error {
+	err := r.q(`INSERT INTO %s.shadow_changes (model, changed_at, action, version, changed_by, reason) VALUES (?, ?, ?, ?, ?, ?)`,
+		model, id, action, nullUUID(version), by, reason).WithContext(ctx).Exec()
 	if err != nil {
-		return false, fmt.Errorf("clear shadow of %s: %w", model, err)
+		return fmt.Errorf("shadow of %s was %s but the change was not recorded: %w", model, map[string]string{"set": "set", "clear": "cleared"}[action], err)
 	}
-	return applied, nil
+	return nil
+}
+
+// ShadowHistory returns the latest changes of the model's shadow pointer,
+// newest first, at most limit.
+func (r *Registry) ShadowHistory(ctx context.Context, model string, limit int) ([]ShadowChange, error) {
+	iter := r.q(`SELECT changed_at, action, version, changed_by, reason FROM %s.shadow_changes WHERE model = ? LIMIT ?`, model, limit).WithContext(ctx).Iter()
+	var out []ShadowChange
+	var (
+		id         gocql.UUID
+		version    *gocql.UUID
+		by, reason *string
+		action     string
+	)
+	for iter.Scan(&id, &action, &version, &by, &reason) {
+		c := ShadowChange{Model: model, ChangedAt: id.Time().UTC(), Action: action, By: deref(by), Reason: deref(reason)}
+		if version != nil {
+			c.Version = *version
+		}
+		out = append(out, c)
+	}
+	if err := iter.Close(); err != nil {
+		return nil, fmt.Errorf("read shadow history of %s: %w", model, err)
+	}
+	return out, nil
 }
 
 // ShadowPrediction is one live row scored by the champion and the shadow.
@@ -184,15 +259,30 @@ func nullString(s string) any {
 	return s
 }
 
+// ShadowPageSize is how many shadow predictions one read of a partition
+// fetches.
+const ShadowPageSize = 5000
+
 // ShadowPredictions calls fn with every shadow prediction of the version
 // made in [from, to), day partition by day partition, in time order.
 func (r *Registry) ShadowPredictions(ctx context.Context, model string, version gocql.UUID, from, to time.Time, fn func(*ShadowPrediction) error) error {
+	return r.shadowPredictions(ctx, model, version, from, to, fn, nil)
+}
+
+// shadowPredictions is ShadowPredictions that also calls page, when not
+// nil, with the rows read so far after each page a read has used up (and
+// at the end of each day partition).
+func (r *Registry) shadowPredictions(ctx context.Context, model string, version gocql.UUID, from, to time.Time, fn func(*ShadowPrediction) error, page func(rows int64)) error {
+	var rows int64
 	for d := day(from); d.Before(to); d = d.AddDate(0, 0, 1) {
 		iter := r.q(`SELECT ts, request_id, row, champion_version, generation, champion_class, champion_score,
 			shadow_class, shadow_score, row_id, features FROM %s.shadow_predictions
 			WHERE model = ? AND shadow_version = ? AND day = ? AND ts >= ? AND ts < ?`, model, version, d, from.UTC(), to.UTC()).
-			WithContext(ctx).PageSize(5000).Iter()
+			WithContext(ctx).PageSize(ShadowPageSize).Iter()
 		for {
+			if page != nil && rows > 0 && iter.WillSwitchPage() {
+				page(rows)
+			}
 			p := ShadowPrediction{Model: model, ShadowVersion: version}
 			var rowID, features *string
 			if !iter.Scan(&p.At, &p.RequestID, &p.Row, &p.ChampionVersion, &p.Generation, &p.ChampionClass, &p.ChampionScore,
@@ -208,9 +298,13 @@ func (r *Registry) ShadowPredictions(ctx context.Context, model string, version 
 				iter.Close()
 				return err
 			}
+			rows++
 		}
 		if err := iter.Close(); err != nil {
 			return fmt.Errorf("read shadow predictions of %s/%s for %s: %w", model, version, d.Format(time.DateOnly), err)
+		}
+		if page != nil {
+			page(rows)
 		}
 	}
 	return nil
@@ -261,9 +355,16 @@ type ShadowReport struct {
 // ShadowReport reads the shadow predictions of version made in [from, to)
 // and counts them.
 func (r *Registry) ShadowReport(ctx context.Context, model string, version gocql.UUID, from, to time.Time) (*ShadowReport, error) {
+	return r.ShadowReportProgress(ctx, model, version, from, to, nil)
+}
+
+// ShadowReportProgress is ShadowReport that calls progress, when not nil,
+// with the rows read so far after every page of ShadowPageSize rows and
+// every day partition, so that a long read can heartbeat.
+func (r *Registry) ShadowReportProgress(ctx context.Context, model string, version gocql.UUID, from, to time.Time, progress func(rows int64)) (*ShadowReport, error) {
 	rep := &ShadowReport{Model: model, Version: version, From: from.UTC(), To: to.UTC(), Keyed: map[string]KeyedShadow{}}
 	byChampion := map[gocql.UUID]*ShadowChampion{}
-	err := r.ShadowPredictions(ctx, model, version, from, to, func(p *ShadowPrediction) error {
+	err := r.shadowPredictions(ctx, model, version, from, to, func(p *ShadowPrediction) error {
 		rep.Rows++
 		agreed := p.ChampionClass == p.ShadowClass
 		c := byChampion[p.ChampionVersion]
@@ -284,7 +385,7 @@ func (r *Registry) ShadowReport(ctx context.Context, model string, version gocql
 			}
 		}
 		return nil
-	})
+	}, progress)
 	if err != nil {
 		return nil, err
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -59,27 +60,48 @@ func TestShadowPointerAgainstCassandra(t *testing.T) {
 		if err := reg.SetShadow(ctx, registry.Shadow{Model: "clear", Version: v.ID, Since: since, StartedBy: "alice@host"}); err != nil {
 			t.Fatal(err)
 		}
-		if ok, err := reg.ClearShadow(ctx, "clear", "run-1"); err != nil || ok {
+		if ok, err := reg.ClearShadow(ctx, registry.ShadowClear{Model: "clear", StartedBy: "run-1", By: "run-1", Reason: "period over"}); err != nil || ok {
 			t.Fatalf("run-1 cleared alice's shadow: %v, %v", ok, err)
 		}
 		if got, _ := reg.Shadow(ctx, "clear"); got == nil {
 			t.Fatal("alice's shadow is gone")
 		}
-		if ok, err := reg.ClearShadow(ctx, "clear", "alice@host"); err != nil || !ok {
+		if ok, err := reg.ClearShadow(ctx, registry.ShadowClear{Model: "clear", StartedBy: "alice@host", By: "alice@host", Reason: "done"}); err != nil || !ok {
 			t.Fatalf("alice could not clear her own shadow: %v, %v", ok, err)
 		}
 		if got, _ := reg.Shadow(ctx, "clear"); got != nil {
 			t.Fatalf("the shadow is still there: %+v", got)
 		}
-		if ok, err := reg.ClearShadow(ctx, "clear", ""); err != nil || ok {
+		if ok, err := reg.ClearShadow(ctx, registry.ShadowClear{Model: "clear", By: "bob@host", Reason: "tidy"}); err != nil || ok {
 			t.Fatalf("clearing a model without a shadow reported %v, %v; want false, nil", ok, err)
 		}
 		// A shadow can be set again after a clear.
 		if err := reg.SetShadow(ctx, registry.Shadow{Model: "clear", Version: v.ID, Since: since, StartedBy: "run-3"}); err != nil {
 			t.Fatal(err)
 		}
-		if ok, err := reg.ClearShadow(ctx, "clear", ""); err != nil || !ok {
+		if ok, err := reg.ClearShadow(ctx, registry.ShadowClear{Model: "clear", By: "bob@host", Reason: "tidy"}); err != nil || !ok {
 			t.Fatalf("an unconditional clear reported %v, %v; want true", ok, err)
+		}
+
+		// Every set and clear is recorded with who and why; a clear needs both.
+		if _, err := reg.ClearShadow(ctx, registry.ShadowClear{Model: "clear", By: "bob@host"}); err == nil {
+			t.Fatal("a clear without a reason was accepted")
+		}
+		hist, err := reg.ShadowHistory(ctx, "clear", 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, h := range hist {
+			if h.Version != v.ID {
+				t.Errorf("a change of %s names version %s, want %s", h.Action, h.Version, v.ID)
+			}
+			got = append(got, fmt.Sprintf("%s by %s: %s", h.Action, h.By, h.Reason))
+		}
+		// Newest first; only the clears that removed a pointer are there.
+		want := []string{"clear by bob@host: tidy", "set by run-3: ", "clear by alice@host: done", "set by alice@host: "}
+		if strings.Join(got, "|") != strings.Join(want, "|") {
+			t.Fatalf("shadow history\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 		}
 	})
 }
@@ -154,5 +176,43 @@ func TestShadowPredictionsAreCountedIntoAReport(t *testing.T) {
 	none, err := reg.ShadowReport(ctx, "churn", registry.VersionID(start, "never"), start, start.Add(30*time.Hour))
 	if err != nil || none.Rows != 0 || none.Agreement != nil {
 		t.Errorf("a version never shadowed: %+v, %v; want no rows and no agreement", none, err)
+	}
+}
+
+func TestShadowReportReportsProgressAfterEveryPage(t *testing.T) {
+	s, c := testenv.Cassandra(t)
+	reg := registry.New(s, c.Keyspace, gocql.Serial)
+	ctx := context.Background()
+	start := time.Date(2026, 3, 1, 23, 0, 0, 0, time.UTC)
+	shadow, champ := registry.VersionID(start, "shadow"), registry.VersionID(start, "champion")
+	// Two pages and one row on the first day, one row on the second.
+	const firstDay = 2*registry.ShadowPageSize + 1
+	var rows []registry.ShadowPrediction
+	for i := range firstDay + 1 {
+		at := start.Add(time.Duration(i) * time.Millisecond)
+		if i == firstDay {
+			at = start.Add(2 * time.Hour)
+		}
+		rows = append(rows, registry.ShadowPrediction{Model: "churn", ShadowVersion: shadow, At: at, RequestID: fmt.Sprint("r", i),
+			ChampionVersion: champ, Generation: 1, ChampionClass: "false", ShadowClass: "true"})
+	}
+	for len(rows) > 0 {
+		n := min(len(rows), 250)
+		if err := reg.RecordShadowPredictions(ctx, rows[:n]); err != nil {
+			t.Fatal(err)
+		}
+		rows = rows[n:]
+	}
+	var progress []int64
+	rep, err := reg.ShadowReportProgress(ctx, "churn", shadow, start, start.Add(3*time.Hour), func(n int64) { progress = append(progress, n) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Rows != firstDay+1 {
+		t.Fatalf("counted %d rows, want %d", rep.Rows, firstDay+1)
+	}
+	want := []int64{registry.ShadowPageSize, 2 * registry.ShadowPageSize, firstDay, firstDay + 1}
+	if fmt.Sprint(progress) != fmt.Sprint(want) {
+		t.Fatalf("progress %v, want %v: after each used-up page and at the end of each day partition", progress, want)
 	}
 }

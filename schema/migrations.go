@@ -108,4 +108,25 @@ var migrations = []Migration{
 				WITH default_time_to_live = 7776000`,
 		},
 	},
+	{
+		Version: 3,
+		Name:    "checksums of artifact chunks and of version rows, shadow pointer changes",
+		Statements: []string{
+			// The SHA-256 of each chunk's bytes, checked as the chunk is read,
+			// so a damaged chunk is named (older chunks have none and rely on
+			// the artifact's own SHA-256).
+			`ALTER TABLE {ks}.model_artifacts ADD IF NOT EXISTS sha256 text`,
+			// The SHA-256 of a version's identity fields (see
+			// registry.Version.MetadataSHA256), checked on every read of the
+			// row, so an edited version row is refused rather than served.
+			`ALTER TABLE {ks}.model_versions ADD IF NOT EXISTS metadata_sha256 text`,
+			// Who set or cleared a model's shadow pointer, when and why,
+			// newest first: the pointer row itself is deleted by a clear.
+			`CREATE TABLE IF NOT EXISTS {ks}.shadow_changes (
+				model text, changed_at timeuuid,
+				action text, version timeuuid, changed_by text, reason text,
+				PRIMARY KEY ((model), changed_at))
+				WITH CLUSTERING ORDER BY (changed_at DESC)`,
+		},
+	},
 }

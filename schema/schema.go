@@ -179,12 +179,16 @@ func replicationCQL(r config.Replication) string {
 		}
 		slices.Sort(dcs)
 		for _, dc := range dcs {
-			parts = append(parts, fmt.Sprintf("'%s': %d", dc, r.DataCenters[dc]))
+			parts = append(parts, fmt.Sprintf("%s: %d", literal(dc), r.DataCenters[dc]))
 		}
 		return "{" + strings.Join(parts, ", ") + "}"
 	}
 	return fmt.Sprintf("{'class': 'SimpleStrategy', 'replication_factor': %d}", r.Factor)
 }
+
+// literal makes s a CQL string literal. Validation allows only plain
+// data-centre names; quoting keeps the statement one statement regardless.
+func literal(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
 
 const migrationsTable = `CREATE TABLE IF NOT EXISTS {ks}.schema_migrations (
 	scope text, version int, name text, checksum text, applied_at timestamp,

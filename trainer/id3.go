@@ -7,13 +7,12 @@ import (
 	"math/rand/v2"
 )
 
-// Tree-based algorithms: "id3" (one tree) and "forest" (bagged trees). Both grow ID3 trees with
-// golearn's trees.InferID3Tree on binned features, splitting by information gain (splitChooser);
-// see tree.go for why the trained trees are then held in the package's own form.
+// Tree-based algorithms: "id3" (one tree) and "forest" (bagged trees, forest.go). Both grow ID3
+// trees with golearn's trees.InferID3Tree on binned features, splitting by information gain
+// (splitChooser); see tree.go for why the trained trees are then held in the package's own form.
 
 const (
-	algID3    = "id3"
-	algForest = "forest"
+	algID3 = "id3"
 	// pruneFraction of the training rows is held out for reduced-error pruning when prune = 1.
 	pruneFraction = 0.2
 )
@@ -26,28 +25,13 @@ var id3Params = paramSpecs{
 	{name: "seed", def: 1, min: 0, max: math.MaxInt32, integer: true},
 }
 
-var forestParams = paramSpecs{
-	{name: "trees", def: 31, min: 1, max: 1001, integer: true, odd: true, oddWhy: "an even count lets binary votes tie"},
-	{name: "features", def: 0, min: 0, max: math.MaxInt32, integer: true},
-	{name: "bins", def: 10, min: 2, max: maxBins, integer: true},
-	{name: "min_split", def: 5, min: 2, max: math.MaxInt32, integer: true},
-	{name: "max_rows", def: 20_000, min: 10, max: math.MaxInt32, integer: true},
-	{name: "seed", def: 1, min: 0, max: math.MaxInt32, integer: true},
-}
-
 func init() {
-	register(algorithm{trainer: treeTrainer{name: algID3, specs: id3Params}, decode: decodeTreeModel})
-	register(algorithm{trainer: treeTrainer{name: algForest, specs: forestParams}, decode: decodeTreeModel})
+	register(algorithm{trainer: treeTrainer{trainerInfo{algID3, id3Params}}, decode: decodeTreeModel})
 }
 
-type treeTrainer struct {
-	name  string
-	specs paramSpecs
-}
-
-func (t treeTrainer) Algorithm() string       { return t.name }
-func (t treeTrainer) Defaults() Params        { return t.specs.defaults() }
-func (t treeTrainer) Validate(p Params) error { return t.specs.validate(t.name, p) }
+// treeTrainer trains "id3" and "forest" models. Its Train does not use trainerInfo.start: it
+// checks the features parameter against the schema before it checks ctx.
+type treeTrainer struct{ trainerInfo }
 
 func (t treeTrainer) Train(ctx context.Context, d *Data, p Params) (Model, error) {
 	eff, err := t.specs.resolve(t.name, p)
@@ -81,95 +65,90 @@ func (t treeTrainer) Train(ctx context.Context, d *Data, p Params) (Model, error
 		}
 	}
 	g := newGrid(s, b)
-	m := &treeModel{algorithm: t.name, schema: s, params: eff, binner: b}
-	chooser := func(seed uint64, features int) *splitChooser {
-		return &splitChooser{ctx: ctx, row: g.row, class: g.class, classes: len(s.Classes), minSplit: int(eff["min_split"]), features: features, seed: seed}
-	}
-
+	m := &treeModel{modelInfo: modelInfo{t.name, s, eff}, binner: b}
+	f := &treeFit{ctx: ctx, name: t.name, eff: eff, seed: seed, s: s, b: b, g: g, slots: slots, y: y}
 	if t.name == algID3 {
-		// With prune = 1, a seeded shuffle holds pruneFraction of the rows out for pruning.
-		rows := make([]int, len(x))
-		for i := range rows {
-			rows[i] = i
-		}
-		nPrune := 0
-		if eff["prune"] == 1 {
-			rows = rand.New(rand.NewPCG(seed, 0)).Perm(len(x))
-			nPrune = int(pruneFraction * float64(len(rows)))
-		}
-		on, err := g.instances(slots, y, rows[nPrune:])
+		tr, err := f.id3()
 		if err != nil {
 			return nil, err
-		}
-		tr, err := growTree(ctx, g, s, b, on, chooser(0, 0))
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", t.name, err)
-		}
-		if nPrune > 0 {
-			pruneSlots, pruneY := make([][]int, nPrune), make([]int, nPrune)
-			for i, r := range rows[:nPrune] {
-				pruneSlots[i], pruneY[i] = slots[r], y[r]
-			}
-			tr.prune(pruneSlots, pruneY)
 		}
 		m.trees = []tree{tr}
 		return m, nil
 	}
-
-	// The forest: each tree is grown on its own bootstrap sample, choosing among `features`
-	// random features at each split. Trees are grown one after the other so that memory holds one
-	// bootstrap grid at a time, and cancellation is checked between trees (and between splits).
-	n := int(eff["trees"])
-	m.trees = make([]tree, 0, n)
-	rows := make([]int, len(x))
-	for k := range n {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		rng := rand.New(rand.NewPCG(seed, uint64(k)+1))
-		for i := range rows {
-			rows[i] = rng.IntN(len(x))
-		}
-		on, err := g.instances(slots, y, rows)
-		if err != nil {
-			return nil, err
-		}
-		tr, err := growTree(ctx, g, s, b, on, chooser(rng.Uint64(), features))
-		if err != nil {
-			return nil, fmt.Errorf("%s: tree %d: %w", t.name, k, err)
-		}
-		m.trees = append(m.trees, tr)
+	if m.trees, err = f.forest(features); err != nil {
+		return nil, err
 	}
 	return m, nil
 }
 
-// treeModel is a trained "id3" (one tree) or "forest" model.
-type treeModel struct {
-	algorithm string
-	schema    Schema
-	params    Params
-	binner    *binner
-	trees     []tree
+// treeFit is what Train prepared for growing trees: the effective params,
+// the binned rows (slots) and their classes, and the grid they are grown on.
+type treeFit struct {
+	ctx   context.Context
+	name  string
+	eff   Params
+	seed  uint64
+	s     Schema
+	b     *binner
+	g     *grid
+	slots [][]int
+	y     []int
 }
 
-func (m *treeModel) Algorithm() string { return m.algorithm }
-func (m *treeModel) Schema() Schema    { return m.schema.clone() }
-func (m *treeModel) Params() Params    { return copyParams(m.params) }
+// chooser returns a split chooser that picks among features random features
+// (0: all) with the given seed.
+func (f *treeFit) chooser(seed uint64, features int) *splitChooser {
+	return &splitChooser{ctx: f.ctx, row: f.g.row, class: f.g.class, classes: len(f.s.Classes), minSplit: int(f.eff["min_split"]), features: features, seed: seed}
+}
+
+// id3 grows the one tree of an id3 model.
+func (f *treeFit) id3() (tree, error) {
+	ctx, g, s, b, y, slots, seed, eff := f.ctx, f.g, f.s, f.b, f.y, f.slots, f.seed, f.eff
+	// With prune = 1, a seeded shuffle holds pruneFraction of the rows out for pruning.
+	rows := make([]int, len(slots))
+	for i := range rows {
+		rows[i] = i
+	}
+	nPrune := 0
+	if eff["prune"] == 1 {
+		rows = rand.New(rand.NewPCG(seed, 0)).Perm(len(slots))
+		nPrune = int(pruneFraction * float64(len(rows)))
+	}
+	on, err := g.instances(slots, y, rows[nPrune:])
+	if err != nil {
+		return tree{}, err
+	}
+	tr, err := growTree(ctx, g, s, b, on, f.chooser(0, 0))
+	if err != nil {
+		return tree{}, fmt.Errorf("%s: %w", f.name, err)
+	}
+	if nPrune > 0 {
+		pruneSlots, pruneY := make([][]int, nPrune), make([]int, nPrune)
+		for i, r := range rows[:nPrune] {
+			pruneSlots[i], pruneY[i] = slots[r], y[r]
+		}
+		tr.prune(pruneSlots, pruneY)
+	}
+	return tr, nil
+}
+
+// treeModel is a trained "id3" (one tree) or "forest" model.
+type treeModel struct {
+	modelInfo
+	binner *binner
+	trees  []tree
+}
 
 // Predict: a single tree predicts the class of the node a row ends at and scores it with that
 // node's share of class-1 training rows. A forest predicts the class most trees vote for (ties,
 // possible with more than two classes, go to the lowest class id) and scores it with the share of
 // trees voting for class 1.
 func (m *treeModel) Predict(x [][]float64) ([]int, []float64, error) {
-	if err := m.schema.checkRows(x); err != nil {
+	classes, positive, err := m.predictions(x)
+	if err != nil {
 		return nil, nil, err
 	}
 	k := len(m.schema.Classes)
-	classes := make([]int, len(x))
-	var positive []float64
-	if k == 2 {
-		positive = make([]float64, len(x))
-	}
 	slots := make([]int, len(m.schema.Features))
 	votes := make([]int, k)
 	for i, row := range x {
@@ -203,12 +182,12 @@ func (m *treeModel) MarshalBinary() ([]byte, error) {
 	for i := range m.trees {
 		m.trees[i].encode(&e)
 	}
-	return encodeArtifact(m.algorithm, m.params, m.schema, e.b)
+	return m.artifact(e.b)
 }
 
 func decodeTreeModel(h header, payload []byte) (Model, error) {
 	d := &decoder{b: payload}
-	m := &treeModel{algorithm: h.Algorithm, schema: h.Schema, params: h.Params}
+	m := &treeModel{modelInfo: modelInfo{h.Algorithm, h.Schema, h.Params}}
 	m.binner = decodeBinner(d, h.Schema)
 	want := 1
 	if h.Algorithm == algForest {

@@ -29,24 +29,14 @@ var knnParams = paramSpecs{
 }
 
 func init() {
-	register(algorithm{trainer: knnTrainer{}, decode: decodeKNN})
+	register(algorithm{trainer: knnTrainer{trainerInfo{algKNN, knnParams}}, decode: decodeKNN})
 }
 
-type knnTrainer struct{}
+type knnTrainer struct{ trainerInfo }
 
-func (knnTrainer) Algorithm() string       { return algKNN }
-func (knnTrainer) Defaults() Params        { return knnParams.defaults() }
-func (knnTrainer) Validate(p Params) error { return knnParams.validate(algKNN, p) }
-
-func (knnTrainer) Train(ctx context.Context, d *Data, p Params) (Model, error) {
-	eff, err := knnParams.resolve(algKNN, p)
+func (t knnTrainer) Train(ctx context.Context, d *Data, p Params) (Model, error) {
+	eff, _, err := t.start(ctx, d, p)
 	if err != nil {
-		return nil, err
-	}
-	if _, err := d.checkTraining(); err != nil {
-		return nil, err
-	}
-	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
 	s := d.Schema.clone()
@@ -55,7 +45,7 @@ func (knnTrainer) Train(ctx context.Context, d *Data, p Params) (Model, error) {
 		return nil, &ParamError{Algorithm: algKNN, Param: "k",
 			Problem: fmt.Sprintf("%d is more than the %d training rows", k, len(idx))}
 	}
-	m := &knnModel{schema: s, params: eff, std: newStandardizer(s, d.X), k: int(eff["k"])}
+	m := &knnModel{modelInfo: modelInfo{algKNN, s, eff}, std: newStandardizer(s, d.X), k: int(eff["k"])}
 	x, y := d.subset(idx)
 	m.labels = append([]int(nil), y...)
 	m.rows = make([]float64, len(x)*m.std.cols)
@@ -67,26 +57,17 @@ func (knnTrainer) Train(ctx context.Context, d *Data, p Params) (Model, error) {
 
 // knnModel is a trained "knn" model.
 type knnModel struct {
-	schema Schema
-	params Params
+	modelInfo
 	std    *standardizer
 	k      int
 	rows   []float64 // stored encoded rows, row-major, std.cols values each
 	labels []int     // class of each stored row
 }
 
-func (m *knnModel) Algorithm() string { return algKNN }
-func (m *knnModel) Schema() Schema    { return m.schema.clone() }
-func (m *knnModel) Params() Params    { return copyParams(m.params) }
-
 func (m *knnModel) Predict(x [][]float64) ([]int, []float64, error) {
-	if err := m.schema.checkRows(x); err != nil {
+	classes, positive, err := m.predictions(x)
+	if err != nil {
 		return nil, nil, err
-	}
-	classes := make([]int, len(x))
-	var positive []float64
-	if len(m.schema.Classes) == 2 {
-		positive = make([]float64, len(x))
 	}
 	cols := m.std.cols
 	enc := make([]float64, cols)
@@ -147,13 +128,13 @@ func (m *knnModel) MarshalBinary() ([]byte, error) {
 	for _, v := range m.rows {
 		e.float(v)
 	}
-	return encodeArtifact(algKNN, m.params, m.schema, e.b)
+	return m.artifact(e.b)
 }
 
 func decodeKNN(h header, payload []byte) (Model, error) {
 	d := &decoder{b: payload}
 	s := h.Schema
-	m := &knnModel{schema: s, params: h.Params, std: decodeStandardizer(d, s), k: int(h.Params["k"])}
+	m := &knnModel{modelInfo: modelInfo{algKNN, s, h.Params}, std: decodeStandardizer(d, s), k: int(h.Params["k"])}
 	n := d.count(1, "stored rows")
 	if d.err == nil && (n < m.k || n > int(h.Params["max_rows"])) {
 		d.failf("%d stored rows (want %d to max_rows=%d)", n, m.k, int(h.Params["max_rows"]))

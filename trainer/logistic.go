@@ -12,7 +12,7 @@ import (
 
 // "logistic": L2-regularised logistic regression, fitted by Newton's method (gonum for the
 // linear algebra). golearn's LogisticRegression is not used: it panics on current Go, reads
-// negative values as 0 and has no intercept (see GOLEARN.md).
+// negative values as 0 and has no intercept.
 //
 // Rows are standardised and one-hot encoded first (see standardizer). With x̃ the encoded row,
 // the model fits, over the classes present in the training data:
@@ -52,31 +52,18 @@ var logisticParams = paramSpecs{
 }
 
 func init() {
-	register(algorithm{trainer: logisticTrainer{}, decode: decodeLogistic})
+	register(algorithm{trainer: logisticTrainer{trainerInfo{algLogistic, logisticParams}}, decode: decodeLogistic})
 }
 
-type logisticTrainer struct{}
+type logisticTrainer struct{ trainerInfo }
 
-func (logisticTrainer) Algorithm() string { return algLogistic }
-func (logisticTrainer) Defaults() Params  { return logisticParams.defaults() }
-func (logisticTrainer) Validate(p Params) error {
-	return logisticParams.validate(algLogistic, p)
-}
-
-func (logisticTrainer) Train(ctx context.Context, d *Data, p Params) (Model, error) {
-	eff, err := logisticParams.resolve(algLogistic, p)
+func (t logisticTrainer) Train(ctx context.Context, d *Data, p Params) (Model, error) {
+	eff, counts, err := t.start(ctx, d, p)
 	if err != nil {
-		return nil, err
-	}
-	counts, err := d.checkTraining()
-	if err != nil {
-		return nil, err
-	}
-	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
 	s := d.Schema.clone()
-	m := &logisticModel{schema: s, params: eff, std: newStandardizer(s, d.X)}
+	m := &logisticModel{modelInfo: modelInfo{algLogistic, s, eff}, std: newStandardizer(s, d.X)}
 	for k, c := range counts {
 		if c > 0 {
 			m.present = append(m.present, k)
@@ -403,27 +390,18 @@ func sigmoid(t float64) float64 {
 
 // logisticModel is a trained "logistic" model.
 type logisticModel struct {
-	schema  Schema
-	params  Params
+	modelInfo
 	std     *standardizer
 	present []int       // class ids seen in training, increasing
 	coef    [][]float64 // one row per logit: weights per encoded column, then the intercept
 }
 
-func (m *logisticModel) Algorithm() string { return algLogistic }
-func (m *logisticModel) Schema() Schema    { return m.schema.clone() }
-func (m *logisticModel) Params() Params    { return copyParams(m.params) }
-
 // Predict returns the most probable class (ties go to the lowest class id) and, for a binary
 // schema, P(class 1).
 func (m *logisticModel) Predict(x [][]float64) ([]int, []float64, error) {
-	if err := m.schema.checkRows(x); err != nil {
+	classes, positive, err := m.predictions(x)
+	if err != nil {
 		return nil, nil, err
-	}
-	classes := make([]int, len(x))
-	var positive []float64
-	if len(m.schema.Classes) == 2 {
-		positive = make([]float64, len(x))
 	}
 	enc := make([]float64, m.std.cols)
 	z := make([]float64, len(m.coef))
@@ -490,12 +468,12 @@ func (m *logisticModel) MarshalBinary() ([]byte, error) {
 	for _, c := range m.coef {
 		e.floats(c)
 	}
-	return encodeArtifact(algLogistic, m.params, m.schema, e.b)
+	return m.artifact(e.b)
 }
 
 func decodeLogistic(h header, payload []byte) (Model, error) {
 	d := &decoder{b: payload}
-	m := &logisticModel{schema: h.Schema, params: h.Params, std: decodeStandardizer(d, h.Schema)}
+	m := &logisticModel{modelInfo: modelInfo{algLogistic, h.Schema, h.Params}, std: decodeStandardizer(d, h.Schema)}
 	k := len(h.Schema.Classes)
 	n := d.count(1, "classes")
 	if d.err == nil && (n < 2 || n > k) {

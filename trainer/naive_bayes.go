@@ -35,26 +35,15 @@ import (
 const algNaiveBayes = "naive_bayes"
 
 func init() {
-	register(algorithm{trainer: naiveBayesTrainer{}, decode: decodeNaiveBayes})
+	register(algorithm{trainer: naiveBayesTrainer{trainerInfo{name: algNaiveBayes}}, decode: decodeNaiveBayes})
 }
 
-type naiveBayesTrainer struct{}
+// naiveBayesTrainer has no parameters.
+type naiveBayesTrainer struct{ trainerInfo }
 
-func (naiveBayesTrainer) Algorithm() string { return algNaiveBayes }
-func (naiveBayesTrainer) Defaults() Params  { return Params{} }
-func (naiveBayesTrainer) Validate(p Params) error {
-	return paramSpecs(nil).validate(algNaiveBayes, p)
-}
-
-func (naiveBayesTrainer) Train(ctx context.Context, d *Data, p Params) (Model, error) {
-	eff, err := paramSpecs(nil).resolve(algNaiveBayes, p)
+func (t naiveBayesTrainer) Train(ctx context.Context, d *Data, p Params) (Model, error) {
+	eff, _, err := t.start(ctx, d, p)
 	if err != nil {
-		return nil, err
-	}
-	if _, err := d.checkTraining(); err != nil {
-		return nil, err
-	}
-	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
 	s := d.Schema.clone()
@@ -70,7 +59,7 @@ func (naiveBayesTrainer) Train(ctx context.Context, d *Data, p Params) (Model, e
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	m := &naiveBayesModel{schema: s, params: eff, bin: bin}
+	m := &naiveBayesModel{modelInfo: modelInfo{algNaiveBayes, s, eff}, bin: bin}
 	if err := m.extract(nb, len(d.X)); err != nil {
 		return nil, fmt.Errorf("%s: read golearn model: %w", algNaiveBayes, err)
 	}
@@ -239,8 +228,7 @@ func (m *naiveBayesModel) agreeWithGolearn(nb *naive.BernoulliNBClassifier, inst
 
 // naiveBayesModel is a trained "naive_bayes" model.
 type naiveBayesModel struct {
-	schema    Schema
-	params    Params
+	modelInfo
 	bin       *binarizer
 	rows      int         // training rows
 	classRows []int       // training rows per class
@@ -291,20 +279,12 @@ func (m *naiveBayesModel) scores(cols []bool, out []float64) {
 	}
 }
 
-func (m *naiveBayesModel) Algorithm() string { return algNaiveBayes }
-func (m *naiveBayesModel) Schema() Schema    { return m.schema.clone() }
-func (m *naiveBayesModel) Params() Params    { return copyParams(m.params) }
-
 // Predict returns the class with the highest score and, for a binary schema, the posterior
 // P(class 1) = e^score_1 / (e^score_0 + e^score_1).
 func (m *naiveBayesModel) Predict(x [][]float64) ([]int, []float64, error) {
-	if err := m.schema.checkRows(x); err != nil {
+	classes, positive, err := m.predictions(x)
+	if err != nil {
 		return nil, nil, err
-	}
-	classes := make([]int, len(x))
-	var positive []float64
-	if len(m.schema.Classes) == 2 {
-		positive = make([]float64, len(x))
 	}
 	cols := make([]bool, m.bin.cols+1)
 	scores := make([]float64, len(m.schema.Classes))
@@ -331,13 +311,13 @@ func (m *naiveBayesModel) MarshalBinary() ([]byte, error) {
 	for _, cp := range m.condProb {
 		e.floats(cp)
 	}
-	return encodeArtifact(algNaiveBayes, m.params, m.schema, e.b)
+	return m.artifact(e.b)
 }
 
 func decodeNaiveBayes(h header, payload []byte) (Model, error) {
 	d := &decoder{b: payload}
 	s := h.Schema
-	m := &naiveBayesModel{schema: s, params: h.Params, bin: &binarizer{median: make([]float64, len(s.Features))}}
+	m := &naiveBayesModel{modelInfo: modelInfo{algNaiveBayes, s, h.Params}, bin: &binarizer{median: make([]float64, len(s.Features))}}
 	m.bin.layout(s)
 	for j, f := range s.Features {
 		if f.Kind == Numeric {

@@ -82,7 +82,7 @@ var xgboostParams = paramSpecs{
 const xgboostPredictChunk = 1 << 16
 
 func init() {
-	register(algorithm{trainer: xgboostTrainer{}, decode: decodeXGBoost})
+	register(algorithm{trainer: xgboostTrainer{trainerInfo{algXGBoost, xgboostParams}}, decode: decodeXGBoost})
 }
 
 // XGBoostVersion returns the version of the linked libxgboost, such as "1.7.4".
@@ -92,24 +92,11 @@ func XGBoostVersion() string {
 	return fmt.Sprintf("%d.%d.%d", major, minor, patch)
 }
 
-type xgboostTrainer struct{}
+type xgboostTrainer struct{ trainerInfo }
 
-func (xgboostTrainer) Algorithm() string { return algXGBoost }
-func (xgboostTrainer) Defaults() Params  { return xgboostParams.defaults() }
-func (xgboostTrainer) Validate(p Params) error {
-	return xgboostParams.validate(algXGBoost, p)
-}
-
-func (xgboostTrainer) Train(ctx context.Context, d *Data, p Params) (model Model, err error) {
-	eff, err := xgboostParams.resolve(algXGBoost, p)
+func (t xgboostTrainer) Train(ctx context.Context, d *Data, p Params) (model Model, err error) {
+	eff, counts, err := t.start(ctx, d, p)
 	if err != nil {
-		return nil, err
-	}
-	counts, err := d.checkTraining()
-	if err != nil {
-		return nil, err
-	}
-	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
 	s := d.Schema.clone()
@@ -284,8 +271,7 @@ func (m xgboostMatrix) free()               { C.free(unsafe.Pointer(m.ptr)) }
 
 // xgboostModel is a trained "xgboost" model.
 type xgboostModel struct {
-	schema  Schema
-	params  Params
+	modelInfo
 	enc     xgboostEncoding
 	present []int  // class ids seen in training, increasing; 2 = a binary:logistic booster
 	raw     []byte // the booster as XGBoost saved it (UBJ), what MarshalBinary writes
@@ -335,7 +321,7 @@ func newXGBoostModel(s Schema, p Params, present []int, raw []byte) (*xgboostMod
 	if want := int(p["n_estimators"]); int(rounds) != want {
 		return nil, fmt.Errorf("booster has %d rounds, n_estimators is %d", rounds, want)
 	}
-	m := &xgboostModel{schema: s, params: p, enc: enc, present: present, raw: raw, booster: b}
+	m := &xgboostModel{modelInfo: modelInfo{algXGBoost, s, p}, enc: enc, present: present, raw: raw, booster: b}
 	// One prediction checks the output width (1 for binary:logistic, one column per trained class
 	// for multi:softprob) and lets XGBoost finish configuring the booster before it is shared.
 	zero := newXGBoostMatrix(1, enc.cols)
@@ -355,20 +341,12 @@ func (m *xgboostModel) width() int {
 	return len(m.present)
 }
 
-func (m *xgboostModel) Algorithm() string { return algXGBoost }
-func (m *xgboostModel) Schema() Schema    { return m.schema.clone() }
-func (m *xgboostModel) Params() Params    { return copyParams(m.params) }
-
 // Predict returns the most probable class (ties go to the lowest class id) and, for a binary
 // schema, P(class 1) as XGBoost computes it in float32.
 func (m *xgboostModel) Predict(x [][]float64) ([]int, []float64, error) {
-	if err := m.schema.checkRows(x); err != nil {
+	classes, positive, err := m.predictions(x)
+	if err != nil {
 		return nil, nil, err
-	}
-	classes := make([]int, len(x))
-	var positive []float64
-	if len(m.schema.Classes) == 2 {
-		positive = make([]float64, len(x))
 	}
 	if len(x) == 0 {
 		return classes, positive, nil
@@ -453,7 +431,7 @@ func (m *xgboostModel) MarshalBinary() ([]byte, error) {
 	e.b = append(e.b, sum[:]...)
 	e.uint(len(m.raw))
 	e.b = append(e.b, m.raw...)
-	return encodeArtifact(algXGBoost, m.params, m.schema, e.b)
+	return m.artifact(e.b)
 }
 
 func decodeXGBoost(h header, payload []byte) (Model, error) {

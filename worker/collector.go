@@ -29,8 +29,11 @@ var (
 	descChallengerMetric = prometheus.NewDesc("kingmaker_challenger_metric",
 		"Holdout quality of the best challenger of the latest retrain.", []string{"model", "metric"}, nil)
 	descFeatureDrift = prometheus.NewDesc("kingmaker_feature_drift",
-		"Drift of a feature in the latest drift report, by statistic (psi, js_distance, ks_statistic, chi2_statistic).",
+		"Drift of a feature in the latest drift report, by statistic (psi, psi_excess: PSI above its no-change level at the report's sizes, js_distance, ks_statistic, chi2_statistic, adjusted_p_value).",
 		[]string{"model", "feature", "statistic"}, nil)
+	descFeatureDrifted = prometheus.NewDesc("kingmaker_feature_drifted",
+		"1 when the latest drift report found the feature drifted (enough rows, adjusted p-value at most drift.false_alarm_rate, PSI above its no-change level at drift.psi_major or more), else 0.",
+		[]string{"model", "feature"}, nil)
 	descDriftDetected = prometheus.NewDesc("kingmaker_drift_detected",
 		"1 when the latest drift report found the model drifted (features or live quality), else 0.", []string{"model"}, nil)
 	descDriftTime = prometheus.NewDesc("kingmaker_drift_report_timestamp_seconds",
@@ -64,7 +67,7 @@ func newRegistryCollector(reg *registry.Registry, models []config.Model, ttl tim
 
 func (c *registryCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descGeneration, descAge, descInfo, descChampionMetric, descChallengerMetric,
-		descFeatureDrift, descDriftDetected, descDriftTime, descDriftRows, descRegistryUp} {
+		descFeatureDrift, descFeatureDrifted, descDriftDetected, descDriftTime, descDriftRows, descRegistryUp} {
 		ch <- d
 	}
 }
@@ -154,7 +157,13 @@ func (c *registryCollector) read(ctx context.Context, now time.Time) ([]promethe
 			continue
 		}
 		for _, f := range doc.Drift.Features {
-			out = append(out, gauge(descFeatureDrift, f.PSI, m.Name, f.Name, "psi"), gauge(descFeatureDrift, f.JensenShannon, m.Name, f.Name, "js_distance"))
+			drifted := 0.0
+			if f.Drifted {
+				drifted = 1
+			}
+			out = append(out, gauge(descFeatureDrift, f.PSI, m.Name, f.Name, "psi"), gauge(descFeatureDrift, f.PSIExcess, m.Name, f.Name, "psi_excess"),
+				gauge(descFeatureDrift, f.JensenShannon, m.Name, f.Name, "js_distance"), gauge(descFeatureDrift, f.AdjustedPValue, m.Name, f.Name, "adjusted_p_value"),
+				gauge(descFeatureDrifted, drifted, m.Name, f.Name))
 			if f.KS != nil {
 				out = append(out, gauge(descFeatureDrift, f.KS.Statistic, m.Name, f.Name, "ks_statistic"))
 			}

@@ -141,7 +141,7 @@ func TestTheRetrainLoopPromotesAChampionThenItsSuccessorAfterDrift(t *testing.T)
 	if !strings.Contains(headline, "over champion "+first.Winner) || !strings.Contains(headline, "roc_auc") || !strings.Contains(headline, "vs champion") {
 		t.Errorf("the second run's headline %q does not state the comparison with the old champion", headline)
 	}
-	if !strings.Contains(strings.Join(second.Reasons, "\n"), "paired bootstrap p=") {
+	if !strings.Contains(strings.Join(second.Reasons, "\n"), "paired bootstrap one-sided p=") {
 		t.Errorf("the second run's reasons do not give the test and p-value: %q", second.Reasons)
 	}
 	if !second.Window.From.Equal(atEnd.AddDate(0, 0, -7)) || !second.Window.To.Equal(atEnd) || second.HoldoutRows == 0 {

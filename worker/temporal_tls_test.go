@@ -197,7 +197,7 @@ func TestDialWithMutualTLSAndAnAPIKeyRunsAWorkflowThroughAnAuthenticatingFronten
 		TLS:       config.TLS{Enabled: true, CAFile: ca.CertFile, CertFile: clientCert, KeyFile: clientKey, ServerName: serverName},
 		APIKey:    config.Secret(apiKey),
 	}
-	logs := &lockedBuffer{}
+	logs := &testenv.Buffer{}
 	logger := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	c, err := worker.Dial(ctx, cfg, logger, nil)
 	if err != nil {
@@ -308,7 +308,7 @@ func TestDialFailuresNameTheTemporalSettingToFix(t *testing.T) {
 			defer cancel()
 			c := good
 			tc.change(&c)
-			logs := &lockedBuffer{}
+			logs := &testenv.Buffer{}
 			logger := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 			start := time.Now()
 			cl, err := worker.Dial(ctx, c, logger, nil)

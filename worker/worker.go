@@ -47,7 +47,7 @@ var ErrTemporalUnreachable = errors.New("temporal is unreachable")
 // API key, with an error that says what to check when it cannot.
 // metrics, when not nil, receives the SDK's own metrics.
 func Dial(ctx context.Context, t config.Temporal, logger *slog.Logger, metrics client.MetricsHandler) (client.Client, error) {
-	opts := client.Options{HostPort: t.HostPort, Namespace: t.Namespace, MetricsHandler: metrics}
+	opts := client.Options{HostPort: t.HostPort, Namespace: t.Namespace, MetricsHandler: metrics, Identity: t.Identity}
 	if logger != nil {
 		opts.Logger = tlog.NewStructuredLogger(logger)
 	} else {
@@ -159,12 +159,15 @@ func Open(ctx context.Context, cfg *config.Config, logger *slog.Logger) (*Stack,
 		s.Close()
 		return nil, err
 	}
-	c, err := Dial(ctx, cfg.Temporal, logger, newSDKMetrics(metrics))
+	tc := cfg.Temporal
+	tc.Identity = "" // a worker keeps the SDK's pid@host, so that each one is told apart
+	c, err := Dial(ctx, tc, logger, newSDKMetrics(metrics))
 	if err != nil {
 		s.Close()
 		return nil, err
 	}
 	reg := registry.New(s, cfg.Cassandra.Keyspace, cql.Serial(cfg.Cassandra))
+	reg.CheckVersionsWith(activities.FitsConfig(cfg))
 	metrics.MustRegister(newRegistryCollector(reg, cfg.Models, 10*time.Second, logger))
 	return &Stack{Config: cfg, Session: s, Registry: reg, Temporal: c, Metrics: metrics}, nil
 }

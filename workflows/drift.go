@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"time"
 
-	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
@@ -108,15 +107,9 @@ func DriftWorkflow(ctx workflow.Context, in DriftInput) (*DriftResult, error) {
 		res.Reasons = append(res.Reasons, fmt.Sprintf("retrain %s is already running: no second one started", running[0]))
 		return res, nil
 	}
-	id := RetrainWorkflowID(in.Model, now) + "-drift"
-	child := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{
-		WorkflowID:            id,
-		TaskQueue:             info.TaskQueueName,
-		ParentClosePolicy:     enumspb.PARENT_CLOSE_POLICY_ABANDON,
-		WorkflowIDReusePolicy: enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
-		TypedSearchAttributes: temporal.NewSearchAttributes(AttrModel.ValueSet(in.Model)),
-		StaticSummary:         fmt.Sprintf("Retrain %s (drift)", in.Model),
-	})
+	opts := driftRetrainOptions(in.Model, info.TaskQueueName, now)
+	id := opts.WorkflowID
+	child := workflow.WithChildOptions(ctx, opts)
 	f := workflow.ExecuteChildWorkflow(child, RetrainWorkflowName, RetrainInput{
 		Model: in.Model, Reason: ReasonDrift, RequestedBy: info.WorkflowExecution.ID, AsOf: in.AsOf, RequireApproval: m.Drift.ApproveRetrains,
 	})

@@ -1,14 +1,6 @@
-// Package workflows holds Kingmaker's Temporal workflows: RetrainWorkflow
-// (snapshot a window, train candidates in parallel, evaluate them with the
-// champion on the same holdout, decide by policy, await approval when asked,
-// promote by compare-and-set, record) and the names the CLI and the worker
-// share. Workflow code is deterministic: time comes from workflow.Now, order
-// from slices, and every effect from an activity.
 package workflows
 
 import (
-	"fmt"
-	"strings"
 	"time"
 
 	"go.temporal.io/sdk/temporal"
@@ -46,18 +38,6 @@ const (
 	ReasonSchedule = "schedule"
 	ReasonDrift    = "drift"
 )
-
-// RetrainWorkflowID is the meaningful id of a retrain run:
-// retrain-<model>-<UTC start, to the millisecond>, e.g.
-// retrain-churn-20261125t113258.123z.
-func RetrainWorkflowID(model string, start time.Time) string {
-	return fmt.Sprintf("retrain-%s-%s", model, strings.ToLower(start.UTC().Format("20060102T150405.000Z")))
-}
-
-// ScheduleID is the id of a model's Temporal Schedule of a kind
-// ("retrain", "drift" or "score"): retrain-<model>, drift-<model>,
-// score-<model>.
-func ScheduleID(kind, model string) string { return kind + "-" + model }
 
 // DriftInput starts a drift check of one model.
 type DriftInput struct {

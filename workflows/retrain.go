@@ -7,6 +7,7 @@ import (
 	"hash/fnv"
 	"time"
 
+	"go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
@@ -115,256 +116,117 @@ type DecisionRecord struct {
 
 var a *activities.Activities
 
+// changeTieTolerance is the workflow.GetVersion change id of deciding by
+// evaluator.RulesTieTolerance: version 1 decides by it, runs recorded
+// without the marker by evaluator.RulesExactSign.
+const changeTieTolerance = "decide-tie-tolerance"
+
 // RetrainWorkflow retrains a model's candidates on a fresh window and
-// promotes the winner when the policy says so. See DESIGN.md "Flow".
+// promotes the winner when the policy says so (the stages are listed in
+// the package documentation).
+//
+// Each stage is a method of retrainRun (retrain_stages.go), called here in
+// the order a run takes them; a stage that does not apply to the run (no
+// approval asked, no shadow period, nothing to promote) returns at once,
+// and a stage that fails ends the run through fail, which still records it.
 func RetrainWorkflow(ctx workflow.Context, in RetrainInput) (*RetrainResult, error) {
-	info := workflow.GetInfo(ctx)
-	log := workflow.GetLogger(ctx)
-	res := &RetrainResult{Model: in.Model, Reasons: []string{}}
-	prog := &Progress{Model: in.Model, Stage: StageStarting}
-	if err := workflow.SetQueryHandler(ctx, QueryProgress, func() (*Progress, error) { return prog, nil }); err != nil {
+	r, err := startRetrain(ctx, in)
+	if err != nil {
 		return nil, err
 	}
-	var approval *ApprovalInput
-	answer := func(approved bool) func(workflow.Context, ApprovalInput) (string, error) {
-		return func(ctx workflow.Context, in ApprovalInput) (string, error) {
-			in.Approved = approved
-			approval = &in
-			if approved {
-				return "approved: " + prog.Decision.Winner + " will be promoted", nil
-			}
-			return "rejected: nothing will be promoted", nil
+	for _, stage := range []func() error{r.snapshot, r.train, r.evaluate, r.awaitApproval, r.shadow, r.promote} {
+		if err := stage(); err != nil {
+			return r.fail(err)
 		}
 	}
-	validate := func(ctx workflow.Context, in ApprovalInput) error {
-		if prog.Stage != StageAwaiting {
-			return fmt.Errorf("run %s is not awaiting approval (stage %s)", info.WorkflowExecution.ID, prog.Stage)
-		}
-		if approval != nil {
-			return errors.New("this run was already answered")
-		}
-		if in.By == "" || in.Reason == "" {
-			return errors.New("who (by) and why (reason) are required")
-		}
-		return nil
+	return r.finish()
+}
+
+// retrainRun is one run of RetrainWorkflow: its input, what its stages have
+// found so far, and what the progress query and the approval updates see.
+type retrainRun struct {
+	ctx   workflow.Context
+	in    RetrainInput
+	info  *workflow.Info
+	log   log.Logger
+	res   *RetrainResult
+	prog  *Progress
+	light workflow.Context // for the short reads: a minute a try, ten tries
+
+	// approval is set by the approve or reject update.
+	approval *ApprovalInput
+
+	spec     activities.Spec
+	window   dataset.Window
+	snap     activities.Snapshot
+	versions []string // of the candidates that trained
+	ev       activities.Evaluation
+	decision evaluator.Decision
+	// outcome is the run's outcome so far; by is who promotes.
+	outcome   string
+	by        string
+	promotion *activities.PromoteResult
+}
+
+// startRetrain sets up a run: its progress query, its approval updates and
+// its model search attribute.
+func startRetrain(ctx workflow.Context, in RetrainInput) (*retrainRun, error) {
+	r := &retrainRun{
+		ctx:  ctx,
+		in:   in,
+		info: workflow.GetInfo(ctx),
+		log:  workflow.GetLogger(ctx),
+		res:  &RetrainResult{Model: in.Model, Reasons: []string{}},
+		prog: &Progress{Model: in.Model, Stage: StageStarting},
 	}
-	if err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateApprove, answer(true), workflow.UpdateHandlerOptions{Validator: validate}); err != nil {
+	if err := workflow.SetQueryHandler(ctx, QueryProgress, func() (*Progress, error) { return r.prog, nil }); err != nil {
 		return nil, err
 	}
-	if err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateReject, answer(false), workflow.UpdateHandlerOptions{Validator: validate}); err != nil {
+	if err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateApprove, r.answer(true), workflow.UpdateHandlerOptions{Validator: r.validateAnswer}); err != nil {
+		return nil, err
+	}
+	if err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateReject, r.answer(false), workflow.UpdateHandlerOptions{Validator: r.validateAnswer}); err != nil {
 		return nil, err
 	}
 	_ = workflow.UpsertTypedSearchAttributes(ctx, AttrModel.ValueSet(in.Model))
 
-	light := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+	r.light = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 		StartToCloseTimeout: time.Minute,
 		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: time.Second, MaximumInterval: 30 * time.Second, MaximumAttempts: 10},
 	})
-	// record and fail come first, so that a run failing at any step, even
-	// LoadSpec, leaves its decision record and search attribute.
-	var (
-		spec   activities.Spec
-		window dataset.Window
-	)
-	record := func(outcome string, rec DecisionRecord) error {
-		prog.Stage = StageRecording
-		rec.Reason, rec.Policy, rec.Candidates, rec.Shadow = in.Reason, spec.Model.Policy, prog.Candidates, res.Shadow
-		doc, err := json.Marshal(rec)
-		if err != nil {
-			return err
-		}
-		ri := activities.RecordInput{
-			Model: in.Model, RunID: info.WorkflowExecution.RunID, WorkflowID: info.WorkflowExecution.ID, StartedAt: info.WorkflowStartTime,
-			Reason: in.Reason, Outcome: outcome, Winner: res.Winner, Champion: res.Champion, Window: window, TrainRows: trainRows(prog.Candidates),
-			HoldoutRows: res.HoldoutRows, Decision: doc,
-		}
-		return workflow.ExecuteActivity(summary(durable(ctx), "record the decision: "+outcome), a.Record, ri).Get(ctx, nil)
-	}
-	fail := func(err error) (*RetrainResult, error) {
-		res.Outcome = OutcomeFailed
-		res.Reasons = append(res.Reasons, err.Error())
-		_ = workflow.UpsertTypedSearchAttributes(ctx, AttrDecision.ValueSet(OutcomeFailed))
-		if rerr := record(OutcomeFailed, DecisionRecord{Failure: err.Error()}); rerr != nil {
-			log.Error("recording the failed run failed too", "error", rerr)
-		}
-		prog.Stage, prog.Result = StageDone, res
-		return res, err
-	}
+	return r, nil
+}
 
-	if err := workflow.ExecuteActivity(summary(light, "load the spec of "+in.Model), a.LoadSpec, activities.LoadSpecInput{Model: in.Model}).Get(ctx, &spec); err != nil {
-		return fail(err)
+// answer is the handler of the approve (approved) or reject update.
+func (r *retrainRun) answer(approved bool) func(workflow.Context, ApprovalInput) (string, error) {
+	return func(ctx workflow.Context, in ApprovalInput) (string, error) {
+		in.Approved = approved
+		r.approval = &in
+		if approved {
+			return "approved: " + r.prog.Decision.Winner + " will be promoted", nil
+		}
+		return "rejected: nothing will be promoted", nil
 	}
-	m := spec.Model
-	to := workflow.Now(ctx).UTC()
-	if in.AsOf != nil {
-		to = in.AsOf.UTC()
-	}
-	window = dataset.Window{From: to.Add(-m.Window.Length.D()), To: to}
-	res.Window, prog.Window = window, window
+}
 
-	prog.Stage = StageSnapshot
-	var snap activities.Snapshot
-	if err := workflow.ExecuteActivity(summary(withTimeout(light, 5*time.Minute), "snapshot "+window.String()), a.SnapshotWindow, activities.SnapshotInput{Model: in.Model, Window: window, Spec: &spec.Model}).Get(ctx, &snap); err != nil {
-		return fail(err)
+// validateAnswer refuses an approval update the run cannot use.
+func (r *retrainRun) validateAnswer(ctx workflow.Context, in ApprovalInput) error {
+	if r.prog.Stage != StageAwaiting {
+		return fmt.Errorf("run %s is not awaiting approval (stage %s)", r.info.WorkflowExecution.ID, r.prog.Stage)
 	}
-	res.Rows, prog.Rows = snap.Rows, snap.Rows
-	res.Previous, res.Champion = snap.Champion, snap.Champion
+	if r.approval != nil {
+		return errors.New("this run was already answered")
+	}
+	if in.By == "" || in.Reason == "" {
+		return errors.New("who (by) and why (reason) are required")
+	}
+	return nil
+}
 
-	// Train the candidates on the training queue.
-	prog.Stage = StageTraining
-	trainCtx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
-		TaskQueue:           spec.TrainingTaskQueue,
-		StartToCloseTimeout: 2 * time.Hour,
-		HeartbeatTimeout:    time.Minute,
-		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: 5 * time.Second, MaximumInterval: time.Minute, MaximumAttempts: 3},
-	})
-	rate := dataset.SampleRate(snap.Rows, m.Window.MaxTrainRows)
-	// At most parallel_trainings at once (0: all): the next candidate starts
-	// when one finishes, so it meets a free worker slot instead of waiting
-	// in the task queue behind a busy one.
-	limit := m.ParallelTrainings
-	if limit <= 0 || limit > len(m.Candidates) {
-		limit = len(m.Candidates)
-	}
-	for i, c := range m.Candidates {
-		stage := "training"
-		if i >= limit {
-			stage = "queued"
-		}
-		prog.Candidates = append(prog.Candidates, CandidateProgress{Name: c.Name, Algorithm: c.Algorithm, Stage: stage})
-	}
-	sel := workflow.NewSelector(ctx)
-	next := 0
-	var train func()
-	train = func() {
-		i, c := next, m.Candidates[next]
-		next++
-		prog.Candidates[i].Stage = "training"
-		f := workflow.ExecuteActivity(summary(trainCtx, fmt.Sprintf("train %s (%s)", c.Name, c.Algorithm)), a.TrainCandidate, activities.TrainInput{
-			Model: in.Model, Candidate: c.Name, Window: window, WorkflowID: info.WorkflowExecution.ID, RunID: info.WorkflowExecution.RunID,
-			StartedAt: info.WorkflowStartTime, SampleRate: rate, Spec: &spec.Model,
-		})
-		sel.AddFuture(f, func(f workflow.Future) {
-			var t activities.Trained
-			cp := &prog.Candidates[i]
-			if err := f.Get(ctx, &t); err != nil {
-				cp.Stage, cp.Error = "failed", err.Error()
-			} else {
-				cp.Stage, cp.Version, cp.TrainRows, cp.Seconds = "trained", t.Version, t.TrainRows, t.Seconds
-			}
-			if next < len(m.Candidates) {
-				train()
-			}
-		})
-	}
-	for range limit {
-		train()
-	}
-	for range m.Candidates {
-		sel.Select(ctx)
-	}
-	var versions []string
-	for _, c := range prog.Candidates {
-		if c.Version != "" {
-			versions = append(versions, c.Version)
-		} else {
-			res.Reasons = append(res.Reasons, fmt.Sprintf("candidate %s (%s) failed: %s", c.Name, c.Algorithm, c.Error))
-		}
-	}
-	res.Candidates = prog.Candidates
-	if len(versions) == 0 {
-		return fail(temporal.NewNonRetryableApplicationError("every candidate failed to train", "AllCandidatesFailed", nil))
-	}
-
-	prog.Stage = StageEvaluating
-	champion := ""
-	if snap.Champion != nil {
-		champion = snap.Champion.Version.String()
-	}
-	evalCtx := workflow.WithActivityOptions(trainCtx, workflow.ActivityOptions{
-		TaskQueue: spec.TrainingTaskQueue, StartToCloseTimeout: time.Hour, HeartbeatTimeout: 2 * time.Minute,
-		RetryPolicy: &temporal.RetryPolicy{InitialInterval: 5 * time.Second, MaximumInterval: time.Minute, MaximumAttempts: 3},
-	})
-	var ev activities.Evaluation
-	evalWhat := fmt.Sprintf("evaluate %d candidates on the holdout", len(versions))
-	if champion != "" {
-		evalWhat = fmt.Sprintf("evaluate %d candidates and champion %s on the same holdout", len(versions), champion)
-	}
-	if err := workflow.ExecuteActivity(summary(evalCtx, evalWhat), a.Evaluate, activities.EvaluateInput{
-		Model: in.Model, Window: window, Champion: champion, Candidates: versions, Seed: seed(info.WorkflowExecution.RunID),
-		Spec: &spec.Model,
-	}).Get(ctx, &ev); err != nil {
-		return fail(err)
-	}
-	res.HoldoutRows = int64(ev.HoldoutRows)
-
-	policy := m.Policy.Evaluator()
-	policy.RequireApproval = policy.RequireApproval || in.RequireApproval
-	decision := evaluator.Decide(policy, ev.Champion, ev.Candidates)
-	if ev.ChampionProblem != "" {
-		decision.Reasons = append(decision.Reasons, ev.ChampionProblem)
-	}
-	decision.Reasons = append(decision.Reasons, ev.Problems...)
-	prog.Decision, res.Decision = &decision, &decision
-	res.Reasons = append(decision.Reasons, res.Reasons...)
-	res.Winner = decision.Winner
-	outcome := string(decision.Outcome)
-
-	by := "kingmaker:" + info.WorkflowExecution.ID
-	if decision.Outcome == evaluator.OutcomeAwaitApproval {
-		prog.Stage = StageAwaiting
-		_ = workflow.UpsertTypedSearchAttributes(ctx, AttrDecision.ValueSet(string(evaluator.OutcomeAwaitApproval)))
-		ok, err := workflow.AwaitWithTimeout(ctx, m.Policy.ApprovalTimeout.D(), func() bool { return approval != nil })
-		if err != nil {
-			return fail(err)
-		}
-		res.Approval = approval
-		switch {
-		case !ok:
-			outcome = OutcomeApprovalExpired
-			res.Reasons = append(res.Reasons, fmt.Sprintf("nobody approved within %s: nothing promoted", m.Policy.ApprovalTimeout))
-		case !approval.Approved:
-			outcome = OutcomeRejected
-			res.Reasons = append(res.Reasons, fmt.Sprintf("rejected by %s: %s", approval.By, approval.Reason))
-		default:
-			outcome = string(evaluator.OutcomePromote)
-			by = approval.By
-			res.Reasons = append(res.Reasons, fmt.Sprintf("approved by %s: %s", approval.By, approval.Reason))
-		}
-	}
-
-	// Shadow period (policy.shadow.period, shadow.go): the winner is scored
-	// beside the champion on live traffic before it may be promoted.
-	if outcome == string(evaluator.OutcomePromote) && m.Policy.Shadow.Enabled() {
-		shadowed, err := shadowWinner(ctx, m.Policy.Shadow, snap.Champion, decision.Winner, prog, res)
-		if err != nil {
-			return fail(err)
-		}
-		outcome = shadowed
-	}
-
-	var promotion *activities.PromoteResult
-	if outcome == string(evaluator.OutcomePromote) {
-		prog.Stage = StagePromoting
-		reason := fmt.Sprintf("retrain (%s): %s", in.Reason, first(decision.Reasons))
-		if approval != nil {
-			reason = fmt.Sprintf("retrain (%s), approved by %s (%s): %s", in.Reason, approval.By, approval.Reason, first(decision.Reasons))
-		}
-		err := workflow.ExecuteActivity(summary(durable(ctx), "promote "+decision.Winner+" by compare-and-set"), a.Promote, activities.PromoteInput{
-			Model: in.Model, Version: decision.Winner, Expected: snap.Champion, Action: registry.ActionPromote,
-			By: by, Reason: reason, RunID: info.WorkflowExecution.RunID,
-		}).Get(ctx, &promotion)
-		if err != nil {
-			return fail(err)
-		}
-		if promotion.Lost {
-			outcome = OutcomeLostRace
-			res.Champion = promotion.LostTo
-			res.Reasons = append(res.Reasons, "not promoted: "+promotion.Message)
-		} else {
-			res.Champion = promotion.Champion
-		}
-	}
+// finish sets the run's outcome, search attributes and memo, and records
+// its decision.
+func (r *retrainRun) finish() (*RetrainResult, error) {
+	ctx, outcome, res := r.ctx, r.outcome, r.res
 	res.Outcome = outcome
 	attrs := []temporal.SearchAttributeUpdate{AttrDecision.ValueSet(outcome)}
 	if res.Champion != nil {
@@ -373,35 +235,44 @@ func RetrainWorkflow(ctx workflow.Context, in RetrainInput) (*RetrainResult, err
 	_ = workflow.UpsertTypedSearchAttributes(ctx, attrs...)
 	_ = workflow.UpsertMemo(ctx, map[string]any{"outcome": outcome, "headline": first(res.Reasons)})
 
-	if err := record(outcome, DecisionRecord{Evaluation: &ev, Decision: &decision, Approval: approval, Promotion: promotion}); err != nil {
-		return fail(err)
+	if err := r.record(outcome, DecisionRecord{Evaluation: &r.ev, Decision: &r.decision, Approval: r.approval, Promotion: r.promotion}); err != nil {
+		return r.fail(err)
 	}
-	prog.Stage, prog.Result = StageDone, res
-	log.Info("retrain done", "model", in.Model, "outcome", outcome, "winner", res.Winner)
+	r.prog.Stage, r.prog.Result = StageDone, res
+	r.log.Info("retrain done", "model", r.in.Model, "outcome", outcome, "winner", res.Winner)
 	return res, nil
 }
 
-// durable is for the short writes that must eventually happen (promotion,
-// records): retried through a Cassandra outage for up to 30 minutes.
-func durable(ctx workflow.Context) workflow.Context {
-	return workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
-		StartToCloseTimeout:    30 * time.Second,
-		ScheduleToCloseTimeout: 30 * time.Minute,
-		RetryPolicy:            &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: 30 * time.Second},
-	})
+// record stores the run's decision record. It and fail need nothing a
+// stage may not have reached, so that a run failing at any step, even
+// LoadSpec, leaves its decision record and search attribute.
+func (r *retrainRun) record(outcome string, rec DecisionRecord) error {
+	ctx, in, info, res := r.ctx, r.in, r.info, r.res
+	r.prog.Stage = StageRecording
+	rec.Reason, rec.Policy, rec.Candidates, rec.Shadow = in.Reason, r.spec.Model.Policy, r.prog.Candidates, res.Shadow
+	doc, err := json.Marshal(rec)
+	if err != nil {
+		return err
+	}
+	ri := activities.RecordInput{
+		Model: in.Model, RunID: info.WorkflowExecution.RunID, WorkflowID: info.WorkflowExecution.ID, StartedAt: info.WorkflowStartTime,
+		Reason: in.Reason, Outcome: outcome, Winner: res.Winner, Champion: res.Champion, Window: r.window, TrainRows: trainRows(r.prog.Candidates),
+		HoldoutRows: res.HoldoutRows, Decision: doc,
+	}
+	return workflow.ExecuteActivity(summary(durable(ctx), "record the decision: "+outcome), a.Record, ri).Get(ctx, nil)
 }
 
-// summary labels the next activity in the Temporal UI.
-func summary(ctx workflow.Context, text string) workflow.Context {
-	opts := workflow.GetActivityOptions(ctx)
-	opts.Summary = text
-	return workflow.WithActivityOptions(ctx, opts)
-}
-
-func withTimeout(ctx workflow.Context, d time.Duration) workflow.Context {
-	opts := workflow.GetActivityOptions(ctx)
-	opts.StartToCloseTimeout = d
-	return workflow.WithActivityOptions(ctx, opts)
+// fail ends the run as failed with err, recorded.
+func (r *retrainRun) fail(err error) (*RetrainResult, error) {
+	res := r.res
+	res.Outcome = OutcomeFailed
+	res.Reasons = append(res.Reasons, err.Error())
+	_ = workflow.UpsertTypedSearchAttributes(r.ctx, AttrDecision.ValueSet(OutcomeFailed))
+	if rerr := r.record(OutcomeFailed, DecisionRecord{Failure: err.Error()}); rerr != nil {
+		r.log.Error("recording the failed run failed too", "error", rerr)
+	}
+	r.prog.Stage, r.prog.Result = StageDone, res
+	return res, err
 }
 
 func trainRows(cs []CandidateProgress) int64 {

@@ -9,6 +9,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/kingmaker-ml/kingmaker/activities"
+	"github.com/kingmaker-ml/kingmaker/config"
 	"github.com/kingmaker-ml/kingmaker/evaluator"
 )
 
@@ -76,4 +77,25 @@ func TestAOneClassWindowIsRefusedBeforeAnyTraining(t *testing.T) {
 	}
 	h.env.AssertActivityNotCalled(t, "TrainCandidate", mock.Anything, mock.Anything)
 	h.env.AssertActivityNotCalled(t, "Promote", mock.Anything, mock.Anything)
+}
+
+func TestATieByRoundingKeepsTheChampion(t *testing.T) {
+	// Zero thresholds: only the sign of the improvement decides. The two
+	// values are the same mean of per-class values summed in another order.
+	h := newHarness(t, func(m *config.Model) {
+		m.Policy.MinAbsoluteImprovement, m.Policy.MinRelativeImprovement = 0, 0
+		m.Policy.Guardrails, m.Policy.MinimumValues = nil, nil
+	})
+	h.champion = oldChampion()
+	h.championHas = score{0.19999999999999998, 0.80}
+	h.scores = map[string]score{"logistic": {0.20000000000000004, 0.80}, "id3": {0.1, 0.75}, "forest": {0.15, 0.80}}
+	res := h.mustRun(retrainInput())
+
+	if res.Outcome != string(evaluator.OutcomeKeep) {
+		t.Fatalf("outcome %s, want keep: a tie by rounding is no improvement (reasons %q)", res.Outcome, res.Reasons)
+	}
+	h.env.AssertActivityNotCalled(t, "Promote", mock.Anything, mock.Anything)
+	if !containsAny(res.Reasons, "+0 absolute, not better than the champion") {
+		t.Errorf("the reasons should call the tie no improvement: %q", res.Reasons)
+	}
 }

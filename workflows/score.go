@@ -102,12 +102,6 @@ type BatchScoreResult struct {
 	PerDay  []activities.ScoredDay `json:"per_day"`
 }
 
-// BatchScoreWorkflowID is the id of a batch scoring run started by hand.
-// Runs of a score schedule are score-<model>-<scheduled time, RFC 3339>.
-func BatchScoreWorkflowID(model string, start time.Time) string {
-	return fmt.Sprintf("score-%s-%s", model, start.UTC().Format("20060102t150405z"))
-}
-
 // BatchScoreWorkflow scores every row of [From, To) (or of the relative
 // window at the run's time) with one version and writes the predictions,
 // one activity per day partition with at most window.parallelism days at

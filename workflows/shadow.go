@@ -39,8 +39,8 @@ type ShadowResult struct {
 
 // shadowWinner runs the shadow period of a winner the decision (and the
 // approver) would promote, and returns the run's outcome: promote when the
-// winner passes the shadow rules (JudgeShadow), OutcomeShadowFailed when it
-// does not. It sets the shadow pointer, sleeps the period durably, asks
+// winner passes the shadow rules (evaluator.JudgeShadow), OutcomeShadowFailed
+// when it does not. It sets the shadow pointer, sleeps the period durably, asks
 // for the live evidence, and clears the pointer whatever happened. Without
 // a champion there is nothing to shadow against: the first champion is
 // promoted at once.
@@ -100,54 +100,25 @@ func shadowWinner(ctx workflow.Context, p config.Shadow, champion *registry.Cham
 	}
 	clearPointer(ctx)
 	sr.Evidence = &ev
-	passed, reasons := JudgeShadow(p, &ev)
-	sr.Passed, sr.Reasons = passed, append(reasons, sr.Reasons...)
+	v := evaluator.JudgeShadow(shadowRules(p), shadowEvidence(&ev))
+	sr.Passed, sr.Reasons = v.Passed, append(v.Reasons, sr.Reasons...)
 	res.Reasons = append(res.Reasons, sr.Reasons...)
-	if !passed {
+	if !v.Passed {
 		return OutcomeShadowFailed, nil
 	}
 	return string(evaluator.OutcomePromote), nil
 }
 
-// JudgeShadow applies the shadow rules to a shadow period's live evidence
-// and says why, in order:
-//
-//  1. fewer than min_requests scored rows fails: too little evidence;
-//  2. with at least min_labelled_rows labelled rows, labels decide: the
-//     shadow passes when its live accuracy is at most max_accuracy_drop
-//     below the champion's on those rows, and fails otherwise, whatever
-//     the agreement (labels veto a look-alike that is worse);
-//  3. otherwise agreement decides: the shadow passes when it predicts the
-//     champion's class on at least min_agreement of the rows.
-func JudgeShadow(p config.Shadow, ev *activities.ShadowEvidence) (bool, []string) {
-	var reasons []string
-	agreement := "no rows"
-	if ev.Agreement != nil {
-		agreement = fmt.Sprintf("%.4f", *ev.Agreement)
+// shadowRules are the evaluator's shadow rules of a model's policy.shadow.
+func shadowRules(p config.Shadow) evaluator.ShadowRules {
+	return evaluator.ShadowRules{MinRequests: p.MinRequests, MinAgreement: p.MinAgreement, MinLabelledRows: p.MinLabelledRows, MaxAccuracyDrop: p.MaxAccuracyDrop}
+}
+
+// shadowEvidence is what the evaluator's shadow rules read of the live
+// evidence a shadow period gathered.
+func shadowEvidence(ev *activities.ShadowEvidence) evaluator.ShadowEvidence {
+	return evaluator.ShadowEvidence{
+		Version: ev.Version, Rows: ev.Rows, Agreement: ev.Agreement, Champions: len(ev.Champions),
+		LabelledRows: ev.LabelledRows, ChampionLive: ev.ChampionLive, ShadowLive: ev.ShadowLive,
 	}
-	if len(ev.Champions) > 1 {
-		reasons = append(reasons, fmt.Sprintf("%d champions answered during the shadow period: the champion changed, so the promotion will lose its compare-and-set", len(ev.Champions)))
-	}
-	if ev.Rows < int64(p.MinRequests) {
-		return false, append([]string{fmt.Sprintf("shadow %s scored %d live rows, fewer than policy.shadow.min_requests %d: too little evidence to promote (is `kingmaker serve` running with --shadow-sample above 0?)",
-			ev.Version, ev.Rows, p.MinRequests)}, reasons...)
-	}
-	if ev.LabelledRows >= p.MinLabelledRows && ev.ChampionLive != nil && ev.ShadowLive != nil {
-		champ, shadow := ev.ChampionLive.Accuracy, ev.ShadowLive.Accuracy
-		drop := champ - shadow
-		const tolerance = 1e-12 // a drop of exactly max_accuracy_drop passes
-		if drop > p.MaxAccuracyDrop+tolerance {
-			return false, append([]string{fmt.Sprintf("shadow %s on %d labelled live rows: accuracy %.4f vs champion %.4f, %.4f lower, more than policy.shadow.max_accuracy_drop %g (agreement %s on %d rows)",
-				ev.Version, ev.LabelledRows, shadow, champ, drop, p.MaxAccuracyDrop, agreement, ev.Rows)}, reasons...)
-		}
-		return true, append([]string{fmt.Sprintf("shadow %s on %d labelled live rows: accuracy %.4f vs champion %.4f, within policy.shadow.max_accuracy_drop %g (agreement %s on %d rows)",
-			ev.Version, ev.LabelledRows, shadow, champ, p.MaxAccuracyDrop, agreement, ev.Rows)}, reasons...)
-	}
-	labels := fmt.Sprintf("%d labelled rows, fewer than policy.shadow.min_labelled_rows %d: agreement decides", ev.LabelledRows, p.MinLabelledRows)
-	if ev.Agreement != nil && *ev.Agreement >= p.MinAgreement {
-		return true, append([]string{fmt.Sprintf("shadow %s agreed with the champion on %s of %d live rows, at least policy.shadow.min_agreement %g (%s)",
-			ev.Version, agreement, ev.Rows, p.MinAgreement, labels)}, reasons...)
-	}
-	return false, append([]string{fmt.Sprintf("shadow %s agreed with the champion on %s of %d live rows, below policy.shadow.min_agreement %g (%s)",
-		ev.Version, agreement, ev.Rows, p.MinAgreement, labels)}, reasons...)
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -81,6 +82,7 @@ func runSeed(ctx context.Context, e *env, args []string) error {
 	seed := fs.Uint64("seed", 42, "random seed; the same seed and flags write the same rows")
 	datasetName := fs.String("dataset", "churn", "value of the events table's dataset column")
 	parallelism := fs.Int("parallelism", 8, "day partitions written at once")
+	force := fs.Bool("force", false, "write into an events table whose columns are not the demo's")
 	if _, err := parse(fs, args); err != nil {
 		return err
 	}
@@ -110,6 +112,18 @@ func runSeed(ctx context.Context, e *env, args []string) error {
 	if err := schema.Check(ctx, s, cfg.Cassandra.Keyspace); err != nil {
 		return err
 	}
+	ks := seedKeyspace(cfg, *datasetName)
+	created, err := demo.PrepareTable(ctx, s, ks)
+	switch {
+	case errors.Is(err, demo.ErrNotDemoTable) && *force:
+		fmt.Fprintf(e.stderr, "writing anyway (--force): %v\n", err)
+	case errors.Is(err, demo.ErrNotDemoTable):
+		return fmt.Errorf("%w: seed writes demo rows only into the demo's table; pass --force to write into this one anyway", err)
+	case err != nil:
+		return err
+	case created:
+		fmt.Fprintf(e.stdout, "created the demo table %s.events\n", ks)
+	}
 	spec := demo.Spec{Dataset: *datasetName, Start: first, Days: *days, RowsPerDay: *perDay, DriftFrom: *driftFrom, Seed: *seed}
 	total := int64(*days * *perDay)
 	var lastDraw atomic.Int64
@@ -124,7 +138,7 @@ func runSeed(ctx context.Context, e *env, args []string) error {
 		}
 	}
 	began := time.Now()
-	if err := demo.Write(ctx, s, cfg.Cassandra.Keyspace, spec, *parallelism, progress); err != nil {
+	if err := demo.Write(ctx, s, ks, spec, *parallelism, progress); err != nil {
 		return err
 	}
 	if progress != nil {
@@ -136,9 +150,22 @@ func runSeed(ctx context.Context, e *env, args []string) error {
 		drift = fmt.Sprintf("drift from day %d (%s)", *driftFrom, spec.DayDate(*driftFrom-1).Format("2006-01-02"))
 	}
 	fmt.Fprintf(e.stdout, "seeded %d rows into %s.events (dataset %s): %d days from %s, %s, seed %d, in %s (%.0f rows/s)\n",
-		total, cfg.Cassandra.Keyspace, *datasetName, *days, first.Format("2006-01-02"), drift, *seed,
+		total, ks, *datasetName, *days, first.Format("2006-01-02"), drift, *seed,
 		took.Round(time.Millisecond), float64(total)/took.Seconds())
 	return nil
+}
+
+// seedKeyspace is where seed writes: the source keyspace of the model that
+// reads the demo's rows of dataset (table events, partition value dataset),
+// else the registry's keyspace, where `schema apply` made the table.
+func seedKeyspace(cfg *config.Config, dataset string) string {
+	for i := range cfg.Models {
+		m := &cfg.Models[i]
+		if m.Source.Table == "events" && m.Source.PartitionValue == dataset {
+			return cfg.SourceKeyspace(m)
+		}
+	}
+	return cfg.Cassandra.Keyspace
 }
 
 func bar(n, total int64) string {

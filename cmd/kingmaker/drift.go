@@ -7,9 +7,7 @@ import (
 	"io"
 	"time"
 
-	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
-	"go.temporal.io/sdk/temporal"
 
 	"github.com/kingmaker-ml/kingmaker/activities"
 	"github.com/kingmaker-ml/kingmaker/registry"
@@ -61,12 +59,9 @@ func runDrift(ctx context.Context, e *env, args []string) error {
 			return err
 		}
 		defer c.Close()
-		id := fmt.Sprintf("drift-%s-%s", m.Name, time.Now().UTC().Format("20060102t150405z"))
-		run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
-			ID: id, TaskQueue: cfg.Temporal.TaskQueue, WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
-			TypedSearchAttributes: temporal.NewSearchAttributes(workflows.AttrModel.ValueSet(m.Name)),
-			StaticSummary:         "Drift check of " + m.Name,
-		}, workflows.DriftWorkflowName, in)
+		opts := workflows.DriftStartOptions(in, cfg.Temporal.TaskQueue, time.Now())
+		id := opts.ID
+		run, err := c.ExecuteWorkflow(ctx, opts, workflows.DriftWorkflowName, in)
 		if err != nil {
 			return fmt.Errorf("start drift check of %s: %w", m.Name, err)
 		}

@@ -7,8 +7,6 @@ import (
 	"io"
 	"log/slog"
 	"net/url"
-	"os"
-	"os/user"
 	"strings"
 	"time"
 
@@ -18,6 +16,7 @@ import (
 
 	"github.com/kingmaker-ml/kingmaker/config"
 	"github.com/kingmaker-ml/kingmaker/evaluator"
+	"github.com/kingmaker-ml/kingmaker/internal/actor"
 	"github.com/kingmaker-ml/kingmaker/worker"
 	"github.com/kingmaker-ml/kingmaker/workflows"
 )
@@ -45,17 +44,23 @@ func runWorker(ctx context.Context, e *env, args []string) error {
 	})
 }
 
-// actor names who runs a command, for promotion and approval records.
-func actor(flagValue string) string {
-	if flagValue != "" {
-		return flagValue
+// registryActor and temporalActor are who a command acts as (see package
+// actor); the error is a usage error when --by names someone else than
+// the identity the deployment establishes.
+func registryActor(cfg *config.Config, by string) (string, error) {
+	a, err := actor.Registry(cfg, by)
+	if err != nil {
+		return "", usageError{err.Error()}
 	}
-	name := os.Getenv("USER")
-	if u, err := user.Current(); err == nil && u.Username != "" {
-		name = u.Username
+	return a.Name, nil
+}
+
+func temporalActor(cfg *config.Config, by string) (string, error) {
+	a, err := actor.Temporal(cfg, by)
+	if err != nil {
+		return "", usageError{err.Error()}
 	}
-	host, _ := os.Hostname()
-	return name + "@" + host
+	return a.Name, nil
 }
 
 func dialTemporal(ctx context.Context, cfg *config.Config) (client.Client, error) {
@@ -86,7 +91,11 @@ func runRetrain(ctx context.Context, e *env, args []string) error {
 	if _, err := cfg.Model(pos[0]); err != nil {
 		return err
 	}
-	in := workflows.RetrainInput{Model: pos[0], Reason: *reason, RequestedBy: actor("")}
+	who, err := temporalActor(cfg, "")
+	if err != nil {
+		return err
+	}
+	in := workflows.RetrainInput{Model: pos[0], Reason: *reason, RequestedBy: who}
 	if *asOf != "" {
 		t, err := parseTime(*asOf)
 		if err != nil {
@@ -99,13 +108,7 @@ func runRetrain(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer c.Close()
-	id := workflows.RetrainWorkflowID(in.Model, time.Now())
-	run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
-		ID: id, TaskQueue: cfg.Temporal.TaskQueue,
-		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
-		TypedSearchAttributes:    temporal.NewSearchAttributes(workflows.AttrModel.ValueSet(in.Model)),
-		StaticSummary:            fmt.Sprintf("Retrain %s (%s)", in.Model, in.Reason),
-	}, workflows.RetrainWorkflowName, in)
+	run, err := c.ExecuteWorkflow(ctx, workflows.RetrainStartOptions(in, cfg.Temporal.TaskQueue, time.Now()), workflows.RetrainWorkflowName, in)
 	if err != nil {
 		return fmt.Errorf("start retrain of %s: %w", in.Model, err)
 	}
@@ -288,7 +291,7 @@ func runApproval(approve bool) func(ctx context.Context, e *env, args []string) 
 	return func(ctx context.Context, e *env, args []string) error {
 		fs := newFlags(e, name)
 		reason := fs.String("reason", "", "why (required, recorded)")
-		by := fs.String("by", "", "who answers (default $USER@host)")
+		by := fs.String("by", "", "who answers (default $USER@host; not allowed when a client certificate or temporal.identity names who acts)")
 		pos, err := parse(fs, args)
 		if err != nil {
 			return err
@@ -303,6 +306,10 @@ func runApproval(approve bool) func(ctx context.Context, e *env, args []string) 
 		if err != nil {
 			return err
 		}
+		who, err := temporalActor(cfg, *by)
+		if err != nil {
+			return err
+		}
 		c, err := dialTemporal(ctx, cfg)
 		if err != nil {
 			return err
@@ -310,7 +317,7 @@ func runApproval(approve bool) func(ctx context.Context, e *env, args []string) 
 		defer c.Close()
 		h, err := c.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
 			WorkflowID: pos[0], UpdateName: name, WaitForStage: client.WorkflowUpdateStageCompleted,
-			Args: []any{workflows.ApprovalInput{By: actor(*by), Reason: *reason}},
+			Args: []any{workflows.ApprovalInput{By: who, Reason: *reason}},
 		})
 		if err != nil {
 			return fmt.Errorf("%s %s: %s", name, pos[0], firstLine(err))

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -9,7 +8,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -21,29 +19,10 @@ import (
 	"github.com/kingmaker-ml/kingmaker/workflows"
 )
 
-// syncBuffer is a bytes.Buffer safe to write from a running command while
-// the test reads it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // background runs a long CLI command (worker, retrain --wait) in its own
 // goroutine; wait returns its exit code.
 type background struct {
-	stdout, stderr syncBuffer
+	stdout, stderr testenv.Buffer
 	code           chan int
 }
 

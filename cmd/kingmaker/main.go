@@ -42,7 +42,7 @@ func commands() []command {
 	return []command{
 		{"schema apply", "", "create the keyspace and tables, applying new migrations", runSchemaApply},
 		{"schema version", "[-o json]", "print the keyspace's schema version", runSchemaVersion},
-		{"seed", "[--days N] [--rows-per-day N] [--start DATE] [--drift-from DAY] [--seed N]", "write the labelled demo dataset into events", runSeed},
+		{"seed", "[--days N] [--rows-per-day N] [--start DATE] [--drift-from DAY] [--seed N] [--force]", "write the labelled demo dataset into events", runSeed},
 		{"status", "[MODEL] [-o json]", "models, champions, recent decisions and source data", runStatus},
 		{"worker", "[--queues main,training]", "run the Temporal workers and the metrics endpoint", runWorker},
 		{"retrain", "MODEL [--wait] [--as-of TIME] [-o json]", "start a retrain run (and follow it)", runRetrain},

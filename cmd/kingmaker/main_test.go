@@ -13,9 +13,11 @@ import (
 
 	"github.com/gocql/gocql"
 
+	"github.com/kingmaker-ml/kingmaker/config"
 	"github.com/kingmaker-ml/kingmaker/internal/cql"
 	"github.com/kingmaker-ml/kingmaker/internal/testenv"
 	"github.com/kingmaker-ml/kingmaker/registry"
+	"github.com/kingmaker-ml/kingmaker/trainer"
 )
 
 const exampleConfig = "../../kingmaker.example.yaml"
@@ -34,6 +36,14 @@ func kingmaker(t *testing.T, args ...string) invocation {
 	defer cancel()
 	code := run(ctx, args, &stdout, &stderr)
 	return invocation{code, stdout.String(), stderr.String()}
+}
+
+// useCassandra points the CLI runs of the test at the test's keyspace.
+func useCassandra(t *testing.T, c config.Cassandra) {
+	t.Helper()
+	t.Setenv("KINGMAKER_CASSANDRA_KEYSPACE", c.Keyspace)
+	t.Setenv("KINGMAKER_CASSANDRA_HOSTS", strings.Join(c.Hosts, ","))
+	t.Setenv("KINGMAKER_CASSANDRA_PORT", fmt.Sprint(c.Port))
 }
 
 // lines splits output into its non-empty lines.
@@ -160,9 +170,7 @@ func championOf(t *testing.T, model string) []string {
 
 func TestSchemaVersionReadsTheKeyspace(t *testing.T) {
 	_, c := testenv.Cassandra(t) // a fresh keyspace with the schema applied
-	t.Setenv("KINGMAKER_CASSANDRA_KEYSPACE", c.Keyspace)
-	t.Setenv("KINGMAKER_CASSANDRA_HOSTS", strings.Join(c.Hosts, ","))
-	t.Setenv("KINGMAKER_CASSANDRA_PORT", fmt.Sprint(c.Port))
+	useCassandra(t, c)
 	got := kingmaker(t, "--config", exampleConfig, "schema", "version", "-o", "json")
 	var v struct {
 		Keyspace        string
@@ -178,9 +186,7 @@ func TestSchemaVersionReadsTheKeyspace(t *testing.T) {
 
 func TestModelsPromoteAndRollbackThroughTheCLI(t *testing.T) {
 	s, c := testenv.Cassandra(t)
-	t.Setenv("KINGMAKER_CASSANDRA_KEYSPACE", c.Keyspace)
-	t.Setenv("KINGMAKER_CASSANDRA_HOSTS", strings.Join(c.Hosts, ","))
-	t.Setenv("KINGMAKER_CASSANDRA_PORT", fmt.Sprint(c.Port))
+	useCassandra(t, c)
 	ctx := context.Background()
 	reg := registry.New(s, c.Keyspace, cql.Serial(c))
 	made := time.Date(2026, 5, 1, 0, 0, 0, 0, time.UTC)
@@ -191,7 +197,7 @@ func TestModelsPromoteAndRollbackThroughTheCLI(t *testing.T) {
 			WorkflowID: "retrain-churn-" + key, WindowFrom: made.AddDate(0, 0, -7), WindowTo: made, TrainRows: 900, HoldoutRows: 300,
 			Metrics: []byte(metrics),
 		}
-		if err := reg.SaveVersion(ctx, v, []byte("artifact of "+key)); err != nil {
+		if err := reg.SaveVersion(ctx, v, testenv.ChurnArtifact(t)); err != nil {
 			t.Fatal(err)
 		}
 		return v.ID
@@ -199,6 +205,12 @@ func TestModelsPromoteAndRollbackThroughTheCLI(t *testing.T) {
 	v1 := save("first", `{"rows":300,"classes":2,"accuracy":0.8,"roc_auc":0.81}`)
 	v2 := save("second", `{"rows":300,"classes":2,"accuracy":0.82,"roc_auc":0.84}`)
 	v3 := save("unevaluated", "")
+	misfit := &registry.Version{Model: "churn", ID: registry.VersionID(made, "misfit"), Candidate: "misfit", Algorithm: "logistic", RunID: "run-misfit",
+		Metrics: []byte(`{"rows":300,"classes":2,"accuracy":0.9,"roc_auc":0.9}`)}
+	oneFeature := trainer.Schema{Features: []trainer.Feature{{Name: "tenure_months", Kind: trainer.Numeric}}, Classes: []string{"false", "true"}}
+	if err := reg.SaveVersion(ctx, misfit, testenv.Artifact(t, "logistic", oneFeature)); err != nil {
+		t.Fatal(err)
+	}
 
 	steps := []struct {
 		name     string
@@ -216,6 +228,8 @@ func TestModelsPromoteAndRollbackThroughTheCLI(t *testing.T) {
 			"is already the champion of churn (generation 2)", v2},
 		{"promoting a version never evaluated needs --force", []string{"promote", "churn", v3.String(), "--reason", "untested"}, 1,
 			"was never evaluated (no holdout metrics): pass --force", v2},
+		{"a version trained on other features than the config's is refused", []string{"promote", "churn", misfit.ID.String(), "--reason", "looks good"}, 1,
+			"it does not fit the config of model churn: it has 1 features, the config declares 9", v2},
 		{"a version id that is not one exits 2", []string{"promote", "churn", "not-a-uuid", "--reason", "typo"}, 2,
 			`"not-a-uuid" is not a version id`, v2},
 		{"rollback restores the first champion as generation 3", []string{"rollback", "churn", "--reason", "second misbehaves", "--by", "carol"}, 0,
@@ -252,7 +266,7 @@ func TestModelsPromoteAndRollbackThroughTheCLI(t *testing.T) {
 		if err := json.Unmarshal([]byte(got.stdout), &rows); err != nil {
 			t.Fatal(err)
 		}
-		want := map[string]string{v1.String(): "champion", v2.String(): "retired", v3.String(): "candidate"}
+		want := map[string]string{v1.String(): "champion", v2.String(): "retired", v3.String(): "candidate", misfit.ID.String(): "candidate"}
 		for _, r := range rows {
 			if r.Status != want[r.Version] {
 				t.Errorf("%s (%s): status %q, want %q", r.Version, r.Candidate, r.Status, want[r.Version])
@@ -281,4 +295,56 @@ func TestModelsPromoteAndRollbackThroughTheCLI(t *testing.T) {
 			t.Errorf("status champion %+v, want %s at generation 3 by carol", ch, v1)
 		}
 	})
+}
+
+func TestPromoteRollbackAndShadowRecordTheIdentityTheDeploymentEstablishes(t *testing.T) {
+	s, c := testenv.Cassandra(t)
+	useCassandra(t, c)
+	t.Setenv("KINGMAKER_TEMPORAL_IDENTITY", "release-bot")
+	ctx := context.Background()
+	reg := registry.New(s, c.Keyspace, cql.Serial(c))
+	made := time.Date(2026, 5, 1, 0, 0, 0, 0, time.UTC)
+	var ids []string
+	for _, key := range []string{"a", "b"} {
+		v := &registry.Version{Model: "churn", ID: registry.VersionID(made, key), Candidate: key, Algorithm: "logistic", RunID: key,
+			Metrics: []byte(`{"rows":300,"classes":2,"accuracy":0.8}`)}
+		if err := reg.SaveVersion(ctx, v, testenv.ChurnArtifact(t)); err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, v.ID.String())
+	}
+	cli := func(args ...string) invocation {
+		t.Helper()
+		return kingmaker(t, append([]string{"--config", exampleConfig}, args...)...)
+	}
+	if got := cli("promote", "churn", ids[0], "--reason", "first", "--by", "mallory"); got.code != 2 || !strings.Contains(got.stderr, "records who acts from its temporal.identity (release-bot)") {
+		t.Fatalf("promote --by someone else: exit %d, want 2\n%s", got.code, got.stderr)
+	}
+	if cur, _ := reg.Champion(ctx, "churn"); cur != nil {
+		t.Fatalf("a refused promote set the champion: %+v", cur)
+	}
+	for _, args := range [][]string{
+		{"promote", "churn", ids[0], "--reason", "first"},
+		{"promote", "churn", ids[1], "--reason", "second"},
+		{"rollback", "churn", "--reason", "back"},
+		{"shadow", "churn", "--set", ids[1], "--reason", "watch it"},
+		{"shadow", "churn", "--clear", "--reason", "enough"},
+	} {
+		if got := cli(args...); got.code != 0 {
+			t.Fatalf("kingmaker %s: exit %d\n%s", strings.Join(args, " "), got.code, got.stderr)
+		}
+	}
+	ledger, err := reg.History(ctx, "churn", 10)
+	if err != nil || len(ledger) != 3 {
+		t.Fatalf("ledger %+v, %v", ledger, err)
+	}
+	for _, p := range ledger {
+		if p.PromotedBy != "release-bot" {
+			t.Errorf("ledger generation %d (%s) promoted by %q, want release-bot", p.Generation, p.Action, p.PromotedBy)
+		}
+	}
+	hist, err := reg.ShadowHistory(ctx, "churn", 10)
+	if err != nil || len(hist) != 2 || hist[0].By != "release-bot" || hist[1].By != "release-bot" {
+		t.Fatalf("shadow history %+v, %v: want the set and the clear by release-bot", hist, err)
+	}
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/gocql/gocql"
 
+	"github.com/kingmaker-ml/kingmaker/activities"
 	"github.com/kingmaker-ml/kingmaker/config"
 	"github.com/kingmaker-ml/kingmaker/evaluator"
 	"github.com/kingmaker-ml/kingmaker/internal/cql"
@@ -31,7 +32,9 @@ func openRegistry(ctx context.Context, e *env) (*config.Config, *registry.Regist
 		s.Close()
 		return nil, nil, nil, err
 	}
-	return cfg, registry.New(s, cfg.Cassandra.Keyspace, cql.Serial(cfg.Cassandra)), s.Close, nil
+	reg := registry.New(s, cfg.Cassandra.Keyspace, cql.Serial(cfg.Cassandra))
+	reg.CheckVersionsWith(activities.FitsConfig(cfg))
+	return cfg, reg, s.Close, nil
 }
 
 // primary reads a version's primary metric from its stored metrics.
@@ -170,7 +173,7 @@ func runModelsShow(ctx context.Context, e *env, args []string) error {
 func runPromote(ctx context.Context, e *env, args []string) error {
 	fs := newFlags(e, "promote")
 	reason := fs.String("reason", "", "why (required, recorded in the ledger)")
-	by := fs.String("by", "", "who promotes (default $USER@host)")
+	by := fs.String("by", "", "who promotes (default $USER@host; not allowed when a client certificate or temporal.identity names who acts)")
 	force := fs.Bool("force", false, "promote a version that was never evaluated")
 	pos, err := parseN(fs, args, 2, "MODEL and VERSION")
 	if err != nil {
@@ -199,7 +202,9 @@ func runPromote(ctx context.Context, e *env, args []string) error {
 	if len(v.Metrics) == 0 && !*force {
 		return fmt.Errorf("version %s of %s was never evaluated (no holdout metrics): pass --force to promote it anyway", id, m.Name)
 	}
-	if _, err := reg.LoadArtifact(ctx, v); err != nil {
+	// Checked first so that a corrupt version is called that, even when it is
+	// the champion; Promote checks again.
+	if _, err := reg.Servable(ctx, m.Name, id); err != nil {
 		return fmt.Errorf("version %s cannot be promoted: %w", id, err)
 	}
 	cur, err := reg.Champion(ctx, m.Name)
@@ -209,7 +214,11 @@ func runPromote(ctx context.Context, e *env, args []string) error {
 	if cur != nil && cur.Version == id {
 		return fmt.Errorf("version %s is already the champion of %s (generation %d)", id, m.Name, cur.Generation)
 	}
-	c, err := reg.Promote(ctx, registry.PromoteRequest{Model: m.Name, Version: id, Expected: cur, Action: registry.ActionManual, By: actor(*by), Reason: *reason})
+	who, err := registryActor(cfg, *by)
+	if err != nil {
+		return err
+	}
+	c, err := reg.Promote(ctx, registry.PromoteRequest{Model: m.Name, Version: id, Expected: cur, Action: registry.ActionManual, By: who, Reason: *reason})
 	if err != nil {
 		return explainCAS(err)
 	}
@@ -228,7 +237,7 @@ func explainCAS(err error) error {
 func runRollback(ctx context.Context, e *env, args []string) error {
 	fs := newFlags(e, "rollback")
 	reason := fs.String("reason", "", "why (required, recorded in the ledger)")
-	by := fs.String("by", "", "who rolls back (default $USER@host)")
+	by := fs.String("by", "", "who rolls back (default $USER@host; not allowed when a client certificate or temporal.identity names who acts)")
 	pos, err := parseN(fs, args, 1, "exactly one MODEL")
 	if err != nil {
 		return err
@@ -245,7 +254,11 @@ func runRollback(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	c, err := reg.Rollback(ctx, m.Name, actor(*by), *reason)
+	who, err := registryActor(cfg, *by)
+	if err != nil {
+		return err
+	}
+	c, err := reg.Rollback(ctx, m.Name, who, *reason)
 	if err != nil {
 		return explainCAS(err)
 	}

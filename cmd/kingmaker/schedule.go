@@ -204,12 +204,16 @@ func runSchedulePause(ctx context.Context, e *env, args []string) error {
 	if *reason == "" {
 		return usageError{"--reason is required: it is kept as the schedule's note"}
 	}
+	who, err := temporalActor(cfg, "")
+	if err != nil {
+		return err
+	}
 	c, err := dialTemporal(ctx, cfg)
 	if err != nil {
 		return err
 	}
 	defer c.Close()
-	st, err := schedules.Pause(ctx, c, ref.ID, fmt.Sprintf("paused by %s: %s", actor(""), *reason))
+	st, err := schedules.Pause(ctx, c, ref.ID, fmt.Sprintf("paused by %s: %s", who, *reason))
 	if err != nil {
 		return err
 	}
@@ -232,12 +236,16 @@ func runScheduleResume(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
+	who, err := temporalActor(cfg, "")
+	if err != nil {
+		return err
+	}
 	c, err := dialTemporal(ctx, cfg)
 	if err != nil {
 		return err
 	}
 	defer c.Close()
-	note := "resumed by " + actor("")
+	note := "resumed by " + who
 	if *reason != "" {
 		note += ": " + *reason
 	}

@@ -5,10 +5,6 @@ import (
 	"fmt"
 	"time"
 
-	enumspb "go.temporal.io/api/enums/v1"
-	"go.temporal.io/sdk/client"
-	"go.temporal.io/sdk/temporal"
-
 	"github.com/kingmaker-ml/kingmaker/workflows"
 )
 
@@ -51,12 +47,9 @@ func runScore(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer c.Close()
-	id := workflows.BatchScoreWorkflowID(in.Model, time.Now())
-	run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
-		ID: id, TaskQueue: cfg.Temporal.TaskQueue, WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
-		TypedSearchAttributes: temporal.NewSearchAttributes(workflows.AttrModel.ValueSet(in.Model)),
-		StaticSummary:         fmt.Sprintf("Score %s %s .. %s", in.Model, in.From.Format(time.DateOnly), in.To.Format(time.DateOnly)),
-	}, workflows.BatchScoreWorkflowName, in)
+	opts := workflows.BatchScoreStartOptions(in, cfg.Temporal.TaskQueue, time.Now())
+	id := opts.ID
+	run, err := c.ExecuteWorkflow(ctx, opts, workflows.BatchScoreWorkflowName, in)
 	if err != nil {
 		return fmt.Errorf("start scoring of %s: %w", in.Model, err)
 	}

@@ -18,6 +18,8 @@ type shadowView struct {
 	Champion *registry.Champion         `json:"champion"`
 	Shadow   *registry.Shadow           `json:"shadow"`
 	Evidence *activities.ShadowEvidence `json:"evidence,omitempty"`
+	// History is the latest sets and clears of the pointer, newest first.
+	History []registry.ShadowChange `json:"history,omitempty"`
 }
 
 func runShadow(ctx context.Context, e *env, args []string) error {
@@ -26,7 +28,7 @@ func runShadow(ctx context.Context, e *env, args []string) error {
 	set := fs.String("set", "", "make this version the model's shadow (scored beside the champion by `kingmaker serve`)")
 	clearIt := fs.Bool("clear", false, "remove the model's shadow version")
 	reason := fs.String("reason", "", "why (required with --set and --clear)")
-	by := fs.String("by", "", "who sets or clears it (default $USER@host)")
+	by := fs.String("by", "", "who sets or clears it (default $USER@host; not allowed when a client certificate or temporal.identity names who acts)")
 	pos, err := parseN(fs, args, 1, "exactly one MODEL")
 	if err != nil {
 		return err
@@ -57,25 +59,23 @@ func runShadow(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	reg := registry.New(s, cfg.Cassandra.Keyspace, cql.Serial(cfg.Cassandra))
+	reg.CheckVersionsWith(activities.FitsConfig(cfg))
+	who, err := registryActor(cfg, *by)
+	if err != nil {
+		return err
+	}
 	switch {
 	case *set != "":
 		id, err := parseVersion(*set)
 		if err != nil {
 			return err
 		}
-		v, err := reg.GetVersion(ctx, m.Name, id)
-		if err != nil {
-			return err
-		}
-		if _, err := reg.LoadArtifact(ctx, v); err != nil {
-			return fmt.Errorf("version %s cannot be shadowed: %w", id, err)
-		}
 		if champ, err := reg.Champion(ctx, m.Name); err != nil {
 			return err
 		} else if champ != nil && champ.Version == id {
 			return fmt.Errorf("version %s is the champion of %s: shadow a challenger instead", id, m.Name)
 		}
-		sh := registry.Shadow{Model: m.Name, Version: id, Since: time.Now().UTC(), StartedBy: actor(*by), Reason: *reason}
+		sh := registry.Shadow{Model: m.Name, Version: id, Since: time.Now().UTC(), StartedBy: who, Reason: *reason}
 		if err := reg.SetShadow(ctx, sh); err != nil {
 			return err
 		}
@@ -87,7 +87,7 @@ func runShadow(ctx context.Context, e *env, args []string) error {
 		if err != nil {
 			return err
 		}
-		ok, err := reg.ClearShadow(ctx, m.Name, "")
+		ok, err := reg.ClearShadow(ctx, registry.ShadowClear{Model: m.Name, By: who, Reason: *reason})
 		if err != nil {
 			return err
 		}
@@ -95,7 +95,7 @@ func runShadow(ctx context.Context, e *env, args []string) error {
 			fmt.Fprintf(e.stdout, "model %s has no shadow version: nothing cleared\n", m.Name)
 			return nil
 		}
-		fmt.Fprintf(e.stdout, "cleared the shadow of %s (version %s, set by %s) by %s: %s\n", m.Name, cur.Version, cur.StartedBy, actor(*by), *reason)
+		fmt.Fprintf(e.stdout, "cleared the shadow of %s (version %s, set by %s) by %s: %s\n", m.Name, cur.Version, cur.StartedBy, who, *reason)
 		return nil
 	}
 
@@ -104,6 +104,9 @@ func runShadow(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	if view.Shadow, err = reg.Shadow(ctx, m.Name); err != nil {
+		return err
+	}
+	if view.History, err = reg.ShadowHistory(ctx, m.Name, 5); err != nil {
 		return err
 	}
 	if view.Shadow != nil {
@@ -124,6 +127,10 @@ func runShadow(ctx context.Context, e *env, args []string) error {
 func printShadow(w io.Writer, v *shadowView) {
 	if v.Shadow == nil {
 		fmt.Fprintf(w, "model %s has no shadow version (a retrain with policy.shadow.period sets one, or `kingmaker shadow %s --set VERSION --reason TEXT`)\n", v.Model, v.Model)
+		if len(v.History) > 0 && v.History[0].Action == "clear" {
+			h := v.History[0]
+			fmt.Fprintf(w, "last cleared %s by %s (version %s): %s\n", h.ChangedAt.Format(time.RFC3339), h.By, h.Version, h.Reason)
+		}
 		return
 	}
 	sh, ev := v.Shadow, v.Evidence

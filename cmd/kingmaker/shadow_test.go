@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"regexp"
 	"strings"
 	"testing"
@@ -18,9 +17,7 @@ import (
 
 func TestShadowIsSetShownAndClearedThroughTheCLI(t *testing.T) {
 	s, c := testenv.Cassandra(t)
-	t.Setenv("KINGMAKER_CASSANDRA_KEYSPACE", c.Keyspace)
-	t.Setenv("KINGMAKER_CASSANDRA_HOSTS", strings.Join(c.Hosts, ","))
-	t.Setenv("KINGMAKER_CASSANDRA_PORT", fmt.Sprint(c.Port))
+	useCassandra(t, c)
 	ctx := context.Background()
 	reg := registry.New(s, c.Keyspace, cql.Serial(c))
 	made := time.Date(2026, 5, 1, 0, 0, 0, 0, time.UTC)
@@ -28,7 +25,7 @@ func TestShadowIsSetShownAndClearedThroughTheCLI(t *testing.T) {
 		t.Helper()
 		v := &registry.Version{Model: "churn", ID: registry.VersionID(made, key), Candidate: key, Algorithm: "logistic", RunID: "run-" + key,
 			Metrics: []byte(`{"rows":300,"classes":2,"accuracy":0.8}`)}
-		if err := reg.SaveVersion(ctx, v, []byte("artifact of "+key)); err != nil {
+		if err := reg.SaveVersion(ctx, v, testenv.ChurnArtifact(t)); err != nil {
 			t.Fatal(err)
 		}
 		return v.ID
@@ -104,6 +101,14 @@ func TestShadowIsSetShownAndClearedThroughTheCLI(t *testing.T) {
 		}
 		if got := cli("churn", "--clear", "--reason", "again"); got.code != 0 || !strings.Contains(got.stdout, "has no shadow version: nothing cleared") {
 			t.Fatalf("exit %d:\n%s%s", got.code, got.stdout, got.stderr)
+		}
+		got := cli("churn")
+		if got.code != 0 || !strings.Contains(got.stdout, "by bob (version "+challenger.String()+"): enough") {
+			t.Fatalf("the view of a cleared shadow does not say who cleared it and why: exit %d:\n%s%s", got.code, got.stdout, got.stderr)
+		}
+		hist, err := reg.ShadowHistory(ctx, "churn", 10)
+		if err != nil || len(hist) != 2 || hist[0].Action != "clear" || hist[0].By != "bob" || hist[0].Reason != "enough" || hist[1].By != "alice" || hist[1].Reason != "try it live" {
+			t.Fatalf("shadow history %+v, %v: want alice's set and bob's clear with their reasons", hist, err)
 		}
 	})
 }

@@ -72,7 +72,7 @@ func runStatus(ctx context.Context, e *env, args []string) error {
 	for i := range models {
 		m := &models[i]
 		ms := modelStatus{Metric: m.Policy.PrimaryMetric}
-		src := &dataset.Source{Session: s, Keyspace: cfg.Cassandra.Keyspace, Model: m}
+		src := &dataset.Source{Session: s, Keyspace: cfg.SourceKeyspace(m), Model: m}
 		if ms.Data, err = sourceStatus(ctx, src, *days); err != nil {
 			return err
 		}

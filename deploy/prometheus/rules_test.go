@@ -26,6 +26,7 @@ const dashboardFile = "../grafana/kingmaker-dashboard.json"
 // dashboard are written against). Histograms appear with their _bucket, _sum and _count series.
 var contractMetrics = map[string]bool{
 	"kingmaker_feature_drift":                    true,
+	"kingmaker_feature_drifted":                  true,
 	"kingmaker_drift_detected":                   true,
 	"kingmaker_drift_report_timestamp_seconds":   true,
 	"kingmaker_drift_window_rows":                true,

@@ -232,30 +232,128 @@ def stream_case():
     }
 
 
+def pool_sparse(a, b, min_expected=1.0):
+    """drift.PoolSparse: buckets expecting fewer than min_expected rows in
+    the smaller sample go into one pooled bucket (last); if that is still
+    sparse it joins the bucket with the fewest rows. Buckets empty on both
+    sides are left out."""
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    sa, sb = a.sum(), b.sum()
+    col = a + b
+    sparse = (col > 0) & (min(sa, sb) * col / (sa + sb) < min_expected)
+    keep = (col > 0) & ~sparse
+    pa, pb = list(a[keep]), list(b[keep])
+    if not sparse.any():
+        return pa, pb, 0
+    ra, rb, pooled = a[sparse].sum(), b[sparse].sum(), int(sparse.sum())
+    if min(sa, sb) * (ra + rb) / (sa + sb) < min_expected and pa:
+        j = int(np.argmin(np.array(pa) + np.array(pb)))
+        pa[j] += ra
+        pb[j] += rb
+        return pa, pb, pooled + 1
+    return pa + [ra], pb + [rb], pooled
+
+
+def chi2_two_sample(a, b):
+    """scipy.stats.chi2_contingency on [a; b], columns empty on both sides
+    left out (scipy refuses their zero expected counts)."""
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    used = (a + b) > 0
+    r = stats.chi2_contingency(np.array([a[used], b[used]]))
+    return float(r.statistic), int(r.dof), float(r.pvalue)
+
+
+def chi2_contingency_cases():
+    cases = [
+        ("two categories take Yates' correction", [60, 40], [45, 55]),
+        ("two categories closer than one half keep a statistic of 0", [50, 50], [50.3, 49.7]),
+        ("three categories, no correction", [500, 300, 200], [400, 350, 150]),
+        ("a category only the window has", [500, 300, 200, 0], [400, 350, 150, 100]),
+        ("a category empty on both sides is left out", [30, 0, 20, 10], [25, 0, 30, 5]),
+        ("samples of very different sizes", [12, 30, 8], [11000, 29000, 10000]),
+        ("many categories", list(range(1, 201)), list(range(200, 0, -1))),
+        ("huge counts and a tiny p-value", [400000, 350000, 250000], [410000, 340000, 250000]),
+        ("one category on both sides has no degree of freedom", [10, 0], [20, 0]),
+    ]
+    out = []
+    for name, a, b in cases:
+        stat, dof, p = chi2_two_sample(a, b)
+        out.append({"name": name, "a": [float(v) for v in a], "b": [float(v) for v in b],
+                    "statistic": stat, "dof": dof, "pvalue": p})
+    return out
+
+
+def expected_psi_exact(a, b, eps):
+    """The mean PSI of independent E_i ~ Bin(n_a, pi_i), A_i ~ Bin(n_b, pi_i)
+    with pi pooled from a and b, by the full double sum over both
+    binomials (no expansion, no separation of the sides)."""
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    na, nb = int(a.sum()), int(b.sum())
+    pi = (a + b) / (na + nb)
+    total = 0.0
+    for p in pi:
+        if p == 0:
+            continue
+        ka, kb = np.arange(na + 1), np.arange(nb + 1)
+        wa, wb = stats.binom.pmf(ka, na, p), stats.binom.pmf(kb, nb, p)
+        x = np.maximum(ka / na, eps)[:, None]
+        y = np.maximum(kb / nb, eps)[None, :]
+        total += float((wa[:, None] * wb[None, :] * (y - x) * np.log(y / x)).sum())
+    return total
+
+
+def expected_psi_cases():
+    """ExpectedPSI against the exact double sum. tolerance is relative:
+    1e-9 where the Go code sums the binomials too, looser where a bucket
+    expects 100 rows or more on both sides and the Go code uses the
+    second-order expansion."""
+    cases = [
+        ("three well-filled buckets take the expansion", [300, 500, 200], [150, 250, 100], 1e-4, 1e-2),
+        ("sparse buckets where the floor matters", [3, 0, 1, 40, 6, 0, 0, 2], [1, 2, 0, 45, 2, 0, 1, 0], 1e-4, 1e-9),
+        ("a bucket only one side has", [100, 80, 0], [50, 40, 30], 1e-4, 1e-9),
+        ("twenty uniform buckets", [25] * 20, [25] * 20, 1e-4, 1e-9),
+        ("larger counts take the expansion, closer", [2000, 3000, 5000], [1000, 1500, 2500], 1e-4, 1e-3),
+    ]
+    return [{"name": n, "a": [float(v) for v in a], "b": [float(v) for v in b], "eps": eps,
+             "expected_psi": expected_psi_exact(a, b, eps), "rel_tolerance": tol}
+            for n, a, b, eps, tol in cases]
+
+
 def categorical_cases():
     """Categorical features through a Profile and a Window. The window's
     buckets are the reference's categories, then the unseen bucket (any
-    category the reference does not list), then missing; a bucket takes part
-    in the chi-squared test when either side has rows in it, and expected
-    counts come from the reference proportions with additive smoothing."""
+    category the reference does not list), then missing, for PSI and
+    Jensen-Shannon; the chi-squared test's table has a column per category
+    instead, sparse columns are pooled (pool_sparse) and the 2 x K table of
+    reference and window counts goes to scipy.stats.chi2_contingency."""
     cases = [
         ("a category the reference never saw",
          {"blue": 500, "green": 300, "red": 200}, {"blue": 400, "green": 350, "red": 150, "violet": 100}),
         ("proportions that moved a little",
          {"blue": 520, "green": 310, "red": 170}, {"blue": 480, "green": 330, "red": 190}),
+        ("rare categories are pooled",
+         {"blue": 500, "green": 300, "red": 200, "amber": 1, "teal": 1}, {"blue": 480, "green": 330, "red": 190, "pink": 1}),
     ]
-    alpha = 0.5
     out = []
     for name, ref, win in cases:
         cats = sorted(ref)
-        r = np.array([ref[c] for c in cats] + [0, 0], dtype=np.float64)  # + unseen, missing
+        # + unseen, missing; the reference's unseen bucket holds Good and
+        # Turing's estimate of the rows of categories it never saw: the
+        # number of categories it saw once (drift.unseenEstimate).
+        once = sum(1 for c in cats if ref[c] == 1)
+        r = np.array([ref[c] for c in cats] + [once, 0], dtype=np.float64)
         o = np.array([win.get(c, 0) for c in cats] + [sum(v for c, v in win.items() if c not in ref), 0], dtype=np.float64)
-        used = (r > 0) | (o > 0)
-        expected = (r[used] + alpha) / (r[used].sum() + alpha * used.sum()) * o[used].sum()
-        chi = stats.chisquare(o[used], expected)
+        # The test's table gives each window category the reference does not
+        # list a column of its own (reference count 0), in name order
+        # (drift.categoryTable; the profile folded nothing away here).
+        unseen = sorted(c for c in win if c not in ref)
+        tr = [ref[c] for c in cats] + [0] * len(unseen) + [0]
+        to = [win.get(c, 0) for c in cats] + [win[c] for c in unseen] + [0]
+        pa, pb, pooled = pool_sparse(tr, to)
+        stat, dof, p = chi2_two_sample(pa, pb)
         out.append({
-            "name": name, "reference": ref, "window": win, "smoothing": alpha,
-            "chi_square": float(chi.statistic), "dof": int(used.sum()) - 1, "chi_square_pvalue": float(chi.pvalue),
+            "name": name, "reference": ref, "window": win,
+            "chi_square": stat, "dof": dof, "chi_square_pvalue": p, "pooled": pooled,
             "psi": psi(r, o, 1e-4), "js": float(distance.jensenshannon(r, o, base=2)),
         })
     return out
@@ -271,6 +369,8 @@ def main():
         "psi": psi_cases(),
         "jensenshannon": js_cases(),
         "chisquare": chisquare_cases(),
+        "chi2_contingency": chi2_contingency_cases(),
+        "expected_psi": expected_psi_cases(),
         "benjamini_hochberg": bh_cases(),
         "stream_numeric": stream_case(),
         "stream_categorical": categorical_cases(),

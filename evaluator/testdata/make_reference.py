@@ -24,8 +24,13 @@ Conventions pinned here, as the Go code implements them:
 - log_loss is log_loss(truth, p, labels=[0, 1]): probabilities clipped to
   [eps, 1 - eps], eps = numpy.finfo(float64).eps (scikit-learn >= 1.5);
 - brier is brier_score_loss(truth, p, pos_label=1);
-- McNemar: statsmodels mcnemar(table, exact=True) when b + c < 25, else
-  exact=False, correction=True.
+- McNemar is one-sided, for "the challenger is better": with b rows where
+  only the champion is right and c where only the challenger is,
+  scipy.stats.binomtest(c, b + c, 0.5, alternative="greater"); its exact
+  (Clopper-Pearson) one-sided lower bound for the proportion, at 95%, gives
+  the lower bound of the accuracy difference, (b + c)(2 lo - 1) / rows.
+  The two-sided statsmodels mcnemar values are kept beside it for the
+  record (comparisons recorded by earlier versions used them).
 """
 
 import json
@@ -48,6 +53,7 @@ from sklearn.metrics import (
     recall_score,
     roc_auc_score,
 )
+from scipy.stats import binomtest
 from statsmodels.stats.contingency_tables import mcnemar
 
 EXACT_BELOW = 25
@@ -118,17 +124,38 @@ def score_case(name, k, truth, pred, positive=None, note=""):
     }
 
 
+# The Go test adds 17 concordant rows (10 both right, 7 both wrong) to the b
+# and c discordant ones: the holdout has b + c + 17 rows.
+CONCORDANT_ROWS = 17
+
+
 def mcnemar_case(name, b, c):
     table = [[10, b], [c, 7]]  # concordant cells do not matter to the test
     exact = b + c < EXACT_BELOW
-    res = mcnemar(table, exact=exact, correction=True)
+    two_sided = mcnemar(table, exact=exact, correction=True)
+    n = b + c
+    rows = n + CONCORDANT_ROWS
+    if n > 0:
+        res = binomtest(c, n, 0.5, alternative="greater")
+        p = float(res.pvalue)
+        lo = float(res.proportion_ci(confidence_level=0.95, method="exact").low)
+        bound = n * (2 * lo - 1) / rows
+    else:
+        p, bound = 1.0, 0.0  # nothing to test: binomtest needs n >= 1
     return {
         "name": name,
         "champion_only": b,
         "challenger_only": c,
-        "test": "mcnemar-exact" if exact else "mcnemar-chi2",
-        "statistic": float(res.statistic),
-        "p_value": float(res.pvalue),
+        "rows": rows,
+        "test": "mcnemar-exact-one-sided",
+        "statistic": float(c),
+        "p_value": p,
+        "lower_bound_95": bound,
+        "two_sided_statsmodels": {
+            "test": "mcnemar-exact" if exact else "mcnemar-chi2",
+            "statistic": float(two_sided.statistic),
+            "p_value": float(two_sided.pvalue),
+        },
     }
 
 
@@ -203,11 +230,18 @@ def main():
         mcnemar_case("balanced small counts", 5, 5),
         mcnemar_case("small counts favouring the challenger", 2, 9),
         mcnemar_case("small counts favouring the champion", 11, 3),
-        mcnemar_case("24 discordant rows, the last exact case", 6, 18),
-        mcnemar_case("25 discordant rows, the first chi-squared case", 7, 18),
+        mcnemar_case("24 discordant rows", 6, 18),
+        mcnemar_case("25 discordant rows", 7, 18),
         mcnemar_case("balanced large counts", 20, 20),
         mcnemar_case("large counts favouring the challenger", 60, 100),
         mcnemar_case("very large counts", 4000, 4400),
+        mcnemar_case("one discordant row, for the challenger", 0, 1),
+        mcnemar_case("every discordant row for the challenger", 0, 30),
+        mcnemar_case("every discordant row for the champion", 30, 0),
+        mcnemar_case("a p-value just below 0.05", 40, 58),
+        mcnemar_case("a p-value just above 0.05", 41, 58),
+        mcnemar_case("half a million discordant rows", 249_500, 250_500),
+        mcnemar_case("a million discordant rows, tail far out", 497_000, 503_000),
     ]
 
     out = {

@@ -1,0 +1,5 @@
+package impure
+
+import "github.com/kingmaker-ml/kingmaker/internal/testenv"
+
+var _ = testenv.ExampleConfig

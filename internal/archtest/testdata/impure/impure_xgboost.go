@@ -1,0 +1,5 @@
+//go:build never
+
+package impure
+
+import _ "github.com/kingmaker-ml/kingmaker/registry"

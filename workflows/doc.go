@@ -1,0 +1,23 @@
+// Package workflows holds Kingmaker's Temporal workflows and the names the
+// CLI, the schedules and the worker share with them.
+//
+//   - RetrainWorkflow (retrain.go, its stages in retrain_stages.go):
+//     snapshot a window, train candidates in parallel, evaluate them with
+//     the champion on the same holdout, decide by policy, await approval
+//     when asked, shadow the winner when policy.shadow says so (shadow.go),
+//     promote by compare-and-set, record.
+//   - DriftWorkflow (drift.go): compare a recent window with the champion's
+//     training profile (and its live quality, where labels have arrived)
+//     and start a retrain when the model drifted.
+//   - BatchScoreWorkflow (score.go): score a window of source rows, a day
+//     partition at a time, into predictions.
+//
+// How a run is started (its workflow id, conflict policy, search
+// attributes and summary) is built in start.go, for the CLI, the schedules
+// and DriftWorkflow alike; the names of workflow types, queries, updates
+// and search attributes are in names.go.
+//
+// Workflow code is deterministic: time comes from workflow.Now, order
+// from slices, and every effect from an activity. It does not do the work
+// itself: package activities does, and package worker registers both.
+package workflows

@@ -1,0 +1,234 @@
+package workflows
+
+import (
+	"fmt"
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/kingmaker-ml/kingmaker/activities"
+	"github.com/kingmaker-ml/kingmaker/dataset"
+	"github.com/kingmaker-ml/kingmaker/evaluator"
+	"github.com/kingmaker-ml/kingmaker/registry"
+)
+
+// The stages of a retrain run between its start and its finish, in the
+// order RetrainWorkflow calls them (retrain.go).
+
+// snapshot loads the model's spec, fixes the window and takes its snapshot
+// (rows, classes, the champion pointer).
+func (r *retrainRun) snapshot() error {
+	ctx, in := r.ctx, r.in
+	if err := workflow.ExecuteActivity(summary(r.light, "load the spec of "+in.Model), a.LoadSpec, activities.LoadSpecInput{Model: in.Model}).Get(ctx, &r.spec); err != nil {
+		return err
+	}
+	m := r.spec.Model
+	to := workflow.Now(ctx).UTC()
+	if in.AsOf != nil {
+		to = in.AsOf.UTC()
+	}
+	r.window = dataset.Window{From: to.Add(-m.Window.Length.D()), To: to}
+	r.res.Window, r.prog.Window = r.window, r.window
+
+	r.prog.Stage = StageSnapshot
+	if err := workflow.ExecuteActivity(summary(withTimeout(r.light, 5*time.Minute), "snapshot "+r.window.String()), a.SnapshotWindow, activities.SnapshotInput{Model: in.Model, Window: r.window, Spec: &r.spec.Model}).Get(ctx, &r.snap); err != nil {
+		return err
+	}
+	r.res.Rows, r.prog.Rows = r.snap.Rows, r.snap.Rows
+	r.res.Previous, r.res.Champion = r.snap.Champion, r.snap.Champion
+	return nil
+}
+
+// train trains the candidates on the training queue and fails when none
+// of them trained.
+func (r *retrainRun) train() error {
+	ctx, in, info, m, prog := r.ctx, r.in, r.info, r.spec.Model, r.prog
+	prog.Stage = StageTraining
+	trainCtx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		TaskQueue:           r.spec.TrainingTaskQueue,
+		StartToCloseTimeout: 2 * time.Hour,
+		HeartbeatTimeout:    time.Minute,
+		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: 5 * time.Second, MaximumInterval: time.Minute, MaximumAttempts: 3},
+	})
+	rate := dataset.SampleRate(r.snap.Rows, m.Window.MaxTrainRows)
+	// At most parallel_trainings at once (0: all): the next candidate starts
+	// when one finishes, so it meets a free worker slot instead of waiting
+	// in the task queue behind a busy one.
+	limit := m.ParallelTrainings
+	if limit <= 0 || limit > len(m.Candidates) {
+		limit = len(m.Candidates)
+	}
+	for i, c := range m.Candidates {
+		stage := "training"
+		if i >= limit {
+			stage = "queued"
+		}
+		prog.Candidates = append(prog.Candidates, CandidateProgress{Name: c.Name, Algorithm: c.Algorithm, Stage: stage})
+	}
+	sel := workflow.NewSelector(ctx)
+	next := 0
+	var train func()
+	train = func() {
+		i, c := next, m.Candidates[next]
+		next++
+		prog.Candidates[i].Stage = "training"
+		f := workflow.ExecuteActivity(summary(trainCtx, fmt.Sprintf("train %s (%s)", c.Name, c.Algorithm)), a.TrainCandidate, activities.TrainInput{
+			Model: in.Model, Candidate: c.Name, Window: r.window, WorkflowID: info.WorkflowExecution.ID, RunID: info.WorkflowExecution.RunID,
+			StartedAt: info.WorkflowStartTime, SampleRate: rate, Spec: &r.spec.Model,
+		})
+		sel.AddFuture(f, func(f workflow.Future) {
+			var t activities.Trained
+			cp := &prog.Candidates[i]
+			if err := f.Get(ctx, &t); err != nil {
+				cp.Stage, cp.Error = "failed", err.Error()
+			} else {
+				cp.Stage, cp.Version, cp.TrainRows, cp.Seconds = "trained", t.Version, t.TrainRows, t.Seconds
+			}
+			if next < len(m.Candidates) {
+				train()
+			}
+		})
+	}
+	for range limit {
+		train()
+	}
+	for range m.Candidates {
+		sel.Select(ctx)
+	}
+	for _, c := range prog.Candidates {
+		if c.Version != "" {
+			r.versions = append(r.versions, c.Version)
+		} else {
+			r.res.Reasons = append(r.res.Reasons, fmt.Sprintf("candidate %s (%s) failed: %s", c.Name, c.Algorithm, c.Error))
+		}
+	}
+	r.res.Candidates = prog.Candidates
+	if len(r.versions) == 0 {
+		return temporal.NewNonRetryableApplicationError("every candidate failed to train", "AllCandidatesFailed", nil)
+	}
+	return nil
+}
+
+// evaluate scores the trained candidates and the champion on the same
+// holdout and decides by the model's policy.
+func (r *retrainRun) evaluate() error {
+	ctx, in, info, m, res := r.ctx, r.in, r.info, r.spec.Model, r.res
+	r.prog.Stage = StageEvaluating
+	champion := ""
+	if r.snap.Champion != nil {
+		champion = r.snap.Champion.Version.String()
+	}
+	evalCtx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		TaskQueue: r.spec.TrainingTaskQueue, StartToCloseTimeout: time.Hour, HeartbeatTimeout: 2 * time.Minute,
+		RetryPolicy: &temporal.RetryPolicy{InitialInterval: 5 * time.Second, MaximumInterval: time.Minute, MaximumAttempts: 3},
+	})
+	evalWhat := fmt.Sprintf("evaluate %d candidates on the holdout", len(r.versions))
+	if champion != "" {
+		evalWhat = fmt.Sprintf("evaluate %d candidates and champion %s on the same holdout", len(r.versions), champion)
+	}
+	if err := workflow.ExecuteActivity(summary(evalCtx, evalWhat), a.Evaluate, activities.EvaluateInput{
+		Model: in.Model, Window: r.window, Champion: champion, Candidates: r.versions, Seed: seed(info.WorkflowExecution.RunID),
+		Spec: &r.spec.Model,
+	}).Get(ctx, &r.ev); err != nil {
+		return err
+	}
+	ev := &r.ev
+	res.HoldoutRows = int64(ev.HoldoutRows)
+
+	policy := m.Policy.Evaluator()
+	policy.RequireApproval = policy.RequireApproval || in.RequireApproval
+	// Decide runs again on every replay: a run that decided before ties had
+	// a tolerance keeps the rules it decided by.
+	rules := evaluator.RulesTieTolerance
+	if workflow.GetVersion(ctx, changeTieTolerance, workflow.DefaultVersion, 1) == workflow.DefaultVersion {
+		rules = evaluator.RulesExactSign
+	}
+	r.decision = evaluator.DecideBy(rules, policy, ev.Champion, ev.Candidates)
+	decision := &r.decision
+	if ev.ChampionProblem != "" {
+		decision.Reasons = append(decision.Reasons, ev.ChampionProblem)
+	}
+	decision.Reasons = append(decision.Reasons, ev.Problems...)
+	r.prog.Decision, res.Decision = decision, decision
+	res.Reasons = append(decision.Reasons, res.Reasons...)
+	res.Winner = decision.Winner
+	r.outcome = string(decision.Outcome)
+	return nil
+}
+
+// awaitApproval, when the decision awaits approval, waits up to
+// policy.approval_timeout for the approve or reject update.
+func (r *retrainRun) awaitApproval() error {
+	ctx, m, res := r.ctx, r.spec.Model, r.res
+	r.by = "kingmaker:" + r.info.WorkflowExecution.ID
+	if r.decision.Outcome != evaluator.OutcomeAwaitApproval {
+		return nil
+	}
+	r.prog.Stage = StageAwaiting
+	_ = workflow.UpsertTypedSearchAttributes(ctx, AttrDecision.ValueSet(string(evaluator.OutcomeAwaitApproval)))
+	ok, err := workflow.AwaitWithTimeout(ctx, m.Policy.ApprovalTimeout.D(), func() bool { return r.approval != nil })
+	if err != nil {
+		return err
+	}
+	approval := r.approval
+	res.Approval = approval
+	switch {
+	case !ok:
+		r.outcome = OutcomeApprovalExpired
+		res.Reasons = append(res.Reasons, fmt.Sprintf("nobody approved within %s: nothing promoted", m.Policy.ApprovalTimeout))
+	case !approval.Approved:
+		r.outcome = OutcomeRejected
+		res.Reasons = append(res.Reasons, fmt.Sprintf("rejected by %s: %s", approval.By, approval.Reason))
+	default:
+		r.outcome = string(evaluator.OutcomePromote)
+		r.by = approval.By
+		res.Reasons = append(res.Reasons, fmt.Sprintf("approved by %s: %s", approval.By, approval.Reason))
+	}
+	return nil
+}
+
+// shadow runs the shadow period (policy.shadow.period, shadow.go) of a
+// winner about to be promoted: it is scored beside the champion on live
+// traffic before it may be promoted.
+func (r *retrainRun) shadow() error {
+	if r.outcome != string(evaluator.OutcomePromote) || !r.spec.Model.Policy.Shadow.Enabled() {
+		return nil
+	}
+	shadowed, err := shadowWinner(r.ctx, r.spec.Model.Policy.Shadow, r.snap.Champion, r.decision.Winner, r.prog, r.res)
+	if err != nil {
+		return err
+	}
+	r.outcome = shadowed
+	return nil
+}
+
+// promote moves the champion pointer to the winner by compare-and-set
+// against the pointer the snapshot saw; losing that race is the outcome
+// lost_race, not a failure.
+func (r *retrainRun) promote() error {
+	if r.outcome != string(evaluator.OutcomePromote) {
+		return nil
+	}
+	ctx, in, decision, approval, res := r.ctx, r.in, &r.decision, r.approval, r.res
+	r.prog.Stage = StagePromoting
+	reason := fmt.Sprintf("retrain (%s): %s", in.Reason, first(decision.Reasons))
+	if approval != nil {
+		reason = fmt.Sprintf("retrain (%s), approved by %s (%s): %s", in.Reason, approval.By, approval.Reason, first(decision.Reasons))
+	}
+	err := workflow.ExecuteActivity(summary(durable(ctx), "promote "+decision.Winner+" by compare-and-set"), a.Promote, activities.PromoteInput{
+		Model: in.Model, Version: decision.Winner, Expected: r.snap.Champion, Action: registry.ActionPromote,
+		By: r.by, Reason: reason, RunID: r.info.WorkflowExecution.RunID,
+	}).Get(ctx, &r.promotion)
+	if err != nil {
+		return err
+	}
+	if r.promotion.Lost {
+		r.outcome = OutcomeLostRace
+		res.Champion = r.promotion.LostTo
+		res.Reasons = append(res.Reasons, "not promoted: "+r.promotion.Message)
+	} else {
+		res.Champion = r.promotion.Champion
+	}
+	return nil
+}
