@@ -395,7 +395,9 @@ def main():
         }
         res["cells"] += summarise(n, reps, km, ev, nm, nm_chunks, drift_share)
         os.remove(args.out + f".kingmaker-{n}.json")
-    res["stated_false_alarm_rate"] = res["sizes"][str(next(iter(plan["sizes"])))]["kingmaker_options"]["alpha"]
+    # The rate Kingmaker's report states: its false_alarm_rate, or before that option existed, its alpha.
+    opts = res["sizes"][str(next(iter(plan["sizes"])))]["kingmaker_options"]
+    res["stated_false_alarm_rate"] = opts.get("false_alarm_rate", opts.get("alpha"))
     res["run"]["seconds"] = time.perf_counter() - t0
     res["run"]["loadavg_end"] = loadavg()
     with open(args.out, "w") as f:

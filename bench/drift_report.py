@@ -67,10 +67,10 @@ def render(r, rel):
                f"pandas {v['pandas']}, numpy {v['numpy']}, scipy {v['scipy']}.")
     first = next(iter(r["sizes"].values()))
     o = first["kingmaker_options"]
-    out.append(f"- Kingmaker's report options (a model's defaults): min_rows {o['min_rows']}, PSI alarm at {o['alarm_severity']} "
-               f"(≥ {o['major_psi']}), correction {o['correction']} at alpha {o['alpha']}, require_significance "
-               f"{str(o['require_significance']).lower()}; max_drifted_features {first['kingmaker_max_drifted_features']}. "
-               f"Stated false-alarm rate taken as alpha = **{stated}**.")
+    shown = ", ".join(f"{k} {str(v).lower() if isinstance(v, bool) else v}" for k, v in o.items())
+    named = "false_alarm_rate" if "false_alarm_rate" in o else "alpha"
+    out.append(f"- Kingmaker's report options (a model's defaults): {shown}; max_drifted_features "
+               f"{first['kingmaker_max_drifted_features']}. Stated false-alarm rate: its {named}, **{stated}**.")
     out.append("")
 
     # False alarms.
@@ -155,16 +155,20 @@ def render(r, rel):
 
 
 def main():
-    if len(sys.argv) != 3:
-        raise SystemExit("usage: drift_report.py RESULTS.json BENCHMARKS.md")
-    src, md = sys.argv[1], sys.argv[2]
+    args = sys.argv[1:]
+    block = BLOCK
+    if len(args) == 4 and args[0] == "--block":
+        block, args = args[1], args[2:]
+    if len(args) != 2:
+        raise SystemExit("usage: drift_report.py [--block NAME] RESULTS.json BENCHMARKS.md")
+    src, md = args
     with open(src) as f:
         r = json.load(f)
     rel = os.path.relpath(os.path.abspath(src), os.path.dirname(os.path.abspath(md)))
     text = open(md).read()
-    pat = re.compile(rf"(<!-- BEGIN GENERATED: {BLOCK} -->\n).*?(<!-- END GENERATED: {BLOCK} -->)", re.S)
+    pat = re.compile(rf"(<!-- BEGIN GENERATED: {block} -->\n).*?(<!-- END GENERATED: {block} -->)", re.S)
     if not pat.search(text):
-        raise SystemExit(f"drift_report.py: {md} has no block {BLOCK!r}")
+        raise SystemExit(f"drift_report.py: {md} has no block {block!r}")
     try:
         body = render(r, rel)
     except Exception as e:  # a broken table must not lose the file
