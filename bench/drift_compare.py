@@ -321,6 +321,11 @@ def summarise(n, reps, km, ev, nm, nm_chunks, drift_share):
             cell["window_flagged"] = {t: rate(f) for t, f in window.items()}
             cell["evidently_dataset_flagged"] = rate(dataset)
             cell["kingmaker_model_flagged"] = rate([r["model_drifted"] for r in kc["reps"]])
+            # What Kingmaker's tests alone would flag (adjusted p-value at or below the stated
+            # rate, enough rows), without its effect-size floor: where the power goes.
+            level = km["options"].get("false_alarm_rate", km["options"].get("alpha"))
+            alone = [{c: r["sufficient"] and r["columns"][c]["adjusted_p_value"] <= level for c in files} for r in kc["reps"]]
+            cell["kingmaker_test_alone"] = rate([a[col] for a in alone]) if col else rate([any(a.values()) for a in alone])
             if col:
                 cell["column_flagged"] = {t: rate(per_col[t][col]) for t in per_col}
             else:
