@@ -27,6 +27,8 @@ type Config struct {
 	Temporal  Temporal  `yaml:"temporal" json:"temporal"`
 	Metrics   Metrics   `yaml:"metrics" json:"metrics"`
 	Models    []Model   `yaml:"models" json:"models"`
+	// Serve configures `kingmaker serve` (serve.go).
+	Serve Serve `yaml:"serve" json:"serve"`
 }
 
 // Cassandra says how to reach the Cassandra cluster that holds the source
@@ -435,6 +437,7 @@ func (c *Config) setDefaults(explicit fieldSet) {
 	setStr(&t.TrainingTaskQueue, "kingmaker-training")
 	setStr(&t.UIURL, "http://127.0.0.1:8233")
 	setStr(&c.Metrics.Listen, "127.0.0.1:9464")
+	c.Serve.setDefaults(explicit)
 
 	for i := range c.Models {
 		m := &c.Models[i]

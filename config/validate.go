@@ -43,6 +43,7 @@ func (c *Config) Validate() error {
 	v.cassandra(&c.Cassandra)
 	v.temporal(&c.Temporal)
 	v.hostPort("metrics.listen", c.Metrics.Listen)
+	v.serve(&c.Serve)
 	if len(c.Models) == 0 {
 		v.add("models", "at least one model is required")
 	}

@@ -209,44 +209,58 @@ type ShadowPrediction struct {
 	RowID string `json:"row_id,omitempty"`
 	// Features are the row's feature values as the model read them.
 	Features json.RawMessage `json:"features,omitempty"`
+	// Actor is the authenticated client that sent the row ("token:NAME",
+	// "cert:SUBJECT"); empty when the server authenticated no one.
+	Actor string `json:"actor,omitempty"`
 }
+
+// shadowBatchRows is the most rows of one batch of shadow predictions. A
+// batch holds at most 65,535 statements (the protocol counts them in 16
+// bits), and smaller batches keep each write short.
+const shadowBatchRows = 500
 
 // day is the UTC date of t, the partition bucket of shadow predictions.
 func day(t time.Time) time.Time { return t.UTC().Truncate(24 * time.Hour) }
 
-// RecordShadowPredictions writes rows of shadow predictions: one unlogged
-// batch per partition, so a request's rows cost one round trip. Writing
-// the same rows again overwrites them.
+// RecordShadowPredictions writes rows of shadow predictions: unlogged
+// batches of at most shadowBatchRows rows of one partition, so a request's
+// rows cost a round trip per 500. Writing the same rows again overwrites
+// them.
 func (r *Registry) RecordShadowPredictions(ctx context.Context, rows []ShadowPrediction) error {
 	type part struct {
 		model   string
 		version gocql.UUID
 		day     time.Time
 	}
-	batches := map[part]*gocql.Batch{}
-	var order []part
+	type batch struct {
+		part
+		b *gocql.Batch
+	}
+	open := map[part]*gocql.Batch{}
+	var batches []batch
 	for i := range rows {
 		p := &rows[i]
 		k := part{p.Model, p.ShadowVersion, day(p.At)}
-		b := batches[k]
-		if b == nil {
+		b := open[k]
+		if b == nil || b.Size() == shadowBatchRows {
 			b = r.s.NewBatch(gocql.UnloggedBatch).WithContext(ctx)
-			batches[k] = b
-			order = append(order, k)
+			open[k] = b
+			batches = append(batches, batch{k, b})
 		}
 		var features any
 		if len(p.Features) > 0 {
 			features = string(p.Features)
 		}
 		b.Query(fmt.Sprintf(`INSERT INTO %s.shadow_predictions (model, shadow_version, day, ts, request_id, row,
-			champion_version, generation, champion_class, champion_score, shadow_class, shadow_score, row_id, features)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, r.ks),
+			champion_version, generation, champion_class, champion_score, shadow_class, shadow_score, row_id, features, actor)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, r.ks),
 			p.Model, p.ShadowVersion, k.day, p.At.UTC(), p.RequestID, p.Row,
-			p.ChampionVersion, p.Generation, p.ChampionClass, p.ChampionScore, p.ShadowClass, p.ShadowScore, nullString(p.RowID), features)
+			p.ChampionVersion, p.Generation, p.ChampionClass, p.ChampionScore, p.ShadowClass, p.ShadowScore, nullString(p.RowID), features,
+			nullString(p.Actor))
 	}
-	for _, k := range order {
-		if err := r.s.ExecuteBatch(batches[k]); err != nil {
-			return fmt.Errorf("write shadow predictions of %s/%s for %s: %w", k.model, k.version, k.day.Format(time.DateOnly), err)
+	for _, b := range batches {
+		if err := r.s.ExecuteBatch(b.b); err != nil {
+			return fmt.Errorf("write shadow predictions of %s/%s for %s: %w", b.model, b.version, b.day.Format(time.DateOnly), err)
 		}
 	}
 	return nil
@@ -276,7 +290,7 @@ func (r *Registry) shadowPredictions(ctx context.Context, model string, version 
 	var rows int64
 	for d := day(from); d.Before(to); d = d.AddDate(0, 0, 1) {
 		iter := r.q(`SELECT ts, request_id, row, champion_version, generation, champion_class, champion_score,
-			shadow_class, shadow_score, row_id, features FROM %s.shadow_predictions
+			shadow_class, shadow_score, row_id, features, actor FROM %s.shadow_predictions
 			WHERE model = ? AND shadow_version = ? AND day = ? AND ts >= ? AND ts < ?`, model, version, d, from.UTC(), to.UTC()).
 			WithContext(ctx).PageSize(ShadowPageSize).Iter()
 		for {
@@ -284,13 +298,14 @@ func (r *Registry) shadowPredictions(ctx context.Context, model string, version 
 				page(rows)
 			}
 			p := ShadowPrediction{Model: model, ShadowVersion: version}
-			var rowID, features *string
+			var rowID, features, actor *string
 			if !iter.Scan(&p.At, &p.RequestID, &p.Row, &p.ChampionVersion, &p.Generation, &p.ChampionClass, &p.ChampionScore,
-				&p.ShadowClass, &p.ShadowScore, &rowID, &features) {
+				&p.ShadowClass, &p.ShadowScore, &rowID, &features, &actor) {
 				break
 			}
 			p.At = p.At.UTC()
 			p.RowID = deref(rowID)
+			p.Actor = deref(actor)
 			if f := deref(features); f != "" {
 				p.Features = json.RawMessage(f)
 			}
@@ -347,8 +362,12 @@ type ShadowReport struct {
 	Champions []ShadowChampion `json:"champions,omitempty"`
 	// KeyedRows is how many rows carried an id.
 	KeyedRows int64 `json:"keyed_rows"`
-	// Keyed are the keyed rows by id (the last one where an id repeats), at
-	// most MaxKeyedRows, for joining with labels.
+	// RepeatedIDs is how many keyed rows carried an id an earlier row of
+	// the period already had: they are ignored for the label comparison,
+	// so a re-sent id cannot override the row first seen with it.
+	RepeatedIDs int64 `json:"repeated_ids,omitempty"`
+	// Keyed are the keyed rows by id (the first one where an id repeats),
+	// at most MaxKeyedRows, for joining with labels.
 	Keyed map[string]KeyedShadow `json:"-"`
 }
 
@@ -380,7 +399,12 @@ func (r *Registry) ShadowReportProgress(ctx context.Context, model string, versi
 		}
 		if p.RowID != "" {
 			rep.KeyedRows++
-			if _, seen := rep.Keyed[p.RowID]; seen || len(rep.Keyed) < MaxKeyedRows {
+			// First wins: rows are read in time order, and a row id sent
+			// again later (by mistake or to sway the verdict) is counted,
+			// never taken instead of the first.
+			if _, seen := rep.Keyed[p.RowID]; seen {
+				rep.RepeatedIDs++
+			} else if len(rep.Keyed) < MaxKeyedRows {
 				rep.Keyed[p.RowID] = KeyedShadow{ChampionClass: p.ChampionClass, ShadowClass: p.ShadowClass, ChampionScore: p.ChampionScore, ShadowScore: p.ShadowScore}
 			}
 		}

@@ -216,3 +216,62 @@ func TestShadowReportReportsProgressAfterEveryPage(t *testing.T) {
 		t.Fatalf("progress %v, want %v: after each used-up page and at the end of each day partition", progress, want)
 	}
 }
+
+func TestARepeatedRowIDCannotOverrideTheRowFirstSeen(t *testing.T) {
+	s, c := testenv.Cassandra(t)
+	reg := registry.New(s, c.Keyspace, gocql.Serial)
+	ctx := context.Background()
+	shadow := registry.VersionID(time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC), "shadow")
+	start := time.Date(2026, 6, 1, 10, 0, 0, 0, time.UTC)
+	row := func(at time.Duration, id, shadowClass, actor string) registry.ShadowPrediction {
+		return registry.ShadowPrediction{Model: "churn", ShadowVersion: shadow, At: start.Add(at), RequestID: id + actor, RowID: id,
+			ChampionVersion: shadow, ChampionClass: "false", ShadowClass: shadowClass, Actor: actor}
+	}
+	// Real traffic first, then the same ids sent again with other answers.
+	rows := []registry.ShadowPrediction{
+		row(0, "r1", "false", "token:app"), row(time.Minute, "r2", "true", "token:app"),
+		row(time.Hour, "r1", "true", "token:other"), row(2*time.Hour, "r2", "false", "token:other"), row(3*time.Hour, "r1", "true", "token:other"),
+	}
+	if err := reg.RecordShadowPredictions(ctx, rows); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := reg.ShadowReport(ctx, "churn", shadow, start, start.Add(24*time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Keyed["r1"].ShadowClass != "false" || rep.Keyed["r2"].ShadowClass != "true" {
+		t.Errorf("keyed rows %+v: a later row with the same id replaced the first", rep.Keyed)
+	}
+	if rep.KeyedRows != 5 || rep.RepeatedIDs != 3 {
+		t.Errorf("keyed rows %d, repeated ids %d; want 5 and 3", rep.KeyedRows, rep.RepeatedIDs)
+	}
+	var actors []string
+	err = reg.ShadowPredictions(ctx, "churn", shadow, start, start.Add(24*time.Hour), func(p *registry.ShadowPrediction) error {
+		actors = append(actors, p.Actor)
+		return nil
+	})
+	if err != nil || fmt.Sprint(actors) != "[token:app token:app token:other token:other token:other]" {
+		t.Errorf("actors read back %v, %v", actors, err)
+	}
+}
+
+func TestARequestOfMoreThan65535ShadowRowsIsRecorded(t *testing.T) {
+	s, c := testenv.Cassandra(t)
+	reg := registry.New(s, c.Keyspace, gocql.Serial)
+	ctx := context.Background()
+	shadow := registry.VersionID(time.Date(2026, 6, 2, 0, 0, 0, 0, time.UTC), "shadow")
+	at := time.Date(2026, 6, 2, 10, 0, 0, 0, time.UTC)
+	const n = 70_000 // a batch holds at most 65,535 statements
+	rows := make([]registry.ShadowPrediction, n)
+	for i := range rows {
+		rows[i] = registry.ShadowPrediction{Model: "churn", ShadowVersion: shadow, At: at, RequestID: "big", Row: i,
+			ChampionVersion: shadow, ChampionClass: "false", ShadowClass: "false"}
+	}
+	if err := reg.RecordShadowPredictions(ctx, rows); err != nil {
+		t.Fatalf("record %d rows of one request: %v", n, err)
+	}
+	rep, err := reg.ShadowReport(ctx, "churn", shadow, at, at.Add(time.Second))
+	if err != nil || rep.Rows != n {
+		t.Errorf("report of %d rows, %v; want all %d", rep.Rows, err, n)
+	}
+}

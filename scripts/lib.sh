@@ -43,3 +43,95 @@ stop_pid() {
   kill -9 "$pid" 2>/dev/null || true
   rm -f "$file"
 }
+
+# http_ok URL: true when URL answers 2xx.
+http_ok() {
+  if command -v curl >/dev/null 2>&1; then
+    curl -fsS -o /dev/null --max-time 2 "$1" 2>/dev/null
+  else
+    wget -q -O /dev/null --timeout=2 "$1" 2>/dev/null
+  fi
+}
+
+# quiet_debian_service NAME ADDRESS: Debian's prometheus and prometheus-alertmanager packages ship a
+# service NAME (systemd unit and init.d script) that listens on the port Kingmaker's own instance
+# uses (ADDRESS), with /etc/prometheus's config. The packaged one must not run: stop it if the
+# postinst started it and keep it from starting at boot. (In containers /usr/sbin/policy-rc.d
+# usually prevents the start.)
+quiet_debian_service() {
+  local name=$1 address=$2
+  if [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; then
+    if systemctl is-enabled --quiet "$name.service" 2>/dev/null ||
+      systemctl is-active --quiet "$name.service" 2>/dev/null; then
+      log "stopping and disabling the Debian $name.service (Kingmaker runs its own on $address)"
+      systemctl disable --now "$name.service" >/dev/null 2>&1 ||
+        die "cannot stop $name.service; run: systemctl disable --now $name"
+    fi
+  elif [ -x "/etc/init.d/$name" ]; then
+    if "/etc/init.d/$name" status >/dev/null 2>&1; then
+      log "stopping the Debian $name init.d service (Kingmaker runs its own on $address)"
+      if command -v invoke-rc.d >/dev/null 2>&1; then
+        invoke-rc.d --force "$name" stop >/dev/null 2>&1 || "/etc/init.d/$name" stop >/dev/null 2>&1 || true
+      else
+        "/etc/init.d/$name" stop >/dev/null 2>&1 || true
+      fi
+    fi
+    if command -v update-rc.d >/dev/null 2>&1; then
+      update-rc.d "$name" disable >/dev/null 2>&1 || true
+    fi
+  fi
+}
+
+# wait_http_ready WHAT PID_FILE URL SECONDS LOG_FILE: wait until URL answers 2xx while the process
+# in PID_FILE lives; when it exits or SECONDS pass, show the tail of LOG_FILE and fail naming WHAT.
+wait_http_ready() {
+  local what=$1 pid_file=$2 url=$3 secs=$4 log_file=$5
+  local deadline=$((SECONDS + secs))
+  while ! http_ok "$url"; do
+    if ! pid_alive "$pid_file"; then
+      rm -f "$pid_file"
+      tail -n 20 "$log_file" >&2 || true
+      die "$what exited during start; see ${log_file#"$ROOT"/}"
+    fi
+    if ((SECONDS >= deadline)); then
+      tail -n 20 "$log_file" >&2 || true
+      die "$what did not answer $url within ${secs}s; see ${log_file#"$ROOT"/}"
+    fi
+    sleep 0.25
+  done
+}
+
+# daemon_status WHAT PID_FILE PORT URL: print whether WHAT runs (its process lives and 127.0.0.1:PORT
+# accepts connections); return 0 when it does, 3 otherwise.
+daemon_status() {
+  local what=$1 pid_file=$2 port=$3 url=$4
+  if pid_alive "$pid_file" && port_open "$port"; then
+    echo "$what: running (pid $(cat "$pid_file")) at $url"
+    return 0
+  fi
+  if pid_alive "$pid_file"; then
+    echo "$what: starting or unhealthy (pid $(cat "$pid_file")), 127.0.0.1:$port closed"
+  else
+    echo "$what: stopped"
+  fi
+  return 3
+}
+
+# apt_install_service PACKAGE PORT PID_FILE: install Debian's PACKAGE with apt-get (as root), whose
+# service of the same name listens on PORT; keep that service from running (quiet_debian_service),
+# and fail if, after the install, something other than Kingmaker's own instance (PID_FILE) took PORT.
+apt_install_service() {
+  local pkg=$1 port=$2 pid_file=$3 busy_before=0
+  port_open "$port" && busy_before=1
+  export DEBIAN_FRONTEND=noninteractive
+  if ! apt-cache policy "$pkg" 2>/dev/null | grep -q 'Candidate: [0-9]'; then
+    log "apt-get update (no candidate for package $pkg yet)"
+    apt-get update -qq || die "apt-get update failed"
+  fi
+  log "apt-get install -y --no-install-recommends $pkg"
+  apt-get install -y -qq --no-install-recommends "$pkg" >&2 || die "apt-get install $pkg failed"
+  quiet_debian_service "$pkg" "127.0.0.1:$port"
+  if [ "$busy_before" = 0 ] && port_open "$port" && ! pid_alive "$pid_file"; then
+    die "after installing $pkg, something listens on 127.0.0.1:$port (the Debian $pkg service?); stop it: systemctl disable --now $pkg, or /etc/init.d/$pkg stop"
+  fi
+}

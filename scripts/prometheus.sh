@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Prometheus for Kingmaker's local stack: Debian's `prometheus` package (prometheus + promtool),
 # run by this script on 127.0.0.1:9090 with deploy/prometheus/prometheus.yml (scrapes the worker on
-# 127.0.0.1:9464, loads deploy/prometheus/alerts.yml), data and log under .stack/prometheus.
+# 127.0.0.1:9464 and kingmaker serve on 127.0.0.1:8080, loads deploy/prometheus/alerts.yml), data
+# and log under .stack/prometheus.
 #
 #   scripts/prometheus.sh install|start|stop|restart|status|check|logs
 #
@@ -48,42 +49,6 @@ versions() {
   echo "$p; $t"
 }
 
-# http_ok URL: true when URL answers 2xx.
-http_ok() {
-  if command -v curl >/dev/null 2>&1; then
-    curl -fsS -o /dev/null --max-time 2 "$1" 2>/dev/null
-  else
-    wget -q -O /dev/null --timeout=2 "$1" 2>/dev/null
-  fi
-}
-
-# quiet_debian_service: Debian's package ships a prometheus service (systemd unit and an init.d
-# script) that scrapes localhost:9090 with /etc/prometheus/prometheus.yml. Kingmaker runs its own
-# instance on that port, so the packaged one must not run: stop it if the postinst started it and
-# keep it from starting at boot. (In containers /usr/sbin/policy-rc.d usually prevents the start.)
-quiet_debian_service() {
-  if [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; then
-    if systemctl is-enabled --quiet prometheus.service 2>/dev/null ||
-      systemctl is-active --quiet prometheus.service 2>/dev/null; then
-      log "stopping and disabling the Debian prometheus.service (Kingmaker runs its own on $ADDRESS)"
-      systemctl disable --now prometheus.service >/dev/null 2>&1 ||
-        die "cannot stop prometheus.service; run: systemctl disable --now prometheus"
-    fi
-  elif [ -x /etc/init.d/prometheus ]; then
-    if /etc/init.d/prometheus status >/dev/null 2>&1; then
-      log "stopping the Debian prometheus init.d service (Kingmaker runs its own on $ADDRESS)"
-      if command -v invoke-rc.d >/dev/null 2>&1; then
-        invoke-rc.d --force prometheus stop >/dev/null 2>&1 || /etc/init.d/prometheus stop >/dev/null 2>&1 || true
-      else
-        /etc/init.d/prometheus stop >/dev/null 2>&1 || true
-      fi
-    fi
-    if command -v update-rc.d >/dev/null 2>&1; then
-      update-rc.d prometheus disable >/dev/null 2>&1 || true
-    fi
-  fi
-}
-
 cmd_install() {
   if have_tools; then
     log "prometheus and promtool already installed: $(versions)"
@@ -92,25 +57,11 @@ cmd_install() {
   if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
     die "prometheus and promtool are not on PATH; install them (Debian/Ubuntu: sudo apt-get install -y --no-install-recommends prometheus; elsewhere the release tarball from https://prometheus.io/download/ puts both binaries on PATH), then run scripts/prometheus.sh again"
   fi
-  local busy_before=0 t0=$SECONDS
-  port_open "$PORT" && busy_before=1
-  export DEBIAN_FRONTEND=noninteractive
-  if ! apt-cache policy prometheus 2>/dev/null | grep -q 'Candidate: [0-9]'; then
-    log "apt-get update (no candidate for package prometheus yet)"
-    apt-get update -qq || die "apt-get update failed"
-  fi
-  log "apt-get install -y --no-install-recommends prometheus"
-  apt-get install -y -qq --no-install-recommends prometheus >&2 ||
-    die "apt-get install prometheus failed"
-  quiet_debian_service
+  local t0=$SECONDS
+  apt_install_service prometheus "$PORT" "$PID_FILE"
   have_tools || die "package prometheus installed but prometheus/promtool are still not on PATH"
-  if [ "$busy_before" = 0 ] && port_open "$PORT" && ! pid_alive "$PID_FILE"; then
-    die "after installing, something listens on $ADDRESS (the Debian prometheus service?); stop it: systemctl disable --now prometheus, or /etc/init.d/prometheus stop"
-  fi
   log "installed in $((SECONDS - t0))s: $(versions)"
 }
-
-running() { pid_alive "$PID_FILE" && port_open "$PORT"; }
 
 cmd_start() {
   if pid_alive "$PID_FILE"; then
@@ -135,36 +86,13 @@ cmd_start() {
     >>"$LOG_FILE" 2>&1 </dev/null &
   echo $! >"$PID_FILE"
 
-  local deadline=$((SECONDS + START_TIMEOUT))
-  while ! http_ok "$URL/-/ready"; do
-    if ! pid_alive "$PID_FILE"; then
-      rm -f "$PID_FILE"
-      tail -n 20 "$LOG_FILE" >&2 || true
-      die "prometheus exited during start; see ${LOG_FILE#"$ROOT"/}"
-    fi
-    if ((SECONDS >= deadline)); then
-      tail -n 20 "$LOG_FILE" >&2 || true
-      die "prometheus did not answer $URL/-/ready within ${START_TIMEOUT}s; see ${LOG_FILE#"$ROOT"/}"
-    fi
-    sleep 0.25
-  done
+  wait_http_ready prometheus "$PID_FILE" "$URL/-/ready" "$START_TIMEOUT" "$LOG_FILE"
   log "prometheus ready in $((SECONDS - t0))s (pid $(cat "$PID_FILE")): $URL (targets $URL/targets, alerts $URL/alerts)"
 }
 
 cmd_stop() { stop_pid "$PID_FILE" prometheus 30; }
 
-cmd_status() {
-  if running; then
-    echo "prometheus: running (pid $(cat "$PID_FILE")) at $URL"
-    return 0
-  fi
-  if pid_alive "$PID_FILE"; then
-    echo "prometheus: starting or unhealthy (pid $(cat "$PID_FILE")), $ADDRESS closed"
-  else
-    echo "prometheus: stopped"
-  fi
-  return 3
-}
+cmd_status() { daemon_status prometheus "$PID_FILE" "$PORT" "$URL"; }
 
 cmd_check() {
   need_cmd promtool "run scripts/prometheus.sh install (Debian package 'prometheus')"

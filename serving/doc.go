@@ -33,6 +33,34 @@
 //	POST /v1/models/{model}:predict  {"instances": [{"feature": value, ...}, ...]}
 //	GET  /metrics                    Prometheus metrics of the server
 //
+// With Options.SeparateOps, /metrics and the health endpoints are served
+// by OpsHandler alone, on a listener of their own (ServeWithOps).
+//
+// # Who may call
+//
+// Options.Auth names the bearer tokens the server accepts (ParseTokens,
+// AuthFromConfig) and whether a client certificate the TLS listener
+// verified (TLSConfig) will do. With either set, every endpoint but
+// /metrics and health (unless Auth.OpenMetrics) answers 401 to a request
+// without valid credentials, before anything else is done for it. Tokens
+// are kept as SHA-256 digests, compared in constant time with all of them,
+// and never logged or quoted. The caller's name ("token:NAME" or
+// "cert:SUBJECT") is the actor of its shadow rows.
+//
+// # Limits
+//
+// A prediction request takes one of MaxConcurrent slots (and, when its body
+// is over LargeBody or of unknown length, one of MaxConcurrentLarge) or is
+// refused with 503 after QueueWait; it then has BodyTimeout to send at most
+// MaxBody bytes. The raw body is scanned for nesting deeper than the
+// protocol needs and for arrays and objects longer than MaxRows and
+// MaxFeatures allow before it is decoded, strictly (unknown fields and
+// trailing data are errors); tensor data stays raw until every input's
+// name, datatype and shape, and the row count, were checked, and only then
+// are the rows allocated. What error messages quote of a request is
+// clipped to 40 bytes; load and driver errors go to the log, not to 503
+// bodies.
+//
 // Numeric features are FP64 tensors (JSON numbers; booleans count as 1 and
 // 0, as in training); categorical features are BYTES tensors (strings). A
 // category the config does not list, or null, is the "unknown" category,
@@ -66,7 +94,8 @@
 // shadow too, but never on the request's path: once the response is written
 // the handler offers the rows, the champion's answers and the version that
 // gave them to a bounded queue without waiting; when the queue is full the
-// rows are dropped and counted. Worker goroutines score them with the shadow
+// rows are dropped and counted; the queue is bounded in requests
+// (ShadowQueue) and in bytes (ShadowQueueBytes). Worker goroutines score them with the shadow
 // and write both predictions, one row per instance, to shadow_predictions
 // ((model, shadow_version, day), ts, request_id, row): champion version and
 // generation, champion and shadow class and score, the row's key and its
@@ -76,7 +105,10 @@
 // tensor named "id" (BYTES or integers, one per row), unless the model has a
 // feature called id. It should be the row's value of the source table's
 // key_column: the shadow report then finds the row's label there, once it
-// has arrived, and scores champion and shadow on the labelled rows.
+// has arrived, and scores champion and shadow on the labelled rows. Ids
+// are unique within a request (a repeated one is refused), and the report
+// takes the first row recorded with an id, so a re-sent id cannot replace
+// it.
 //
 // Metrics: kingmaker_serving_shadow_rows_total{model, outcome} (recorded,
 // dropped, error) and kingmaker_serving_shadow_agreement_ratio{model}, the

@@ -95,7 +95,7 @@ func (s *Server) notServed(name string) *apiError {
 	for i, m := range s.order {
 		names[i] = m.name
 	}
-	return &apiError{http.StatusNotFound, fmt.Sprintf("model %q is not served here (models: %s)", name, strings.Join(names, ", "))}
+	return &apiError{http.StatusNotFound, fmt.Sprintf("model %q is not served here (models: %s)", clip(name), strings.Join(names, ", "))}
 }
 
 // unavailable is the 503 of a model without a champion in service.
@@ -189,9 +189,10 @@ func (s *Server) modelReady(w http.ResponseWriter, r *http.Request) {
 
 // prediction wraps a prediction endpoint: it finds the model, reads its
 // champion once (the request uses that snapshot only), names it in the
-// headers, and records the request's metrics.
-func (s *Server) prediction(endpoint string, modelName func(*http.Request) (string, *apiError),
-	serve func(w http.ResponseWriter, r *http.Request, m *model, snap *snapshot) *apiError) http.HandlerFunc {
+// headers, takes one of the slots of concurrent requests, reads the body
+// within the limits, and records the request's metrics.
+func (s *Server) prediction(endpoint string, depth int, modelName func(*http.Request) (string, *apiError),
+	serve func(w http.ResponseWriter, r *http.Request, m *model, snap *snapshot, body []byte) *apiError) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		began := time.Now()
 		label, version, code := unknownModel, "", http.StatusOK
@@ -218,7 +219,23 @@ func (s *Server) prediction(endpoint string, modelName func(*http.Request) (stri
 		}
 		version = snap.versionStr
 		nameChampion(w, snap)
-		if e := serve(w, r, m, snap); e != nil {
+		release, busy := s.limits.acquire(w, r)
+		if busy != nil {
+			s.metrics.busy.WithLabelValues(m.name).Inc()
+			fail(busy)
+			return
+		}
+		s.metrics.inFlight.Inc()
+		defer func() {
+			s.metrics.inFlight.Dec()
+			release()
+		}()
+		body, e := s.limits.readBody(w, r, depth)
+		if e != nil {
+			fail(e)
+			return
+		}
+		if e := serve(w, r, m, snap, body); e != nil {
 			fail(e)
 		}
 	}
@@ -230,7 +247,7 @@ func pathModel(r *http.Request) (string, *apiError) { return r.PathValue("model"
 func v1Model(r *http.Request) (string, *apiError) {
 	name, ok := strings.CutSuffix(r.PathValue("spec"), ":predict")
 	if !ok {
-		return "", &apiError{http.StatusNotFound, fmt.Sprintf("no endpoint POST %s: predictions are POST /v1/models/MODEL:predict", r.URL.Path)}
+		return "", &apiError{http.StatusNotFound, fmt.Sprintf("no endpoint POST %s: predictions are POST /v1/models/MODEL:predict", clip(r.URL.Path))}
 	}
 	return name, nil
 }
@@ -240,7 +257,7 @@ func score(m *model, snap *snapshot, x [][]float64) ([]string, []float64, *apiEr
 	ids, positive, err := snap.model.Predict(x)
 	if err != nil {
 		// The rows were checked against the schema; this names the row and feature.
-		return nil, nil, badRequest("%v", err)
+		return nil, nil, badRequest("%s", clip(err.Error()))
 	}
 	classes := make([]string, len(ids))
 	for i, k := range ids {
@@ -252,10 +269,13 @@ func score(m *model, snap *snapshot, x [][]float64) ([]string, []float64, *apiEr
 	return classes, positive, nil
 }
 
-func (s *Server) serveInfer(w http.ResponseWriter, r *http.Request, m *model, snap *snapshot) *apiError {
+func (s *Server) serveInfer(w http.ResponseWriter, r *http.Request, m *model, snap *snapshot, body []byte) *apiError {
 	var req inferRequest
-	if e := decodeBody(w, r, s.opts.MaxBody, &req); e != nil {
+	if e := decode(body, &req, inferFields); e != nil {
 		return e
+	}
+	if len(req.ID) > s.limits.idBytes {
+		return badRequest("id: a request id of %d bytes: at most %d (the server's serve.limits.max_id_bytes)", len(req.ID), s.limits.idBytes)
 	}
 	wantClass, wantProb := true, snap.scores
 	if len(req.Outputs) > 0 {
@@ -269,11 +289,11 @@ func (s *Server) serveInfer(w http.ResponseWriter, r *http.Request, m *model, sn
 			case o.Name == outputProbability:
 				return badRequest("outputs[%d]: model %s gives no probability (it has %d classes)", i, m.name, len(m.classes))
 			default:
-				return badRequest("outputs[%d]: unknown output %q (model %s has class and probability)", i, o.Name, m.name)
+				return badRequest("outputs[%d]: unknown output %q (model %s has class and probability)", i, clip(o.Name), m.name)
 			}
 		}
 	}
-	x, ids, e := m.inferRows(&req)
+	x, ids, e := m.inferRows(&req, &s.limits)
 	if e != nil {
 		return e
 	}
@@ -294,16 +314,16 @@ func (s *Server) serveInfer(w http.ResponseWriter, r *http.Request, m *model, sn
 		resp.Outputs = append(resp.Outputs, Tensor{Name: outputProbability, Datatype: "FP64", Shape: n, Data: positive})
 	}
 	writeJSON(w, http.StatusOK, resp)
-	s.shadowAfter(m, snap, x, classes, positive, ids, resp.ID)
+	s.shadowAfter(r, m, snap, x, classes, positive, ids, resp.ID)
 	return nil
 }
 
-func (s *Server) servePredict(w http.ResponseWriter, r *http.Request, m *model, snap *snapshot) *apiError {
+func (s *Server) servePredict(w http.ResponseWriter, r *http.Request, m *model, snap *snapshot, body []byte) *apiError {
 	var req predictRequest
-	if e := decodeBody(w, r, s.opts.MaxBody, &req); e != nil {
+	if e := decode(body, &req, predictFields); e != nil {
 		return e
 	}
-	x, ids, e := m.instanceRows(&req)
+	x, ids, e := m.instanceRows(&req, &s.limits)
 	if e != nil {
 		return e
 	}
@@ -320,7 +340,7 @@ func (s *Server) servePredict(w http.ResponseWriter, r *http.Request, m *model, 
 	}
 	writeJSON(w, http.StatusOK, resp)
 	if s.shadowEnabled() && m.shadow.Load() != nil {
-		s.shadowAfter(m, snap, x, classes, positive, ids, newID())
+		s.shadowAfter(r, m, snap, x, classes, positive, ids, newID())
 	}
 	return nil
 }

@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/kingmaker-ml/kingmaker/config"
 )
 
 // unknownModel is the model label of requests naming a model that is not
@@ -24,6 +26,13 @@ type metrics struct {
 	generation *prometheus.GaugeVec
 	shadowRows *prometheus.CounterVec
 	agreement  *prometheus.GaugeVec
+
+	ready        *prometheus.GaugeVec
+	inFlight     prometheus.Gauge
+	busy         *prometheus.CounterVec
+	authFailures *prometheus.CounterVec
+	shadowQueue  prometheus.Gauge
+	threshold    *prometheus.GaugeVec
 }
 
 func newMetrics(reg prometheus.Registerer, models []*model) *metrics {
@@ -60,16 +69,70 @@ func newMetrics(reg prometheus.Registerer, models []*model) *metrics {
 		Name: "kingmaker_serving_shadow_agreement_ratio",
 		Help: "Share of the latest shadowed rows (up to 1000) on which the shadow version predicted the champion's class; absent while the model has no shadow or no shadowed rows yet.",
 	}, []string{"model"})
-	reg.MustRegister(m.duration, m.requests, m.swaps, m.loadErrors, m.generation, m.shadowRows, m.agreement)
+	m.ready = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "kingmaker_serving_model_ready",
+		Help: "1 when the model does not hold readiness back (its champion is in service, or its pointer was read and names none), else 0; as /v2/health/ready says, model by model.",
+	}, []string{"model"})
+	m.inFlight = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "kingmaker_serving_requests_in_flight",
+		Help: "Prediction requests being read or answered now; at most serve.limits.max_concurrent.",
+	})
+	m.busy = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "kingmaker_serving_busy_total",
+		Help: "Prediction requests refused with 503 because serve.limits.max_concurrent requests were in flight for longer than serve.limits.queue_wait.",
+	}, []string{"model"})
+	m.authFailures = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "kingmaker_serving_auth_failures_total",
+		Help: "Requests refused with 401, by reason: missing (no credentials), bad_token (a token the server does not accept), no_certificate.",
+	}, []string{"reason"})
+	m.shadowQueue = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "kingmaker_serving_shadow_queue_bytes",
+		Help: "Estimated memory of the sampled requests waiting for the shadow workers; at most serve.limits.shadow_queue_bytes.",
+	})
+	m.threshold = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "kingmaker_threshold",
+		Help: "A threshold of a model's config, for alert rules to compare with: metric names what it bounds (shadow_agreement, shadow_accuracy_drop, psi, quality_drop, drifted_features, or a policy metric), kind how (min, max, moderate, major, guardrail_max_drop, minimum_value: a floor, or a ceiling for a loss).",
+	}, []string{"model", "metric", "kind"})
+	reg.MustRegister(m.duration, m.requests, m.swaps, m.loadErrors, m.generation, m.shadowRows, m.agreement,
+		m.ready, m.inFlight, m.busy, m.authFailures, m.shadowQueue, m.threshold)
 	for _, sm := range models { // series exist from the start, so rate() and absent() work
 		m.swaps.WithLabelValues(sm.name)
 		m.loadErrors.WithLabelValues(sm.name)
 		m.generation.WithLabelValues(sm.name).Set(0)
+		m.busy.WithLabelValues(sm.name)
+		m.ready.WithLabelValues(sm.name).Set(0)
 		for _, o := range []string{shadowRecorded, shadowDropped, shadowError} {
 			m.shadowRows.WithLabelValues(sm.name, o)
 		}
 	}
+	for _, r := range []string{authMissing, authBadToken, authNoCertificate} {
+		m.authFailures.WithLabelValues(r)
+	}
 	return m
+}
+
+// thresholds exports the thresholds of each model's config, so that alert
+// rules compare with the config in force instead of numbers of their own.
+func (m *metrics) thresholds(models []config.Model) {
+	for i := range models {
+		c := &models[i]
+		set := func(metric, kind string, v float64) { m.threshold.WithLabelValues(c.Name, metric, kind).Set(v) }
+		d := c.Drift
+		set("psi", "moderate", d.PSIModerate)
+		set("psi", "major", d.PSIMajor)
+		set("drifted_features", "max", float64(d.MaxDriftedFeatures))
+		set("quality_drop", "max", d.QualityDrop)
+		if sh := c.Policy.Shadow; sh.Enabled() {
+			set("shadow_agreement", "min", sh.MinAgreement)
+			set("shadow_accuracy_drop", "max", sh.MaxAccuracyDrop)
+		}
+		for _, g := range c.Policy.Guardrails {
+			set(g.Metric, "guardrail_max_drop", g.MaxDrop)
+		}
+		for _, b := range c.Policy.MinimumValues {
+			set(b.Metric, "minimum_value", b.Value)
+		}
+	}
 }
 
 func (m *metrics) observe(model, endpoint, version string, code int, began time.Time) {

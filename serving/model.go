@@ -2,6 +2,7 @@ package serving
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -126,20 +127,36 @@ func (m *model) ready() (bool, string) {
 	return false, m.unavailable(st)
 }
 
-// unavailable says why the model has no champion in service.
+// unavailable says why the model has no champion in service. It goes to
+// clients, so it names the failure but not its details (driver errors
+// name hosts and queries): those are in the server's log.
 func (m *model) unavailable(st *pointerState) string {
 	switch {
 	case st.err != nil && st.champion != nil:
-		return fmt.Sprintf("model %s: its champion, version %s (generation %d), could not be loaded: %v; it is retried at every poll",
-			m.name, st.champion.Version, st.champion.Generation, st.err)
+		return fmt.Sprintf("model %s: its champion, version %s (generation %d), could not be loaded (%s; the server's log has the details); it is retried at every poll",
+			m.name, st.champion.Version, st.champion.Generation, failureKind(st.err))
 	case st.err != nil:
-		return fmt.Sprintf("model %s: its champion pointer could not be read: %v; it is retried at every poll", m.name, st.err)
+		return fmt.Sprintf("model %s: its champion pointer could not be read (the server's log has the details); it is retried at every poll", m.name)
 	case !st.checked:
 		return fmt.Sprintf("model %s is still loading its champion: retry shortly", m.name)
 	default:
 		return fmt.Sprintf("model %s has no champion yet: run `kingmaker retrain %s` (or `kingmaker promote %s VERSION`)", m.name, m.name, m.name)
 	}
 }
+
+// failureKind names a load failure for clients without its details.
+func failureKind(err error) string {
+	switch {
+	case errors.Is(err, registry.ErrCorruptArtifact):
+		return "its artifact is corrupt"
+	case errors.Is(err, errSchema):
+		return "it does not fit the config of the model"
+	}
+	return "the registry could not be read or the artifact not decoded"
+}
+
+// errSchema marks a version that does not fit the config.
+var errSchema = errors.New("does not fit the config")
 
 // checkSchema compares a loaded model's schema with the config's, so a
 // version trained on other features or classes is never served: its inputs
@@ -201,7 +218,7 @@ func (s *Server) refresh(ctx context.Context, m *model) error {
 		tm, err := s.source.Load(ctx, m.name, c.Version)
 		if err == nil {
 			if serr := m.checkSchema(tm.Schema()); serr != nil {
-				err = fmt.Errorf("version %s does not fit the config of model %s: %v: serve it with the config it was trained with, or retrain", c.Version, m.name, serr)
+				err = fmt.Errorf("version %s %w of model %s: %v: serve it with the config it was trained with, or retrain", c.Version, errSchema, m.name, serr)
 			}
 		}
 		if err != nil {

@@ -1,6 +1,7 @@
 package serving
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -11,6 +12,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // apiError is a request the server refuses, with the status and the
@@ -26,16 +28,15 @@ func badRequest(format string, args ...any) *apiError {
 	return &apiError{http.StatusBadRequest, fmt.Sprintf(format, args...)}
 }
 
-// decodeBody reads one JSON value of at most max bytes into dst, numbers as
-// json.Number so that their range can be checked.
-func decodeBody(w http.ResponseWriter, r *http.Request, max int64, dst any) *apiError {
-	tooLarge := &apiError{http.StatusRequestEntityTooLarge,
-		fmt.Sprintf("request body is larger than %d bytes (the server's --max-body): send fewer rows per request", max)}
-	if r.ContentLength > max {
-		return tooLarge
-	}
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, max))
+// decode reads the request body (already read and checked against the
+// limits by readBody) into dst strictly: unknown fields, a second JSON value
+// after the first and malformed JSON are refused. Numbers stay json.Number
+// so that their range can be checked. Messages quote no more than a clip of
+// what the client sent.
+func decode(body []byte, dst any, fields string) *apiError {
+	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.UseNumber()
+	dec.DisallowUnknownFields()
 	err := dec.Decode(dst)
 	if err == nil {
 		if _, err = dec.Token(); err == io.EOF {
@@ -45,27 +46,27 @@ func decodeBody(w http.ResponseWriter, r *http.Request, max int64, dst any) *api
 		}
 	}
 	var (
-		maxErr    *http.MaxBytesError
 		syntaxErr *json.SyntaxError
 		typeErr   *json.UnmarshalTypeError
 	)
 	switch {
-	case errors.As(err, &maxErr):
-		return tooLarge
 	case errors.Is(err, io.EOF):
 		return badRequest("request body is empty: want a JSON object")
 	case errors.Is(err, io.ErrUnexpectedEOF):
 		return badRequest("request body is truncated JSON")
 	case errors.As(err, &syntaxErr):
-		return badRequest("request body is not valid JSON: %v (at byte %d)", syntaxErr, syntaxErr.Offset)
+		return badRequest("request body is not valid JSON: %s (at byte %d)", clip(syntaxErr.Error()), syntaxErr.Offset)
 	case errors.As(err, &typeErr):
 		field := typeErr.Field
 		if field == "" {
 			field = "request body"
 		}
-		return badRequest("%s: JSON %s where %s is expected", field, typeErr.Value, jsonKind(typeErr.Type.Kind().String()))
+		return badRequest("%s: JSON %s where %s is expected", clip(field), clip(typeErr.Value), jsonKind(typeErr.Type.Kind().String()))
 	}
-	return badRequest("request body: %v", err)
+	if name, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
+		return badRequest("request body: unknown field %s (a request has the fields %s)", clip(name), fields)
+	}
+	return badRequest("request body: %s", clip(err.Error()))
 }
 
 func jsonKind(goKind string) string {
@@ -135,37 +136,52 @@ func first(list []string) string {
 	return list[0]
 }
 
+// clip shortens what a client sent to what an error message may quote.
 func clip(s string) string {
-	if len(s) > 40 {
-		return s[:40] + "..."
+	const most = 40
+	if len(s) <= most {
+		return s
 	}
-	return s
+	cut := most
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "..."
 }
 
 func jsonType(v any) string {
 	switch v.(type) {
-	case []any:
+	case []any, arrayValue:
 		return "an array"
-	case map[string]any:
+	case map[string]any, objectValue:
 		return "an object"
 	}
-	return fmt.Sprintf("%v", v)
+	return clip(fmt.Sprintf("%v", v))
 }
 
-// inferRequest is the v2 inference request.
+// inferRequest is the v2 inference request. Data stays raw until every
+// input's name, datatype and shape were checked, so that nothing is
+// allocated for the rows of a request that is refused.
 type inferRequest struct {
 	ID      string       `json:"id"`
 	Inputs  []inferInput `json:"inputs"`
 	Outputs []struct {
-		Name string `json:"name"`
+		Name       string          `json:"name"`
+		Parameters json.RawMessage `json:"parameters"`
 	} `json:"outputs"`
+	// Parameters are accepted, as the protocol allows, and not read.
+	Parameters json.RawMessage `json:"parameters"`
 }
 
+// inferFields are the fields of a v2 request, for errors.
+const inferFields = "id, inputs, outputs and parameters"
+
 type inferInput struct {
-	Name     string  `json:"name"`
-	Shape    []int64 `json:"shape"`
-	Datatype string  `json:"datatype"`
-	Data     any     `json:"data"`
+	Name       string          `json:"name"`
+	Shape      []int64         `json:"shape"`
+	Datatype   string          `json:"datatype"`
+	Data       json.RawMessage `json:"data"`
+	Parameters json.RawMessage `json:"parameters"`
 }
 
 // numericTypes are the v2 datatypes a numeric feature's tensor may have:
@@ -181,36 +197,45 @@ const (
 // inferRows turns the columnar v2 inputs into rows: one tensor per feature,
 // all of shape [N] (or [N, 1]). An optional tensor named "id" (when no
 // feature is) gives each row its key for shadow records; ids is nil
-// without it.
-func (m *model) inferRows(req *inferRequest) (x [][]float64, ids []string, e *apiError) {
+// without it. Every input's name, datatype and shape is checked, and N
+// against the row limit, before the rows are allocated and the data read.
+func (m *model) inferRows(req *inferRequest, lim *limits) (x [][]float64, ids []string, e *apiError) {
 	if len(req.Inputs) == 0 {
 		return nil, nil, badRequest("inputs: no input tensors; model %s needs one per feature: %s", m.name, m.featureNames())
 	}
-	rows := -1
+	type column struct {
+		at string
+		in *inferInput
+		j  int
+	}
 	var (
+		rows    = -1
 		firstAt string
 		idAt    string
+		idIn    *inferInput
+		cols    = make([]column, 0, len(m.features))
+		seen    = make([]bool, len(m.features))
 	)
-	seen := make([]bool, len(m.features))
-	for i, in := range req.Inputs {
+	for i := range req.Inputs {
+		in := &req.Inputs[i]
 		at := fmt.Sprintf("inputs[%d]", i)
 		if _, feature := m.index[in.Name]; in.Name == rowIDField && !feature {
 			if idAt != "" {
 				return nil, nil, badRequest("%s (id): more than one id tensor", at)
 			}
-			idAt = at + " (id)"
-			if ids, e = rowIDs(idAt, in); e != nil {
-				return nil, nil, e
+			idAt, idIn = at+" (id)", in
+			if in.Datatype != "BYTES" && !slices.Contains(numericTypes, in.Datatype) {
+				return nil, nil, badRequest("%s: datatype %s, want BYTES (one key per row)", idAt, clip(in.Datatype))
 			}
 			continue
 		}
 		if in.Name == "" {
 			return nil, nil, badRequest("%s: name is missing (model %s has the features %s)", at, m.name, m.featureNames())
 		}
-		at = fmt.Sprintf("inputs[%d] (%s)", i, in.Name)
+		at = fmt.Sprintf("inputs[%d] (%s)", i, clip(in.Name))
 		j, ok := m.index[in.Name]
 		if !ok {
-			return nil, nil, badRequest("%s: unknown feature %q (model %s has the features %s)", at, in.Name, m.name, m.featureNames())
+			return nil, nil, badRequest("%s: unknown feature %q (model %s has the features %s)", at, clip(in.Name), m.name, m.featureNames())
 		}
 		if seen[j] {
 			return nil, nil, badRequest("%s: feature %s has more than one input tensor", at, in.Name)
@@ -221,10 +246,10 @@ func (m *model) inferRows(req *inferRequest) (x [][]float64, ids []string, e *ap
 			return nil, nil, badRequest("%s: datatype is missing (want %s)", at, datatype(f))
 		}
 		if f.numeric && !slices.Contains(numericTypes, in.Datatype) {
-			return nil, nil, badRequest("%s: datatype %s, want FP64 (%s is numeric)", at, in.Datatype, f.name)
+			return nil, nil, badRequest("%s: datatype %s, want FP64 (%s is numeric)", at, clip(in.Datatype), f.name)
 		}
 		if !f.numeric && in.Datatype != "BYTES" {
-			return nil, nil, badRequest("%s: datatype %s, want BYTES (%s is categorical)", at, in.Datatype, f.name)
+			return nil, nil, badRequest("%s: datatype %s, want BYTES (%s is categorical)", at, clip(in.Datatype), f.name)
 		}
 		if len(in.Shape) == 0 {
 			return nil, nil, badRequest("%s: shape is missing: want [N] for a batch of N rows", at)
@@ -233,27 +258,15 @@ func (m *model) inferRows(req *inferRequest) (x [][]float64, ids []string, e *ap
 		if problem != "" {
 			return nil, nil, badRequest("%s: shape %s: %s", at, shapeText(in.Shape), problem)
 		}
-		data, ok := in.Data.([]any)
-		if !ok {
-			return nil, nil, badRequest("%s: data must be an array of %d values", at, n)
-		}
-		data = flatten(data)
-		if int64(len(data)) != n { // checked before n sizes anything
-			return nil, nil, badRequest("%s: shape %s, but data holds %d values", at, shapeText(in.Shape), len(data))
+		if n > int64(lim.rows) {
+			return nil, nil, lim.tooManyRows(fmt.Sprintf("%s: shape %s", at, shapeText(in.Shape)))
 		}
 		if rows < 0 {
-			rows, firstAt = len(data), at
-			x = newGrid(rows, len(m.features))
-		} else if len(data) != rows {
+			rows, firstAt = int(n), at
+		} else if int(n) != rows {
 			return nil, nil, badRequest("%s: shape %s, but %s has %d rows: every input needs the same batch size", at, shapeText(in.Shape), firstAt, rows)
 		}
-		for r, v := range data {
-			val, problem := f.value(v)
-			if problem != "" {
-				return nil, nil, badRequest("%s: data[%d]: %s", at, r, problem)
-			}
-			x[r][j] = val
-		}
+		cols = append(cols, column{at, in, j})
 	}
 	var missing []string
 	for j, ok := range seen {
@@ -264,10 +277,44 @@ func (m *model) inferRows(req *inferRequest) (x [][]float64, ids []string, e *ap
 	if len(missing) > 0 {
 		return nil, nil, badRequest("inputs: no tensor for the features %s (model %s needs one input per feature)", strings.Join(missing, ", "), m.name)
 	}
-	if ids != nil && len(ids) != rows {
-		return nil, nil, badRequest("%s: %d ids, but %s has %d rows: give one id per row", idAt, len(ids), firstAt, rows)
+	// Every input fits: the rows may now be allocated and the data read.
+	x = newGrid(rows, len(m.features))
+	for _, c := range cols {
+		f := &m.features[c.j]
+		var problem string
+		got, err := eachValue(c.in.Data, rows, func(r int, v any) bool {
+			var val float64
+			if val, problem = f.value(v); problem != "" {
+				problem = fmt.Sprintf("data[%d]: %s", r, problem)
+				return false
+			}
+			x[r][c.j] = val
+			return true
+		})
+		switch {
+		case err != nil:
+			return nil, nil, badRequest("%s: data must be an array of %d values", c.at, rows)
+		case problem != "":
+			return nil, nil, badRequest("%s: %s", c.at, problem)
+		case got != rows:
+			return nil, nil, badRequest("%s: shape %s, but data holds %s values", c.at, shapeText(c.in.Shape), countText(got, rows))
+		}
+	}
+	if idIn != nil {
+		if ids, e = rowIDs(idAt, idIn, rows, firstAt, lim); e != nil {
+			return nil, nil, e
+		}
 	}
 	return x, ids, nil
+}
+
+// countText says how many values were found when more than want stopped
+// the count.
+func countText(got, want int) string {
+	if got > want {
+		return fmt.Sprintf("more than %d", want)
+	}
+	return strconv.Itoa(got)
 }
 
 // rowIDField is the optional per-row key of a request: an "id" field of a
@@ -275,38 +322,67 @@ func (m *model) inferRows(req *inferRequest) (x [][]float64, ids []string, e *ap
 // name. Shadow records keep it, so a row's label can be joined later.
 const rowIDField = "id"
 
-// rowIDs reads a v2 id tensor: BYTES (strings) or integers, shape [N].
-func rowIDs(at string, in inferInput) ([]string, *apiError) {
-	if in.Datatype != "BYTES" && !slices.Contains(numericTypes, in.Datatype) {
-		return nil, badRequest("%s: datatype %s, want BYTES (one key per row)", at, in.Datatype)
-	}
-	data, ok := in.Data.([]any)
-	if !ok {
-		return nil, badRequest("%s: data must be an array of one key per row", at)
-	}
-	data = flatten(data)
-	ids := make([]string, len(data))
-	for r, v := range data {
-		id, problem := rowID(v)
-		if problem != "" {
-			return nil, badRequest("%s: data[%d]: %s", at, r, problem)
+// rowIDs reads a v2 id tensor of one key per row: strings or integers.
+func rowIDs(at string, in *inferInput, rows int, firstAt string, lim *limits) ([]string, *apiError) {
+	ids := make([]string, rows)
+	var problem string
+	got, err := eachValue(in.Data, rows, func(r int, v any) bool {
+		id, p := rowID(v, lim)
+		if p != "" {
+			problem = fmt.Sprintf("data[%d]: %s", r, p)
+			return false
 		}
 		ids[r] = id
+		return true
+	})
+	switch {
+	case err != nil:
+		return nil, badRequest("%s: data must be an array of one key per row", at)
+	case problem != "":
+		return nil, badRequest("%s: %s", at, problem)
+	case got != rows:
+		return nil, badRequest("%s: %s ids, but %s has %d rows: give one id per row", at, countText(got, rows), firstAt, rows)
+	}
+	if e := uniqueIDs(ids, func(r int) string { return fmt.Sprintf("%s: data[%d]", at, r) }); e != nil {
+		return nil, e
 	}
 	return ids, nil
 }
 
+// uniqueIDs refuses a request in which two rows carry the same key: the
+// shadow report judges a key by its first row only, so a repeated key
+// within a request is a client's mistake, not evidence.
+func uniqueIDs(ids []string, where func(r int) string) *apiError {
+	first := make(map[string]int, len(ids))
+	for r, id := range ids {
+		if id == "" {
+			continue
+		}
+		if p, dup := first[id]; dup {
+			return badRequest("%s: id %q is also row %d's: give every row of a request its own id", where(r), clip(id), p)
+		}
+		first[id] = r
+	}
+	return nil
+}
+
 // rowID reads one row key: a string or a number; null is no key.
-func rowID(v any) (string, string) {
+func rowID(v any, lim *limits) (string, string) {
+	var id string
 	switch t := v.(type) {
 	case string:
-		return t, ""
+		id = t
 	case json.Number:
-		return string(t), ""
+		id = string(t)
 	case nil:
 		return "", ""
+	default:
+		return "", fmt.Sprintf("%s is not a row key (want a string or a number)", jsonType(v))
 	}
-	return "", fmt.Sprintf("%s is not a row key (want a string or a number)", jsonType(v))
+	if len(id) > lim.idBytes {
+		return "", fmt.Sprintf("a key of %d bytes: at most %d (the server's serve.limits.max_id_bytes)", len(id), lim.idBytes)
+	}
+	return id, ""
 }
 
 // batchSize reads N from a shape [N] or [N, 1].
@@ -323,30 +399,6 @@ func batchSize(shape []int64) (int64, string) {
 func shapeText(shape []int64) string {
 	b, _ := json.Marshal(shape)
 	return string(b)
-}
-
-// flatten reads nested arrays in row-major order, as the protocol allows
-// for tensor data.
-func flatten(data []any) []any {
-	nested := false
-	for _, v := range data {
-		if _, ok := v.([]any); ok {
-			nested = true
-			break
-		}
-	}
-	if !nested {
-		return data
-	}
-	var out []any
-	for _, v := range data {
-		if inner, ok := v.([]any); ok {
-			out = append(out, flatten(inner)...)
-		} else {
-			out = append(out, v)
-		}
-	}
-	return out
 }
 
 func newGrid(rows, cols int) [][]float64 {
@@ -366,25 +418,37 @@ func datatype(f *feature) string {
 }
 
 // predictRequest is the v1 request: one object of feature values per row.
+// Instances stay raw until their number was checked against the row limit.
 type predictRequest struct {
-	Instances []any `json:"instances"`
+	Instances []json.RawMessage `json:"instances"`
 }
 
 // instanceRows turns v1 instances into rows; an instance's optional "id"
 // field (rowIDField) is its key, returned in ids (nil when no row has one).
-func (m *model) instanceRows(req *predictRequest) (x [][]float64, ids []string, e *apiError) {
+// Instances are read one at a time into rows allocated once their number
+// was checked.
+func (m *model) instanceRows(req *predictRequest, lim *limits) (x [][]float64, ids []string, e *apiError) {
 	if len(req.Instances) == 0 {
 		return nil, nil, badRequest(`instances: missing or empty: want {"instances": [{"%s": ..., ...}, ...]}, one object per row`, m.features[0].name)
 	}
+	if len(req.Instances) > lim.rows {
+		return nil, nil, lim.tooManyRows(fmt.Sprintf("instances: %d rows", len(req.Instances)))
+	}
 	x = newGrid(len(req.Instances), len(m.features))
 	_, idIsFeature := m.index[rowIDField]
-	for i, inst := range req.Instances {
+	for i, raw := range req.Instances {
+		var inst any
+		dec := json.NewDecoder(bytes.NewReader(raw))
+		dec.UseNumber()
+		if err := dec.Decode(&inst); err != nil { // the body decoded: this cannot fail
+			return nil, nil, badRequest("instances[%d]: %s", i, clip(err.Error()))
+		}
 		obj, ok := inst.(map[string]any)
 		if !ok {
 			return nil, nil, badRequest("instances[%d]: %s, want an object of feature values", i, jsonType(inst))
 		}
 		if v, ok := obj[rowIDField]; ok && !idIsFeature {
-			id, problem := rowID(v)
+			id, problem := rowID(v, lim)
 			if problem != "" {
 				return nil, nil, badRequest("instances[%d].id: %s", i, problem)
 			}
@@ -398,11 +462,14 @@ func (m *model) instanceRows(req *predictRequest) (x [][]float64, ids []string, 
 		var unknown []string
 		for name := range obj {
 			if _, ok := m.index[name]; !ok && (name != rowIDField || idIsFeature) {
-				unknown = append(unknown, strconv.Quote(name))
+				unknown = append(unknown, strconv.Quote(clip(name)))
 			}
 		}
 		if len(unknown) > 0 {
 			sort.Strings(unknown)
+			if len(unknown) > 5 {
+				unknown = append(unknown[:5], fmt.Sprintf("and %d more", len(unknown)-5))
+			}
 			return nil, nil, badRequest("instances[%d]: unknown feature %s (model %s has the features %s)", i, strings.Join(unknown, ", "), m.name, m.featureNames())
 		}
 		var missing []string
@@ -423,5 +490,13 @@ func (m *model) instanceRows(req *predictRequest) (x [][]float64, ids []string, 
 			return nil, nil, badRequest("instances[%d]: missing features %s (every row needs all of %s)", i, strings.Join(missing, ", "), m.featureNames())
 		}
 	}
+	if ids != nil {
+		if e := uniqueIDs(ids, func(r int) string { return fmt.Sprintf("instances[%d].id", r) }); e != nil {
+			return nil, nil, e
+		}
+	}
 	return x, ids, nil
 }
+
+// predictFields are the fields of a v1 request, for errors.
+const predictFields = "instances"

@@ -240,6 +240,8 @@ func TestBadRequestsAreRefusedWithAMessageNamingTheField(t *testing.T) {
 	f := newFixture(t)
 	f.mustRefresh()
 	tenure, charges, plan := input("tenure", "FP64", 3, 40), input("charges", "FP64", 80.5, 25), input("plan", "BYTES", "premium", "basic")
+	// rest are the other inputs of a one-row request whose first is a test's.
+	const rest = `, {"name": "charges", "datatype": "FP64", "shape": [1], "data": [1]}, {"name": "plan", "datatype": "BYTES", "shape": [1], "data": ["basic"]}]}`
 	big := `{"instances": [` + strings.Repeat(`{"tenure": 3, "charges": 80.5, "plan": "premium"},`, 100) + `{}]}`
 	cases := []struct {
 		name string
@@ -264,7 +266,7 @@ func TestBadRequestsAreRefusedWithAMessageNamingTheField(t *testing.T) {
 		{"the string Infinity", "/v1/models/churn:predict", `{"instances": [{"tenure": "Infinity", "charges": 1, "plan": "basic"}]}`, 400,
 			`instances[0].tenure: the string "Infinity" is not a number`},
 		{"a number beyond float64", "/v2/models/churn/infer",
-			`{"inputs": [{"name": "tenure", "datatype": "FP64", "shape": [1], "data": [1e999]}]}`, 400,
+			`{"inputs": [{"name": "tenure", "datatype": "FP64", "shape": [1], "data": [1e999]}` + rest, 400,
 			"inputs[0] (tenure): data[0]: 1e999 is out of the range of a float64"},
 		{"null for a numeric feature", "/v2/models/churn/infer", v2(input("tenure", "FP64", 3, nil), charges, plan), 400,
 			"inputs[0] (tenure): data[1]: null is not a number (tenure is numeric and required)"},
@@ -279,11 +281,14 @@ func TestBadRequestsAreRefusedWithAMessageNamingTheField(t *testing.T) {
 		{"inputs of different batch sizes", "/v2/models/churn/infer", v2(tenure, input("charges", "FP64", 1, 2, 3), plan), 400,
 			"inputs[1] (charges): shape [3], but inputs[0] (tenure) has 2 rows: every input needs the same batch size"},
 		{"a shape that does not match the data", "/v2/models/churn/infer",
-			`{"inputs": [{"name": "tenure", "datatype": "FP64", "shape": [3], "data": [1, 2]}]}`, 400,
-			"inputs[0] (tenure): shape [3], but data holds 2 values"},
+			`{"inputs": [{"name": "tenure", "datatype": "FP64", "shape": [1], "data": [1, 2]}` + rest, 400,
+			"inputs[0] (tenure): shape [1], but data holds more than 1 values"},
+		{"data shorter than the shape", "/v2/models/churn/infer",
+			`{"inputs": [{"name": "tenure", "datatype": "FP64", "shape": [2], "data": [1]}, {"name": "charges", "datatype": "FP64", "shape": [2], "data": [1, 2]}, {"name": "plan", "datatype": "BYTES", "shape": [2], "data": ["basic", "basic"]}]}`, 400,
+			"inputs[0] (tenure): shape [2], but data holds 1 values"},
 		{"a huge shape with little data", "/v2/models/churn/infer",
-			`{"inputs": [{"name": "tenure", "datatype": "FP64", "shape": [1000000000000], "data": [1]}]}`, 400,
-			"inputs[0] (tenure): shape [1000000000000], but data holds 1 values"},
+			`{"inputs": [{"name": "tenure", "datatype": "FP64", "shape": [1000000000000], "data": [1]}]}`, 413,
+			"inputs[0] (tenure): shape [1000000000000]: more than the 10000 rows a request may hold (the server's serve.limits.max_rows)"},
 		{"a two-dimensional shape", "/v2/models/churn/infer",
 			`{"inputs": [{"name": "tenure", "datatype": "FP64", "shape": [2, 2], "data": [1, 2, 3, 4]}]}`, 400,
 			"inputs[0] (tenure): shape [2,2]: want [N] (one value per row) or [N, 1]"},
@@ -291,7 +296,7 @@ func TestBadRequestsAreRefusedWithAMessageNamingTheField(t *testing.T) {
 			"inputs[0] (tenure): shape [0]: a batch needs at least one row"},
 		{"an input without a shape", "/v2/models/churn/infer", `{"inputs": [{"name": "tenure", "datatype": "FP64", "data": [1]}]}`, 400,
 			"inputs[0] (tenure): shape is missing: want [N] for a batch of N rows"},
-		{"data that is not an array", "/v2/models/churn/infer", `{"inputs": [{"name": "tenure", "datatype": "FP64", "shape": [1], "data": 1}]}`, 400,
+		{"data that is not an array", "/v2/models/churn/infer", `{"inputs": [{"name": "tenure", "datatype": "FP64", "shape": [1], "data": 1}` + rest, 400,
 			"inputs[0] (tenure): data must be an array of 1 values"},
 		{"a shape of strings", "/v2/models/churn/infer", `{"inputs": [{"name": "tenure", "datatype": "FP64", "shape": ["1"], "data": [1]}]}`, 400,
 			"inputs.shape: JSON string where a whole number is expected"},
@@ -304,7 +309,13 @@ func TestBadRequestsAreRefusedWithAMessageNamingTheField(t *testing.T) {
 		{"an empty body", "/v2/models/churn/infer", ``, 400, "request body is empty: want a JSON object"},
 		{"two JSON values", "/v1/models/churn:predict", `{"instances": [{"tenure": 1, "charges": 1, "plan": "basic"}]} {}`, 400,
 			"request body holds more than one JSON value"},
-		{"a v1 request without instances", "/v1/models/churn:predict", `{"inputs": []}`, 400,
+		{"a v1 request with a v2 field", "/v1/models/churn:predict", `{"inputs": []}`, 400,
+			`request body: unknown field "inputs" (a request has the fields instances)`},
+		{"a v2 request with an unknown field", "/v2/models/churn/infer", `{"input": []}`, 400,
+			`request body: unknown field "input" (a request has the fields id, inputs, outputs and parameters)`},
+		{"an unknown field of an input", "/v2/models/churn/infer", `{"inputs": [{"name": "tenure", "dtype": "FP64"}]}`, 400,
+			`request body: unknown field "dtype"`},
+		{"a v1 request without instances", "/v1/models/churn:predict", `{}`, 400,
 			`instances: missing or empty: want {"instances": [{"tenure": ..., ...}, ...]}, one object per row`},
 		{"a v1 instance that is not an object", "/v1/models/churn:predict", `{"instances": [[3, 80.5, "premium"]]}`, 400,
 			"instances[0]: an array, want an object of feature values"},
@@ -313,7 +324,7 @@ func TestBadRequestsAreRefusedWithAMessageNamingTheField(t *testing.T) {
 		{"a v1 instance missing features", "/v1/models/churn:predict", `{"instances": [{"tenure": 1, "charges": 1, "plan": "basic"}, {"charges": 1}]}`, 400,
 			"instances[1]: missing features tenure, plan (every row needs all of tenure, charges, plan)"},
 		{"a body over the limit", "/v1/models/churn:predict", big, 413,
-			fmt.Sprintf("request body is larger than %d bytes (the server's --max-body): send fewer rows per request", testMaxBody)},
+			fmt.Sprintf("request body is larger than %d bytes (the server's --max-body, serve.limits.max_body): send fewer rows per request", testMaxBody)},
 		{"an unknown model (v2)", "/v2/models/nope/infer", churnInputs(), 404, `model "nope" is not served here (models: churn, tiers, fresh)`},
 		{"an unknown model (v1)", "/v1/models/nope:predict", `{"instances": [{}]}`, 404, `model "nope" is not served here`},
 		{"a v1 path without :predict", "/v1/models/churn", `{"instances": [{}]}`, 404, "predictions are POST /v1/models/MODEL:predict"},
@@ -494,8 +505,11 @@ func TestAVersionThatDoesNotFitTheConfigIsNeverServed(t *testing.T) {
 		t.Fatalf("refresh: %v\nwant it to hold %q", err, want)
 	}
 	r := f.do("POST", "/v2/models/fresh/infer", churnInputs())
-	if r.code != 503 || !strings.Contains(string(r.body), "could not be loaded") || !strings.Contains(string(r.body), want) {
+	if r.code != 503 || !strings.Contains(string(r.body), "could not be loaded (it does not fit the config of the model; the server's log has the details)") {
 		t.Errorf("status %d: %s", r.code, r.body)
+	}
+	if !strings.Contains(f.logs.String(), "feature 2 is plan") {
+		t.Errorf("the log does not name the mismatch:\n%s", f.logs)
 	}
 	if r := f.do("GET", "/v2/health/ready", ""); r.code != 503 || !strings.Contains(string(r.body), `"fresh"`) {
 		t.Errorf("a champion that cannot be loaded must hold readiness back: status %d: %s", r.code, r.body)
@@ -680,16 +694,30 @@ func TestAPointerThatCannotBeReadIsExplained(t *testing.T) {
 		t.Fatal("refresh must report the failed read")
 	}
 	r := f.do("POST", "/v2/models/churn/infer", churnInputs())
-	want := "model churn: its champion pointer could not be read: cassandra timeout; it is retried at every poll"
+	want := "model churn: its champion pointer could not be read (the server's log has the details); it is retried at every poll"
 	if r.code != 503 || !strings.Contains(string(r.body), want) {
 		t.Errorf("status %d: %s\nwant 503 with %q", r.code, r.body, want)
 	}
+	if strings.Contains(string(r.body), "cassandra timeout") {
+		t.Errorf("the 503 body shows the driver's error; it belongs in the log only: %s", r.body)
+	}
+	if !strings.Contains(f.logs.String(), "cassandra timeout") {
+		t.Errorf("the log does not have the driver's error:\n%s", f.logs)
+	}
 	if r := f.do("GET", "/v2/health/ready", ""); r.code != 503 {
 		t.Errorf("readiness with unread pointers: status %d", r.code)
+	}
+	if got := metric(t, f.srv.Handler(), `kingmaker_serving_model_ready{model="churn"}`); got != "0" {
+		t.Errorf("kingmaker_serving_model_ready of churn %s, want 0 while its pointer cannot be read", got)
 	}
 	f.src.failPointer(nil)
 	f.mustRefresh()
 	if r := f.do("POST", "/v2/models/churn/infer", churnInputs()); r.code != 200 {
 		t.Errorf("after the pointer can be read again: status %d: %s", r.code, r.body)
+	}
+	for _, m := range []string{"churn", "fresh"} { // fresh has no champion: it holds nothing back
+		if got := metric(t, f.srv.Handler(), `kingmaker_serving_model_ready{model="`+m+`"}`); got != "1" {
+			t.Errorf("kingmaker_serving_model_ready of %s %s, want 1", m, got)
+		}
 	}
 }

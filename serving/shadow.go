@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"net/http"
 	"strconv"
 	"sync"
 	"time"
@@ -67,6 +68,25 @@ type shadowJob struct {
 	ids       []string
 	requestID string
 	at        time.Time
+	// actor is the authenticated client that sent the request.
+	actor string
+	// bytes is what the job holds in memory (jobBytes).
+	bytes int64
+}
+
+// jobBytes estimates the memory a queued job holds: its rows, their
+// answers and ids, and what scoring will add per row.
+func jobBytes(x [][]float64, ids []string) int64 {
+	n := int64(len(x))
+	if n == 0 {
+		return 0
+	}
+	perRow := int64(len(x[0]))*8 + 24 + 16 + 8 + 256 // row, slice header, class, score, the record
+	b := n * perRow
+	for _, id := range ids {
+		b += 16 + int64(len(id))
+	}
+	return b
 }
 
 // agreement is a sliding window over the latest AgreementWindow shadowed
@@ -189,8 +209,8 @@ func (s *Server) logShadowOnce(m *model, level slog.Level, msg string, attrs ...
 
 // shadowAfter hands a request that was answered to the shadow workers when
 // the model has a shadow and the request is sampled. It never blocks: when
-// the queue is full the rows are dropped and counted.
-func (s *Server) shadowAfter(m *model, champ *snapshot, x [][]float64, classes []string, positive []float64, ids []string, requestID string) {
+// the queue is full, in jobs or in bytes, the rows are dropped and counted.
+func (s *Server) shadowAfter(r *http.Request, m *model, champ *snapshot, x [][]float64, classes []string, positive []float64, ids []string, requestID string) {
 	if !s.shadowEnabled() {
 		return
 	}
@@ -201,12 +221,25 @@ func (s *Server) shadowAfter(m *model, champ *snapshot, x [][]float64, classes [
 	if s.opts.ShadowSample < 1 && rand.Float64() >= s.opts.ShadowSample {
 		return
 	}
-	job := shadowJob{m: m, champion: champ, shadow: sh, x: x, classes: classes, positive: positive, ids: ids, requestID: requestID, at: time.Now().UTC()}
+	job := shadowJob{m: m, champion: champ, shadow: sh, x: x, classes: classes, positive: positive, ids: ids, requestID: requestID,
+		at: time.Now().UTC(), actor: actorOf(r), bytes: jobBytes(x, ids)}
+	if s.shadowBytes.Add(job.bytes) > s.opts.ShadowQueueBytes {
+		s.shadowBytes.Add(-job.bytes)
+		s.metrics.shadowRows.WithLabelValues(m.name, shadowDropped).Add(float64(len(x)))
+		return
+	}
 	select {
 	case s.shadowJobs <- job:
+		s.metrics.shadowQueue.Set(float64(s.shadowBytes.Load()))
 	default:
+		s.shadowBytes.Add(-job.bytes)
 		s.metrics.shadowRows.WithLabelValues(m.name, shadowDropped).Add(float64(len(x)))
 	}
+}
+
+// done gives back the queue bytes of a job that was scored or dropped.
+func (s *Server) done(j shadowJob) {
+	s.metrics.shadowQueue.Set(float64(s.shadowBytes.Add(-j.bytes)))
 }
 
 // Outcomes of kingmaker_serving_shadow_rows_total.
@@ -233,6 +266,7 @@ func (s *Server) RunShadow(ctx context.Context) {
 					return
 				case j := <-s.shadowJobs:
 					s.scoreShadow(ctx, j)
+					s.done(j)
 				}
 			}
 		})
@@ -242,6 +276,7 @@ func (s *Server) RunShadow(ctx context.Context) {
 		select {
 		case j := <-s.shadowJobs:
 			s.metrics.shadowRows.WithLabelValues(j.m.name, shadowDropped).Add(float64(len(j.x)))
+			s.done(j)
 		default:
 			return
 		}
@@ -272,7 +307,7 @@ func (s *Server) scoreShadow(ctx context.Context, j shadowJob) {
 		p := registry.ShadowPrediction{
 			Model: m.name, ShadowVersion: j.shadow.version, At: j.at, RequestID: j.requestID, Row: i,
 			ChampionVersion: j.champion.version, Generation: j.champion.generation,
-			ChampionClass: j.classes[i], ShadowClass: class, Features: m.featuresJSON(j.x[i]),
+			ChampionClass: j.classes[i], ShadowClass: class, Features: m.featuresJSON(j.x[i]), Actor: j.actor,
 		}
 		if j.positive != nil {
 			p.ChampionScore = &j.positive[i]

@@ -138,13 +138,11 @@ func TestAShadowScoresTheRequestAfterItsResponse(t *testing.T) {
 	sf.sink.hold = make(chan struct{}) // writes of shadow rows wait
 	sf.runShadow()
 
-	began := time.Now()
+	// The shadow's write is held until the test ends: a handler that waited
+	// for it would never answer.
 	r := sf.do("POST", "/v1/models/churn:predict", shadowPredict)
 	if r.code != 200 {
 		t.Fatalf("status %d: %s", r.code, r.body)
-	}
-	if took := time.Since(began); took > time.Second {
-		t.Errorf("the response took %s while the shadow write was held: it waited for the shadow", took)
 	}
 	champion(t, r, sf.a, 1)
 	var resp serving.PredictResponse

@@ -6,12 +6,15 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/kingmaker-ml/kingmaker/config"
 	"github.com/kingmaker-ml/kingmaker/internal/testenv"
 )
 
@@ -35,7 +38,7 @@ func TestServeSizesReadAsBytes(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			var b byteSize
+			var b config.ByteSize
 			err := b.Set(c.in)
 			if c.bad {
 				if err == nil {
@@ -48,7 +51,7 @@ func TestServeSizesReadAsBytes(t *testing.T) {
 			}
 		})
 	}
-	if d := byteSize(1 << 20); d.String() != "1MiB" {
+	if d := config.ByteSize(1 << 20); d.String() != "1MiB" {
 		t.Errorf("the default prints as %q, want 1MiB", d.String())
 	}
 }
@@ -172,5 +175,38 @@ func TestServeAnswersUntilItIsStopped(t *testing.T) {
 	}
 	if !strings.Contains(stderr.String(), "shutting down") {
 		t.Errorf("stderr does not say it shut down:\n%s", stderr.String())
+	}
+}
+
+func TestServeRefusesCredentialsItCannotReadBeforeConnecting(t *testing.T) {
+	example, err := os.ReadFile(exampleConfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	cases := []struct {
+		name  string
+		serve string
+		want  string
+	}{
+		{"an unset token variable", "serve:\n  auth: {mode: token, tokens_env: KM_TEST_NO_SUCH_TOKENS}\n",
+			"serve.auth.tokens_env: the environment variable KM_TEST_NO_SUCH_TOKENS is not set"},
+		{"a missing tokens file", "serve:\n  auth: {mode: token, tokens_file: " + dir + "/none}\n", "serve.auth.tokens_file: open " + dir + "/none"},
+		{"a missing certificate", "serve:\n  tls: {cert_file: " + dir + "/c.pem, key_file: " + dir + "/k.pem}\n", "serve.tls.cert_file/key_file: open " + dir + "/c.pem"},
+		{"a zero row limit", "serve:\n  limits: {max_rows: 0}\n", "serve.limits.max_rows: 0: want a whole number from 1"},
+	}
+	for i, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			file := fmt.Sprintf("%s/kingmaker-%d.yaml", dir, i)
+			if err := os.WriteFile(file, append(slices.Clone(example), c.serve...), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			// Cassandra is never reached: a port nothing listens on proves it.
+			t.Setenv("KINGMAKER_CASSANDRA_PORT", "1")
+			got := kingmaker(t, "--config", file, "serve")
+			if got.code != 1 || !strings.Contains(got.stderr, c.want) || strings.Contains(got.stderr, "cassandra") {
+				t.Errorf("exit %d, stderr:\n%s\nwant exit 1 with %q, before connecting to Cassandra", got.code, got.stderr, c.want)
+			}
+		})
 	}
 }

@@ -5,8 +5,11 @@
 package prometheus_test
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,10 +17,16 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/gocql/gocql"
 	"gopkg.in/yaml.v3"
 
+	"github.com/kingmaker-ml/kingmaker/config"
 	"github.com/kingmaker-ml/kingmaker/evaluator"
+	"github.com/kingmaker-ml/kingmaker/registry"
+	"github.com/kingmaker-ml/kingmaker/serving"
+	"github.com/kingmaker-ml/kingmaker/trainer"
 )
 
 const dashboardFile = "../grafana/kingmaker-dashboard.json"
@@ -44,6 +53,16 @@ var contractMetrics = map[string]bool{
 	"kingmaker_training_duration_seconds_count":  true,
 }
 
+// serveMetrics are the series `kingmaker serve` exports that the rules use (TestServeExportsTheContract
+// checks them against a real server of package serving).
+var serveMetrics = []string{
+	"kingmaker_serving_requests_total",
+	"kingmaker_serving_request_duration_seconds_bucket",
+	"kingmaker_serving_model_ready",
+	"kingmaker_serving_shadow_agreement_ratio",
+	"kingmaker_threshold",
+}
+
 // otherExporters are prefixes of series the worker exports besides its own: the Temporal SDK's,
 // and client_golang's process and Go runtime collectors.
 var otherExporters = []string{"temporal_", "process_", "go_"}
@@ -51,7 +70,7 @@ var otherExporters = []string{"temporal_", "process_", "go_"}
 // allowedMetric reports whether name is a series the worker exports, or `up`, which Prometheus
 // itself writes for every scraped target.
 func allowedMetric(name string) bool {
-	if contractMetrics[name] || name == "up" {
+	if contractMetrics[name] || name == "up" || slices.Contains(serveMetrics, name) {
 		return true
 	}
 	for _, p := range otherExporters {
@@ -142,7 +161,10 @@ func TestAlertsAreComplete(t *testing.T) {
 		"KingmakerChampionQualityDropped", "KingmakerChampionStale", "KingmakerDriftDetected",
 		"KingmakerDriftReportMissing", "KingmakerFeatureDriftMajor", "KingmakerRetrainsFailing",
 		"KingmakerWorkerDown",
+		"KingmakerServeDown", "KingmakerServingErrors", "KingmakerServingNotReady", "KingmakerServingSlow",
+		"KingmakerShadowDisagrees",
 	}
+	slices.Sort(want)
 	var got []string
 	for _, r := range readRules(t) {
 		if r.Alert == "" {
@@ -422,6 +444,43 @@ func TestMetricNames(t *testing.T) {
 	for _, tt := range tests {
 		if got := metricNames(tt.expr); !slices.Equal(got, tt.want) {
 			t.Errorf("metricNames(%q) = %q, want %q", tt.expr, got, tt.want)
+		}
+	}
+}
+
+// nopSource is a champion source that has no champions.
+type nopSource struct{}
+
+func (nopSource) Champion(context.Context, string) (*registry.Champion, error) { return nil, nil }
+func (nopSource) Load(context.Context, string, gocql.UUID) (trainer.Model, error) {
+	return nil, errors.New("no versions")
+}
+
+func TestServeExportsTheContract(t *testing.T) {
+	m := config.Model{Name: "churn", Features: []config.Feature{{Name: "x", Column: "x", Type: "numeric"}},
+		Label: config.Label{Column: "y", Classes: []string{"false", "true"}}}
+	m.Policy.Shadow = config.Shadow{Period: config.Duration(time.Hour), MinAgreement: 0.9}
+	srv, err := serving.New(serving.Options{Models: []config.Model{m}, Source: nopSource{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Refresh(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	h := srv.Handler()
+	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("POST", "/v1/models/churn:predict", strings.NewReader(`{"instances": [{"x": 1}]}`)))
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	exported := map[string]bool{}
+	for _, line := range strings.Split(rec.Body.String(), "\n") {
+		if name, _, ok := strings.Cut(line, "{"); ok && !strings.HasPrefix(line, "#") {
+			exported[name] = true
+		}
+	}
+	for _, name := range serveMetrics {
+		// The agreement ratio exists only while a shadow has scored rows.
+		if !exported[name] && name != "kingmaker_serving_shadow_agreement_ratio" {
+			t.Errorf("serve does not export %s, which the rules use", name)
 		}
 	}
 }
