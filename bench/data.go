@@ -242,6 +242,20 @@ var (
 	npyDescr = regexp.MustCompile(`'descr': '<f8'`)
 )
 
+// readNPYHeader reads the magic string, version and header of a .npy v1.0
+// file from r, naming path in its errors.
+func readNPYHeader(r io.Reader, path string) ([]byte, error) {
+	var prefix [10]byte
+	if _, err := io.ReadFull(r, prefix[:]); err != nil || string(prefix[:8]) != npyMagic {
+		return nil, fmt.Errorf("%s: not a .npy v1.0 file", path)
+	}
+	header := make([]byte, binary.LittleEndian.Uint16(prefix[8:]))
+	if _, err := io.ReadFull(r, header); err != nil {
+		return nil, fmt.Errorf("%s: truncated header: %w", path, err)
+	}
+	return header, nil
+}
+
 // ReadExport reads a grid that Export wrote, into one backing array (the
 // rows are slices of it), checking its shape against the manifest.
 func ReadExport(path string) (*Grid, error) {
@@ -255,13 +269,9 @@ func ReadExport(path string) (*Grid, error) {
 	}
 	defer f.Close()
 	r := bufio.NewReaderSize(f, 1<<20)
-	var prefix [10]byte
-	if _, err := io.ReadFull(r, prefix[:]); err != nil || string(prefix[:8]) != npyMagic {
-		return nil, fmt.Errorf("%s: not a .npy v1.0 file", path)
-	}
-	header := make([]byte, binary.LittleEndian.Uint16(prefix[8:]))
-	if _, err := io.ReadFull(r, header); err != nil {
-		return nil, fmt.Errorf("%s: truncated header: %w", path, err)
+	header, err := readNPYHeader(r, path)
+	if err != nil {
+		return nil, err
 	}
 	sh := npyShape.FindSubmatch(header)
 	if sh == nil || !npyDescr.Match(header) {

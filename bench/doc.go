@@ -1,7 +1,8 @@
 // Package bench measures Kingmaker against the references a user would
 // otherwise pick: a plain gocql scan for window loads, scikit-learn for
-// training, numpy and scipy for drift statistics, and its own pure compute
-// for the orchestration overhead of a retrain. BENCHMARKS.md holds the
+// training, numpy and scipy for drift statistics, Evidently and NannyML for
+// drift detection (BenchmarkDriftCompare with bench/drift_compare.py), and its
+// own pure compute for the orchestration overhead of a retrain. BENCHMARKS.md holds the
 // figures; scripts/bench.sh (make bench) produces them.
 //
 // The package owns the benchmark data (the demo churn rows of demo.Spec,

@@ -7,13 +7,22 @@
 #   scripts/bench.sh [quick|full] [SECTION,...]
 #
 # SECTION (bench/run.py's names: window_load, window_profile, train, train_all_cores, drift,
-# retrain, promote, serve) runs only those sections and regenerates only their tables.
+# retrain, promote, serve, and drift-compare) runs only those sections and regenerates only their
+# tables.
+#
+# drift-compare (bench/drift_compare.py) measures drift detection against Evidently and NannyML
+# on the same simulated streams; it is part of every quick and full run, needs no stack, and
+# installs evidently and nannyml (bench/requirements-drift.txt) into .venv. Its quick variant
+# has fewer repetitions and no million-row windows (BENCHMARKS.md section 8 gives the times of
+# both). It writes bench/results/<UTC timestamp>-drift-compare.json and regenerates its table
+# (bench/drift_report.py).
 #
 # quick (the default) is CI-sized, about 3 minutes; full is what BENCHMARKS.md reports, 20-30
-# minutes on 2 cores. Results go to bench/results/<UTC timestamp>.json and the tables of
+# minutes on 2 cores (each without drift-compare, which adds its own). Results go to bench/results/<UTC timestamp>.json and the tables of
 # BENCHMARKS.md are regenerated from them (bench/report.py; the prose around them is kept).
 #
-# Needs the local stack (make stack-up; this script never starts or stops it), Go and Python 3.
+# Needs the local stack (make stack-up; this script never starts or stops it; drift-compare alone
+# does not), Go and Python 3.
 # It makes .venv (git-ignored) with numpy, scipy and scikit-learn from PyPI: they are never a
 # runtime dependency of Kingmaker. With libxgboost (scripts/xgboost.sh check) the test binary is
 # built with -tags xgboost and the xgboost trainer is measured too. The benchmark data is
@@ -42,10 +51,25 @@ export KINGMAKER_TEST_TEMPORAL=${KINGMAKER_TEST_TEMPORAL:-127.0.0.1:7233}
 export KINGMAKER_CASSANDRA_USERNAME=${KINGMAKER_CASSANDRA_USERNAME:-cassandra}
 export KINGMAKER_CASSANDRA_PASSWORD=${KINGMAKER_CASSANDRA_PASSWORD:-cassandra}
 
+# drift-compare is not one of run.py's sections: split it off the list.
+DRIFT_COMPARE=yes RUNPY=yes RUNPY_ONLY=$ONLY
+if [ -n "$ONLY" ]; then
+  DRIFT_COMPARE=no
+  rest=()
+  IFS=, read -ra parts <<<"$ONLY"
+  for s in "${parts[@]}"; do
+    if [ "$s" = drift-compare ]; then DRIFT_COMPARE=yes; else rest+=("$s"); fi
+  done
+  RUNPY_ONLY=$(IFS=,; echo "${rest[*]}")
+  [ -n "$RUNPY_ONLY" ] || RUNPY=no
+fi
+
 need_cmd go "install Go 1.26 (see go.mod)"
 need_cmd python3 "install Python 3 with venv (Debian: apt-get install python3-venv)"
-port_open "${KINGMAKER_TEST_CASSANDRA##*:}" || die "no Cassandra at $KINGMAKER_TEST_CASSANDRA: start the stack with make stack-up"
-port_open "${KINGMAKER_TEST_TEMPORAL##*:}" || die "no Temporal at $KINGMAKER_TEST_TEMPORAL: start the stack with make stack-up"
+if [ "$RUNPY" = yes ]; then
+  port_open "${KINGMAKER_TEST_CASSANDRA##*:}" || die "no Cassandra at $KINGMAKER_TEST_CASSANDRA: start the stack with make stack-up"
+  port_open "${KINGMAKER_TEST_TEMPORAL##*:}" || die "no Temporal at $KINGMAKER_TEST_TEMPORAL: start the stack with make stack-up"
+fi
 cd "$ROOT"
 t0=$SECONDS
 
@@ -58,11 +82,17 @@ if ! "$VENV/bin/python" -c 'import numpy, scipy, sklearn, threadpoolctl' 2>/dev/
   log "installing numpy, scipy and scikit-learn into $VENV"
   "$VENV/bin/pip" install -q --disable-pip-version-check numpy scipy scikit-learn
 fi
+if [ "$DRIFT_COMPARE" = yes ] && ! "$VENV/bin/python" -c 'import evidently, nannyml' 2>/dev/null; then
+  log "installing evidently and nannyml (bench/requirements-drift.txt) into $VENV"
+  "$VENV/bin/pip" install -q --disable-pip-version-check -r bench/requirements-drift.txt
+fi
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/kmbench.XXXXXX")
 BIN=$WORK/kmbench
-tags=""
-if xgb=$(scripts/xgboost.sh check 2>&1); then
+tags="" xgb=""
+if [ "$RUNPY" = no ]; then
+  :
+elif xgb=$(scripts/xgboost.sh check 2>&1); then
   log "building the test binary with the xgboost trainer ($xgb)"
   if go test -c -tags xgboost -o "$BIN" ./bench 2>"$WORK/build.log"; then
     tags=xgboost
@@ -78,12 +108,24 @@ if [ -z "$tags" ]; then
 fi
 
 mkdir -p bench/results
-OUT=bench/results/$(date -u +%Y%m%dT%H%M%SZ).json
+STAMP=$(date -u +%Y%m%dT%H%M%SZ)
+OUT=bench/results/$STAMP.json
 rc=0
-"$VENV/bin/python" bench/run.py --mode "$MODE" --gobin "$BIN" --python "$VENV/bin/python" --tags "$tags" --xgboost "$xgb" --out "$OUT" --only "$ONLY" || rc=$?
-if [ -f "$OUT" ]; then
-  "$VENV/bin/python" bench/report.py "$OUT" BENCHMARKS.md
-  log "BENCHMARKS.md regenerated from $OUT ($(((SECONDS - t0) / 60)) min $(((SECONDS - t0) % 60)) s in all)"
+if [ "$RUNPY" = yes ]; then
+  "$VENV/bin/python" bench/run.py --mode "$MODE" --gobin "$BIN" --python "$VENV/bin/python" --tags "$tags" --xgboost "$xgb" --out "$OUT" --only "$RUNPY_ONLY" || rc=$?
+  if [ -f "$OUT" ]; then
+    "$VENV/bin/python" bench/report.py "$OUT" BENCHMARKS.md
+    log "BENCHMARKS.md regenerated from $OUT"
+  fi
 fi
+if [ "$DRIFT_COMPARE" = yes ]; then
+  DOUT=bench/results/$STAMP-drift-compare.json
+  "$VENV/bin/python" bench/drift_compare.py --mode "$MODE" --gobin "$BIN" --out "$DOUT" || rc=$?
+  if [ -f "$DOUT" ]; then
+    "$VENV/bin/python" bench/drift_report.py "$DOUT" BENCHMARKS.md
+    log "BENCHMARKS.md's drift-detection comparison regenerated from $DOUT"
+  fi
+fi
+log "done in $(((SECONDS - t0) / 60)) min $(((SECONDS - t0) % 60)) s"
 rm -rf "$WORK"
 exit "$rc"
