@@ -116,23 +116,20 @@ func runRetrain(ctx context.Context, e *env, args []string) error {
 		fmt.Fprintf(e.stdout, "started %s (run %s)\n  %s\n", run.GetID(), run.GetRunID(), runURL(cfg, run.GetID()))
 	}
 	warnIfNoWorker(ctx, e, c, cfg.Temporal.TaskQueue)
+	rep := startedReport(cfg, run)
 	if !*wait {
-		if *out == "json" {
-			return writeJSON(e.stdout, map[string]string{"workflow_id": run.GetID(), "run_id": run.GetRunID(), "url": runURL(cfg, run.GetID())})
-		}
-		return nil
+		return finishRun(e, *out, rep, nil, nil)
 	}
-	res, err := waitRetrain(ctx, e, c, run, *out == "table")
-	if *out == "json" {
-		if res != nil {
-			writeJSON(e.stdout, res)
-		}
-		return err
+	var res workflows.RetrainResult
+	w := runWait{what: "retrain"}
+	if *out == "table" {
+		w.progress = retrainProgress(e.stdout, c, run, false)
 	}
-	if res != nil {
-		printResult(e.stdout, res)
+	rep.Status, err = w.wait(ctx, run, &res)
+	if rep.Status == runCompleted {
+		rep.Result = &res
 	}
-	return err
+	return finishRun(e, *out, rep, err, func() { printResult(e.stdout, &res) })
 }
 
 func parseTime(s string) (time.Time, error) {
@@ -146,32 +143,14 @@ func parseTime(s string) (time.Time, error) {
 	return t, nil
 }
 
-// waitRetrain follows a run through its progress query until it ends,
-// printing each candidate's stage as it changes.
-func waitRetrain(ctx context.Context, e *env, c client.Client, run client.WorkflowRun, show bool) (*workflows.RetrainResult, error) {
-	done := make(chan error, 1)
-	var res workflows.RetrainResult
-	go func() { done <- run.Get(ctx, &res) }()
+// retrainProgress shows a retrain's progress as runWait reads it: each
+// candidate's stage as it changes. With stopAtApproval it stops the wait
+// when the run awaits approval.
+func retrainProgress(w io.Writer, c client.Client, run client.WorkflowRun, stopAtApproval bool) func(context.Context) bool {
 	seen := map[string]string{}
-	tick := time.NewTicker(500 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		select {
-		case err := <-done:
-			if show {
-				showProgress(ctx, e.stdout, c, run, seen)
-			}
-			if err != nil {
-				return nil, fmt.Errorf("retrain %s failed: %s", run.GetID(), failureReason(err))
-			}
-			return &res, nil
-		case <-tick.C:
-			if show {
-				showProgress(ctx, e.stdout, c, run, seen)
-			}
-		case <-ctx.Done():
-			return nil, fmt.Errorf("stopped waiting; the run goes on: %s", run.GetID())
-		}
+	return func(ctx context.Context) bool {
+		showProgress(ctx, w, c, run, seen)
+		return stopAtApproval && seen["stage"] == workflows.StageAwaiting
 	}
 }
 

@@ -195,30 +195,14 @@ func runPromote(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	v, err := reg.GetVersion(ctx, m.Name, id)
-	if err != nil {
-		return err
-	}
-	if len(v.Metrics) == 0 && !*force {
-		return fmt.Errorf("version %s of %s was never evaluated (no holdout metrics): pass --force to promote it anyway", id, m.Name)
-	}
-	// Checked first so that a corrupt version is called that, even when it is
-	// the champion; Promote checks again.
-	if _, err := reg.Servable(ctx, m.Name, id); err != nil {
-		return fmt.Errorf("version %s cannot be promoted: %w", id, err)
-	}
-	cur, err := reg.Champion(ctx, m.Name)
-	if err != nil {
-		return err
-	}
-	if cur != nil && cur.Version == id {
-		return fmt.Errorf("version %s is already the champion of %s (generation %d)", id, m.Name, cur.Generation)
-	}
 	who, err := registryActor(cfg, *by)
 	if err != nil {
 		return err
 	}
-	c, err := reg.Promote(ctx, registry.PromoteRequest{Model: m.Name, Version: id, Expected: cur, Action: registry.ActionManual, By: who, Reason: *reason})
+	c, err := reg.PromoteManually(ctx, registry.ManualPromotion{Model: m.Name, Version: id, By: who, Reason: *reason, Force: *force})
+	if errors.Is(err, registry.ErrNeverEvaluated) {
+		return fmt.Errorf("%w: pass --force to promote it anyway", err)
+	}
 	if err != nil {
 		return explainCAS(err)
 	}

@@ -41,3 +41,12 @@ func isTerminal(f *os.File) bool {
 	st, err := f.Stat()
 	return err == nil && st.Mode()&os.ModeCharDevice != 0
 }
+
+// output prints v as JSON or, for a table, with show.
+func output[T any](w io.Writer, format string, v T, show func(io.Writer, T)) error {
+	if format == "json" {
+		return writeJSON(w, v)
+	}
+	show(w, v)
+	return nil
+}

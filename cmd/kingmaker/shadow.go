@@ -70,11 +70,6 @@ func runShadow(ctx context.Context, e *env, args []string) error {
 		if err != nil {
 			return err
 		}
-		if champ, err := reg.Champion(ctx, m.Name); err != nil {
-			return err
-		} else if champ != nil && champ.Version == id {
-			return fmt.Errorf("version %s is the champion of %s: shadow a challenger instead", id, m.Name)
-		}
 		sh := registry.Shadow{Model: m.Name, Version: id, Since: time.Now().UTC(), StartedBy: who, Reason: *reason}
 		if err := reg.SetShadow(ctx, sh); err != nil {
 			return err
@@ -99,29 +94,37 @@ func runShadow(ctx context.Context, e *env, args []string) error {
 		return nil
 	}
 
-	view := shadowView{Model: m.Name}
-	if view.Champion, err = reg.Champion(ctx, m.Name); err != nil {
+	view, err := gatherShadow(ctx, &activities.Activities{Config: cfg, Session: s, Registry: reg}, m.Name)
+	if err != nil {
 		return err
 	}
-	if view.Shadow, err = reg.Shadow(ctx, m.Name); err != nil {
-		return err
+	return output(e.stdout, *out, view, printShadow)
+}
+
+// gatherShadow reads what `kingmaker shadow MODEL` shows: the pointers, the
+// latest changes of the shadow and, when there is a shadow, its live
+// evidence up to now.
+func gatherShadow(ctx context.Context, acts *activities.Activities, model string) (*shadowView, error) {
+	reg := acts.Registry
+	view := &shadowView{Model: model}
+	var err error
+	if view.Champion, err = reg.Champion(ctx, model); err != nil {
+		return nil, err
 	}
-	if view.History, err = reg.ShadowHistory(ctx, m.Name, 5); err != nil {
-		return err
+	if view.Shadow, err = reg.Shadow(ctx, model); err != nil {
+		return nil, err
+	}
+	if view.History, err = reg.ShadowHistory(ctx, model, 5); err != nil {
+		return nil, err
 	}
 	if view.Shadow != nil {
-		acts := &activities.Activities{Config: cfg, Session: s, Registry: reg}
 		if view.Evidence, err = acts.ShadowReport(ctx, activities.ShadowReportInput{
-			Model: m.Name, Version: view.Shadow.Version.String(), Since: view.Shadow.Since, To: time.Now().UTC(),
+			Model: model, Version: view.Shadow.Version.String(), Since: view.Shadow.Since, To: time.Now().UTC(),
 		}); err != nil {
-			return err
+			return nil, err
 		}
 	}
-	if *out == "json" {
-		return writeJSON(e.stdout, view)
-	}
-	printShadow(e.stdout, &view)
-	return nil
+	return view, nil
 }
 
 func printShadow(w io.Writer, v *shadowView) {

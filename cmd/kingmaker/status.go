@@ -4,8 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"strings"
 	"time"
+
+	"github.com/gocql/gocql"
 
 	"github.com/kingmaker-ml/kingmaker/activities"
 	"github.com/kingmaker-ml/kingmaker/config"
@@ -19,6 +22,8 @@ type statusReport struct {
 	Keyspace      string        `json:"keyspace"`
 	SchemaVersion int           `json:"schema_version"`
 	Models        []modelStatus `json:"models"`
+	// Days is how many recent days of source data Data summarises.
+	Days int `json:"-"`
 }
 
 type modelStatus struct {
@@ -68,28 +73,40 @@ func runStatus(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	reg := registry.New(s, cfg.Cassandra.Keyspace, cql.Serial(cfg.Cassandra))
-	rep := statusReport{Keyspace: cfg.Cassandra.Keyspace, SchemaVersion: schema.Latest()}
+	rep, err := gatherStatus(ctx, cfg, s, reg, models, *days, *recent)
+	if err != nil {
+		return err
+	}
+	return output(e.stdout, *out, rep, printStatus)
+}
+
+// gatherStatus reads what `kingmaker status` shows of models: each one's
+// champion, its recent decisions and latest drift report, and its source
+// data of the last days.
+func gatherStatus(ctx context.Context, cfg *config.Config, s *gocql.Session, reg *registry.Registry, models []config.Model, days, recent int) (*statusReport, error) {
+	rep := &statusReport{Keyspace: cfg.Cassandra.Keyspace, SchemaVersion: schema.Latest(), Days: days}
+	var err error
 	for i := range models {
 		m := &models[i]
 		ms := modelStatus{Metric: m.Policy.PrimaryMetric}
 		src := &dataset.Source{Session: s, Keyspace: cfg.SourceKeyspace(m), Model: m}
-		if ms.Data, err = sourceStatus(ctx, src, *days); err != nil {
-			return err
+		if ms.Data, err = sourceStatus(ctx, src, days); err != nil {
+			return nil, err
 		}
 		if ms.Champion, err = reg.Champion(ctx, m.Name); err != nil {
-			return err
+			return nil, err
 		}
 		if ms.Champion != nil {
 			if v, err := reg.GetVersion(ctx, m.Name, ms.Champion.Version); err == nil {
 				ms.Algorithm, ms.Value = v.Algorithm, primary(v, m.Policy.PrimaryMetric)
 			}
 		}
-		if ms.Decisions, err = reg.Evaluations(ctx, m.Name, *recent); err != nil {
-			return err
+		if ms.Decisions, err = reg.Evaluations(ctx, m.Name, recent); err != nil {
+			return nil, err
 		}
 		reports, err := reg.DriftReports(ctx, m.Name, 1)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if len(reports) > 0 {
 			ms.Drift = &reports[0]
@@ -103,45 +120,46 @@ func runStatus(ctx context.Context, e *env, args []string) error {
 		}
 		rep.Models = append(rep.Models, ms)
 	}
-	if *out == "json" {
-		return writeJSON(e.stdout, rep)
-	}
-	fmt.Fprintf(e.stdout, "keyspace %s, schema version %d\n", rep.Keyspace, rep.SchemaVersion)
+	return rep, nil
+}
+
+func printStatus(w io.Writer, rep *statusReport) {
+	fmt.Fprintf(w, "keyspace %s, schema version %d\n", rep.Keyspace, rep.SchemaVersion)
 	for _, ms := range rep.Models {
 		d := ms.Data
-		fmt.Fprintf(e.stdout, "\nmodel %s\n", d.Model)
+		fmt.Fprintf(w, "\nmodel %s\n", d.Model)
 		if c := ms.Champion; c != nil {
-			fmt.Fprintf(e.stdout, "  champion  %s (%s), generation %d, %s %s\n            promoted %s by %s: %s\n",
+			fmt.Fprintf(w, "  champion  %s (%s), generation %d, %s %s\n            promoted %s by %s: %s\n",
 				c.Version, ms.Algorithm, c.Generation, ms.Metric, ms.Value, c.PromotedAt.Format(time.RFC3339), c.PromotedBy, c.Reason)
 		} else {
-			fmt.Fprintf(e.stdout, "  champion  none yet: run `kingmaker retrain %s`\n", d.Model)
+			fmt.Fprintf(w, "  champion  none yet: run `kingmaker retrain %s`\n", d.Model)
 		}
 		if r := ms.Drift; r != nil {
 			verdict := "stable"
 			if r.Drifted {
 				verdict = "DRIFTED"
 			}
-			fmt.Fprintf(e.stdout, "  drift     %s at %s: max PSI %.3f, %d features drifted, %d rows (%s)\n",
+			fmt.Fprintf(w, "  drift     %s at %s: max PSI %.3f, %d features drifted, %d rows (%s)\n",
 				verdict, r.ComputedAt().UTC().Format(time.DateTime), r.MaxPSI, r.DriftedFeatures, r.Rows, ms.DriftNote)
 		} else {
-			fmt.Fprintf(e.stdout, "  drift     not checked yet: `kingmaker drift %s --now`\n", d.Model)
+			fmt.Fprintf(w, "  drift     not checked yet: `kingmaker drift %s --now`\n", d.Model)
 		}
 		if len(ms.Decisions) > 0 {
-			fmt.Fprintln(e.stdout, "  recent decisions:")
-			tw := table(e.stdout)
+			fmt.Fprintln(w, "  recent decisions:")
+			tw := table(w)
 			for _, ev := range ms.Decisions {
 				fmt.Fprintf(tw, "    %s\t%s\t%s\t%s\t%s\n", ev.ID.Time().UTC().Format(time.DateTime), ev.Outcome, ev.Reason, ev.WorkflowID, headline(ev.Decision))
 			}
 			tw.Flush()
 		}
-		fmt.Fprintf(e.stdout, "  data      %d rows in %s over the last %d days (%s)\n", d.Rows, d.Table, *days, classMix(d.Classes, d.ByClass, d.Rows))
+		fmt.Fprintf(w, "  data      %d rows in %s over the last %d days (%s)\n", d.Rows, d.Table, rep.Days, classMix(d.Classes, d.ByClass, d.Rows))
 		for _, p := range d.Problems {
-			fmt.Fprintf(e.stdout, "  ! %s\n", p)
+			fmt.Fprintf(w, "  ! %s\n", p)
 		}
 		if len(d.Days) == 0 {
 			continue
 		}
-		tw := table(e.stdout)
+		tw := table(w)
 		fmt.Fprintf(tw, "  DAY\tROWS\t%s\n", strings.ToUpper(strings.Join(d.Classes, "\t")))
 		for _, c := range d.Days {
 			cells := make([]string, len(c.ByClass))
@@ -152,7 +170,6 @@ func runStatus(ctx context.Context, e *env, args []string) error {
 		}
 		tw.Flush()
 	}
-	return nil
 }
 
 func classMix(classes []string, byClass []int64, rows int64) string {
