@@ -50,9 +50,6 @@ func runSchemaVersion(ctx context.Context, e *env, args []string) error {
 	if _, err := parseN(fs, args, 0, "schema version takes no arguments"); err != nil {
 		return err
 	}
-	if err := checkOutput(*out); err != nil {
-		return err
-	}
 	cfg, err := loadConfig(e)
 	if err != nil {
 		return err

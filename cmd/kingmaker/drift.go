@@ -32,9 +32,6 @@ func runDrift(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	if err := checkOutput(*out); err != nil {
-		return err
-	}
 	cfg, reg, done, err := openRegistry(ctx, e)
 	if err != nil {
 		return err

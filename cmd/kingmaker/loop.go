@@ -81,9 +81,6 @@ func runRetrain(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	if err := checkOutput(*out); err != nil {
-		return err
-	}
 	cfg, err := loadConfig(e)
 	if err != nil {
 		return err

@@ -64,9 +64,6 @@ func runModelsList(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	if err := checkOutput(*out); err != nil {
-		return err
-	}
 	cfg, reg, done, err := openRegistry(ctx, e)
 	if err != nil {
 		return err
@@ -131,9 +128,6 @@ func runModelsShow(ctx context.Context, e *env, args []string) error {
 	out := outputFlag(fs)
 	pos, err := parseN(fs, args, 2, "MODEL and VERSION")
 	if err != nil {
-		return err
-	}
-	if err := checkOutput(*out); err != nil {
 		return err
 	}
 	id, err := parseVersion(pos[1])

@@ -22,9 +22,6 @@ func runScore(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	if err := checkOutput(*out); err != nil {
-		return err
-	}
 	if *from == "" || *to == "" {
 		return usageError{"--from and --to are required"}
 	}

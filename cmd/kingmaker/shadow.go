@@ -33,9 +33,6 @@ func runShadow(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	if err := checkOutput(*out); err != nil {
-		return err
-	}
 	if *set != "" && *clearIt {
 		return usageError{"--set and --clear exclude each other"}
 	}

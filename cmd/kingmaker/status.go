@@ -46,9 +46,6 @@ func runStatus(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	if err := checkOutput(*out); err != nil {
-		return err
-	}
 	if len(pos) > 1 {
 		return usageError{"at most one MODEL"}
 	}

@@ -89,7 +89,7 @@ func stoppedWaiting(run client.WorkflowRun) error {
 // finishRun ends a command that started a run: -o json prints rep (with
 // the error, if any) whatever became of the run; a table shows the result
 // with show when the run completed.
-func finishRun(e *env, format string, rep runReport, err error, show func()) error {
+func finishRun(e *env, format outputFormat, rep runReport, err error, show func()) error {
 	if format == "json" {
 		if err != nil {
 			rep.Error = err.Error()
