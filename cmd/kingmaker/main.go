@@ -17,6 +17,9 @@ import (
 	"sort"
 	"strings"
 	"syscall"
+	"time"
+
+	"github.com/kingmaker-ml/kingmaker/config"
 )
 
 // command is one CLI subcommand. Its help is made from the flag set it
@@ -191,4 +194,19 @@ func parseN(fs *flag.FlagSet, args []string, n int, want string) ([]string, erro
 		return nil, usageError{want}
 	}
 	return pos, nil
+}
+
+// loadConfig loads the config the command was given (--config).
+func loadConfig(e *env) (*config.Config, error) { return config.Load(e.configPath) }
+
+// parseTime reads a time flag: RFC 3339 or a UTC date.
+func parseTime(s string) (time.Time, error) {
+	if t, err := time.Parse(time.RFC3339, s); err == nil {
+		return t, nil
+	}
+	t, err := time.Parse("2006-01-02", s)
+	if err != nil {
+		return time.Time{}, errors.New("use RFC 3339 (2026-11-20T00:00:00Z) or YYYY-MM-DD")
+	}
+	return t, nil
 }

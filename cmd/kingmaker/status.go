@@ -200,3 +200,38 @@ func headline(doc json.RawMessage) string {
 	}
 	return ""
 }
+
+// modelData is the status of one model's source data.
+type modelData struct {
+	Model    string             `json:"model"`
+	Table    string             `json:"table"`
+	Days     []dataset.DayCount `json:"days"`
+	Rows     int64              `json:"rows"`
+	Classes  []string           `json:"classes"`
+	ByClass  []int64            `json:"by_class"`
+	Problems []string           `json:"problems,omitempty"`
+}
+
+func sourceStatus(ctx context.Context, src *dataset.Source, days int) (modelData, error) {
+	m := src.Model
+	to := time.Now().UTC().Truncate(24*time.Hour).AddDate(0, 0, 1)
+	counts, err := src.CountDays(ctx, dataset.Window{From: to.AddDate(0, 0, -days), To: to})
+	if err != nil {
+		return modelData{}, err
+	}
+	d := modelData{Model: m.Name, Table: src.Keyspace + "." + m.Source.Table, Classes: m.Label.Classes, ByClass: make([]int64, len(m.Label.Classes))}
+	for _, c := range counts {
+		if c.Rows == 0 {
+			continue
+		}
+		d.Days = append(d.Days, c)
+		d.Rows += c.Rows
+		for k, n := range c.ByClass {
+			d.ByClass[k] += n
+		}
+	}
+	if d.Rows == 0 {
+		d.Problems = append(d.Problems, fmt.Sprintf("no rows in the last %d days: seed data (kingmaker seed) or check models[%s].source", days, m.Name))
+	}
+	return d, nil
+}
