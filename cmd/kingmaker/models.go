@@ -24,17 +24,33 @@ func openRegistry(ctx context.Context, e *env) (*config.Config, *registry.Regist
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	s, err := cql.Connect(cfg.Cassandra, true)
+	s, err := openKeyspace(ctx, cfg)
 	if err != nil {
 		return nil, nil, nil, err
 	}
+	return cfg, newRegistry(cfg, s), s.Close, nil
+}
+
+// openKeyspace connects to the config's keyspace and checks that its
+// schema is the one this binary knows.
+func openKeyspace(ctx context.Context, cfg *config.Config) (*gocql.Session, error) {
+	s, err := cql.Connect(cfg.Cassandra, true)
+	if err != nil {
+		return nil, err
+	}
 	if err := schema.Check(ctx, s, cfg.Cassandra.Keyspace); err != nil {
 		s.Close()
-		return nil, nil, nil, err
+		return nil, err
 	}
+	return s, nil
+}
+
+// newRegistry is the registry of the config's keyspace, refusing versions
+// that do not fit the config's models.
+func newRegistry(cfg *config.Config, s *gocql.Session) *registry.Registry {
 	reg := registry.New(s, cfg.Cassandra.Keyspace, cql.Serial(cfg.Cassandra))
 	reg.CheckVersionsWith(activities.FitsConfig(cfg))
-	return cfg, reg, s.Close, nil
+	return reg
 }
 
 // primary reads a version's primary metric from its stored metrics.

@@ -11,8 +11,6 @@ import (
 
 	"github.com/kingmaker-ml/kingmaker/config"
 	"github.com/kingmaker-ml/kingmaker/demo"
-	"github.com/kingmaker-ml/kingmaker/internal/cql"
-	"github.com/kingmaker-ml/kingmaker/schema"
 )
 
 func runSeed(ctx context.Context, e *env, args []string) error {
@@ -46,14 +44,11 @@ func runSeed(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	s, err := cql.Connect(cfg.Cassandra, true)
+	s, err := openKeyspace(ctx, cfg)
 	if err != nil {
 		return err
 	}
 	defer s.Close()
-	if err := schema.Check(ctx, s, cfg.Cassandra.Keyspace); err != nil {
-		return err
-	}
 	ks := seedKeyspace(cfg, *datasetName)
 	created, err := demo.PrepareTable(ctx, s, ks)
 	switch {

@@ -7,9 +7,7 @@ import (
 	"time"
 
 	"github.com/kingmaker-ml/kingmaker/activities"
-	"github.com/kingmaker-ml/kingmaker/internal/cql"
 	"github.com/kingmaker-ml/kingmaker/registry"
-	"github.com/kingmaker-ml/kingmaker/schema"
 )
 
 // shadowView is what `kingmaker shadow MODEL` shows.
@@ -47,16 +45,12 @@ func runShadow(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	s, err := cql.Connect(cfg.Cassandra, true)
+	s, err := openKeyspace(ctx, cfg)
 	if err != nil {
 		return err
 	}
 	defer s.Close()
-	if err := schema.Check(ctx, s, cfg.Cassandra.Keyspace); err != nil {
-		return err
-	}
-	reg := registry.New(s, cfg.Cassandra.Keyspace, cql.Serial(cfg.Cassandra))
-	reg.CheckVersionsWith(activities.FitsConfig(cfg))
+	reg := newRegistry(cfg, s)
 	who, err := registryActor(cfg, *by)
 	if err != nil {
 		return err

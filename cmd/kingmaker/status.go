@@ -61,14 +61,11 @@ func runStatus(ctx context.Context, e *env, args []string) error {
 		}
 		models = []config.Model{*m}
 	}
-	s, err := cql.Connect(cfg.Cassandra, true)
+	s, err := openKeyspace(ctx, cfg)
 	if err != nil {
 		return err
 	}
 	defer s.Close()
-	if err := schema.Check(ctx, s, cfg.Cassandra.Keyspace); err != nil {
-		return err
-	}
 	reg := registry.New(s, cfg.Cassandra.Keyspace, cql.Serial(cfg.Cassandra))
 	rep, err := gatherStatus(ctx, cfg, s, reg, models, *days, *recent)
 	if err != nil {
