@@ -41,7 +41,8 @@ func (a *Activities) SetShadow(ctx context.Context, in SetShadowInput) error {
 	err = a.Registry.SetShadow(ctx, registry.Shadow{
 		Model: m.Name, Version: id, Since: in.Since, Until: in.Until, StartedBy: in.StartedBy, Reason: in.Reason,
 	})
-	if errors.Is(err, registry.ErrNotFound) || errors.Is(err, registry.ErrCorruptArtifact) || errors.Is(err, registry.ErrNotServable) {
+	if errors.Is(err, registry.ErrNotFound) || errors.Is(err, registry.ErrCorruptArtifact) || errors.Is(err, registry.ErrNotServable) ||
+		errors.Is(err, registry.ErrShadowIsChampion) {
 		return nonRetryable(ErrTypeInvalidSpec, err) // retrying cannot make the version servable
 	}
 	return err

@@ -51,14 +51,18 @@ func (r *Registry) Shadow(ctx context.Context, model string) (*Shadow, error) {
 }
 
 // SetShadow points the model's shadow at s.Version, replacing any shadow
-// it had. The version must be Servable. Setting the same pointer again changes
-// nothing, so a retried activity is harmless.
+// it had. It needs who (StartedBy), why (Reason) and Since; the version must
+// not be the champion (ErrShadowIsChampion) and must be Servable. Setting
+// the same pointer again changes nothing, so a retried activity is harmless.
 func (r *Registry) SetShadow(ctx context.Context, s Shadow) error {
-	if s.StartedBy == "" {
-		return fmt.Errorf("set shadow of %s: who (started_by) is required", s.Model)
+	if s.StartedBy == "" || s.Reason == "" {
+		return fmt.Errorf("set shadow of %s: who (started_by) and why (reason) are required", s.Model)
 	}
 	if s.Since.IsZero() {
 		return fmt.Errorf("set shadow of %s: since is required", s.Model)
+	}
+	if err := r.checkShadowNotChampion(ctx, s.Model, s.Version); err != nil {
+		return err
 	}
 	if _, err := r.Servable(ctx, s.Model, s.Version); err != nil {
 		return fmt.Errorf("set shadow of %s: %w", s.Model, err)

@@ -39,7 +39,7 @@ func TestShadowPointerAgainstCassandra(t *testing.T) {
 		if err != nil || got == nil || *got != want {
 			t.Fatalf("got %+v, %v; want %+v", got, err, want)
 		}
-		manual := registry.Shadow{Model: "set", Version: b.ID, Since: since.Add(time.Hour), StartedBy: "alice@host"}
+		manual := registry.Shadow{Model: "set", Version: b.ID, Since: since.Add(time.Hour), StartedBy: "alice@host", Reason: "try b"}
 		if err := reg.SetShadow(ctx, manual); err != nil {
 			t.Fatal(err)
 		}
@@ -49,7 +49,7 @@ func TestShadowPointerAgainstCassandra(t *testing.T) {
 	})
 
 	t.Run("a version that does not exist cannot be shadowed", func(t *testing.T) {
-		err := reg.SetShadow(ctx, registry.Shadow{Model: "set", Version: registry.VersionID(since, "ghost"), Since: since, StartedBy: "run-2"})
+		err := reg.SetShadow(ctx, registry.Shadow{Model: "set", Version: registry.VersionID(since, "ghost"), Since: since, StartedBy: "run-2", Reason: "shadow period"})
 		if !errors.Is(err, registry.ErrNotFound) {
 			t.Fatalf("want ErrNotFound, got %v", err)
 		}
@@ -57,7 +57,7 @@ func TestShadowPointerAgainstCassandra(t *testing.T) {
 
 	t.Run("a run clears only the shadow it set", func(t *testing.T) {
 		v := newVersion(t, reg, "clear", "a", []byte("a"))
-		if err := reg.SetShadow(ctx, registry.Shadow{Model: "clear", Version: v.ID, Since: since, StartedBy: "alice@host"}); err != nil {
+		if err := reg.SetShadow(ctx, registry.Shadow{Model: "clear", Version: v.ID, Since: since, StartedBy: "alice@host", Reason: "try a"}); err != nil {
 			t.Fatal(err)
 		}
 		if ok, err := reg.ClearShadow(ctx, registry.ShadowClear{Model: "clear", StartedBy: "run-1", By: "run-1", Reason: "period over"}); err != nil || ok {
@@ -76,7 +76,7 @@ func TestShadowPointerAgainstCassandra(t *testing.T) {
 			t.Fatalf("clearing a model without a shadow reported %v, %v; want false, nil", ok, err)
 		}
 		// A shadow can be set again after a clear.
-		if err := reg.SetShadow(ctx, registry.Shadow{Model: "clear", Version: v.ID, Since: since, StartedBy: "run-3"}); err != nil {
+		if err := reg.SetShadow(ctx, registry.Shadow{Model: "clear", Version: v.ID, Since: since, StartedBy: "run-3", Reason: "shadow period"}); err != nil {
 			t.Fatal(err)
 		}
 		if ok, err := reg.ClearShadow(ctx, registry.ShadowClear{Model: "clear", By: "bob@host", Reason: "tidy"}); err != nil || !ok {
@@ -99,7 +99,7 @@ func TestShadowPointerAgainstCassandra(t *testing.T) {
 			got = append(got, fmt.Sprintf("%s by %s: %s", h.Action, h.By, h.Reason))
 		}
 		// Newest first; only the clears that removed a pointer are there.
-		want := []string{"clear by bob@host: tidy", "set by run-3: ", "clear by alice@host: done", "set by alice@host: "}
+		want := []string{"clear by bob@host: tidy", "set by run-3: shadow period", "clear by alice@host: done", "set by alice@host: try a"}
 		if strings.Join(got, "|") != strings.Join(want, "|") {
 			t.Fatalf("shadow history\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 		}

@@ -107,7 +107,7 @@ func TestCorruptVersionRowsAndChunksAreNamedNeverServed(t *testing.T) {
 		if !errors.Is(err, registry.ErrNotServable) || !strings.Contains(err.Error(), "the config declares 9") {
 			t.Fatalf("promote: want the check's refusal (ErrNotServable), got %v", err)
 		}
-		err = checked.SetShadow(ctx, registry.Shadow{Model: m, Version: bad.ID, Since: good.CreatedAt, StartedBy: "t"})
+		err = checked.SetShadow(ctx, registry.Shadow{Model: m, Version: bad.ID, Since: good.CreatedAt, StartedBy: "t", Reason: "try"})
 		if err == nil || !strings.Contains(err.Error(), "the config declares 9") {
 			t.Fatalf("set shadow: want the check's refusal, got %v", err)
 		}

@@ -29,6 +29,7 @@ import (
 	"github.com/kingmaker-ml/kingmaker/config"
 	"github.com/kingmaker-ml/kingmaker/demo"
 	"github.com/kingmaker-ml/kingmaker/evaluator"
+	"github.com/kingmaker-ml/kingmaker/internal/temporalclient"
 	"github.com/kingmaker-ml/kingmaker/internal/testenv"
 	"github.com/kingmaker-ml/kingmaker/schedules"
 	"github.com/kingmaker-ml/kingmaker/worker"
@@ -58,7 +59,7 @@ func TestDriftE2EScheduledCheckFiresTheAlertAndItsRetrainPromotesABetterModel(t 
 	metricsAddr := freeAddr(t)
 	cfg := driftConfig(t, cass, metricsAddr)
 	model := cfg.Models[0].Name
-	c, err := worker.Dial(ctx, cfg.Temporal, nil, nil)
+	c, err := temporalclient.Dial(ctx, cfg.Temporal, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -32,9 +32,6 @@ func runDrift(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	if err := checkOutput(*out); err != nil {
-		return err
-	}
 	cfg, reg, done, err := openRegistry(ctx, e)
 	if err != nil {
 		return err
@@ -44,7 +41,8 @@ func runDrift(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	view := driftView{}
+	var c client.Client
+	var ran *workflows.DriftResult
 	if *now {
 		in := workflows.DriftInput{Model: m.Name, Reason: workflows.ReasonManual}
 		if *asOf != "" {
@@ -54,56 +52,54 @@ func runDrift(ctx context.Context, e *env, args []string) error {
 			}
 			in.AsOf = &t
 		}
-		c, err := dialTemporal(ctx, cfg)
-		if err != nil {
+		if c, err = dialTemporal(ctx, cfg); err != nil {
 			return err
 		}
 		defer c.Close()
-		opts := workflows.DriftStartOptions(in, cfg.Temporal.TaskQueue, time.Now())
-		id := opts.ID
-		run, err := c.ExecuteWorkflow(ctx, opts, workflows.DriftWorkflowName, in)
+		run, err := c.ExecuteWorkflow(ctx, workflows.DriftStartOptions(in, cfg.Temporal.TaskQueue, time.Now()), workflows.DriftWorkflowName, in)
 		if err != nil {
 			return fmt.Errorf("start drift check of %s: %w", m.Name, err)
 		}
 		warnIfNoWorker(ctx, e, c, cfg.Temporal.TaskQueue)
-		var res workflows.DriftResult
-		if err := run.Get(ctx, &res); err != nil {
-			return fmt.Errorf("drift check %s failed: %s", id, firstLine(err))
-		}
-		view.Run = &res
-		if res.Action == workflows.DriftNoChampion {
-			if *out == "json" {
-				return writeJSON(e.stdout, view)
-			}
-			fmt.Fprintf(e.stdout, "%s\n", first(res.Reasons))
-			return nil
+		ran = new(workflows.DriftResult)
+		if _, err := (runWait{what: "drift check"}).wait(ctx, run, ran); err != nil {
+			return err
 		}
 	}
-	reports, err := reg.DriftReports(ctx, m.Name, 1)
+	view, err := gatherDrift(ctx, reg, m.Name, ran)
 	if err != nil {
 		return err
 	}
+	if err := output(e.stdout, *out, view, printDrift); err != nil {
+		return err
+	}
+	if *follow && *out == "table" && view.Run != nil && view.Run.Retrain != "" {
+		return followRetrain(ctx, e, c, view.Run.Retrain)
+	}
+	return nil
+}
+
+// gatherDrift reads what `kingmaker drift` shows: the latest report of
+// model, with ran, the result of a check run now (nil when none ran). A
+// check that found no champion wrote no report: the view is its result.
+func gatherDrift(ctx context.Context, reg *registry.Registry, model string, ran *workflows.DriftResult) (*driftView, error) {
+	view := &driftView{Run: ran}
+	if ran != nil && ran.Action == workflows.DriftNoChampion {
+		return view, nil
+	}
+	reports, err := reg.DriftReports(ctx, model, 1)
+	if err != nil {
+		return nil, err
+	}
 	if len(reports) == 0 {
-		return fmt.Errorf("model %s has no drift report yet: run `kingmaker drift %s --now` (it needs a champion)", m.Name, m.Name)
+		return nil, fmt.Errorf("model %s has no drift report yet: run `kingmaker drift %s --now` (it needs a champion)", model, model)
 	}
 	view.Report = &reports[0]
 	var doc activities.DriftDocument
 	if json.Unmarshal(view.Report.Report, &doc) == nil {
 		view.Doc = &doc
 	}
-	if *out == "json" {
-		return writeJSON(e.stdout, view)
-	}
-	printDrift(e.stdout, view)
-	if *follow && view.Run != nil && view.Run.Retrain != "" {
-		c, err := dialTemporal(ctx, cfg)
-		if err != nil {
-			return err
-		}
-		defer c.Close()
-		return followRetrain(ctx, e, c, view.Run.Retrain)
-	}
-	return nil
+	return view, nil
 }
 
 // followRetrain shows a retrain's progress until it ends or waits for a
@@ -111,27 +107,15 @@ func runDrift(ctx context.Context, e *env, args []string) error {
 func followRetrain(ctx context.Context, e *env, c client.Client, id string) error {
 	fmt.Fprintf(e.stdout, "\nfollowing %s\n", id)
 	run := c.GetWorkflow(ctx, id, "")
-	seen := map[string]string{}
-	for {
-		showProgress(ctx, e.stdout, c, run, seen)
-		if seen["stage"] == workflows.StageAwaiting {
-			fmt.Fprintf(e.stdout, "\n%s awaits approval: kingmaker approve %s --reason TEXT (or reject)\n", id, id)
-			return nil
-		}
-		if seen["stage"] == workflows.StageDone {
-			var res workflows.RetrainResult
-			if err := run.Get(ctx, &res); err != nil {
-				return fmt.Errorf("retrain %s failed: %s", id, firstLine(err))
-			}
-			printResult(e.stdout, &res)
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(500 * time.Millisecond):
-		}
+	var res workflows.RetrainResult
+	status, err := runWait{what: "retrain", progress: retrainProgress(e.stdout, c, run, true)}.wait(ctx, run, &res)
+	switch status {
+	case runAwaiting:
+		fmt.Fprintf(e.stdout, "\n%s awaits approval: kingmaker approve %s --reason TEXT (or reject)\n", id, id)
+	case runCompleted:
+		printResult(e.stdout, &res)
 	}
+	return err
 }
 
 func first(s []string) string {
@@ -141,8 +125,12 @@ func first(s []string) string {
 	return s[0]
 }
 
-func printDrift(w io.Writer, v driftView) {
+func printDrift(w io.Writer, v *driftView) {
 	r := v.Report
+	if r == nil { // a check that found no champion
+		fmt.Fprintf(w, "%s\n", first(v.Run.Reasons))
+		return
+	}
 	verdict := "stable"
 	if r.Drifted {
 		verdict = "DRIFTED"

@@ -17,9 +17,13 @@ import (
 	"sort"
 	"strings"
 	"syscall"
+	"time"
+
+	"github.com/kingmaker-ml/kingmaker/config"
 )
 
-// command is one CLI subcommand.
+// command is one CLI subcommand. Its help is made from the flag set it
+// parses (see flagsOf): args names only its positional arguments.
 type command struct {
 	name    string
 	args    string
@@ -31,6 +35,8 @@ type command struct {
 type env struct {
 	stdout, stderr io.Writer
 	configPath     string
+	// flagsMade, when not nil, is given the command's flag set (for help).
+	flagsMade func(*flag.FlagSet)
 }
 
 // usageError marks errors that should be followed by the command's usage.
@@ -41,26 +47,26 @@ func (e usageError) Error() string { return e.msg }
 func commands() []command {
 	return []command{
 		{"schema apply", "", "create the keyspace and tables, applying new migrations", runSchemaApply},
-		{"schema version", "[-o json]", "print the keyspace's schema version", runSchemaVersion},
-		{"seed", "[--days N] [--rows-per-day N] [--start DATE] [--drift-from DAY] [--seed N] [--force]", "write the labelled demo dataset into events", runSeed},
-		{"status", "[MODEL] [-o json]", "models, champions, recent decisions and source data", runStatus},
-		{"worker", "[--queues main,training]", "run the Temporal workers and the metrics endpoint", runWorker},
-		{"retrain", "MODEL [--wait] [--as-of TIME] [-o json]", "start a retrain run (and follow it)", runRetrain},
-		{"models list", "MODEL [-o json]", "a model's versions, newest first", runModelsList},
-		{"models show", "MODEL VERSION [-o json]", "one version: window, rows, artifact, metrics", runModelsShow},
-		{"promote", "MODEL VERSION --reason TEXT", "make a version champion (compare-and-set)", runPromote},
-		{"rollback", "MODEL --reason TEXT", "make the previous champion current again", runRollback},
-		{"drift", "MODEL [--now] [--as-of TIME] [-o json]", "the latest drift report (or run a drift check now)", runDrift},
-		{"score", "MODEL --from TIME --to TIME [--version V] [--wait]", "score a window with the champion into predictions", runScore},
-		{"schedule sync", "[--dry-run] [-o json]", "create, update and delete the models' Temporal Schedules to match the config", runScheduleSync},
-		{"schedule list", "[-o json]", "the models' schedules: spec, state, next and last run", runScheduleList},
-		{"schedule pause", "MODEL|SCHEDULE_ID [retrain|drift|score] --reason TEXT", "pause a schedule (sync keeps the pause)", runSchedulePause},
-		{"schedule resume", "MODEL|SCHEDULE_ID [retrain|drift|score] [--reason TEXT]", "resume a paused schedule", runScheduleResume},
-		{"schedule trigger", "MODEL|SCHEDULE_ID [retrain|drift|score] [-o json]", "start a schedule's run now (not beside a running one)", runScheduleTrigger},
-		{"approve", "RUN --reason TEXT", "approve the winner of a run awaiting approval", runApproval(true)},
-		{"reject", "RUN --reason TEXT", "reject the winner of a run awaiting approval", runApproval(false)},
-		{"shadow", "MODEL [--set VERSION | --clear] [--reason TEXT] [-o json]", "the shadow version and its live evidence (or set or clear it)", runShadow},
-		{"serve", "[--listen 127.0.0.1:8080] [--poll 2s] [--max-body 1MiB] [--shadow-sample 0.1]", "answer predictions with each model's champion, following promotions", runServe},
+		{"schema version", "", "print the keyspace's schema version", runSchemaVersion},
+		{"seed", "", "write the labelled demo dataset into events", runSeed},
+		{"status", "[MODEL]", "models, champions, recent decisions and source data", runStatus},
+		{"worker", "", "run the Temporal workers and the metrics endpoint", runWorker},
+		{"retrain", "MODEL", "start a retrain run (and follow it)", runRetrain},
+		{"models list", "MODEL", "a model's versions, newest first", runModelsList},
+		{"models show", "MODEL VERSION", "one version: window, rows, artifact, metrics", runModelsShow},
+		{"promote", "MODEL VERSION", "make a version champion (compare-and-set)", runPromote},
+		{"rollback", "MODEL", "make the previous champion current again", runRollback},
+		{"drift", "MODEL", "the latest drift report (or run a drift check now)", runDrift},
+		{"score", "MODEL", "score a window with the champion into predictions", runScore},
+		{"schedule sync", "", "create, update and delete the models' Temporal Schedules to match the config", runScheduleSync},
+		{"schedule list", "", "the models' schedules: spec, state, next and last run", runScheduleList},
+		{"schedule pause", "MODEL|SCHEDULE_ID [retrain|drift|score]", "pause a schedule (sync keeps the pause)", runSchedulePause},
+		{"schedule resume", "MODEL|SCHEDULE_ID [retrain|drift|score]", "resume a paused schedule", runScheduleResume},
+		{"schedule trigger", "MODEL|SCHEDULE_ID [retrain|drift|score]", "start a schedule's run now (not beside a running one)", runScheduleTrigger},
+		{"approve", "RUN", "approve the winner of a run awaiting approval", runApproval(true)},
+		{"reject", "RUN", "reject the winner of a run awaiting approval", runApproval(false)},
+		{"shadow", "MODEL", "the shadow version and its live evidence (or set or clear it)", runShadow},
+		{"serve", "", "answer predictions with each model's champion, following promotions", runServe},
 	}
 }
 
@@ -93,7 +99,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	if args[0] == "help" {
-		usage(stdout)
+		if len(args) == 1 {
+			usage(stdout)
+			return 0
+		}
+		cmd, rest, ok := lookup(args[1:])
+		if !ok || len(rest) > 0 {
+			fmt.Fprintf(stderr, "kingmaker help: unknown command %q (run `kingmaker help`)\n", strings.Join(args[1:], " "))
+			return 2
+		}
+		commandHelp(stdout, cmd)
 		return 0
 	}
 	cmd, rest, ok := lookup(args)
@@ -103,12 +118,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	if err := cmd.run(ctx, e, rest); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
+			commandHelp(stdout, cmd)
 			return 0
 		}
 		fmt.Fprintf(stderr, "kingmaker %s: %s\n", cmd.name, oneLine(err))
 		var ue usageError
 		if errors.As(err, &ue) {
-			fmt.Fprintf(stderr, "usage: kingmaker %s %s\n", cmd.name, cmd.args)
+			fmt.Fprintf(stderr, "usage: %s\n", synopsis(cmd))
 			return 2
 		}
 		return 1
@@ -129,28 +145,22 @@ func lookup(args []string) (command, []string, bool) {
 	return command{}, nil, false
 }
 
-func usage(w io.Writer) {
-	fmt.Fprintln(w, "usage: kingmaker [--config FILE] COMMAND [flags] [args]")
-	fmt.Fprintln(w)
-	fmt.Fprintln(w, "commands:")
-	for _, c := range commands() {
-		fmt.Fprintf(w, "  %-16s %s\n", c.name, c.summary)
-	}
-	fmt.Fprintln(w)
-	fmt.Fprintln(w, "The config file defaults to kingmaker.yaml (or $KINGMAKER_CONFIG).")
-}
-
 // oneLine keeps a multi-line error (such as a list of config problems)
 // readable: the first line stays first, the rest are indented below it.
 func oneLine(err error) string {
 	return strings.ReplaceAll(strings.TrimSpace(err.Error()), "\n", "\n  ")
 }
 
-// newFlags makes a command's flag set; its errors go to the command's caller.
+// newFlags makes a command's flag set. It prints nothing itself: its
+// errors go to the command's caller, and --help is made from it by run.
 func newFlags(e *env, name string) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(e.stderr)
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
 	fs.StringVar(&e.configPath, "config", e.configPath, "config file")
+	if e.flagsMade != nil {
+		e.flagsMade(fs)
+	}
 	return fs
 }
 
@@ -184,4 +194,19 @@ func parseN(fs *flag.FlagSet, args []string, n int, want string) ([]string, erro
 		return nil, usageError{want}
 	}
 	return pos, nil
+}
+
+// loadConfig loads the config the command was given (--config).
+func loadConfig(e *env) (*config.Config, error) { return config.Load(e.configPath) }
+
+// parseTime reads a time flag: RFC 3339 or a UTC date.
+func parseTime(s string) (time.Time, error) {
+	if t, err := time.Parse(time.RFC3339, s); err == nil {
+		return t, nil
+	}
+	t, err := time.Parse("2006-01-02", s)
+	if err != nil {
+		return time.Time{}, errors.New("use RFC 3339 (2026-11-20T00:00:00Z) or YYYY-MM-DD")
+	}
+	return t, nil
 }

@@ -95,7 +95,7 @@ func TestTheCLIExitsWithACodeAndAReason(t *testing.T) {
 		{"promote without --reason exits 2 and shows its usage", nil, []string{"--config", exampleConfig, "promote", "churn", "X"}, 2,
 			[]string{"kingmaker promote: --reason is required", "usage: kingmaker promote MODEL VERSION"}, 2},
 		{"an unknown output format exits 2", nil, []string{"--config", exampleConfig, "models", "list", "churn", "-o", "yaml"}, 2,
-			[]string{`-o "yaml": use table or json`}, 2},
+			[]string{`invalid value "yaml" for flag -o: use table or json`, "usage: kingmaker models list MODEL"}, 2},
 		{"a missing config file exits 1 naming it and the example", nil, []string{"--config", missing, "status"}, 1,
 			[]string{missing, "kingmaker.example.yaml"}, 1},
 		{"an invalid config exits 1 listing every bad field", nil, []string{"--config", broken, "status"}, 1,

@@ -24,17 +24,33 @@ func openRegistry(ctx context.Context, e *env) (*config.Config, *registry.Regist
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	s, err := cql.Connect(cfg.Cassandra, true)
+	s, err := openKeyspace(ctx, cfg)
 	if err != nil {
 		return nil, nil, nil, err
 	}
+	return cfg, newRegistry(cfg, s), s.Close, nil
+}
+
+// openKeyspace connects to the config's keyspace and checks that its
+// schema is the one this binary knows.
+func openKeyspace(ctx context.Context, cfg *config.Config) (*gocql.Session, error) {
+	s, err := cql.Connect(cfg.Cassandra, true)
+	if err != nil {
+		return nil, err
+	}
 	if err := schema.Check(ctx, s, cfg.Cassandra.Keyspace); err != nil {
 		s.Close()
-		return nil, nil, nil, err
+		return nil, err
 	}
+	return s, nil
+}
+
+// newRegistry is the registry of the config's keyspace, refusing versions
+// that do not fit the config's models.
+func newRegistry(cfg *config.Config, s *gocql.Session) *registry.Registry {
 	reg := registry.New(s, cfg.Cassandra.Keyspace, cql.Serial(cfg.Cassandra))
 	reg.CheckVersionsWith(activities.FitsConfig(cfg))
-	return cfg, reg, s.Close, nil
+	return reg
 }
 
 // primary reads a version's primary metric from its stored metrics.
@@ -62,9 +78,6 @@ func runModelsList(ctx context.Context, e *env, args []string) error {
 	limit := fs.Int("limit", 50, "newest versions to show")
 	pos, err := parseN(fs, args, 1, "exactly one MODEL")
 	if err != nil {
-		return err
-	}
-	if err := checkOutput(*out); err != nil {
 		return err
 	}
 	cfg, reg, done, err := openRegistry(ctx, e)
@@ -133,9 +146,6 @@ func runModelsShow(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	if err := checkOutput(*out); err != nil {
-		return err
-	}
 	id, err := parseVersion(pos[1])
 	if err != nil {
 		return err
@@ -195,30 +205,14 @@ func runPromote(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	v, err := reg.GetVersion(ctx, m.Name, id)
-	if err != nil {
-		return err
-	}
-	if len(v.Metrics) == 0 && !*force {
-		return fmt.Errorf("version %s of %s was never evaluated (no holdout metrics): pass --force to promote it anyway", id, m.Name)
-	}
-	// Checked first so that a corrupt version is called that, even when it is
-	// the champion; Promote checks again.
-	if _, err := reg.Servable(ctx, m.Name, id); err != nil {
-		return fmt.Errorf("version %s cannot be promoted: %w", id, err)
-	}
-	cur, err := reg.Champion(ctx, m.Name)
-	if err != nil {
-		return err
-	}
-	if cur != nil && cur.Version == id {
-		return fmt.Errorf("version %s is already the champion of %s (generation %d)", id, m.Name, cur.Generation)
-	}
 	who, err := registryActor(cfg, *by)
 	if err != nil {
 		return err
 	}
-	c, err := reg.Promote(ctx, registry.PromoteRequest{Model: m.Name, Version: id, Expected: cur, Action: registry.ActionManual, By: who, Reason: *reason})
+	c, err := reg.PromoteManually(ctx, registry.ManualPromotion{Model: m.Name, Version: id, By: who, Reason: *reason, Force: *force})
+	if errors.Is(err, registry.ErrNeverEvaluated) {
+		return fmt.Errorf("%w: pass --force to promote it anyway", err)
+	}
 	if err != nil {
 		return explainCAS(err)
 	}

@@ -24,9 +24,6 @@ func runScheduleSync(ctx context.Context, e *env, args []string) error {
 	if len(pos) != 0 {
 		return usageError{fmt.Sprintf("unexpected argument %q: sync takes every model from the config", pos[0])}
 	}
-	if err := checkOutput(*out); err != nil {
-		return err
-	}
 	cfg, err := loadConfig(e)
 	if err != nil {
 		return err
@@ -95,9 +92,6 @@ func runScheduleList(ctx context.Context, e *env, args []string) error {
 	}
 	if len(pos) != 0 {
 		return usageError{fmt.Sprintf("unexpected argument %q", pos[0])}
-	}
-	if err := checkOutput(*out); err != nil {
-		return err
 	}
 	cfg, err := loadConfig(e)
 	if err != nil {
@@ -270,9 +264,6 @@ func runScheduleTrigger(ctx context.Context, e *env, args []string) error {
 	out := outputFlag(fs)
 	cfg, ref, err := scheduleRef(e, fs, kind, args)
 	if err != nil {
-		return err
-	}
-	if err := checkOutput(*out); err != nil {
 		return err
 	}
 	c, err := dialTemporal(ctx, cfg)

@@ -76,7 +76,7 @@ func TestScheduleCommandsRefuseBadArgumentsWithOneLine(t *testing.T) {
 		{"a kind that disagrees with the schedule id is refused", []string{"schedule", "resume", "drift-" + model, "--kind", "retrain"}, 1, "drift-" + model + " is a drift schedule, not retrain"},
 		{"two targets are a usage error", []string{"schedule", "trigger", model, "other"}, 2, "exactly one MODEL or SCHEDULE_ID"},
 		{"sync takes no model", []string{"schedule", "sync", model}, 2, "sync takes every model from the config"},
-		{"list takes table or json only", []string{"schedule", "list", "-o", "yaml"}, 2, `-o "yaml": use table or json`},
+		{"list takes table or json only", []string{"schedule", "list", "-o", "yaml"}, 2, `invalid value "yaml" for flag -o: use table or json`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

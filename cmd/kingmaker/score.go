@@ -3,7 +3,10 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"time"
+
+	"go.temporal.io/sdk/client"
 
 	"github.com/kingmaker-ml/kingmaker/workflows"
 )
@@ -17,9 +20,6 @@ func runScore(ctx context.Context, e *env, args []string) error {
 	out := outputFlag(fs)
 	pos, err := parseN(fs, args, 1, "exactly one MODEL")
 	if err != nil {
-		return err
-	}
-	if err := checkOutput(*out); err != nil {
 		return err
 	}
 	if *from == "" || *to == "" {
@@ -47,9 +47,7 @@ func runScore(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer c.Close()
-	opts := workflows.BatchScoreStartOptions(in, cfg.Temporal.TaskQueue, time.Now())
-	id := opts.ID
-	run, err := c.ExecuteWorkflow(ctx, opts, workflows.BatchScoreWorkflowName, in)
+	run, err := c.ExecuteWorkflow(ctx, workflows.BatchScoreStartOptions(in, cfg.Temporal.TaskQueue, time.Now()), workflows.BatchScoreWorkflowName, in)
 	if err != nil {
 		return fmt.Errorf("start scoring of %s: %w", in.Model, err)
 	}
@@ -57,42 +55,37 @@ func runScore(ctx context.Context, e *env, args []string) error {
 		fmt.Fprintf(e.stdout, "started %s\n  %s\n", run.GetID(), runURL(cfg, run.GetID()))
 	}
 	warnIfNoWorker(ctx, e, c, cfg.Temporal.TaskQueue)
+	rep := startedReport(cfg, run)
 	if !*wait {
-		if *out == "json" {
-			return writeJSON(e.stdout, map[string]string{"workflow_id": run.GetID(), "run_id": run.GetRunID()})
-		}
-		return nil
+		return finishRun(e, *out, rep, nil, nil)
 	}
-	done := make(chan error, 1)
 	var res workflows.BatchScoreResult
-	go func() { done <- run.Get(ctx, &res) }()
-	tick := time.NewTicker(time.Second)
-	defer tick.Stop()
-	last := -1
-	for {
-		select {
-		case err := <-done:
-			if err != nil {
-				return fmt.Errorf("scoring %s failed: %s", id, firstLine(err))
-			}
-			if *out == "json" {
-				return writeJSON(e.stdout, res)
-			}
-			fmt.Fprintf(e.stdout, "scored %d rows of %s over %d days with version %s (generation %d) into predictions\n",
-				res.Rows, res.Model, res.Days, res.Version, res.Generation)
-			return nil
-		case <-tick.C:
-			if *out != "table" {
-				continue
-			}
-			v, err := c.QueryWorkflow(ctx, run.GetID(), run.GetRunID(), workflows.QueryProgress)
-			var p workflows.ScoreProgress
-			if err == nil && v.Get(&p) == nil && p.DaysDone != last {
-				last = p.DaysDone
-				fmt.Fprintf(e.stdout, "  %d/%d days, %d rows\n", p.DaysDone, p.Days, p.Rows)
-			}
-		case <-ctx.Done():
-			return fmt.Errorf("stopped waiting; the run goes on: %s", id)
-		}
+	w := runWait{what: "scoring"}
+	if *out == "table" {
+		w.progress = scoreProgress(e.stdout, c, run)
 	}
+	rep.Status, err = w.wait(ctx, run, &res)
+	if rep.Status == runCompleted {
+		rep.Result = &res
+	}
+	return finishRun(e, *out, rep, err, func() { printScore(e.stdout, &res) })
+}
+
+// scoreProgress shows the days a scoring run has done as runWait reads them.
+func scoreProgress(w io.Writer, c client.Client, run client.WorkflowRun) func(context.Context) bool {
+	last := -1
+	return func(ctx context.Context) bool {
+		v, err := c.QueryWorkflow(ctx, run.GetID(), run.GetRunID(), workflows.QueryProgress)
+		var p workflows.ScoreProgress
+		if err == nil && v.Get(&p) == nil && p.DaysDone != last {
+			last = p.DaysDone
+			fmt.Fprintf(w, "  %d/%d days, %d rows\n", p.DaysDone, p.Days, p.Rows)
+		}
+		return false
+	}
+}
+
+func printScore(w io.Writer, res *workflows.BatchScoreResult) {
+	fmt.Fprintf(w, "scored %d rows of %s over %d days with version %s (generation %d) into predictions\n",
+		res.Rows, res.Model, res.Days, res.Version, res.Generation)
 }

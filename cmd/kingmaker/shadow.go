@@ -7,9 +7,7 @@ import (
 	"time"
 
 	"github.com/kingmaker-ml/kingmaker/activities"
-	"github.com/kingmaker-ml/kingmaker/internal/cql"
 	"github.com/kingmaker-ml/kingmaker/registry"
-	"github.com/kingmaker-ml/kingmaker/schema"
 )
 
 // shadowView is what `kingmaker shadow MODEL` shows.
@@ -33,9 +31,6 @@ func runShadow(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	if err := checkOutput(*out); err != nil {
-		return err
-	}
 	if *set != "" && *clearIt {
 		return usageError{"--set and --clear exclude each other"}
 	}
@@ -50,16 +45,12 @@ func runShadow(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	s, err := cql.Connect(cfg.Cassandra, true)
+	s, err := openKeyspace(ctx, cfg)
 	if err != nil {
 		return err
 	}
 	defer s.Close()
-	if err := schema.Check(ctx, s, cfg.Cassandra.Keyspace); err != nil {
-		return err
-	}
-	reg := registry.New(s, cfg.Cassandra.Keyspace, cql.Serial(cfg.Cassandra))
-	reg.CheckVersionsWith(activities.FitsConfig(cfg))
+	reg := newRegistry(cfg, s)
 	who, err := registryActor(cfg, *by)
 	if err != nil {
 		return err
@@ -69,11 +60,6 @@ func runShadow(ctx context.Context, e *env, args []string) error {
 		id, err := parseVersion(*set)
 		if err != nil {
 			return err
-		}
-		if champ, err := reg.Champion(ctx, m.Name); err != nil {
-			return err
-		} else if champ != nil && champ.Version == id {
-			return fmt.Errorf("version %s is the champion of %s: shadow a challenger instead", id, m.Name)
 		}
 		sh := registry.Shadow{Model: m.Name, Version: id, Since: time.Now().UTC(), StartedBy: who, Reason: *reason}
 		if err := reg.SetShadow(ctx, sh); err != nil {
@@ -99,29 +85,37 @@ func runShadow(ctx context.Context, e *env, args []string) error {
 		return nil
 	}
 
-	view := shadowView{Model: m.Name}
-	if view.Champion, err = reg.Champion(ctx, m.Name); err != nil {
+	view, err := gatherShadow(ctx, &activities.Activities{Config: cfg, Session: s, Registry: reg}, m.Name)
+	if err != nil {
 		return err
 	}
-	if view.Shadow, err = reg.Shadow(ctx, m.Name); err != nil {
-		return err
+	return output(e.stdout, *out, view, printShadow)
+}
+
+// gatherShadow reads what `kingmaker shadow MODEL` shows: the pointers, the
+// latest changes of the shadow and, when there is a shadow, its live
+// evidence up to now.
+func gatherShadow(ctx context.Context, acts *activities.Activities, model string) (*shadowView, error) {
+	reg := acts.Registry
+	view := &shadowView{Model: model}
+	var err error
+	if view.Champion, err = reg.Champion(ctx, model); err != nil {
+		return nil, err
 	}
-	if view.History, err = reg.ShadowHistory(ctx, m.Name, 5); err != nil {
-		return err
+	if view.Shadow, err = reg.Shadow(ctx, model); err != nil {
+		return nil, err
+	}
+	if view.History, err = reg.ShadowHistory(ctx, model, 5); err != nil {
+		return nil, err
 	}
 	if view.Shadow != nil {
-		acts := &activities.Activities{Config: cfg, Session: s, Registry: reg}
 		if view.Evidence, err = acts.ShadowReport(ctx, activities.ShadowReportInput{
-			Model: m.Name, Version: view.Shadow.Version.String(), Since: view.Shadow.Since, To: time.Now().UTC(),
+			Model: model, Version: view.Shadow.Version.String(), Since: view.Shadow.Since, To: time.Now().UTC(),
 		}); err != nil {
-			return err
+			return nil, err
 		}
 	}
-	if *out == "json" {
-		return writeJSON(e.stdout, view)
-	}
-	printShadow(e.stdout, &view)
-	return nil
+	return view, nil
 }
 
 func printShadow(w io.Writer, v *shadowView) {

@@ -4,8 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"strings"
 	"time"
+
+	"github.com/gocql/gocql"
 
 	"github.com/kingmaker-ml/kingmaker/activities"
 	"github.com/kingmaker-ml/kingmaker/config"
@@ -19,6 +22,8 @@ type statusReport struct {
 	Keyspace      string        `json:"keyspace"`
 	SchemaVersion int           `json:"schema_version"`
 	Models        []modelStatus `json:"models"`
+	// Days is how many recent days of source data Data summarises.
+	Days int `json:"-"`
 }
 
 type modelStatus struct {
@@ -41,9 +46,6 @@ func runStatus(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	if err := checkOutput(*out); err != nil {
-		return err
-	}
 	if len(pos) > 1 {
 		return usageError{"at most one MODEL"}
 	}
@@ -59,37 +61,46 @@ func runStatus(ctx context.Context, e *env, args []string) error {
 		}
 		models = []config.Model{*m}
 	}
-	s, err := cql.Connect(cfg.Cassandra, true)
+	s, err := openKeyspace(ctx, cfg)
 	if err != nil {
 		return err
 	}
 	defer s.Close()
-	if err := schema.Check(ctx, s, cfg.Cassandra.Keyspace); err != nil {
+	reg := registry.New(s, cfg.Cassandra.Keyspace, cql.Serial(cfg.Cassandra))
+	rep, err := gatherStatus(ctx, cfg, s, reg, models, *days, *recent)
+	if err != nil {
 		return err
 	}
-	reg := registry.New(s, cfg.Cassandra.Keyspace, cql.Serial(cfg.Cassandra))
-	rep := statusReport{Keyspace: cfg.Cassandra.Keyspace, SchemaVersion: schema.Latest()}
+	return output(e.stdout, *out, rep, printStatus)
+}
+
+// gatherStatus reads what `kingmaker status` shows of models: each one's
+// champion, its recent decisions and latest drift report, and its source
+// data of the last days.
+func gatherStatus(ctx context.Context, cfg *config.Config, s *gocql.Session, reg *registry.Registry, models []config.Model, days, recent int) (*statusReport, error) {
+	rep := &statusReport{Keyspace: cfg.Cassandra.Keyspace, SchemaVersion: schema.Latest(), Days: days}
+	var err error
 	for i := range models {
 		m := &models[i]
 		ms := modelStatus{Metric: m.Policy.PrimaryMetric}
 		src := &dataset.Source{Session: s, Keyspace: cfg.SourceKeyspace(m), Model: m}
-		if ms.Data, err = sourceStatus(ctx, src, *days); err != nil {
-			return err
+		if ms.Data, err = sourceStatus(ctx, src, days); err != nil {
+			return nil, err
 		}
 		if ms.Champion, err = reg.Champion(ctx, m.Name); err != nil {
-			return err
+			return nil, err
 		}
 		if ms.Champion != nil {
 			if v, err := reg.GetVersion(ctx, m.Name, ms.Champion.Version); err == nil {
 				ms.Algorithm, ms.Value = v.Algorithm, primary(v, m.Policy.PrimaryMetric)
 			}
 		}
-		if ms.Decisions, err = reg.Evaluations(ctx, m.Name, *recent); err != nil {
-			return err
+		if ms.Decisions, err = reg.Evaluations(ctx, m.Name, recent); err != nil {
+			return nil, err
 		}
 		reports, err := reg.DriftReports(ctx, m.Name, 1)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if len(reports) > 0 {
 			ms.Drift = &reports[0]
@@ -103,45 +114,46 @@ func runStatus(ctx context.Context, e *env, args []string) error {
 		}
 		rep.Models = append(rep.Models, ms)
 	}
-	if *out == "json" {
-		return writeJSON(e.stdout, rep)
-	}
-	fmt.Fprintf(e.stdout, "keyspace %s, schema version %d\n", rep.Keyspace, rep.SchemaVersion)
+	return rep, nil
+}
+
+func printStatus(w io.Writer, rep *statusReport) {
+	fmt.Fprintf(w, "keyspace %s, schema version %d\n", rep.Keyspace, rep.SchemaVersion)
 	for _, ms := range rep.Models {
 		d := ms.Data
-		fmt.Fprintf(e.stdout, "\nmodel %s\n", d.Model)
+		fmt.Fprintf(w, "\nmodel %s\n", d.Model)
 		if c := ms.Champion; c != nil {
-			fmt.Fprintf(e.stdout, "  champion  %s (%s), generation %d, %s %s\n            promoted %s by %s: %s\n",
+			fmt.Fprintf(w, "  champion  %s (%s), generation %d, %s %s\n            promoted %s by %s: %s\n",
 				c.Version, ms.Algorithm, c.Generation, ms.Metric, ms.Value, c.PromotedAt.Format(time.RFC3339), c.PromotedBy, c.Reason)
 		} else {
-			fmt.Fprintf(e.stdout, "  champion  none yet: run `kingmaker retrain %s`\n", d.Model)
+			fmt.Fprintf(w, "  champion  none yet: run `kingmaker retrain %s`\n", d.Model)
 		}
 		if r := ms.Drift; r != nil {
 			verdict := "stable"
 			if r.Drifted {
 				verdict = "DRIFTED"
 			}
-			fmt.Fprintf(e.stdout, "  drift     %s at %s: max PSI %.3f, %d features drifted, %d rows (%s)\n",
+			fmt.Fprintf(w, "  drift     %s at %s: max PSI %.3f, %d features drifted, %d rows (%s)\n",
 				verdict, r.ComputedAt().UTC().Format(time.DateTime), r.MaxPSI, r.DriftedFeatures, r.Rows, ms.DriftNote)
 		} else {
-			fmt.Fprintf(e.stdout, "  drift     not checked yet: `kingmaker drift %s --now`\n", d.Model)
+			fmt.Fprintf(w, "  drift     not checked yet: `kingmaker drift %s --now`\n", d.Model)
 		}
 		if len(ms.Decisions) > 0 {
-			fmt.Fprintln(e.stdout, "  recent decisions:")
-			tw := table(e.stdout)
+			fmt.Fprintln(w, "  recent decisions:")
+			tw := table(w)
 			for _, ev := range ms.Decisions {
 				fmt.Fprintf(tw, "    %s\t%s\t%s\t%s\t%s\n", ev.ID.Time().UTC().Format(time.DateTime), ev.Outcome, ev.Reason, ev.WorkflowID, headline(ev.Decision))
 			}
 			tw.Flush()
 		}
-		fmt.Fprintf(e.stdout, "  data      %d rows in %s over the last %d days (%s)\n", d.Rows, d.Table, *days, classMix(d.Classes, d.ByClass, d.Rows))
+		fmt.Fprintf(w, "  data      %d rows in %s over the last %d days (%s)\n", d.Rows, d.Table, rep.Days, classMix(d.Classes, d.ByClass, d.Rows))
 		for _, p := range d.Problems {
-			fmt.Fprintf(e.stdout, "  ! %s\n", p)
+			fmt.Fprintf(w, "  ! %s\n", p)
 		}
 		if len(d.Days) == 0 {
 			continue
 		}
-		tw := table(e.stdout)
+		tw := table(w)
 		fmt.Fprintf(tw, "  DAY\tROWS\t%s\n", strings.ToUpper(strings.Join(d.Classes, "\t")))
 		for _, c := range d.Days {
 			cells := make([]string, len(c.ByClass))
@@ -152,7 +164,6 @@ func runStatus(ctx context.Context, e *env, args []string) error {
 		}
 		tw.Flush()
 	}
-	return nil
 }
 
 func classMix(classes []string, byClass []int64, rows int64) string {
@@ -185,4 +196,39 @@ func headline(doc json.RawMessage) string {
 		return rec.Decision.Reasons[0]
 	}
 	return ""
+}
+
+// modelData is the status of one model's source data.
+type modelData struct {
+	Model    string             `json:"model"`
+	Table    string             `json:"table"`
+	Days     []dataset.DayCount `json:"days"`
+	Rows     int64              `json:"rows"`
+	Classes  []string           `json:"classes"`
+	ByClass  []int64            `json:"by_class"`
+	Problems []string           `json:"problems,omitempty"`
+}
+
+func sourceStatus(ctx context.Context, src *dataset.Source, days int) (modelData, error) {
+	m := src.Model
+	to := time.Now().UTC().Truncate(24*time.Hour).AddDate(0, 0, 1)
+	counts, err := src.CountDays(ctx, dataset.Window{From: to.AddDate(0, 0, -days), To: to})
+	if err != nil {
+		return modelData{}, err
+	}
+	d := modelData{Model: m.Name, Table: src.Keyspace + "." + m.Source.Table, Classes: m.Label.Classes, ByClass: make([]int64, len(m.Label.Classes))}
+	for _, c := range counts {
+		if c.Rows == 0 {
+			continue
+		}
+		d.Days = append(d.Days, c)
+		d.Rows += c.Rows
+		for k, n := range c.ByClass {
+			d.ByClass[k] += n
+		}
+	}
+	if d.Rows == 0 {
+		d.Problems = append(d.Problems, fmt.Sprintf("no rows in the last %d days: seed data (kingmaker seed) or check models[%s].source", days, m.Name))
+	}
+	return d, nil
 }

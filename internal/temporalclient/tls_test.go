@@ -1,4 +1,4 @@
-package worker_test
+package temporalclient_test
 
 import (
 	"bytes"
@@ -28,8 +28,8 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/kingmaker-ml/kingmaker/config"
+	"github.com/kingmaker-ml/kingmaker/internal/temporalclient"
 	"github.com/kingmaker-ml/kingmaker/internal/testenv"
-	"github.com/kingmaker-ml/kingmaker/worker"
 )
 
 // rawFrame is one gRPC message, passed through without decoding.
@@ -177,7 +177,7 @@ func (p *authProxy) refusals() int {
 // polled and completed through the proxy.
 func echoWorkflow(_ workflow.Context, s string) (string, error) { return "echo: " + s, nil }
 
-// worker.Dial with temporal.tls (CA, client certificate, server_name) and
+// temporalclient.Dial with temporal.tls (CA, client certificate, server_name) and
 // temporal.api_key reaches the dev server through a frontend that insists
 // on both, and a workflow runs end to end over that connection. The key
 // shows in no log line and no error.
@@ -199,7 +199,7 @@ func TestDialWithMutualTLSAndAnAPIKeyRunsAWorkflowThroughAnAuthenticatingFronten
 	}
 	logs := &testenv.Buffer{}
 	logger := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	c, err := worker.Dial(ctx, cfg, logger, nil)
+	c, err := temporalclient.Dial(ctx, cfg, logger, nil)
 	if err != nil {
 		t.Fatalf("dial through the mTLS and API key frontend: %v", err)
 	}
@@ -259,7 +259,7 @@ func (p *authProxy) total() int {
 	return n
 }
 
-// Every way the TLS or API key settings can be wrong ends worker.Dial with
+// Every way the TLS or API key settings can be wrong ends temporalclient.Dial with
 // one line that names the setting to fix and never the key.
 func TestDialFailuresNameTheTemporalSettingToFix(t *testing.T) {
 	testenv.Integration(t)
@@ -311,7 +311,7 @@ func TestDialFailuresNameTheTemporalSettingToFix(t *testing.T) {
 			logs := &testenv.Buffer{}
 			logger := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 			start := time.Now()
-			cl, err := worker.Dial(ctx, c, logger, nil)
+			cl, err := temporalclient.Dial(ctx, c, logger, nil)
 			if err == nil {
 				cl.Close()
 				t.Fatal("the dial succeeded")
@@ -326,7 +326,7 @@ func TestDialFailuresNameTheTemporalSettingToFix(t *testing.T) {
 			if strings.Contains(msg, "\n") {
 				t.Errorf("want one line, got %q", msg)
 			}
-			if errors.Is(err, worker.ErrTemporalUnreachable) {
+			if errors.Is(err, temporalclient.ErrUnreachable) {
 				t.Errorf("a refused setting is not an unreachable server: %q", msg)
 			}
 			for _, key := range []string{apiKey, wrongKey} {

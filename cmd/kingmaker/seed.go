@@ -10,68 +10,8 @@ import (
 	"time"
 
 	"github.com/kingmaker-ml/kingmaker/config"
-	"github.com/kingmaker-ml/kingmaker/dataset"
 	"github.com/kingmaker-ml/kingmaker/demo"
-	"github.com/kingmaker-ml/kingmaker/internal/cql"
-	"github.com/kingmaker-ml/kingmaker/schema"
 )
-
-func loadConfig(e *env) (*config.Config, error) { return config.Load(e.configPath) }
-
-func runSchemaApply(ctx context.Context, e *env, args []string) error {
-	fs := newFlags(e, "schema apply")
-	if _, err := parse(fs, args); err != nil {
-		return err
-	}
-	cfg, err := loadConfig(e)
-	if err != nil {
-		return err
-	}
-	s, err := cql.Connect(cfg.Cassandra, false)
-	if err != nil {
-		return err
-	}
-	defer s.Close()
-	res, err := schema.Apply(ctx, s, cfg.Cassandra)
-	if err != nil {
-		return err
-	}
-	if len(res.Applied) == 0 {
-		fmt.Fprintf(e.stdout, "keyspace %s is up to date at schema version %d\n", cfg.Cassandra.Keyspace, res.After)
-		return nil
-	}
-	fmt.Fprintf(e.stdout, "keyspace %s: applied migrations %v, now at schema version %d\n", cfg.Cassandra.Keyspace, res.Applied, res.After)
-	return nil
-}
-
-func runSchemaVersion(ctx context.Context, e *env, args []string) error {
-	fs := newFlags(e, "schema version")
-	out := outputFlag(fs)
-	if _, err := parseN(fs, args, 0, "schema version takes no arguments"); err != nil {
-		return err
-	}
-	if err := checkOutput(*out); err != nil {
-		return err
-	}
-	cfg, err := loadConfig(e)
-	if err != nil {
-		return err
-	}
-	s, err := cql.Connect(cfg.Cassandra, false)
-	if err != nil {
-		return err
-	}
-	defer s.Close()
-	v, err := schema.Version(ctx, s, cfg.Cassandra.Keyspace)
-	if err != nil {
-		return fmt.Errorf("%w (run `kingmaker schema apply`)", err)
-	}
-	if *out == "json" {
-		return writeJSON(e.stdout, map[string]any{"keyspace": cfg.Cassandra.Keyspace, "version": v, "latest": schema.Latest()})
-	}
-	fmt.Fprintf(e.stdout, "keyspace %s: schema version %d (this kingmaker knows up to %d)\n", cfg.Cassandra.Keyspace, v, schema.Latest())
-	return nil
-}
 
 func runSeed(ctx context.Context, e *env, args []string) error {
 	fs := newFlags(e, "seed")
@@ -104,14 +44,11 @@ func runSeed(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	s, err := cql.Connect(cfg.Cassandra, true)
+	s, err := openKeyspace(ctx, cfg)
 	if err != nil {
 		return err
 	}
 	defer s.Close()
-	if err := schema.Check(ctx, s, cfg.Cassandra.Keyspace); err != nil {
-		return err
-	}
 	ks := seedKeyspace(cfg, *datasetName)
 	created, err := demo.PrepareTable(ctx, s, ks)
 	switch {
@@ -172,39 +109,4 @@ func bar(n, total int64) string {
 	const width = 40
 	filled := int(float64(width) * float64(n) / float64(max(total, 1)))
 	return fmt.Sprintf("[%s%s] %d/%d rows", strings.Repeat("#", filled), strings.Repeat(".", width-filled), n, total)
-}
-
-// modelData is the status of one model's source data.
-type modelData struct {
-	Model    string             `json:"model"`
-	Table    string             `json:"table"`
-	Days     []dataset.DayCount `json:"days"`
-	Rows     int64              `json:"rows"`
-	Classes  []string           `json:"classes"`
-	ByClass  []int64            `json:"by_class"`
-	Problems []string           `json:"problems,omitempty"`
-}
-
-func sourceStatus(ctx context.Context, src *dataset.Source, days int) (modelData, error) {
-	m := src.Model
-	to := time.Now().UTC().Truncate(24*time.Hour).AddDate(0, 0, 1)
-	counts, err := src.CountDays(ctx, dataset.Window{From: to.AddDate(0, 0, -days), To: to})
-	if err != nil {
-		return modelData{}, err
-	}
-	d := modelData{Model: m.Name, Table: src.Keyspace + "." + m.Source.Table, Classes: m.Label.Classes, ByClass: make([]int64, len(m.Label.Classes))}
-	for _, c := range counts {
-		if c.Rows == 0 {
-			continue
-		}
-		d.Days = append(d.Days, c)
-		d.Rows += c.Rows
-		for k, n := range c.ByClass {
-			d.ByClass[k] += n
-		}
-	}
-	if d.Rows == 0 {
-		d.Problems = append(d.Problems, fmt.Sprintf("no rows in the last %d days: seed data (kingmaker seed) or check models[%s].source", days, m.Name))
-	}
-	return d, nil
 }
