@@ -251,3 +251,11 @@ func BenchmarkLinearTrain(b *testing.B) {
 		}
 	}
 }
+
+func TestLinearTrainStopsWhenTheContextIsCancelled(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := mustLookup(t, "linear").Train(ctx, syntheticRegression(50, 30), nil); !errors.Is(err, context.Canceled) {
+		t.Errorf("Train with a cancelled context = %v, want context.Canceled", err)
+	}
+}
