@@ -138,6 +138,10 @@ func decodeHeader(raw []byte) (header, error) {
 	if err := h.Schema.validate(); err != nil {
 		return h, corrupt("header schema: %v", err)
 	}
+	h.Schema.Task = h.Schema.task() // an artifact from before tasks has the default task
+	if err := Supports(h.Algorithm, h.Schema.Task); err != nil {
+		return h, corrupt("header schema: %v", err)
+	}
 	if err := a.trainer.Validate(h.Params); err != nil {
 		return h, corrupt("header params: %v", err)
 	}

@@ -27,6 +27,10 @@ func smallArtifacts(t testing.TB) map[string][]byte {
 	}
 	out := make(map[string][]byte)
 	for _, alg := range Algorithms() {
+		d := d
+		if Supports(alg, Regression) == nil {
+			d = syntheticRegression(60, 10)
+		}
 		b, err := mustTrain(t, alg, d, small[alg]).MarshalBinary()
 		if err != nil {
 			t.Fatal(err)
@@ -114,6 +118,10 @@ func TestDecodeRejectsBadArtifactsWithAClearError(t *testing.T) {
 		{"invalid params", withHeader(func(h map[string]any) { h["params"].(map[string]any)["trees"] = 4 }), "header params: forest: trees: must be odd", nil},
 		{"a missing param", withHeader(func(h map[string]any) { delete(h["params"].(map[string]any), "bins") }), "header params: bins: missing", nil},
 		{"a schema without classes", withHeader(func(h map[string]any) { h["schema"].(map[string]any)["classes"] = []string{} }), "header schema: invalid data: schema has 0 classes", nil},
+		{"a task the algorithm does not support", withHeader(func(h map[string]any) {
+			s := h["schema"].(map[string]any)
+			s["classes"], s["task"] = []string{}, "regression"
+		}), "artifact: header schema: algorithm forest does not support task regression; use one of: linear", nil},
 		{"a schema of another width", withHeader(func(h map[string]any) {
 			s := h["schema"].(map[string]any)
 			s["features"] = s["features"].([]any)[:4]
@@ -172,7 +180,11 @@ func FuzzDecode(f *testing.F) {
 				rows[1][j] = 1e300
 			}
 		}
-		if _, _, err := m.Predict(rows); err != nil {
+		if r, ok := m.(Regressor); ok {
+			if _, err := r.PredictValues(rows); err != nil {
+				t.Fatalf("decoded %s model cannot predict: %v", m.Algorithm(), err)
+			}
+		} else if _, _, err := m.Predict(rows); err != nil {
 			t.Fatalf("decoded %s model cannot predict: %v", m.Algorithm(), err)
 		}
 		again, err := m.MarshalBinary()

@@ -1,6 +1,9 @@
 package trainer
 
-import "context"
+import (
+	"context"
+	"fmt"
+)
 
 // What every algorithm's trainer and model have in common, written once: each embeds
 // trainerInfo or modelInfo.
@@ -16,14 +19,15 @@ func (t trainerInfo) Algorithm() string       { return t.name }
 func (t trainerInfo) Defaults() Params        { return t.specs.defaults() }
 func (t trainerInfo) Validate(p Params) error { return t.specs.validate(t.name, p) }
 
-// start begins a Train: it resolves p over the defaults, checks d (returning its rows per
-// class) and returns ctx.Err() when cancelled, in that order.
+// start begins a Train: it resolves p over the defaults, checks that the algorithm supports the
+// task of d's schema, checks d (returning its rows per class; nil for regression) and returns
+// ctx.Err() when cancelled, in that order.
 func (t trainerInfo) start(ctx context.Context, d *Data, p Params) (Params, []int, error) {
 	eff, err := t.specs.resolve(t.name, p)
 	if err != nil {
 		return nil, nil, err
 	}
-	counts, err := d.checkTraining()
+	counts, err := t.check(d)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -31,6 +35,17 @@ func (t trainerInfo) start(ctx context.Context, d *Data, p Params) (Params, []in
 		return nil, nil, err
 	}
 	return eff, counts, nil
+}
+
+// check verifies a training grid for the algorithm: that it supports the task of d's schema,
+// then d.checkTraining.
+func (t trainerInfo) check(d *Data) ([]int, error) {
+	if d != nil && d.Schema.validate() == nil {
+		if err := Supports(t.name, d.Schema.task()); err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrInvalidData, err)
+		}
+	}
+	return d.checkTraining()
 }
 
 // modelInfo is what every trained model holds besides what it fitted: the

@@ -28,7 +28,7 @@ func wide(n int, seed uint64) *Data {
 // and predicts those rows.
 func BenchmarkTrainAndPredict(b *testing.B) {
 	d := wide(10_000, 21)
-	for _, alg := range Algorithms() {
+	for _, alg := range classifiers() {
 		b.Run(alg, func(b *testing.B) {
 			tr, _ := Lookup(alg)
 			for b.Loop() {
@@ -47,7 +47,7 @@ func BenchmarkTrainAndPredict(b *testing.B) {
 // BenchmarkPredict measures prediction alone (10,000 rows), the cost a scoring run pays.
 func BenchmarkPredict(b *testing.B) {
 	d := wide(10_000, 21)
-	for _, alg := range Algorithms() {
+	for _, alg := range classifiers() {
 		b.Run(alg, func(b *testing.B) {
 			m := mustTrain(b, alg, d, Params{})
 			for b.Loop() {

@@ -7,7 +7,8 @@ import (
 )
 
 // validate checks that a schema can be trained on and encoded: at least one feature, unique
-// feature names, known kinds, categories only on categorical features, at least two classes.
+// feature names, known kinds, categories only on categorical features, a known task and classes
+// that fit it (validateTask).
 func (s Schema) validate() error {
 	if len(s.Features) == 0 {
 		return fmt.Errorf("%w: schema has no features", ErrInvalidData)
@@ -37,8 +38,8 @@ func (s Schema) validate() error {
 			return fmt.Errorf("%w: schema feature %q has kind %q (want %q or %q)", ErrInvalidData, f.Name, f.Kind, Numeric, Categorical)
 		}
 	}
-	if len(s.Classes) < 2 {
-		return fmt.Errorf("%w: schema has %d classes (need at least two)", ErrInvalidData, len(s.Classes))
+	if err := s.validateTask(); err != nil {
+		return err
 	}
 	if dup := firstDuplicate(s.Classes); dup != "" {
 		return fmt.Errorf("%w: schema lists class %q twice", ErrInvalidData, dup)
@@ -57,9 +58,10 @@ func firstDuplicate(values []string) string {
 	return ""
 }
 
-// clone returns a deep copy, so a model never shares slices with its caller.
+// clone returns a deep copy with the task set (the default when s names none), so a model never
+// shares slices with its caller and always knows its task.
 func (s Schema) clone() Schema {
-	c := Schema{Classes: slices.Clone(s.Classes), Features: make([]Feature, len(s.Features))}
+	c := Schema{Classes: slices.Clone(s.Classes), Features: make([]Feature, len(s.Features)), Task: s.task()}
 	for j, f := range s.Features {
 		c.Features[j] = Feature{Name: f.Name, Kind: f.Kind, Categories: slices.Clone(f.Categories)}
 	}
@@ -87,8 +89,9 @@ func (s Schema) checkRows(x [][]float64) error {
 	return nil
 }
 
-// checkTraining verifies a training grid: a valid schema, at least one row, a class for every row,
-// valid rows and at least two classes present. It returns the number of rows of each class.
+// checkTraining verifies a training grid: a valid schema, at least one row, valid rows and, for a
+// classification task, a class for every row and at least two classes present (then it returns
+// the number of rows of each class), for regression a target for every row (checkTargets).
 func (d *Data) checkTraining() ([]int, error) {
 	if d == nil {
 		return nil, fmt.Errorf("%w: %w: data is nil", ErrInvalidData, ErrNoRows)
@@ -98,6 +101,12 @@ func (d *Data) checkTraining() ([]int, error) {
 	}
 	if len(d.X) == 0 {
 		return nil, fmt.Errorf("%w: %w: the training grid is empty", ErrInvalidData, ErrNoRows)
+	}
+	if d.Schema.task() == Regression {
+		return nil, d.checkTargets()
+	}
+	if d.Target != nil {
+		return nil, fmt.Errorf("%w: data of task %s has numeric targets (want class ids in Y)", ErrInvalidData, d.Schema.task())
 	}
 	if len(d.Y) != len(d.X) {
 		return nil, fmt.Errorf("%w: %d rows but %d class labels", ErrInvalidData, len(d.X), len(d.Y))
@@ -123,6 +132,23 @@ func (d *Data) checkTraining() ([]int, error) {
 			ErrInvalidData, ErrOneClass, len(d.Y), d.Schema.Classes[d.Y[0]])
 	}
 	return counts, nil
+}
+
+// checkTargets verifies the rest of a regression training grid: a finite target for every row, no
+// class ids, valid rows.
+func (d *Data) checkTargets() error {
+	if d.Y != nil {
+		return fmt.Errorf("%w: data of task %s has class ids (want numeric targets in Target)", ErrInvalidData, Regression)
+	}
+	if len(d.Target) != len(d.X) {
+		return fmt.Errorf("%w: %d rows but %d targets", ErrInvalidData, len(d.X), len(d.Target))
+	}
+	for i, v := range d.Target {
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			return fmt.Errorf("%w: row %d: target %v is not a finite number", ErrInvalidData, i, v)
+		}
+	}
+	return d.Schema.checkRows(d.X)
 }
 
 // majority returns the index of the largest count; ties go to the lowest index, so every

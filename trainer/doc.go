@@ -1,4 +1,4 @@
-// Package trainer trains classification models and encodes them as artifacts.
+// Package trainer trains classification and regression models and encodes them as artifacts.
 //
 // It owns the Trainer and Model interfaces, the algorithms behind them and the artifact format
 // (Model.MarshalBinary, Decode). It does not read data (dataset builds the Data grids), store
@@ -9,11 +9,37 @@
 //
 // A Data grid holds one row per example: X[i][j] is feature j of Schema.Features. A numeric
 // feature holds any finite value; a categorical one holds the index of a category of
-// Feature.Categories as a float64, or -1 for a category the schema does not know. Y[i] is the
-// class id (an index of Schema.Classes). Train rejects, with an error wrapping ErrInvalidData and
-// naming the row and the feature: no rows (also ErrNoRows), one class only (also ErrOneClass),
-// NaN or infinite values, category indexes out of range, rows of the wrong width, class ids out
-// of range, and invalid schemas. Predict applies the same row checks; -1 is always accepted.
+// Feature.Categories as a float64, or -1 for a category the schema does not know. For a
+// classification task Y[i] is the class id (an index of Schema.Classes) and Target is nil; for
+// task regression Target[i] is the number to predict and Y is nil. Train rejects, with an error
+// wrapping ErrInvalidData and naming the row and the feature: no rows (also ErrNoRows), one class
+// only (also ErrOneClass), NaN or infinite values or targets, category indexes out of range, rows
+// of the wrong width, class ids out of range, labels of the other kind of task, a task the
+// algorithm does not support (also ErrUnsupportedTask) and invalid schemas. Predict applies the
+// same row checks; -1 is always accepted.
+//
+// # Tasks
+//
+// Schema.Task says what a model predicts: "binary" (exactly two classes), "multiclass" (three or
+// more) or "regression" (a number; no classes). A schema naming no task has the default of its
+// classes (DefaultTask): binary for two, multiclass for more, which is what every schema meant
+// before tasks existed. A trained or decoded model's Schema always names its task. Each algorithm
+// states the tasks it supports (Tasks); Supports(algorithm, task) refuses a pair with a one-line
+// error such as "algorithm naive_bayes does not support task regression; use one of: linear",
+// and Train refuses data of an unsupported task the same way:
+//
+//	algorithm     binary  multiclass  regression
+//	forest        yes     yes         -
+//	id3           yes     yes         -
+//	knn           yes     yes         -
+//	linear        -       -           yes
+//	logistic      yes     yes         -
+//	naive_bayes   yes     yes         -
+//	xgboost       yes     yes         -
+//
+// A regression model is a Model (so every caller of Model works unchanged) and a Regressor: its
+// PredictValues gives one number per row, while its Predict returns an error matching
+// ErrUnsupportedTask, since it has no classes.
 //
 // # Algorithms and parameters
 //
@@ -33,6 +59,17 @@
 //	l2        1      penalty strength, > 0 (scikit-learn's C = 1/l2)
 //	max_iter  100    Newton iterations (L-BFGS: 50× as many), 1..10000; not converging is an error
 //	tol       1e-8   stop when every gradient component of the objective / rows is <= tol
+//
+// "linear": ridge regression (task regression only), solved with gonum. Rows are standardised and
+// one-hot encoded inside the model as for logistic; the model minimises
+// Σ (y − w·x̃ − b)² + alpha·‖w‖² without penalising the intercept, by Cholesky on the centred
+// normal equations (rows are encoded in blocks, so training holds the columns × columns Gram
+// matrix, not the encoded grid). This is scikit-learn's Ridge(alpha) with fit_intercept=True after
+// StandardScaler and OneHotEncoder(handle_unknown="ignore"); a test holds coefficients and
+// predictions to scikit-learn's within 1e-6. Ridge on the unstandardised features would give other
+// coefficients: the penalty acts on the standardised ones.
+//
+//	alpha     1      penalty strength, > 0 (scikit-learn's Ridge(alpha))
 //
 // "id3": one ID3 decision tree grown by golearn (trees.InferID3Tree) on binned features. Each
 // numeric feature is cut into at most `bins` quantile bins computed on the training rows (the
@@ -82,8 +119,9 @@
 //	max_rows   5000   stored training rows (a seeded sample), 1..1000000
 //	seed       1      seeds the sample
 //
-// Every model gives classes; binary models (two schema classes) also give positive = P(class 1)
-// or a score that ranks like it; models of three or more classes give nil scores.
+// Every classification model gives classes; binary models (two schema classes) also give
+// positive = P(class 1) or a score that ranks like it; models of three or more classes give nil
+// scores.
 //
 // # Reproducibility and golearn
 //
@@ -104,7 +142,9 @@
 //	"KMART"            5-byte magic
 //	version            uint16, FormatVersion (1)
 //	header length      uint32
-//	header             JSON {"algorithm", "params", "schema", "created_with": "kingmaker"}
+//	header             JSON {"algorithm", "params", "schema", "created_with": "kingmaker"}; the
+//	                   schema's "task" is written only when it is not the default of its
+//	                   classes (regression), so classification artifacts read as before tasks
 //	payload length     uint64
 //	payload            the schema's shape, then the algorithm's encoding (varints and
 //	                   little-endian float64s: exact round trip)
@@ -113,12 +153,16 @@
 // that every parameter is present and valid, that the payload fits the schema) and returns an
 // error matching ErrCorruptArtifact, such as "artifact: truncated payload (want 1234 bytes, have
 // 1000)", for anything else; it never panics (FuzzDecode). A reloaded model predicts exactly like
-// the original, scores included. Any change to the header or a payload bumps FormatVersion.
+// the original, scores included. Any change to the header or a payload that a build would misread
+// bumps FormatVersion. The schema's "task" did not: every artifact written before it reads with
+// the default task, and a build older than it refuses an artifact naming a task (an unknown
+// header field) rather than misreading it.
 //
 // # Test data
 //
-// testdata/logistic_reference.json is written by testdata/make_reference.py (scikit-learn; its
-// docstring says how to rerun it). The FuzzDecode seed corpus in testdata/fuzz/FuzzDecode is
+// testdata/logistic_reference.json is written by testdata/make_reference.py and
+// testdata/ridge_reference.json by testdata/make_ridge_reference.py (scikit-learn; their
+// docstrings say how to rerun them). The FuzzDecode seed corpus in testdata/fuzz/FuzzDecode is
 // rewritten from freshly trained models by
 //
 //	go test ./trainer -run TestWriteFuzzCorpus -write-fuzz-corpus

@@ -83,7 +83,7 @@ func TestNothingIsWrittenToStdout(t *testing.T) {
 		algorithm string
 		params    Params
 	}{{"id3", Params{"prune": 1}}}
-	for _, alg := range Algorithms() {
+	for _, alg := range classifiers() {
 		runs = append(runs, struct {
 			algorithm string
 			params    Params

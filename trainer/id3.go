@@ -38,7 +38,7 @@ func (t treeTrainer) Train(ctx context.Context, d *Data, p Params) (Model, error
 	if err != nil {
 		return nil, err
 	}
-	if _, err := d.checkTraining(); err != nil {
+	if _, err := t.check(d); err != nil {
 		return nil, err
 	}
 	s := d.Schema.clone()

@@ -6,9 +6,10 @@ import (
 )
 
 // Mismatch says how s, the schema a model was trained on, differs from want,
-// the schema its deployment declares: the first feature (by position) or
-// the classes that differ. It returns nil when they are the same, so the
-// model reads its inputs where the deployment puts them.
+// the schema its deployment declares: the first feature (by position), the
+// classes or the task that differ (a schema naming no task has the default
+// task of its classes). It returns nil when they are the same, so the model
+// reads its inputs where the deployment puts them.
 func (s Schema) Mismatch(want Schema) error {
 	if len(s.Features) != len(want.Features) {
 		return fmt.Errorf("it has %d features, the config declares %d", len(s.Features), len(want.Features))
@@ -21,6 +22,9 @@ func (s Schema) Mismatch(want Schema) error {
 	}
 	if !slices.Equal(s.Classes, want.Classes) {
 		return fmt.Errorf("classes are %v in the version, %v in the config", s.Classes, want.Classes)
+	}
+	if s.task() != want.task() {
+		return fmt.Errorf("task is %s in the version, %s in the config", s.task(), want.task())
 	}
 	return nil
 }

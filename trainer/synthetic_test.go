@@ -48,6 +48,32 @@ func synthetic(n int, seed uint64, classes int) *Data {
 	return d
 }
 
+// classifiers returns the algorithms that train binary models, sorted: the algorithms the
+// classification tests run.
+func classifiers() []string {
+	var out []string
+	for _, alg := range Algorithms() {
+		if Supports(alg, Binary) == nil {
+			out = append(out, alg)
+		}
+	}
+	return out
+}
+
+// syntheticRegression returns n rows of the features of synthetic with a numeric target: a linear
+// part, a nonlinear one (what a ridge model cannot fit) and noise.
+func syntheticRegression(n int, seed uint64) *Data {
+	c := synthetic(n, seed, 2)
+	d := &Data{Schema: Schema{Features: c.Schema.Features, Task: Regression}, X: c.X, Target: make([]float64, n)}
+	r := rand.New(rand.NewPCG(seed, 43))
+	planEffect := []float64{5, 0, -8}
+	for i, row := range d.X {
+		age, balance, score, plan := row[0], row[1], row[2], int(row[3])
+		d.Target[i] = 100 + 0.8*age + 4*math.Log(balance/1000) - 6*score*score + planEffect[plan] + 3*r.NormFloat64()
+	}
+	return d
+}
+
 // fastParams keeps every algorithm quick on the test data.
 var fastParams = map[string]Params{
 	"forest": {"trees": 15},

@@ -24,8 +24,12 @@ const (
 // Schema is the feature schema a model is trained on; it travels in the artifact header.
 type Schema struct {
 	Features []Feature `json:"features"`
-	// Classes are the class values in fixed order; index = class id.
+	// Classes are the class values in fixed order; index = class id. None for task regression.
 	Classes []string `json:"classes"`
+	// Task is what the model predicts. Empty means the default for the classes (DefaultTask):
+	// binary for two, multiclass for more; a regression schema names it. A model's Schema always
+	// has it set. The JSON form leaves out a default task (see MarshalJSON).
+	Task Task `json:"task,omitempty"`
 }
 
 // Feature is one input column of a Schema.
@@ -42,8 +46,12 @@ type Feature struct {
 type Data struct {
 	Schema Schema
 	X      [][]float64
-	// Y holds the class id of each row; nil when scoring.
+	// Y holds the class id of each row for a classification task; nil when scoring and for
+	// regression.
 	Y []int
+	// Target holds the number to predict for each row for task regression; nil when scoring and
+	// for classification.
+	Target []float64
 }
 
 // Params are the numeric parameters of an algorithm, validated per algorithm. Names missing from a
@@ -81,6 +89,16 @@ type Model interface {
 	// MarshalBinary encodes the model as an artifact: a versioned header then the payload
 	// (see the package documentation). Decode reads it back.
 	MarshalBinary() ([]byte, error)
+}
+
+// Regressor is a Model of task regression. Such a model still implements Model, so every caller
+// of Model keeps working unchanged, but its Predict returns an error matching ErrUnsupportedTask:
+// it has no classes. Callers holding a model whose Schema().Task is Regression assert Regressor.
+type Regressor interface {
+	Model
+	// PredictValues returns the predicted number for each row of x, with the row checks of
+	// Predict.
+	PredictValues(x [][]float64) ([]float64, error)
 }
 
 // Errors that callers branch on, matched with errors.Is.
@@ -128,6 +146,9 @@ func register(a algorithm) {
 	name := a.trainer.Algorithm()
 	if _, dup := algorithms[name]; dup {
 		panic("trainer: algorithm registered twice: " + name)
+	}
+	if len(algorithmTasks[name]) == 0 {
+		panic("trainer: algorithm without tasks in algorithmTasks: " + name)
 	}
 	algorithms[name] = a
 }

@@ -19,7 +19,7 @@ var (
 )
 
 func TestAlgorithmsListsEveryAlgorithmSorted(t *testing.T) {
-	want := []string{"forest", "id3", "knn", "logistic", "naive_bayes"}
+	want := []string{"forest", "id3", "knn", "linear", "logistic", "naive_bayes"}
 	if xgboostBuilt {
 		want = append(want, "xgboost")
 	}
@@ -56,7 +56,7 @@ func TestEveryAlgorithmBeatsTheBaseRateOnAHoldout(t *testing.T) {
 		{"two classes", train2, holdout2, 0.15},
 		{"three classes", train3, holdout3, 0.15},
 	} {
-		for _, alg := range Algorithms() {
+		for _, alg := range classifiers() {
 			t.Run(tc.name+"/"+alg, func(t *testing.T) {
 				m := mustTrain(t, alg, tc.train, nil)
 				acc, base := accuracy(t, m, tc.holdout), baseRate(tc.holdout)
@@ -70,7 +70,7 @@ func TestEveryAlgorithmBeatsTheBaseRateOnAHoldout(t *testing.T) {
 }
 
 func TestScoresArePositiveClassProbabilitiesForBinaryModelsOnly(t *testing.T) {
-	for _, alg := range Algorithms() {
+	for _, alg := range classifiers() {
 		t.Run(alg, func(t *testing.T) {
 			m := mustTrain(t, alg, train2, nil)
 			classes, positive, err := m.Predict(holdout2.X)
@@ -112,7 +112,7 @@ func TestAReloadedModelPredictsExactlyLikeTheOriginal(t *testing.T) {
 		{"two classes", train2, holdout2},
 		{"three classes", train3, holdout3},
 	} {
-		for _, alg := range Algorithms() {
+		for _, alg := range classifiers() {
 			t.Run(tc.name+"/"+alg, func(t *testing.T) {
 				m := mustTrain(t, alg, tc.train, nil)
 				b, err := m.MarshalBinary()
@@ -193,7 +193,7 @@ func unknownCategoryRows(d *Data) [][]float64 {
 
 func TestPredictHandlesAnUnknownCategory(t *testing.T) {
 	rows := unknownCategoryRows(holdout2)
-	for _, alg := range Algorithms() {
+	for _, alg := range classifiers() {
 		t.Run(alg, func(t *testing.T) {
 			m := mustTrain(t, alg, train2, nil)
 			classes, positive, err := m.Predict(rows)
@@ -221,7 +221,7 @@ func TestTrainingWithAnUnknownCategoryWorks(t *testing.T) {
 			d.X[i][3] = -1
 		}
 	}
-	for _, alg := range Algorithms() {
+	for _, alg := range classifiers() {
 		t.Run(alg, func(t *testing.T) {
 			m := mustTrain(t, alg, d, nil)
 			// Every seventh row's category unknown changes little: the model
@@ -308,7 +308,7 @@ func TestValidateReportsEveryProblemAtOnce(t *testing.T) {
 }
 
 func TestDefaultsAreValidAndACopy(t *testing.T) {
-	for _, alg := range Algorithms() {
+	for _, alg := range classifiers() {
 		tr, _ := Lookup(alg)
 		if err := tr.Validate(tr.Defaults()); err != nil {
 			t.Errorf("%s: defaults do not validate: %v", alg, err)
@@ -352,7 +352,7 @@ func TestTrainRejectsBadDataWithAClearError(t *testing.T) {
 		{"schema with one class", &Data{Schema: Schema{Features: base.Schema.Features, Classes: []string{"a"}}, X: base.X, Y: make([]int, 40)}, ErrInvalidData, "schema has 1 classes (need at least two)"},
 		{"schema with a bad kind", &Data{Schema: Schema{Features: []Feature{{Name: "x", Kind: "text"}}, Classes: []string{"a", "b"}}, X: [][]float64{{1}}, Y: []int{0}}, ErrInvalidData, `schema feature "x" has kind "text"`},
 	} {
-		for _, alg := range Algorithms() {
+		for _, alg := range classifiers() {
 			t.Run(tc.name+"/"+alg, func(t *testing.T) {
 				tr, _ := Lookup(alg)
 				_, err := tr.Train(context.Background(), tc.data, nil)
@@ -368,7 +368,7 @@ func TestTrainRejectsBadDataWithAClearError(t *testing.T) {
 }
 
 func TestPredictRejectsRowsThatDoNotFitTheSchema(t *testing.T) {
-	for _, alg := range Algorithms() {
+	for _, alg := range classifiers() {
 		t.Run(alg, func(t *testing.T) {
 			m := mustTrain(t, alg, train2, nil)
 			row := slices.Clone(holdout2.X[0])
@@ -391,7 +391,7 @@ func TestPredictRejectsRowsThatDoNotFitTheSchema(t *testing.T) {
 func TestTrainStopsWhenTheContextIsCancelled(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	for _, alg := range Algorithms() {
+	for _, alg := range classifiers() {
 		tr, _ := Lookup(alg)
 		if _, err := tr.Train(ctx, train2, nil); !errors.Is(err, context.Canceled) {
 			t.Errorf("%s: Train with a cancelled context = %v, want context.Canceled", alg, err)
@@ -443,7 +443,7 @@ func TestKNNStoresADeterministicSampleOfMaxRows(t *testing.T) {
 
 func TestModelsAreSafeForConcurrentUse(t *testing.T) {
 	var wg sync.WaitGroup
-	for _, alg := range Algorithms() {
+	for _, alg := range classifiers() {
 		m := mustTrain(t, alg, train2, nil)
 		want, _, _ := m.Predict(holdout2.X)
 		for range 2 {
@@ -472,7 +472,7 @@ func TestRetrainingOnTheSameDataWithTheSameSeedGivesTheSameArtifact(t *testing.T
 		algorithm string
 		params    Params
 	}{{"id3", Params{"prune": 1}}}
-	for _, alg := range Algorithms() {
+	for _, alg := range classifiers() {
 		runs = append(runs, struct {
 			algorithm string
 			params    Params
@@ -590,7 +590,7 @@ func TestAClassAbsentFromTheTrainingDataIsNeverPredicted(t *testing.T) {
 		}
 	}
 	two := &Data{Schema: d.Schema, X: x, Y: y}
-	for _, alg := range Algorithms() {
+	for _, alg := range classifiers() {
 		t.Run(alg, func(t *testing.T) {
 			m := mustTrain(t, alg, two, nil)
 			classes, positive, err := m.Predict(holdout3.X)
