@@ -145,7 +145,7 @@ func BenchmarkServe(b *testing.B) {
 		dur = 2 * time.Second
 	}
 	warmup := min(dur/4, time.Second)
-	algos := trainer.Algorithms()
+	algos := trainer.AlgorithmsFor(trainer.Binary)
 	if *flagAlgo != "" {
 		algos = strings.Split(*flagAlgo, ",")
 	}

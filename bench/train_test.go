@@ -112,7 +112,7 @@ func BenchmarkTrain(b *testing.B) {
 	g := gridFor(b, *flagData, orDefault(*flagRows, 10_000), false)
 	train, holdout := g.Split()
 	load := time.Since(loadStart).Seconds()
-	algos := trainer.Algorithms()
+	algos := trainer.AlgorithmsFor(trainer.Binary)
 	if *flagAlgo != "" {
 		algos = strings.Split(*flagAlgo, ",")
 	}

@@ -150,6 +150,8 @@ func TestValidationNamesEveryProblem(t *testing.T) {
 	}{
 		{"an unknown algorithm lists the known ones", func(c *Config) { c.Models[0].Candidates[1].Algorithm = "randomtree" },
 			`models[0].candidates[1].algorithm: unknown "randomtree" (known: ` + strings.Join(trainer.Algorithms(), ", ") + `)`},
+		{"a regression algorithm is refused for a classification model", func(c *Config) { c.Models[0].Candidates[1].Algorithm = "linear" },
+			`models[0].candidates[1].algorithm: algorithm linear does not support task binary; use one of: ` + strings.Join(trainer.AlgorithmsFor(trainer.Binary), ", ")},
 		{"an even forest is refused", func(c *Config) { c.Models[0].Candidates[2].Params = map[string]float64{"trees": 10} },
 			`models[0].candidates[2].params.trees: must be odd`},
 		{"duplicate candidate names", func(c *Config) { c.Models[0].Candidates[1].Name = "logistic" },

@@ -271,6 +271,14 @@ func (v *validator) model(path string, m *Model) {
 			v.add(cp+".algorithm", "unknown %q (known: %s)", c.Algorithm, strings.Join(trainer.Algorithms(), ", "))
 			continue
 		}
+		// Until a model names its task, it is the classification its
+		// classes make (binary for two, multiclass for more).
+		if task := trainer.DefaultTask(len(m.Label.Classes)); task != "" {
+			if err := trainer.Supports(c.Algorithm, task); err != nil {
+				v.add(cp+".algorithm", "%v", err)
+				continue
+			}
+		}
 		v.params(cp+".params", t.Validate(trainer.Params(c.Params)))
 	}
 	v.policy(path+".policy", m.Policy)

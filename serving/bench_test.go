@@ -109,7 +109,7 @@ func benchServer(b *testing.B, algorithm string) *serving.Server {
 
 func BenchmarkInfer(b *testing.B) {
 	_, rows := demoRows(1000, 2)
-	for _, alg := range trainer.Algorithms() {
+	for _, alg := range trainer.AlgorithmsFor(trainer.Binary) {
 		srv := benchServer(b, alg)
 		h := srv.Handler()
 		for _, batch := range []int{1, 100} {
@@ -134,7 +134,7 @@ func BenchmarkInfer(b *testing.B) {
 func BenchmarkInferLoopback(b *testing.B) {
 	_, rows := demoRows(1000, 2)
 	body := inferBody(rows[:1])
-	for _, alg := range trainer.Algorithms() {
+	for _, alg := range trainer.AlgorithmsFor(trainer.Binary) {
 		srv := benchServer(b, alg)
 		ts := httptest.NewServer(srv.Handler())
 		client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}

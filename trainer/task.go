@@ -125,12 +125,7 @@ func Supports(algorithm string, task Task) error {
 	if slices.Contains(algorithmTasks[algorithm], task) {
 		return nil
 	}
-	var able []string
-	for _, name := range Algorithms() {
-		if slices.Contains(algorithmTasks[name], task) {
-			able = append(able, name)
-		}
-	}
+	able := AlgorithmsFor(task)
 	if len(able) == 0 {
 		return taskErrorf("algorithm %s does not support task %s, and no algorithm of this build does", algorithm, task)
 	}
@@ -138,6 +133,18 @@ func Supports(algorithm string, task Task) error {
 }
 
 // taskErrorf builds an error that reads as given and matches ErrUnsupportedTask.
+// AlgorithmsFor returns the algorithms of this build that train models of
+// the task, sorted.
+func AlgorithmsFor(task Task) []string {
+	var able []string
+	for _, name := range Algorithms() {
+		if slices.Contains(algorithmTasks[name], task) {
+			able = append(able, name)
+		}
+	}
+	return able
+}
+
 func taskErrorf(format string, args ...any) error {
 	return &taskError{msg: fmt.Sprintf(format, args...)}
 }
