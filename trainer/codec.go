@@ -130,24 +130,17 @@ func (d *decoder) count(minBytes int, what string) int {
 
 // floatsN reads a float slice whose length must be exactly want.
 func (d *decoder) floatsN(want int, what string) []float64 {
-	n := d.count(8, what)
-	if d.err != nil {
-		return nil
-	}
-	if n != want {
-		d.failf("%s: %d values, want %d", what, n, want)
-		return nil
-	}
-	v := make([]float64, n)
-	for i := range v {
-		v[i] = d.finite(what)
-	}
-	return v
+	return readN(d, want, 8, what, func() float64 { return d.finite(what) })
 }
 
 // uintsN reads an unsigned integer slice whose length must be exactly want.
 func (d *decoder) uintsN(want int, what string) []int {
-	n := d.count(1, what)
+	return readN(d, want, 1, what, d.uint)
+}
+
+// readN reads a slice of exactly want elements of at least minBytes each, reading each with read.
+func readN[T any](d *decoder, want, minBytes int, what string, read func() T) []T {
+	n := d.count(minBytes, what)
 	if d.err != nil {
 		return nil
 	}
@@ -155,9 +148,9 @@ func (d *decoder) uintsN(want int, what string) []int {
 		d.failf("%s: %d values, want %d", what, n, want)
 		return nil
 	}
-	v := make([]int, n)
+	v := make([]T, n)
 	for i := range v {
-		v[i] = d.uint()
+		v[i] = read()
 	}
 	return v
 }
