@@ -43,3 +43,41 @@ stop_pid() {
   kill -9 "$pid" 2>/dev/null || true
   rm -f "$file"
 }
+
+# wait_ready PID_FILE LOG_FILE SECONDS WHAT UNTIL CHECK...: run CHECK every 0.25s until it succeeds;
+# fail with the log's tail when the process in PID_FILE exits first ("WHAT exited during start") or
+# SECONDS pass ("WHAT did not UNTIL within SECONDSs").
+wait_ready() {
+  local pid_file=$1 log_file=$2 secs=$3 what=$4 until=$5
+  shift 5
+  local deadline=$((SECONDS + secs))
+  while :; do
+    if ! pid_alive "$pid_file"; then
+      rm -f "$pid_file"
+      tail -n 20 "$log_file" >&2 || true
+      die "$what exited during start; see ${log_file#"$ROOT"/}"
+    fi
+    "$@" && return 0
+    if ((SECONDS >= deadline)); then
+      tail -n 20 "$log_file" >&2 || true
+      die "$what did not $until within ${secs}s; see ${log_file#"$ROOT"/}"
+    fi
+    sleep 0.25
+  done
+}
+
+# print_status NAME PID_FILE PORT WHERE: say whether the server in PID_FILE is running (and
+# listening on PORT: "running ... at WHERE", exit 0), starting or unhealthy, or stopped (exit 3).
+print_status() {
+  local name=$1 pid_file=$2 port=$3 where=$4
+  if pid_alive "$pid_file" && port_open "$port"; then
+    echo "$name: running (pid $(cat "$pid_file")) at $where"
+    return 0
+  fi
+  if pid_alive "$pid_file"; then
+    echo "$name: starting or unhealthy (pid $(cat "$pid_file")), 127.0.0.1:$port closed"
+  else
+    echo "$name: stopped"
+  fi
+  return 3
+}

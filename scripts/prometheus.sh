@@ -111,8 +111,6 @@ cmd_install() {
   log "installed in $((SECONDS - t0))s: $(versions)"
 }
 
-running() { pid_alive "$PID_FILE" && port_open "$PORT"; }
-
 cmd_start() {
   if pid_alive "$PID_FILE"; then
     die "prometheus is already running (pid $(cat "$PID_FILE")) at $URL; use stop or restart"
@@ -136,36 +134,13 @@ cmd_start() {
     >>"$LOG_FILE" 2>&1 </dev/null &
   echo $! >"$PID_FILE"
 
-  local deadline=$((SECONDS + START_TIMEOUT))
-  while ! http_ok "$URL/-/ready"; do
-    if ! pid_alive "$PID_FILE"; then
-      rm -f "$PID_FILE"
-      tail -n 20 "$LOG_FILE" >&2 || true
-      die "prometheus exited during start; see ${LOG_FILE#"$ROOT"/}"
-    fi
-    if ((SECONDS >= deadline)); then
-      tail -n 20 "$LOG_FILE" >&2 || true
-      die "prometheus did not answer $URL/-/ready within ${START_TIMEOUT}s; see ${LOG_FILE#"$ROOT"/}"
-    fi
-    sleep 0.25
-  done
+  wait_ready "$PID_FILE" "$LOG_FILE" "$START_TIMEOUT" prometheus "answer $URL/-/ready" http_ok "$URL/-/ready"
   log "prometheus ready in $((SECONDS - t0))s (pid $(cat "$PID_FILE")): $URL (targets $URL/targets, alerts $URL/alerts)"
 }
 
 cmd_stop() { stop_pid "$PID_FILE" prometheus 30; }
 
-cmd_status() {
-  if running; then
-    echo "prometheus: running (pid $(cat "$PID_FILE")) at $URL"
-    return 0
-  fi
-  if pid_alive "$PID_FILE"; then
-    echo "prometheus: starting or unhealthy (pid $(cat "$PID_FILE")), $ADDRESS closed"
-  else
-    echo "prometheus: stopped"
-  fi
-  return 3
-}
+cmd_status() { print_status prometheus "$PID_FILE" "$PORT" "$URL"; }
 
 cmd_check() {
   need_cmd promtool "run scripts/prometheus.sh install (Debian package 'prometheus')"
