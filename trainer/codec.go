@@ -56,16 +56,7 @@ func (d *decoder) uint() int {
 		return 0
 	}
 	v, n := binary.Uvarint(d.b)
-	if n <= 0 || v > math.MaxInt32 {
-		if n == 0 {
-			d.fail(errShortPayload)
-		} else {
-			d.failf("integer out of range")
-		}
-		return 0
-	}
-	d.b = d.b[n:]
-	return int(v)
+	return d.varint(n, v <= math.MaxInt32, int(v))
 }
 
 func (d *decoder) int() int {
@@ -73,7 +64,13 @@ func (d *decoder) int() int {
 		return 0
 	}
 	v, n := binary.Varint(d.b)
-	if n <= 0 || v > math.MaxInt32 || v < math.MinInt32 {
+	return d.varint(n, v >= math.MinInt32 && v <= math.MaxInt32, int(v))
+}
+
+// varint takes the n bytes of a varint that decoded to v, or fails when
+// there were none (n == 0), it overflowed (n < 0), or it is not inRange.
+func (d *decoder) varint(n int, inRange bool, v int) int {
+	if n <= 0 || !inRange {
 		if n == 0 {
 			d.fail(errShortPayload)
 		} else {
@@ -82,7 +79,7 @@ func (d *decoder) int() int {
 		return 0
 	}
 	d.b = d.b[n:]
-	return int(v)
+	return v
 }
 
 // uintMax reads an unsigned integer that must be at most max.
