@@ -81,3 +81,16 @@ print_status() {
   fi
   return 3
 }
+
+# apt_install PACKAGE: apt-get install PACKAGE without its recommends (as root), running
+# apt-get update first when apt knows no candidate for it yet.
+apt_install() {
+  local pkg=$1
+  export DEBIAN_FRONTEND=noninteractive
+  if ! apt-cache policy "$pkg" 2>/dev/null | grep -q 'Candidate: [0-9]'; then
+    log "apt-get update (no candidate for package $pkg yet)"
+    apt-get update -qq || die "apt-get update failed"
+  fi
+  log "apt-get install -y --no-install-recommends $pkg"
+  apt-get install -y -qq --no-install-recommends "$pkg" >&2 || die "apt-get install $pkg failed"
+}

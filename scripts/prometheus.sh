@@ -95,14 +95,7 @@ cmd_install() {
   fi
   local busy_before=0 t0=$SECONDS
   port_open "$PORT" && busy_before=1
-  export DEBIAN_FRONTEND=noninteractive
-  if ! apt-cache policy prometheus 2>/dev/null | grep -q 'Candidate: [0-9]'; then
-    log "apt-get update (no candidate for package prometheus yet)"
-    apt-get update -qq || die "apt-get update failed"
-  fi
-  log "apt-get install -y --no-install-recommends prometheus"
-  apt-get install -y -qq --no-install-recommends prometheus >&2 ||
-    die "apt-get install prometheus failed"
+  apt_install prometheus
   quiet_debian_service
   have_tools || die "package prometheus installed but prometheus/promtool are still not on PATH"
   if [ "$busy_before" = 0 ] && port_open "$PORT" && ! pid_alive "$PID_FILE"; then
