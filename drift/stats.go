@@ -284,8 +284,8 @@ const MinExpectedCount = 1.0
 //
 // Without pooling, Pearson's statistic over many buckets that each expect a
 // fraction of a row in the smaller sample has a heavier tail than its
-// chi-squared distribution, and the test rejects more often than its level,
-// the more so the more sparse buckets there are. Pooling only reads the
+// chi-squared distribution, and the test rejects more often than its level
+// when many buckets are that sparse. Pooling only reads the
 // bucket totals a_i + b_i, which the test takes as given, so it keeps the
 // test's level; it costs little power, since a bucket that sparse can say
 // little either way. Invalid histograms come back unchanged.
