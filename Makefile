@@ -28,10 +28,11 @@ stack-up:
 	scripts/cassandra.sh start
 	scripts/temporal.sh start
 
-## stack-down: stop the demo worker, Prometheus, Temporal and Cassandra; data stays under .stack/
+## stack-down: stop the demo worker, Prometheus, Alertmanager, Temporal and Cassandra; data stays under .stack/
 stack-down:
 	-scripts/worker.sh stop
 	-scripts/prometheus.sh stop
+	-scripts/alertmanager.sh stop
 	-scripts/cassandra-cluster.sh stop
 	scripts/temporal.sh stop
 	scripts/cassandra.sh stop
@@ -39,11 +40,13 @@ stack-down:
 stack-status:
 	-scripts/cassandra.sh status
 	-scripts/temporal.sh status
+	-scripts/alertmanager.sh status
 
 ## stack-reset: stop both and delete their data
 stack-reset:
 	-scripts/worker.sh stop
 	-scripts/prometheus.sh stop
+	-scripts/alertmanager.sh stop
 	-scripts/cassandra-cluster.sh reset
 	scripts/temporal.sh reset
 	scripts/cassandra.sh reset
@@ -55,7 +58,7 @@ schema: build
 demo: stack-up build
 	scripts/demo.sh
 
-## test: install promtool and Chromium, start the stack if needed, then vet, gofmt and every test:
+## test: install promtool, Alertmanager and Chromium, start the stack if needed, then vet, gofmt and every test:
 ## unit, integration, the xgboost build, and last the chaos suite on its own (it kills processes and nodes)
 test: tools stack-up lint test-xgboost
 	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) $$($(GO) list ./... | grep -v /chaos)
@@ -81,9 +84,10 @@ test-xgboost:
 build-xgboost:
 	$(GO) build -tags xgboost -o bin/kingmaker ./cmd/kingmaker
 
-## tools: what the tests need beyond Go (promtool and Chromium, from Debian's packages)
+## tools: what the tests need beyond Go (promtool, Alertmanager and amtool, Chromium, from Debian's packages)
 tools:
 	scripts/prometheus.sh install
+	scripts/alertmanager.sh install
 	scripts/chromium.sh install
 
 ## test-unit: the tests that need no stack (go test -short)

@@ -29,6 +29,12 @@ func TestOnAThreeNodeCluster(t *testing.T) {
 	t.Run("promotions at QUORUM and SERIAL keep working with one node down, and 100 races each have exactly one winner", func(t *testing.T) {
 		racesWithOneNodeDown(t, hosts)
 	})
+	t.Run("the champion pointer's history stays linearizable over thousands of promotions, rollbacks and reads while nodes are killed", func(t *testing.T) {
+		linearizableWhileNodesAreKilled(t, hosts)
+	})
+	t.Run("a plain write instead of the compare-and-set is flagged by the same check", func(t *testing.T) {
+		aPlainWriteIsFlagged(t, hosts)
+	})
 	t.Run("with every node stopped while a run promotes, Promote retries and the run completes after they return", func(t *testing.T) {
 		outageWhilePromoting(t, hosts)
 	})

@@ -185,12 +185,15 @@
 // deviations in 1,000,000 rows is significant but never drifts: its effect
 // stays below AlarmSeverity at the defaults.
 //
-// # What a check concludes (Judge)
+// # What a check concludes
 //
-// Judge takes a check's Report, the champion's LiveQuality (its primary
-// metric at evaluation and on the window's labelled rows) and the model's
-// VerdictOptions (drift.max_drifted_features, drift.min_rows,
-// drift.quality_drop), and returns a Verdict:
+// A check concludes in two pure steps, both deterministic: Judge turns the
+// window's Report and the champion's LiveQuality into a Verdict, and Act
+// turns the Verdict and the model's retrain settings into a Step, what the
+// check does.
+//
+// Judge takes the model's VerdictOptions (drift.max_drifted_features,
+// drift.min_rows, drift.quality_drop):
 //
 //   - features drift when the report is sufficient and more than
 //     MaxDriftedFeatures features drifted. Only features count: a drifted
@@ -198,15 +201,39 @@
 //   - the live quality counts from MinLabelledRows labelled rows. Its drop
 //     is QualityDrop(holdout, live) = holdout - live for a score, live -
 //     holdout for a loss (positive is worse), and the quality dropped when
-//     the drop is above MaxQualityDrop (no tolerance). Without both values
-//     (roc_auc of one class) the verdict rests on features, as with too
-//     few labels;
-//   - the model drifted (Verdict.Drifted), and a retrain may start, when
-//     features drifted or the quality dropped.
+//     the drop is over MaxQualityDrop by more than rounding (below).
+//     Without both values (roc_auc of one class) the verdict rests on
+//     features, as with too few labels;
+//   - the model drifted (Verdict.Drifted) when features drifted or the
+//     quality dropped.
+//
+// A drop is a difference of two metric values and rounds on its own, so it
+// is compared with the allowed drop as evaluator compares metrics for ties:
+// the quality dropped when
+//
+//	drop > MaxQualityDrop  and  |drop - MaxQualityDrop| > 1e-12 × max(1, |drop|, |MaxQualityDrop|)
+//
+// A drop equal to drift.quality_drop up to rounding is within it: with 0.05
+// allowed, 0.90 - 0.85 (0.050000000000000044) and 0.84 - 0.79
+// (0.04999999999999993) both count as the allowed drop, so neither is an
+// alarm.
+//
+// Act then takes the rules in this order; the first that applies is the
+// Step:
+//
+//  1. no champion: ActionNoChampion (nothing was compared);
+//  2. not drifted: ActionStable;
+//  3. drift.retrain_on_drift off: ActionRetrainDisabled;
+//  4. a scheduled check (not one a person asked for with drift --now) less
+//     than drift.cooldown after the last drift-triggered retrain started:
+//     ActionCooldown. A cooldown of 0 holds nothing back;
+//  5. a retrain of the model already running: ActionRetrainRunning;
+//  6. otherwise ActionRetrain: start a retrain with reason drift.
 //
 // The reasons are the report's, then one sentence per rule that had
-// something to say, with its numbers. The golden verdicts in
-// testdata/verdict hold these rules.
+// something to say, with its numbers, then the step's. The golden verdicts
+// in testdata/verdict and the table of steps in action_test.go hold these
+// rules.
 //
 // # Agreement with scipy
 //

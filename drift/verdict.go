@@ -26,7 +26,8 @@ type VerdictOptions struct {
 	// live quality needs to count (drift.min_rows).
 	MinLabelledRows int `json:"min_labelled_rows"`
 	// MaxQualityDrop is the largest drop of the champion's primary metric,
-	// live against its holdout value, that is no alarm (drift.quality_drop).
+	// live against its holdout value, that is no alarm (drift.quality_drop);
+	// a drop equal to it up to rounding is no alarm either.
 	MaxQualityDrop float64 `json:"max_quality_drop"`
 }
 
@@ -56,7 +57,8 @@ type Verdict struct {
 	// rows, so that the live quality counts.
 	QualityCounted bool `json:"quality_counted"`
 	// Drop is QualityDrop of the live quality (nil: not counted, or a
-	// value undefined); QualityDropped says it is over MaxQualityDrop.
+	// value undefined); QualityDropped says it is over MaxQualityDrop by
+	// more than rounding.
 	Drop           *float64 `json:"drop,omitempty"`
 	QualityDropped bool     `json:"quality_dropped"`
 	// Basis is BasisFeatures or BasisFeaturesAndQuality.
@@ -67,7 +69,22 @@ type Verdict struct {
 
 // Drifted reports whether the check raises an alarm, which may start a
 // retrain: features drifted or the live quality dropped.
-func (v Verdict) Drifted() bool { return v.FeaturesDrifted || v.QualityDropped }
+func (v Verdict) Drifted() bool { return drifted(v.FeaturesDrifted, v.QualityDropped) }
+
+// drifted is the alarm: features drifted or the live quality dropped.
+func drifted(features, quality bool) bool { return features || quality }
+
+// roundingTolerance is how far apart, relative to their size, a quality
+// drop and drift.quality_drop may be and still count as equal (see "What a
+// check concludes" in the package doc). Metrics of windows that differ by a
+// labelled row differ by far more on any window of fewer than 10^12 rows.
+const roundingTolerance = 1e-12
+
+// over reports whether x is above limit by more than rounding: a value equal
+// to the limit up to roundingTolerance is at the limit, not over it.
+func over(x, limit float64) bool {
+	return x > limit && math.Abs(x-limit) > roundingTolerance*max(1, math.Abs(x), math.Abs(limit))
+}
 
 // QualityDrop is how much worse live is than holdout for a metric: holdout
 // - live when higher is better, live - holdout for a loss. Positive is
@@ -106,7 +123,7 @@ func Judge(rep Report, q LiveQuality, o VerdictOptions) Verdict {
 		return v
 	}
 	drop := QualityDrop(*q.Holdout, *q.Live, q.HigherIsBetter)
-	v.Drop, v.QualityDropped, v.Basis = &drop, drop > o.MaxQualityDrop, BasisFeaturesAndQuality
+	v.Drop, v.QualityDropped, v.Basis = &drop, over(drop, o.MaxQualityDrop), BasisFeaturesAndQuality
 	verb := "within"
 	if v.QualityDropped {
 		verb = "over"

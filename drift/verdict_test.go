@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"flag"
+	"math"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -66,6 +67,8 @@ func TestJudgeMatchesGoldenVerdicts(t *testing.T) {
 		{"a loss that rises is a drop", checkReport(5000, 0.01), logLoss(1500, 0.30, 0.40), opts, false, true},
 		{"a loss that falls is no drop", checkReport(5000, 0.01), logLoss(1500, 0.40, 0.30), opts, false, false},
 		{"an undefined live metric leaves the verdict to feature drift", checkReport(5000, 0.4), undefined, opts, true, false},
+		{"a drop equal to drift.quality_drop up to rounding is within it", checkReport(5000, 0.01), labels(1500, 0.90, 0.85), opts, false, false},
+		{"a loss that rose by drift.quality_drop up to rounding is within it", checkReport(5000, 0.01), logLoss(1500, 0.35, 0.40), opts, false, false},
 		{"drifted features and dropped quality are both said", checkReport(5000, 0.5), labels(1500, 0.84, 0.70), opts, true, true},
 	}
 	for _, tc := range cases {
@@ -119,6 +122,32 @@ func TestQualityDropIsPositiveWhenLiveIsWorse(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			if got := QualityDrop(tc.holdout, tc.live, tc.higherIsBetter); got != tc.want {
 				t.Errorf("QualityDrop(%g, %g, %v) = %g, want %g", tc.holdout, tc.live, tc.higherIsBetter, got, tc.want)
+			}
+		})
+	}
+}
+
+func TestAQualityDropAtTheAllowedDropUpToRoundingIsNoAlarm(t *testing.T) {
+	cases := []struct {
+		name          string
+		holdout, live float64
+		allowed       float64
+		want          bool
+	}{
+		{"0.90 - 0.85 rounds 6 steps above 0.05 and is within it", 0.90, 0.85, 0.05, false},
+		{"0.84 - 0.79 rounds 10 steps below 0.05 and is within it", 0.84, 0.79, 0.05, false},
+		{"a drop one step above the allowed drop is within it", math.Nextafter(0.05, 1), 0, 0.05, false},
+		{"a drop exactly the allowed drop is within it", 0.05, 0, 0.05, false},
+		{"a drop 1e-9 above the allowed drop is over it", 0.5, 0.45 - 1e-9, 0.05, true},
+		{"a rounding step of drop is within an allowed drop of 0", 0.3, 0.3 - 1e-16, 0, false},
+		{"a drop of 1e-11 is over an allowed drop of 0", 0.3, 0.3 - 1e-11, 0, true},
+		{"one labelled row in a million is over the allowed drop", 0.80, 0.75 - 1e-6, 0.05, true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			v := Judge(checkReport(5000, 0.01), labels(1500, tc.holdout, tc.live), VerdictOptions{MinLabelledRows: 1000, MaxQualityDrop: tc.allowed})
+			if v.QualityDropped != tc.want {
+				t.Errorf("drop %.17g against drift.quality_drop %g: quality dropped %v, want %v", *v.Drop, tc.allowed, v.QualityDropped, tc.want)
 			}
 		})
 	}

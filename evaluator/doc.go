@@ -201,4 +201,76 @@
 // more than one champion generation answered during the period, a second
 // reason says the champion changed, so the promotion's compare-and-set will
 // lose. The golden verdicts in testdata/shadow hold these rules.
+//
+// # Regression and multiclass metrics (ScoreRegression, ScoreMulticlass)
+//
+// A regression model predicts ŷ_i for label y_i (both finite), n rows:
+//
+//	rmse      = sqrt((1/n) Σ_i (y_i - ŷ_i)²)
+//	mae       = (1/n) Σ_i |y_i - ŷ_i|
+//	median_ae = median_i |y_i - ŷ_i|   (mean of the two middle values for even n)
+//	r2        = 1 - Σ_i (y_i - ŷ_i)² / Σ_i (y_i - ȳ)²
+//	mape      = (1/|Z|) Σ_{i∈Z} |y_i - ŷ_i| / |y_i|,   Z = {i : y_i ≠ 0}
+//
+// r2 is undefined when every label is the same (scikit-learn's r2_score
+// with force_finite=False gives NaN or -inf). mape is a fraction, not a
+// percentage; rows with a label of exactly 0 are left out and counted
+// (RegressionMetrics.MAPEZeroLabels), and mape is undefined when no row
+// is left. On the rows of Z it equals scikit-learn's
+// mean_absolute_percentage_error.
+//
+// A multiclass model gives a probability matrix P: one row per sample, one
+// column per class 0..K-1, entries in [0, 1], each row summing to 1 within
+// 1e-5 (numpy.allclose's default, as scikit-learn's roc_auc_score checks).
+// With y_i the true class:
+//
+//	log_loss       = -(1/n) Σ_i ln clip(P[i][y_i])
+//	brier          = (1/(n K)) Σ_i Σ_c (1[y_i = c] - P[i][c])²
+//	roc_auc_ovr    = (1/K) Σ_c AUC_c
+//	top_k_accuracy = (1/n) #{i : #{c : P[i][c] > P[i][y_i], or = and c > y_i} < k}
+//
+// clip is log_loss's clip above (scikit-learn's log_loss with
+// labels=range(K)). brier is the mean over classes of the one-vs-rest
+// squared error: scikit-learn's multiclass brier_score_loss (a sum over
+// classes) divided by K, and for K = 2 the binary brier. AUC_c is the binary
+// roc_auc of column c with class c positive, midranks for ties; the mean is
+// roc_auc_score(multi_class="ovr", average="macro"), undefined when a class
+// has no row in the truth. top_k_accuracy is top_k_accuracy_score: among
+// tied probabilities the higher class ranks first.
+//
+// Direction: rmse, mae, median_ae, mape, log_loss and brier are lower is
+// better; r2, roc_auc_ovr and top_k_accuracy higher is better
+// (TaskMetricHigherIsBetter). testdata/task_reference.json, from
+// testdata/make_task_reference.py, holds them within 1e-9 (relative) of
+// scikit-learn 1.9.1.
+//
+// # Paired tests on per-row losses (PairedTTest, WilcoxonSignedRank)
+//
+// Both models predict the same rows; RowLosses gives each row's squared
+// error (y - ŷ)² or absolute error |y - ŷ|. With d_i = champion loss -
+// challenger loss, 0 when the two losses tie (see Ties), both tests are
+// one-sided, for the null hypothesis "the challenger's loss is not lower":
+//
+//	paired t:  t = mean(d) / (sd(d) / √n),  sd with n - 1,  p = P(T_{n-1} >= t)
+//	Wilcoxon:  W+ = Σ_{d_i > 0} rank(|d_i|)  over the m rows with d_i ≠ 0
+//	           (average ranks for ties), p = P(W >= W+)
+//
+// as scipy.stats.ttest_rel(champion, challenger, alternative="greater") and
+// scipy.stats.wilcoxon(champion, challenger, alternative="greater") with
+// its defaults zero_method="wilcox" (zero differences left out) and
+// correction=False. Wilcoxon's p is exact (the null distribution of W+ over
+// the 2^m sign patterns) when m <= 50 and there is neither a zero nor a tied
+// |d_i|; otherwise it is the normal approximation
+//
+//	z = (W+ - m(m+1)/4) / sqrt((m(m+1)(2m+1) - Σ_g (t_g³ - t_g)/2) / 24),  p = 1 - Φ(z)
+//
+// t_g the sizes of the groups of tied |d_i|. That is scipy's method="auto"
+// except with zeros or ties on at most 13 rows, where scipy runs a
+// permutation test and this is its method="asymptotic". Where SciPy gives
+// NaN these give an answer: when every difference is 0, t = W+ = 0 and
+// p = 1 (nothing favours the challenger); with one row the t-test is
+// undefined (nil); when every d_i is the same non-zero value t is ±Inf,
+// left nil, and p is 0 (an improvement) or 1. A NaN or infinite loss is an
+// error naming its row. testdata/task_reference.json holds both tests
+// within 1e-9 (relative) of SciPy 1.17.
 package evaluator

@@ -2,7 +2,10 @@ package registry
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/gocql/gocql"
@@ -27,6 +30,10 @@ const (
 	ActionPromote  Action = "promote"  // a retrain run's decision
 	ActionManual   Action = "manual"   // `kingmaker promote`
 	ActionRollback Action = "rollback" // `kingmaker rollback`
+	// ActionRecovered marks a ledger row rebuilt when the ledger moved into
+	// the champion's partition (schema migration 3): the old two-write
+	// promotion had lost it. It counts as a promotion.
+	ActionRecovered Action = "recovered"
 )
 
 // Promotion is one row of the append-only promotion ledger.
@@ -40,24 +47,93 @@ type Promotion struct {
 	PromotedBy      string     `json:"promoted_by"`
 	Reason          string     `json:"reason"`
 	RunID           string     `json:"run_id,omitempty"`
+	// RequestID names the request that wrote the row (see
+	// PromoteRequest.RequestID); empty on rows from before it was recorded.
+	RequestID string `json:"request_id,omitempty"`
+}
+
+// The champion pointer and the promotion ledger share one partition of
+// champion_ledger ((model), generation DESC): the pointer is the static
+// columns champion_version and champion_generation, the ledger is one row per
+// generation. A promotion is a single conditional UPDATE of that partition
+// setting the pointer and writing the ledger row of the new generation, so
+// the two commit together or not at all: there is no moment, and no crash,
+// after which the pointer names a generation the ledger lacks.
+const ledgerColumns = `generation, version, previous_version, action, promoted_at, promoted_by, reason, run_id, request_id`
+
+// ledgerRow scans one row of ledgerColumns, preceded by the static pointer
+// columns when withPointer is set. Every column may be null: a partition
+// holding only the pointer (which Kingmaker never writes) comes back as one
+// row with a nil generation.
+type ledgerRow struct {
+	pointerVersion    *gocql.UUID
+	pointerGeneration *int64
+	generation        *int64
+	version, previous *gocql.UUID
+	action            *string
+	promotedAt        *time.Time
+	by, reason, run   *string
+	request           *string
+}
+
+func (l *ledgerRow) dest(withPointer bool) []any {
+	d := []any{&l.generation, &l.version, &l.previous, &l.action, &l.promotedAt, &l.by, &l.reason, &l.run, &l.request}
+	if withPointer {
+		d = append([]any{&l.pointerVersion, &l.pointerGeneration}, d...)
+	}
+	return d
+}
+
+func (l *ledgerRow) promotion(model string) Promotion {
+	p := Promotion{Model: model, Action: Action(deref(l.action)), PromotedBy: deref(l.by), Reason: deref(l.reason), RunID: deref(l.run), RequestID: deref(l.request)}
+	if l.generation != nil {
+		p.Generation = *l.generation
+	}
+	if l.version != nil {
+		p.Version = *l.version
+	}
+	if l.previous != nil {
+		p.PreviousVersion = *l.previous
+	}
+	if l.promotedAt != nil {
+		p.PromotedAt = *l.promotedAt
+	}
+	return p
+}
+
+// champion is the pointer as the row of its generation describes it.
+func (p Promotion) champion() *Champion {
+	return &Champion{Model: p.Model, Version: p.Version, Generation: p.Generation, PromotedAt: p.PromotedAt,
+		PromotedBy: p.PromotedBy, Reason: p.Reason, RunID: p.RunID}
 }
 
 // Champion returns the model's champion pointer, read at SERIAL consistency
 // so it sees every committed compare-and-set; nil when the model has none.
+// Who, when and why come from the ledger row of the pointer's generation,
+// which commits with the pointer.
 func (r *Registry) Champion(ctx context.Context, model string) (*Champion, error) {
-	c := &Champion{Model: model}
-	var by, reason, run *string
-	err := r.q(`SELECT version, generation, promoted_at, promoted_by, reason, run_id FROM %s.champions WHERE model = ?`, model).
-		WithContext(ctx).Consistency(gocql.Consistency(r.serial)).
-		Scan(&c.Version, &c.Generation, &c.PromotedAt, &by, &reason, &run)
+	var l ledgerRow
+	err := r.q(`SELECT champion_version, champion_generation, `+ledgerColumns+` FROM %s.champion_ledger WHERE model = ? LIMIT 1`, model).
+		WithContext(ctx).Consistency(gocql.Consistency(r.serial)).Scan(l.dest(true)...)
 	if err == gocql.ErrNotFound {
 		return nil, nil
 	}
 	if err != nil {
 		return nil, fmt.Errorf("read champion of %s: %w", model, err)
 	}
-	c.PromotedBy, c.Reason, c.RunID = deref(by), deref(reason), deref(run)
-	return c, nil
+	if l.pointerGeneration == nil {
+		if l.generation != nil {
+			return nil, fmt.Errorf("read champion of %s: the ledger has generation %d but there is no champion pointer", model, *l.generation)
+		}
+		return nil, nil
+	}
+	head := l.promotion(model)
+	if l.generation == nil || head.Generation != *l.pointerGeneration || l.pointerVersion == nil || head.Version != *l.pointerVersion {
+		// Promote writes both in one statement: only a hand edit gets here.
+		return nil, fmt.Errorf("read champion of %s: the pointer (generation %d) and the newest ledger row (generation %d) disagree",
+			model, *l.pointerGeneration, head.Generation)
+	}
+	return head.champion(), nil
 }
 
 func deref(s *string) string {
@@ -77,6 +153,28 @@ type PromoteRequest struct {
 	By       string
 	Reason   string
 	RunID    string
+	// RequestID names this request across its retries; it is stored in the
+	// ledger row so a retry recognises its own earlier success. Empty: derived
+	// from the request's other fields, which a retry repeats.
+	RequestID string
+}
+
+// requestID is the request's RequestID or the digest of what it asks.
+func (req PromoteRequest) requestID() string {
+	if req.RequestID != "" {
+		return req.RequestID
+	}
+	var gen int64
+	var from gocql.UUID
+	if req.Expected != nil {
+		gen, from = req.Expected.Generation, req.Expected.Version
+	}
+	h := sha256.New()
+	for _, f := range []string{req.Model, strconv.FormatInt(gen, 10), from.String(), req.Version.String(), string(req.Action), req.By, req.Reason, req.RunID} {
+		h.Write([]byte(f))
+		h.Write([]byte{0})
+	}
+	return hex.EncodeToString(h.Sum(nil))[:32]
 }
 
 // CASLostError is ErrCASLost with the pointer that won.
@@ -96,16 +194,19 @@ func (e *CASLostError) Error() string {
 
 func (e *CASLostError) Unwrap() error { return ErrCASLost }
 
-// Promote moves the champion pointer by a lightweight transaction: the first
-// champion with INSERT ... IF NOT EXISTS, later ones with UPDATE ... IF
-// version = ? AND generation = ?, at the registry's serial consistency. Of
-// two racing promotions from the same generation exactly one wins; the other
-// gets a *CASLostError naming the winner. The version must be Servable.
+// Promote moves the champion pointer by a lightweight transaction that also
+// writes the ledger row of the new generation: the first champion if the
+// model has no pointer yet (IF champion_generation = null), later ones IF
+// the pointer is still the expected version and generation, at the
+// registry's serial consistency. Of two racing promotions from the same
+// generation exactly one wins; the other gets a *CASLostError naming the
+// winner. The version must be Servable.
 //
-// Promote is safe to retry: when the pointer already shows this very request
-// applied (same version, generation, actor and run, e.g. after a timeout that
-// hid a success) it reports success. The ledger row is written after the
-// pointer, idempotently, so a retry also completes a missing ledger row.
+// Promote is safe to retry: a request can only ever commit as the
+// generation after the one it expects, so when its compare-and-set fails
+// Promote reads that generation's ledger row, and if the row carries this
+// request's id (an earlier attempt succeeded, e.g. behind a timeout) it
+// reports that success, whatever was promoted since.
 func (r *Registry) Promote(ctx context.Context, req PromoteRequest) (*Champion, error) {
 	if req.By == "" || req.Reason == "" {
 		return nil, fmt.Errorf("promote %s: who (by) and why (reason) are required", req.Model)
@@ -113,51 +214,71 @@ func (r *Registry) Promote(ctx context.Context, req PromoteRequest) (*Champion, 
 	if _, err := r.Servable(ctx, req.Model, req.Version); err != nil {
 		return nil, fmt.Errorf("promote %s: %w", req.Model, err)
 	}
-	next := &Champion{
-		Model: req.Model, Version: req.Version, Generation: 1, PromotedAt: time.Now().UTC().Truncate(time.Millisecond),
-		PromotedBy: req.By, Reason: req.Reason, RunID: req.RunID,
+	row := Promotion{
+		Model: req.Model, Generation: 1, Version: req.Version, Action: req.Action,
+		PromotedAt: time.Now().UTC().Truncate(time.Millisecond), PromotedBy: req.By, Reason: req.Reason, RunID: req.RunID,
+		RequestID: req.requestID(),
 	}
-	var previous gocql.UUID
-	var q *gocql.Query
-	if req.Expected == nil {
-		q = r.q(`INSERT INTO %s.champions (model, version, generation, promoted_at, promoted_by, reason, run_id)
-			VALUES (?, ?, ?, ?, ?, ?, ?) IF NOT EXISTS`,
-			req.Model, next.Version, next.Generation, next.PromotedAt, next.PromotedBy, next.Reason, next.RunID)
-	} else {
-		previous = req.Expected.Version
-		next.Generation = req.Expected.Generation + 1
-		q = r.q(`UPDATE %s.champions SET version = ?, generation = ?, promoted_at = ?, promoted_by = ?, reason = ?, run_id = ?
-			WHERE model = ? IF version = ? AND generation = ?`,
-			next.Version, next.Generation, next.PromotedAt, next.PromotedBy, next.Reason, next.RunID,
-			req.Model, req.Expected.Version, req.Expected.Generation)
+	cond, expected := `IF champion_generation = null`, []any(nil)
+	if req.Expected != nil {
+		row.Generation, row.PreviousVersion = req.Expected.Generation+1, req.Expected.Version
+		cond, expected = `IF champion_version = ? AND champion_generation = ?`, []any{req.Expected.Version, req.Expected.Generation}
 	}
-	current := map[string]any{}
-	applied, err := q.WithContext(ctx).SerialConsistency(r.serial).MapScanCAS(current)
+	q := r.q(`UPDATE %s.champion_ledger SET champion_version = ?, champion_generation = ?,
+		version = ?, previous_version = ?, action = ?, promoted_at = ?, promoted_by = ?, reason = ?, run_id = ?, request_id = ?
+		WHERE model = ? AND generation = ? `+cond,
+		append([]any{row.Version, row.Generation,
+			row.Version, nullUUID(row.PreviousVersion), string(row.Action), row.PromotedAt, row.PromotedBy, row.Reason, row.RunID, row.RequestID,
+			req.Model, row.Generation}, expected...)...)
+	applied, err := q.WithContext(ctx).SerialConsistency(r.serial).MapScanCAS(map[string]any{})
 	if err != nil {
 		return nil, fmt.Errorf("promote %s to %s: %w", req.Model, req.Version, err)
 	}
-	if !applied {
-		now, err := r.Champion(ctx, req.Model)
-		if err != nil {
-			return nil, err
-		}
-		if now == nil || !sameRequest(now, next) {
-			return nil, &CASLostError{Model: req.Model, Current: now, Wanted: req}
-		}
-		next = now // our own earlier attempt won; finish its ledger row
+	if applied {
+		return row.champion(), nil
 	}
-	if err := r.q(`INSERT INTO %s.promotions (model, generation, version, previous_version, action, promoted_at, promoted_by, reason, run_id)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		req.Model, next.Generation, next.Version, nullUUID(previous), string(req.Action), next.PromotedAt, next.PromotedBy, next.Reason, next.RunID).
-		WithContext(ctx).Exec(); err != nil {
-		return nil, fmt.Errorf("champion of %s is now generation %d but its ledger row was not written (retry to complete it): %w", req.Model, next.Generation, err)
+	mine, err := r.ledgerRow(ctx, req.Model, row.Generation)
+	if err != nil {
+		return nil, err
 	}
-	return next, nil
+	if mine != nil && sameRequest(mine, &row) {
+		return mine.champion(), nil // an earlier attempt of this request won
+	}
+	now, err := r.Champion(ctx, req.Model)
+	if err != nil {
+		return nil, err
+	}
+	return nil, &CASLostError{Model: req.Model, Current: now, Wanted: req}
 }
 
-func sameRequest(now, want *Champion) bool {
-	return now.Version == want.Version && now.Generation == want.Generation &&
-		now.PromotedBy == want.PromotedBy && now.RunID == want.RunID && now.Reason == want.Reason
+// ledgerRow reads one generation's ledger row at serial consistency; nil
+// when there is none.
+func (r *Registry) ledgerRow(ctx context.Context, model string, generation int64) (*Promotion, error) {
+	var l ledgerRow
+	err := r.q(`SELECT `+ledgerColumns+` FROM %s.champion_ledger WHERE model = ? AND generation = ?`, model, generation).
+		WithContext(ctx).Consistency(gocql.Consistency(r.serial)).Scan(l.dest(false)...)
+	if err == gocql.ErrNotFound {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read generation %d of the promotion ledger of %s: %w", generation, model, err)
+	}
+	if l.generation == nil { // only the pointer came back
+		return nil, nil
+	}
+	p := l.promotion(model)
+	return &p, nil
+}
+
+// sameRequest says whether a ledger row was written by the request that
+// would have written want. Rows carried over from before request ids were
+// recorded are compared by what they say.
+func sameRequest(row, want *Promotion) bool {
+	if row.RequestID != "" {
+		return row.RequestID == want.RequestID
+	}
+	return row.Version == want.Version && row.Generation == want.Generation && row.Action == want.Action &&
+		row.PromotedBy == want.PromotedBy && row.RunID == want.RunID && row.Reason == want.Reason
 }
 
 func nullUUID(u gocql.UUID) any {
@@ -169,18 +290,16 @@ func nullUUID(u gocql.UUID) any {
 
 // History returns the promotion ledger of a model, newest first.
 func (r *Registry) History(ctx context.Context, model string, limit int) ([]Promotion, error) {
-	iter := r.q(`SELECT generation, version, previous_version, action, promoted_at, promoted_by, reason, run_id
-		FROM %s.promotions WHERE model = ? LIMIT ?`, model, limit).WithContext(ctx).Iter()
+	iter := r.q(`SELECT `+ledgerColumns+` FROM %s.champion_ledger WHERE model = ? LIMIT ?`, model, limit).WithContext(ctx).Iter()
 	var out []Promotion
 	for {
-		p := Promotion{Model: model}
-		var action string
-		var run *string
-		if !iter.Scan(&p.Generation, &p.Version, &p.PreviousVersion, &action, &p.PromotedAt, &p.PromotedBy, &p.Reason, &run) {
+		var l ledgerRow
+		if !iter.Scan(l.dest(false)...) {
 			break
 		}
-		p.Action, p.RunID = Action(action), deref(run)
-		out = append(out, p)
+		if l.generation != nil {
+			out = append(out, l.promotion(model))
+		}
 	}
 	if err := iter.Close(); err != nil {
 		return nil, fmt.Errorf("read promotion history of %s: %w", model, err)
@@ -240,7 +359,8 @@ func (r *Registry) Rollback(ctx context.Context, model, by, reason string) (*Cha
 		return nil, &CASLostError{Model: model, Current: now, Wanted: want}
 	}
 	if len(ledger) == 0 || ledger[0].Generation != cur.Generation {
-		return nil, fmt.Errorf("rollback %s: the ledger does not end at generation %d: retry the last promotion to complete it", model, cur.Generation)
+		// The pointer and its row commit together: only a hand edit gets here.
+		return nil, fmt.Errorf("rollback %s: the promotion ledger does not end at the champion's generation %d", model, cur.Generation)
 	}
 	target, err := RollbackTarget(ledger)
 	if err != nil {

@@ -192,6 +192,10 @@ func TestRegistryAgainstCassandra(t *testing.T) {
 		if err != nil || third.Generation != 3 {
 			t.Fatalf("manual promotion: %+v, %v", third, err)
 		}
+		late, err := reg.Promote(ctx, req)
+		if err != nil || late.Generation != 2 || late.Version != v2.ID || late.RunID != "r3" {
+			t.Fatalf("a retry of a promotion that won, after someone else promoted, must report its own success at generation 2, got %+v, %v", late, err)
+		}
 		back, err := reg.Rollback(ctx, m, "bob", "v3 misbehaves")
 		if err != nil || back.Version != v2.ID || back.Generation != 4 {
 			t.Fatalf("rollback should restore v2 at generation 4, got %+v, %v", back, err)

@@ -38,7 +38,9 @@ var migrations = []Migration{
 				PRIMARY KEY ((model, version), chunk))`,
 
 			// The champion pointer: the single source of truth, changed only by
-			// lightweight transactions on (version, generation).
+			// lightweight transactions on (version, generation). Since
+			// migration 3 the pointer and the ledger live in champion_ledger;
+			// champions and promotions are no longer written or read.
 			`CREATE TABLE IF NOT EXISTS {ks}.champions (
 				model text PRIMARY KEY,
 				version timeuuid, generation bigint,
@@ -138,5 +140,25 @@ var migrations = []Migration{
 			// of a shadow period says whose traffic it is.
 			`ALTER TABLE {ks}.shadow_predictions ADD IF NOT EXISTS actor text`,
 		},
+	},
+	{
+		Version: 5,
+		Name:    "champion pointer and promotion ledger in one partition",
+		Statements: []string{
+			// The champion pointer (static columns) and the promotion ledger
+			// (one row per generation, newest first) of a model in one
+			// partition, so one conditional UPDATE moves the pointer and writes
+			// the ledger row of the new generation atomically. request_id names
+			// the promotion request that wrote a row, so a retry recognises
+			// its own success.
+			`CREATE TABLE IF NOT EXISTS {ks}.champion_ledger (
+				model text, generation bigint,
+				champion_version timeuuid static, champion_generation bigint static,
+				version timeuuid, previous_version timeuuid, action text,
+				promoted_at timestamp, promoted_by text, reason text, run_id text, request_id text,
+				PRIMARY KEY ((model), generation))
+				WITH CLUSTERING ORDER BY (generation DESC)`,
+		},
+		Copy: &Copy{Name: "copy champions and promotions into champion_ledger, rebuilding missing ledger rows", Run: copyChampionLedger},
 	},
 }

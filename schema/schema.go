@@ -29,6 +29,16 @@ type Migration struct {
 	Version    int
 	Name       string
 	Statements []string
+	// Copy, when set, runs after the statements and moves existing rows into
+	// the tables they created. It is idempotent like the statements.
+	Copy *Copy
+}
+
+// Copy is the data step of a migration.
+type Copy struct {
+	// Name says what the step does; it is part of the migration's checksum.
+	Name string
+	Run  func(ctx context.Context, s *gocql.Session, c config.Cassandra) error
 }
 
 // Checksum identifies a migration's text, so an applied migration that was
@@ -37,6 +47,10 @@ func (m Migration) Checksum() string {
 	h := sha256.New()
 	for _, s := range m.Statements {
 		h.Write([]byte(s))
+		h.Write([]byte{0})
+	}
+	if m.Copy != nil {
+		h.Write([]byte("copy: " + m.Copy.Name))
 		h.Write([]byte{0})
 	}
 	return hex.EncodeToString(h.Sum(nil))[:16]
@@ -102,6 +116,11 @@ func Apply(ctx context.Context, s *gocql.Session, c config.Cassandra) (Result, e
 		for i, stmt := range m.Statements {
 			if err := exec(ctx, s, strings.ReplaceAll(stmt, "{ks}", ks)); err != nil {
 				return res, fmt.Errorf("migration %d (%s), statement %d: %w", m.Version, m.Name, i+1, err)
+			}
+		}
+		if m.Copy != nil {
+			if err := m.Copy.Run(ctx, s, c); err != nil {
+				return res, fmt.Errorf("migration %d (%s), %s: %w", m.Version, m.Name, m.Copy.Name, err)
 			}
 		}
 		if err := s.Query(fmt.Sprintf(`INSERT INTO %s.schema_migrations (scope, version, name, checksum, applied_at) VALUES ('kingmaker', ?, ?, ?, ?)`, ks),

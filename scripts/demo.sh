@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The demo: the whole champion/challenger story on the local stack.
 #   1. schema, and 30 days of churn data whose distributions and label rule
-#      shift from day 20 on; a worker, Prometheus, and the Temporal Schedules;
+#      shift from day 20 on; a worker, Prometheus, Alertmanager and the Temporal Schedules;
 #   2. a retrain on the week before the drift: the first champion;
 #   3. a drift check on the last day: the data has drifted, Prometheus sees
 #      it and the drift alert goes up, and a retrain starts (reason drift)
@@ -18,6 +18,7 @@ CONFIG=${CONFIG:-kingmaker.example.yaml}
 DAYS=30
 DRIFT_FROM=20
 PROM=http://127.0.0.1:9090
+ALERTMANAGER=http://127.0.0.1:9093
 km() { bin/kingmaker --config "$CONFIG" "$@"; }
 SERVE=http://127.0.0.1:8080
 SERVE_PID=$STACK/serve.pid
@@ -44,9 +45,10 @@ step "seeding $DAYS days x 2000 rows of churn data from $start, drifted from day
 km seed --days "$DAYS" --rows-per-day 2000 --start "$start" --drift-from "$DRIFT_FROM" --seed 42
 
 if pid_alive "$WORKER_PID"; then stop_worker; fi
-step "starting a worker (log: ${WORKER_LOG#"$ROOT"/}) and Prometheus ($PROM)"
+step "starting a worker (log: ${WORKER_LOG#"$ROOT"/}), Alertmanager ($ALERTMANAGER) and Prometheus ($PROM)"
 nohup bin/kingmaker --config "$CONFIG" worker >"$WORKER_LOG" 2>&1 &
 echo $! >"$WORKER_PID"
+scripts/alertmanager.sh status >/dev/null 2>&1 || scripts/alertmanager.sh start
 scripts/prometheus.sh status >/dev/null 2>&1 || scripts/prometheus.sh start
 for _ in $(seq 20); do
   port_open 9464 && break
@@ -87,6 +89,16 @@ curl -s "$PROM/api/v1/query" --data-urlencode 'query=kingmaker_drift_detected' |
   python3 -c 'import json,sys; [print("  kingmaker_drift_detected{model=%s} = %s" % (r["metric"]["model"], r["value"][1])) for r in json.load(sys.stdin)["data"]["result"]]'
 curl -s "$PROM/api/v1/alerts" |
   python3 -c 'import json,sys; [print("  alert %-32s %-8s model=%s %s" % (a["labels"]["alertname"], a["state"], a["labels"].get("model",""), " ".join(k + "=" + a["labels"][k] for k in ("feature", "metric") if k in a["labels"]))) for a in json.load(sys.stdin)["data"]["alerts"]]'
+# Prometheus sends an alert to Alertmanager once it has been pending for its `for:` (5m for drift),
+# so a quick demo may show it only in Prometheus.
+printf '  Alertmanager (%s), routed by deploy/alertmanager/alertmanager.yml:\n' "$ALERTMANAGER" >&2
+curl -s "$ALERTMANAGER/api/v2/alerts" |
+  python3 -c 'import json,sys
+alerts = json.load(sys.stdin)
+for a in alerts:
+    print("  alert %-32s %-10s model=%s receivers=%s" % (a["labels"]["alertname"], a["status"]["state"], a["labels"].get("model", ""), ",".join(r["name"] for r in a["receivers"])))
+if not alerts:
+    print("  (none firing yet: pending alerts reach Alertmanager after their for: duration)")' || true
 
 if [ -n "$retrain" ]; then
   step "a person approves the drift-triggered retrain $retrain"
@@ -117,6 +129,7 @@ cat <<EOF
 
 The runs in the Temporal UI:  http://127.0.0.1:8233/namespaces/default/workflows?query=KingmakerModel%3D%22churn%22
 Metrics and alerts:           $PROM/alerts   (worker: http://127.0.0.1:9464/metrics)
+Routed alerts:                $ALERTMANAGER  (scripts/alertmanager.sh alerts)
 Predictions:                  curl -s $SERVE/v1/models/churn:predict --data @serving/testdata/churn_predict.json
 The worker and the server keep running; stop everything with: make stack-down
 Roll back with:               bin/kingmaker --config $CONFIG rollback churn --reason 'why'

@@ -44,6 +44,44 @@ stop_pid() {
   rm -f "$file"
 }
 
+# http_ok URL: true when URL answers 2xx.
+http_ok() {
+  if command -v curl >/dev/null 2>&1; then
+    curl -fsS -o /dev/null --max-time 2 "$1" 2>/dev/null
+  else
+    wget -q -O /dev/null --timeout=2 "$1" 2>/dev/null
+  fi
+}
+
+# quiet_debian_service NAME ADDRESS: Debian's prometheus and prometheus-alertmanager packages ship a
+# service NAME (systemd unit and init.d script) that listens on the port Kingmaker's own instance
+# uses (ADDRESS), with /etc/prometheus's config. The packaged one must not run: stop it if the
+# postinst started it and keep it from starting at boot. (In containers /usr/sbin/policy-rc.d
+# usually prevents the start.)
+quiet_debian_service() {
+  local name=$1 address=$2
+  if [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; then
+    if systemctl is-enabled --quiet "$name.service" 2>/dev/null ||
+      systemctl is-active --quiet "$name.service" 2>/dev/null; then
+      log "stopping and disabling the Debian $name.service (Kingmaker runs its own on $address)"
+      systemctl disable --now "$name.service" >/dev/null 2>&1 ||
+        die "cannot stop $name.service; run: systemctl disable --now $name"
+    fi
+  elif [ -x "/etc/init.d/$name" ]; then
+    if "/etc/init.d/$name" status >/dev/null 2>&1; then
+      log "stopping the Debian $name init.d service (Kingmaker runs its own on $address)"
+      if command -v invoke-rc.d >/dev/null 2>&1; then
+        invoke-rc.d --force "$name" stop >/dev/null 2>&1 || "/etc/init.d/$name" stop >/dev/null 2>&1 || true
+      else
+        "/etc/init.d/$name" stop >/dev/null 2>&1 || true
+      fi
+    fi
+    if command -v update-rc.d >/dev/null 2>&1; then
+      update-rc.d "$name" disable >/dev/null 2>&1 || true
+    fi
+  fi
+}
+
 # wait_ready PID_FILE LOG_FILE SECONDS WHAT UNTIL CHECK...: run CHECK every 0.25s until it succeeds;
 # fail with the log's tail when the process in PID_FILE exits first ("WHAT exited during start") or
 # SECONDS pass ("WHAT did not UNTIL within SECONDSs").
@@ -66,20 +104,36 @@ wait_ready() {
   done
 }
 
-# print_status NAME PID_FILE PORT WHERE: say whether the server in PID_FILE is running (and
-# listening on PORT: "running ... at WHERE", exit 0), starting or unhealthy, or stopped (exit 3).
-print_status() {
-  local name=$1 pid_file=$2 port=$3 where=$4
+# wait_http_ready WHAT PID_FILE URL SECONDS LOG_FILE: wait_ready until URL answers 2xx.
+wait_http_ready() { wait_ready "$2" "$5" "$4" "$1" "answer $3" http_ok "$3"; }
+
+# daemon_status WHAT PID_FILE PORT URL: print whether WHAT runs (its process lives and 127.0.0.1:PORT
+# accepts connections); return 0 when it does, 3 otherwise.
+daemon_status() {
+  local what=$1 pid_file=$2 port=$3 url=$4
   if pid_alive "$pid_file" && port_open "$port"; then
-    echo "$name: running (pid $(cat "$pid_file")) at $where"
+    echo "$what: running (pid $(cat "$pid_file")) at $url"
     return 0
   fi
   if pid_alive "$pid_file"; then
-    echo "$name: starting or unhealthy (pid $(cat "$pid_file")), 127.0.0.1:$port closed"
+    echo "$what: starting or unhealthy (pid $(cat "$pid_file")), 127.0.0.1:$port closed"
   else
-    echo "$name: stopped"
+    echo "$what: stopped"
   fi
   return 3
+}
+
+# apt_install_service PACKAGE PORT PID_FILE: install Debian's PACKAGE with apt-get (as root), whose
+# service of the same name listens on PORT; keep that service from running (quiet_debian_service),
+# and fail if, after the install, something other than Kingmaker's own instance (PID_FILE) took PORT.
+apt_install_service() {
+  local pkg=$1 port=$2 pid_file=$3 busy_before=0
+  port_open "$port" && busy_before=1
+  apt_install "$pkg"
+  quiet_debian_service "$pkg" "127.0.0.1:$port"
+  if [ "$busy_before" = 0 ] && port_open "$port" && ! pid_alive "$pid_file"; then
+    die "after installing $pkg, something listens on 127.0.0.1:$port (the Debian $pkg service?); stop it: systemctl disable --now $pkg, or /etc/init.d/$pkg stop"
+  fi
 }
 
 # apt_install PACKAGE: apt-get install PACKAGE without its recommends (as root), running

@@ -49,42 +49,6 @@ versions() {
   echo "$p; $t"
 }
 
-# http_ok URL: true when URL answers 2xx.
-http_ok() {
-  if command -v curl >/dev/null 2>&1; then
-    curl -fsS -o /dev/null --max-time 2 "$1" 2>/dev/null
-  else
-    wget -q -O /dev/null --timeout=2 "$1" 2>/dev/null
-  fi
-}
-
-# quiet_debian_service: Debian's package ships a prometheus service (systemd unit and an init.d
-# script) that scrapes localhost:9090 with /etc/prometheus/prometheus.yml. Kingmaker runs its own
-# instance on that port, so the packaged one must not run: stop it if the postinst started it and
-# keep it from starting at boot. (In containers /usr/sbin/policy-rc.d usually prevents the start.)
-quiet_debian_service() {
-  if [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; then
-    if systemctl is-enabled --quiet prometheus.service 2>/dev/null ||
-      systemctl is-active --quiet prometheus.service 2>/dev/null; then
-      log "stopping and disabling the Debian prometheus.service (Kingmaker runs its own on $ADDRESS)"
-      systemctl disable --now prometheus.service >/dev/null 2>&1 ||
-        die "cannot stop prometheus.service; run: systemctl disable --now prometheus"
-    fi
-  elif [ -x /etc/init.d/prometheus ]; then
-    if /etc/init.d/prometheus status >/dev/null 2>&1; then
-      log "stopping the Debian prometheus init.d service (Kingmaker runs its own on $ADDRESS)"
-      if command -v invoke-rc.d >/dev/null 2>&1; then
-        invoke-rc.d --force prometheus stop >/dev/null 2>&1 || /etc/init.d/prometheus stop >/dev/null 2>&1 || true
-      else
-        /etc/init.d/prometheus stop >/dev/null 2>&1 || true
-      fi
-    fi
-    if command -v update-rc.d >/dev/null 2>&1; then
-      update-rc.d prometheus disable >/dev/null 2>&1 || true
-    fi
-  fi
-}
-
 cmd_install() {
   if have_tools; then
     log "prometheus and promtool already installed: $(versions)"
@@ -93,14 +57,9 @@ cmd_install() {
   if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
     die "prometheus and promtool are not on PATH; install them (Debian/Ubuntu: sudo apt-get install -y --no-install-recommends prometheus; elsewhere the release tarball from https://prometheus.io/download/ puts both binaries on PATH), then run scripts/prometheus.sh again"
   fi
-  local busy_before=0 t0=$SECONDS
-  port_open "$PORT" && busy_before=1
-  apt_install prometheus
-  quiet_debian_service
+  local t0=$SECONDS
+  apt_install_service prometheus "$PORT" "$PID_FILE"
   have_tools || die "package prometheus installed but prometheus/promtool are still not on PATH"
-  if [ "$busy_before" = 0 ] && port_open "$PORT" && ! pid_alive "$PID_FILE"; then
-    die "after installing, something listens on $ADDRESS (the Debian prometheus service?); stop it: systemctl disable --now prometheus, or /etc/init.d/prometheus stop"
-  fi
   log "installed in $((SECONDS - t0))s: $(versions)"
 }
 
@@ -127,13 +86,13 @@ cmd_start() {
     >>"$LOG_FILE" 2>&1 </dev/null &
   echo $! >"$PID_FILE"
 
-  wait_ready "$PID_FILE" "$LOG_FILE" "$START_TIMEOUT" prometheus "answer $URL/-/ready" http_ok "$URL/-/ready"
+  wait_http_ready prometheus "$PID_FILE" "$URL/-/ready" "$START_TIMEOUT" "$LOG_FILE"
   log "prometheus ready in $((SECONDS - t0))s (pid $(cat "$PID_FILE")): $URL (targets $URL/targets, alerts $URL/alerts)"
 }
 
 cmd_stop() { stop_pid "$PID_FILE" prometheus 30; }
 
-cmd_status() { print_status prometheus "$PID_FILE" "$PORT" "$URL"; }
+cmd_status() { daemon_status prometheus "$PID_FILE" "$PORT" "$URL"; }
 
 cmd_check() {
   need_cmd promtool "run scripts/prometheus.sh install (Debian package 'prometheus')"

@@ -152,7 +152,7 @@ cmd_start() {
 
 cmd_stop() { stop_pid "$PID_FILE" "temporal dev server" 30; }
 
-cmd_status() { print_status temporal "$PID_FILE" "$FRONTEND_PORT" "$ADDRESS, UI $UI_URL"; }
+cmd_status() { daemon_status temporal "$PID_FILE" "$FRONTEND_PORT" "$ADDRESS, UI $UI_URL"; }
 
 cmd_reset() {
   cmd_stop

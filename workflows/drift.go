@@ -9,16 +9,17 @@ import (
 
 	"github.com/kingmaker-ml/kingmaker/activities"
 	"github.com/kingmaker-ml/kingmaker/dataset"
+	"github.com/kingmaker-ml/kingmaker/drift"
 )
 
-// What a drift check did about its verdict.
+// What a drift check did about its verdict; drift.Act decides which.
 const (
-	DriftNoChampion      = "no_champion"
-	DriftStable          = "stable"
-	DriftRetrainStarted  = "retrain_started"
-	DriftCooldown        = "cooldown"
-	DriftRetrainRunning  = "retrain_running"
-	DriftRetrainDisabled = "retrain_disabled"
+	DriftNoChampion      = drift.ActionNoChampion
+	DriftStable          = drift.ActionStable
+	DriftRetrainStarted  = drift.ActionRetrain
+	DriftCooldown        = drift.ActionCooldown
+	DriftRetrainRunning  = drift.ActionRetrainRunning
+	DriftRetrainDisabled = drift.ActionRetrainDisabled
 )
 
 // DriftResult is what a drift check found and did.
@@ -34,11 +35,11 @@ type DriftResult struct {
 
 // DriftWorkflow compares a model's recent window with its champion's
 // training profile (and, where labels have arrived, the champion's live
-// quality), stores the report, and when the model drifted and the config
-// allows it starts a retrain with reason drift: never while a retrain of the
-// model is running, and, for scheduled checks, never within drift.cooldown
-// of the last drift-triggered retrain (a check a person asks for with
-// `kingmaker drift --now` is not throttled).
+// quality), stores the report, and does what drift.Act decides: when the
+// model drifted and the config allows it, start a retrain with reason drift,
+// never while a retrain of the model is running and, for scheduled checks,
+// never within drift.cooldown of the last drift-triggered retrain (a check a
+// person asks for with `kingmaker drift --now` is not throttled).
 func DriftWorkflow(ctx workflow.Context, in DriftInput) (*DriftResult, error) {
 	info := workflow.GetInfo(ctx)
 	res := &DriftResult{Model: in.Model, Reasons: []string{}}
@@ -74,37 +75,32 @@ func DriftWorkflow(ctx workflow.Context, in DriftInput) (*DriftResult, error) {
 	}
 	res.Summary = &sum
 	res.Reasons = append(res.Reasons, sum.Reasons...)
-	if !sum.HasChampion {
-		res.Action = DriftNoChampion
+	situation := drift.Situation{
+		HasChampion: sum.HasChampion, FeaturesDrifted: sum.Drifted, QualityDropped: sum.QualityDropped,
+		Manual: in.Reason == ReasonManual, RetrainOnDrift: m.Drift.RetrainOnDrift, Cooldown: m.Drift.Cooldown.D(),
+		Now: now, LastDriftRetrain: sum.LastDriftRetrain,
+	}
+	step := drift.Act(situation)
+	if step.Action == drift.ActionNoChampion {
+		res.Action = step.Action
 		return res, nil
 	}
 	decision := "stable"
-	if sum.Drifted || sum.QualityDropped {
+	if step.Drifted {
 		decision = "drifted"
 	}
 	_ = workflow.UpsertTypedSearchAttributes(ctx, AttrDecision.ValueSet(decision), AttrChampion.ValueSet(sum.Champion))
-
-	switch {
-	case decision == "stable":
-		res.Action = DriftStable
-		return res, nil
-	case !m.Drift.RetrainOnDrift:
-		res.Action = DriftRetrainDisabled
-		res.Reasons = append(res.Reasons, "drift.retrain_on_drift is off: no retrain started")
-		return res, nil
-	case in.Reason != ReasonManual && !sum.LastDriftRetrain.IsZero() && now.Sub(sum.LastDriftRetrain) < m.Drift.Cooldown.D():
-		res.Action = DriftCooldown
-		res.Reasons = append(res.Reasons, fmt.Sprintf("a drift-triggered retrain started %s ago, within drift.cooldown %s: no retrain started",
-			now.Sub(sum.LastDriftRetrain).Round(time.Second), m.Drift.Cooldown))
-		return res, nil
+	if step.Action == drift.ActionRetrain { // only a check that would retrain asks what is running
+		if err := workflow.ExecuteActivity(light, a.RunningWorkflows, activities.RunningInput{Model: in.Model, WorkflowType: RetrainWorkflowName}).Get(ctx, &situation.Running); err != nil {
+			return nil, err
+		}
+		step = drift.Act(situation)
 	}
-	var running []string
-	if err := workflow.ExecuteActivity(light, a.RunningWorkflows, activities.RunningInput{Model: in.Model, WorkflowType: RetrainWorkflowName}).Get(ctx, &running); err != nil {
-		return nil, err
-	}
-	if len(running) > 0 {
-		res.Action = DriftRetrainRunning
-		res.Reasons = append(res.Reasons, fmt.Sprintf("retrain %s is already running: no second one started", running[0]))
+	if step.Action != drift.ActionRetrain {
+		res.Action = step.Action
+		if step.Reason != "" {
+			res.Reasons = append(res.Reasons, step.Reason)
+		}
 		return res, nil
 	}
 	opts := driftRetrainOptions(in.Model, info.TaskQueueName, now)

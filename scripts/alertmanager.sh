@@ -1,0 +1,124 @@
+#!/usr/bin/env bash
+# Alertmanager for Kingmaker's local stack: Debian's `prometheus-alertmanager` package (the
+# alertmanager binary, installed as prometheus-alertmanager, and amtool), run by this script on
+# 127.0.0.1:9093 with deploy/alertmanager/alertmanager.yml, clustering off, data and log under
+# .stack/alertmanager. Prometheus (scripts/prometheus.sh) sends its firing alerts here.
+#
+#   scripts/alertmanager.sh install|start|stop|restart|status|check|alerts|logs
+#
+# Environment: ALERTMANAGER_START_TIMEOUT (seconds, default 30).
+set -euo pipefail
+# shellcheck source=scripts/lib.sh
+source "$(dirname "$0")/lib.sh"
+
+PORT=9093
+ADDRESS=127.0.0.1:$PORT
+URL=http://$ADDRESS
+START_TIMEOUT=${ALERTMANAGER_START_TIMEOUT:-30}
+
+CONFIG=$ROOT/deploy/alertmanager/alertmanager.yml
+
+DIR=$STACK/alertmanager
+DATA_DIR=$DIR/data
+PID_FILE=$DIR/alertmanager.pid
+LOG_FILE=$DIR/alertmanager.log
+
+usage() {
+  cat >&2 <<EOF
+usage: $(basename "$0") install|start|stop|restart|status|check|alerts|logs
+  install  install alertmanager and amtool (Debian package 'prometheus-alertmanager') unless on PATH
+  start    run alertmanager on $URL (config ${CONFIG#"$ROOT"/}, data ${DATA_DIR#"$ROOT"/})
+  stop     stop it (silences and the notification log stay in the data directory)
+  restart  stop, then start
+  status   running/stopped (exit 0/3)
+  check    amtool check-config (no server needed); the routing tests are deploy/alertmanager's go test
+  alerts   the alerts the running alertmanager holds (amtool alert query)
+  logs     tail the server log
+EOF
+  exit 2
+}
+
+# binary prints the alertmanager binary: Debian names it prometheus-alertmanager, the release
+# tarball alertmanager.
+binary() {
+  command -v prometheus-alertmanager 2>/dev/null || command -v alertmanager 2>/dev/null
+}
+
+have_tools() { binary >/dev/null && command -v amtool >/dev/null 2>&1; }
+
+versions() {
+  local a t
+  a=$("$(binary)" --version 2>&1 | head -n 1)
+  t=$(amtool --version 2>&1 | head -n 1)
+  echo "$a; $t"
+}
+
+cmd_install() {
+  if have_tools; then
+    log "alertmanager and amtool already installed: $(versions)"
+    return 0
+  fi
+  if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
+    die "alertmanager and amtool are not on PATH; install them (Debian/Ubuntu: sudo apt-get install -y --no-install-recommends prometheus-alertmanager; elsewhere the release tarball from https://prometheus.io/download/ puts both binaries on PATH), then run scripts/alertmanager.sh again"
+  fi
+  local t0=$SECONDS
+  apt_install_service prometheus-alertmanager "$PORT" "$PID_FILE"
+  have_tools || die "package prometheus-alertmanager installed but alertmanager/amtool are still not on PATH"
+  log "installed in $((SECONDS - t0))s: $(versions)"
+}
+
+cmd_start() {
+  if pid_alive "$PID_FILE"; then
+    die "alertmanager is already running (pid $(cat "$PID_FILE")) at $URL; use stop or restart"
+  fi
+  rm -f "$PID_FILE"
+  if port_open "$PORT"; then
+    die "port $PORT on 127.0.0.1 is already in use by another process (a Debian prometheus-alertmanager service? try: systemctl disable --now prometheus-alertmanager); free it before starting Alertmanager"
+  fi
+  have_tools || cmd_install
+  [ -f "$CONFIG" ] || die "missing $CONFIG"
+  mkdir -p "$DATA_DIR"
+
+  local t0=$SECONDS
+  log "starting alertmanager on $URL (config ${CONFIG#"$ROOT"/}, log ${LOG_FILE#"$ROOT"/})"
+  echo "=== $(date -u +%FT%TZ) scripts/alertmanager.sh start" >>"$LOG_FILE"
+  # An empty --cluster.listen-address turns off the gossip port (0.0.0.0:9094 by default): one
+  # instance, nothing listening beyond loopback.
+  nohup "$(binary)" \
+    --config.file "$CONFIG" \
+    --storage.path "$DATA_DIR" \
+    --web.listen-address "$ADDRESS" \
+    --cluster.listen-address= \
+    >>"$LOG_FILE" 2>&1 </dev/null &
+  echo $! >"$PID_FILE"
+
+  wait_http_ready alertmanager "$PID_FILE" "$URL/-/ready" "$START_TIMEOUT" "$LOG_FILE"
+  log "alertmanager ready in $((SECONDS - t0))s (pid $(cat "$PID_FILE")): $URL"
+}
+
+cmd_stop() { stop_pid "$PID_FILE" alertmanager 30; }
+
+cmd_status() { daemon_status alertmanager "$PID_FILE" "$PORT" "$URL"; }
+
+cmd_check() {
+  need_cmd amtool "run scripts/alertmanager.sh install (Debian package 'prometheus-alertmanager')"
+  log "amtool check-config ${CONFIG#"$ROOT"/}"
+  amtool check-config "$CONFIG" || die "amtool check-config failed"
+}
+
+cmd_alerts() {
+  need_cmd amtool "run scripts/alertmanager.sh install (Debian package 'prometheus-alertmanager')"
+  amtool alert query --alertmanager.url "$URL" -o extended
+}
+
+case ${1:-} in
+  install) cmd_install ;;
+  start) cmd_start ;;
+  stop) cmd_stop ;;
+  restart) cmd_stop && cmd_start ;;
+  status) cmd_status ;;
+  check) cmd_check ;;
+  alerts) cmd_alerts ;;
+  logs) tail -n "${2:-100}" -f "$LOG_FILE" ;;
+  *) usage ;;
+esac
