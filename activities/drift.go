@@ -108,7 +108,7 @@ func (a *Activities) CheckDrift(ctx context.Context, in DriftCheckInput) (sum *D
 		return nil, classify(err)
 	}
 	src := a.source(m)
-	if !sameSchema(sm.model.Schema(), src.Schema()) {
+	if sm.model.Schema().Mismatch(src.Schema()) != nil {
 		return nil, nonRetryable(ErrTypeInvalidSpec, fmt.Errorf("champion %s of %s was trained on other features than the config declares: retrain", v.ID, m.Name))
 	}
 

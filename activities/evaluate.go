@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -89,7 +88,7 @@ func (a *Activities) Evaluate(ctx context.Context, in EvaluateInput) (*Evaluatio
 				in.Champion, m.Name, err, m.Name))
 		case err != nil:
 			return nil, err // a read that failed: Temporal retries
-		case !sameSchema(c.model.Schema(), want):
+		case c.model.Schema().Mismatch(want) != nil:
 			out.ChampionProblem = fmt.Sprintf("champion %s was trained on other features or classes than the config now declares; candidates are judged as for a first champion", in.Champion)
 		default:
 			champ = c
@@ -258,18 +257,4 @@ func (a *Activities) loadModel(ctx context.Context, model, id string) (*scored, 
 func mustUUID(s string) gocql.UUID {
 	u, _ := gocql.ParseUUID(s)
 	return u
-}
-
-// sameSchema reports whether a model trained on a can score rows laid out as b.
-func sameSchema(a, b trainer.Schema) bool {
-	if !slices.Equal(a.Classes, b.Classes) || len(a.Features) != len(b.Features) {
-		return false
-	}
-	for i := range a.Features {
-		fa, fb := a.Features[i], b.Features[i]
-		if fa.Name != fb.Name || fa.Kind != fb.Kind || !slices.Equal(fa.Categories, fb.Categories) {
-			return false
-		}
-	}
-	return true
 }

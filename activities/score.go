@@ -49,7 +49,7 @@ func (a *Activities) ResolveScoringVersion(ctx context.Context, in ResolveInput)
 	if err != nil {
 		return nil, classify(err)
 	}
-	if !sameSchema(sm.model.Schema(), a.source(m).Schema()) {
+	if sm.model.Schema().Mismatch(a.source(m).Schema()) != nil {
 		return nil, nonRetryable(ErrTypeInvalidSpec, fmt.Errorf("version %s of %s was trained on other features than the config declares", id, m.Name))
 	}
 	r := &Resolved{Version: id, Algorithm: sm.algo}

@@ -182,7 +182,7 @@ type Candidate struct {
 
 // Policy is the promotion policy: the decision rules as package evaluator
 // applies them (their fields sit inline in the YAML), and how a run carries
-// them out. The formulas are in the README and in package evaluator.
+// them out. The rules are stated in full in package evaluator (Decide).
 type Policy struct {
 	evaluator.Policy   `yaml:",inline"`
 	ApprovalTimeout    Duration `yaml:"approval_timeout" json:"approval_timeout"`
@@ -194,8 +194,8 @@ type Policy struct {
 
 // Shadow is the shadow period a winner must pass before its promotion: the
 // serving endpoint scores it beside the champion on sampled live requests
-// for Period, and then the run judges the evidence. The rules are in the
-// README ("Shadow scoring").
+// for Period, and then the run judges the evidence by the shadow rules,
+// stated in full in package evaluator (JudgeShadow).
 type Shadow struct {
 	// Period is how long the winner is shadowed; 0 (the default) promotes
 	// at once, as without shadowing.

@@ -283,23 +283,29 @@ func (b *ProfileBuilder) Build() Profile {
 // with a profile its caller may change.
 func (p Profile) clone() Profile {
 	c := p
-	c.Numeric = make([]NumericProfile, len(p.Numeric))
-	for i, n := range p.Numeric {
-		c.Numeric[i] = n.clone()
-	}
-	c.Categorical = make([]CategoricalProfile, len(p.Categorical))
-	for i, n := range p.Categorical {
-		c.Categorical[i] = n.clone()
-	}
-	if p.Label != nil {
-		l := p.Label.clone()
-		c.Label = &l
-	}
-	if p.Prediction != nil {
-		s := p.Prediction.clone()
-		c.Prediction = &s
-	}
+	c.Numeric = each(p.Numeric, (*NumericProfile).clone)
+	c.Categorical = each(p.Categorical, (*CategoricalProfile).clone)
+	c.Label = optional(p.Label, (*CategoricalProfile).clone)
+	c.Prediction = optional(p.Prediction, (*NumericProfile).clone)
 	return c
+}
+
+// each returns f of every element of s, in order (an empty slice, not nil, for none).
+func each[S, T any](s []S, f func(*S) T) []T {
+	out := make([]T, len(s))
+	for i := range s {
+		out[i] = f(&s[i])
+	}
+	return out
+}
+
+// optional returns f of *p, or nil when p is nil.
+func optional[S, T any](p *S, f func(*S) T) *T {
+	if p == nil {
+		return nil
+	}
+	v := f(p)
+	return &v
 }
 
 func (p NumericProfile) clone() NumericProfile {

@@ -285,8 +285,7 @@ const MinExpectedCount = 1.0
 // Without pooling, Pearson's statistic over many buckets that each expect a
 // fraction of a row in the smaller sample has a heavier tail than its
 // chi-squared distribution, and the test rejects more often than its level
-// (with 200 Zipf-distributed categories, a 10,000-row reference and a
-// 500-row window, 10% of the time at a 1% level). Pooling only reads the
+// when many buckets are that sparse. Pooling only reads the
 // bucket totals a_i + b_i, which the test takes as given, so it keeps the
 // test's level; it costs little power, since a bucket that sparse can say
 // little either way. Invalid histograms come back unchanged.

@@ -99,22 +99,13 @@ func NewWindow(ref Profile) (*Window, error) {
 }
 
 func (c *compiledProfile) newWindow() *Window {
-	w := &Window{ref: c, num: make([]numericCounts, len(c.num)), cat: make([]categoricalCounts, len(c.cat))}
-	for i := range c.num {
-		w.num[i] = c.num[i].newCounts()
+	return &Window{
+		ref:   c,
+		num:   each(c.num, (*numericGrid).newCounts),
+		cat:   each(c.cat, (*categoryIndex).newCounts),
+		label: optional(c.label, (*categoryIndex).newCounts),
+		pred:  optional(c.pred, (*numericGrid).newCounts),
 	}
-	for i := range c.cat {
-		w.cat[i] = c.cat[i].newCounts()
-	}
-	if c.label != nil {
-		l := c.label.newCounts()
-		w.label = &l
-	}
-	if c.pred != nil {
-		p := c.pred.newCounts()
-		w.pred = &p
-	}
-	return w
 }
 
 func (g *numericGrid) newCounts() numericCounts {

@@ -53,18 +53,15 @@ func (r *Registry) MarkRetrainStarted(ctx context.Context, model string, id gocq
 func (r *Registry) DriftReports(ctx context.Context, model string, limit int) ([]DriftReport, error) {
 	iter := r.q(`SELECT computed_at, champion, generation, window_from, window_to, rows, drifted, max_psi, drifted_features,
 		retrain_started, report FROM %s.drift_reports WHERE model = ? LIMIT ?`, model, limit).WithContext(ctx).Iter()
-	var out []DriftReport
-	for {
+	out, err := collect(iter, func() (DriftReport, bool) {
 		d := DriftReport{Model: model}
 		var report string
-		if !iter.Scan(&d.ID, &d.Champion, &d.Generation, &d.WindowFrom, &d.WindowTo, &d.Rows, &d.Drifted, &d.MaxPSI,
-			&d.DriftedFeatures, &d.RetrainStarted, &report) {
-			break
-		}
+		ok := iter.Scan(&d.ID, &d.Champion, &d.Generation, &d.WindowFrom, &d.WindowTo, &d.Rows, &d.Drifted, &d.MaxPSI,
+			&d.DriftedFeatures, &d.RetrainStarted, &report)
 		d.Report = rawOrNil(report)
-		out = append(out, d)
-	}
-	if err := iter.Close(); err != nil {
+		return d, ok
+	})
+	if err != nil {
 		return nil, fmt.Errorf("read drift reports of %s: %w", model, err)
 	}
 	return out, nil

@@ -47,18 +47,15 @@ func (r *Registry) RecordEvaluation(ctx context.Context, e *Evaluation) error {
 func (r *Registry) Evaluations(ctx context.Context, model string, limit int) ([]Evaluation, error) {
 	iter := r.q(`SELECT evaluated_at, run_id, workflow_id, reason, outcome, winner, champion, generation, window_from, window_to,
 		train_rows, holdout_rows, decision FROM %s.evaluations WHERE model = ? LIMIT ?`, model, limit).WithContext(ctx).Iter()
-	var out []Evaluation
-	for {
+	out, err := collect(iter, func() (Evaluation, bool) {
 		e := Evaluation{Model: model}
 		var decision string
-		if !iter.Scan(&e.ID, &e.RunID, &e.WorkflowID, &e.Reason, &e.Outcome, &e.Winner, &e.Champion, &e.Generation,
-			&e.WindowFrom, &e.WindowTo, &e.TrainRows, &e.HoldoutRows, &decision) {
-			break
-		}
+		ok := iter.Scan(&e.ID, &e.RunID, &e.WorkflowID, &e.Reason, &e.Outcome, &e.Winner, &e.Champion, &e.Generation,
+			&e.WindowFrom, &e.WindowTo, &e.TrainRows, &e.HoldoutRows, &decision)
 		e.Decision = rawOrNil(decision)
-		out = append(out, e)
-	}
-	if err := iter.Close(); err != nil {
+		return e, ok
+	})
+	if err != nil {
 		return nil, fmt.Errorf("read evaluations of %s: %w", model, err)
 	}
 	return out, nil

@@ -185,6 +185,22 @@ func rawOrNil(s string) json.RawMessage {
 	return json.RawMessage(s)
 }
 
+// collect reads rows with next until it reports none is left, then closes iter.
+func collect[T any](iter *gocql.Iter, next func() (T, bool)) ([]T, error) {
+	var out []T
+	for {
+		v, ok := next()
+		if !ok {
+			break
+		}
+		out = append(out, v)
+	}
+	if err := iter.Close(); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // GetVersion returns one version, ErrNotFound when there is none.
 func (r *Registry) GetVersion(ctx context.Context, model string, id gocql.UUID) (*Version, error) {
 	iter := r.q(`SELECT `+versionColumns+` FROM %s.model_versions WHERE model = ? AND version = ?`, model, id).WithContext(ctx).Iter()

@@ -62,14 +62,7 @@ cmd_install() {
     die "chromium is not on PATH; install it (Debian/Ubuntu as root: apt-get install -y --no-install-recommends chromium; elsewhere any Chromium or Chrome, then point CHROMIUM at it), then run scripts/chromium.sh again"
   fi
   local t0=$SECONDS
-  export DEBIAN_FRONTEND=noninteractive
-  if ! apt-cache policy chromium 2>/dev/null | grep -q 'Candidate: [0-9]'; then
-    log "apt-get update (no candidate for package chromium yet)"
-    apt-get update -qq || die "apt-get update failed"
-  fi
-  log "apt-get install -y --no-install-recommends chromium"
-  apt-get install -y -qq --no-install-recommends chromium >&2 ||
-    die "apt-get install chromium failed"
+  apt_install chromium
   bin=$(find_chromium)
   [ -n "$bin" ] || die "package chromium installed but no chromium on PATH"
   log "installed in $((SECONDS - t0))s: $bin ($(version "$bin"))"

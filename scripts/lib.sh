@@ -82,24 +82,30 @@ quiet_debian_service() {
   fi
 }
 
-# wait_http_ready WHAT PID_FILE URL SECONDS LOG_FILE: wait until URL answers 2xx while the process
-# in PID_FILE lives; when it exits or SECONDS pass, show the tail of LOG_FILE and fail naming WHAT.
-wait_http_ready() {
-  local what=$1 pid_file=$2 url=$3 secs=$4 log_file=$5
+# wait_ready PID_FILE LOG_FILE SECONDS WHAT UNTIL CHECK...: run CHECK every 0.25s until it succeeds;
+# fail with the log's tail when the process in PID_FILE exits first ("WHAT exited during start") or
+# SECONDS pass ("WHAT did not UNTIL within SECONDSs").
+wait_ready() {
+  local pid_file=$1 log_file=$2 secs=$3 what=$4 until=$5
+  shift 5
   local deadline=$((SECONDS + secs))
-  while ! http_ok "$url"; do
+  while :; do
     if ! pid_alive "$pid_file"; then
       rm -f "$pid_file"
       tail -n 20 "$log_file" >&2 || true
       die "$what exited during start; see ${log_file#"$ROOT"/}"
     fi
+    "$@" && return 0
     if ((SECONDS >= deadline)); then
       tail -n 20 "$log_file" >&2 || true
-      die "$what did not answer $url within ${secs}s; see ${log_file#"$ROOT"/}"
+      die "$what did not $until within ${secs}s; see ${log_file#"$ROOT"/}"
     fi
     sleep 0.25
   done
 }
+
+# wait_http_ready WHAT PID_FILE URL SECONDS LOG_FILE: wait_ready until URL answers 2xx.
+wait_http_ready() { wait_ready "$2" "$5" "$4" "$1" "answer $3" http_ok "$3"; }
 
 # daemon_status WHAT PID_FILE PORT URL: print whether WHAT runs (its process lives and 127.0.0.1:PORT
 # accepts connections); return 0 when it does, 3 otherwise.
@@ -123,6 +129,17 @@ daemon_status() {
 apt_install_service() {
   local pkg=$1 port=$2 pid_file=$3 busy_before=0
   port_open "$port" && busy_before=1
+  apt_install "$pkg"
+  quiet_debian_service "$pkg" "127.0.0.1:$port"
+  if [ "$busy_before" = 0 ] && port_open "$port" && ! pid_alive "$pid_file"; then
+    die "after installing $pkg, something listens on 127.0.0.1:$port (the Debian $pkg service?); stop it: systemctl disable --now $pkg, or /etc/init.d/$pkg stop"
+  fi
+}
+
+# apt_install PACKAGE: apt-get install PACKAGE without its recommends (as root), running
+# apt-get update first when apt knows no candidate for it yet.
+apt_install() {
+  local pkg=$1
   export DEBIAN_FRONTEND=noninteractive
   if ! apt-cache policy "$pkg" 2>/dev/null | grep -q 'Candidate: [0-9]'; then
     log "apt-get update (no candidate for package $pkg yet)"
@@ -130,8 +147,4 @@ apt_install_service() {
   fi
   log "apt-get install -y --no-install-recommends $pkg"
   apt-get install -y -qq --no-install-recommends "$pkg" >&2 || die "apt-get install $pkg failed"
-  quiet_debian_service "$pkg" "127.0.0.1:$port"
-  if [ "$busy_before" = 0 ] && port_open "$port" && ! pid_alive "$pid_file"; then
-    die "after installing $pkg, something listens on 127.0.0.1:$port (the Debian $pkg service?); stop it: systemctl disable --now $pkg, or /etc/init.d/$pkg stop"
-  fi
 }

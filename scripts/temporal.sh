@@ -79,6 +79,9 @@ t() { "$TEMPORAL_BIN" "$@" --address "$ADDRESS"; }
 
 running() { pid_alive "$PID_FILE" && port_open "$FRONTEND_PORT"; }
 
+# namespace_ready: true when the dev server answers for our namespace.
+namespace_ready() { port_open "$FRONTEND_PORT" && t operator namespace describe --namespace "$NAMESPACE" >/dev/null 2>&1; }
+
 ensure_search_attributes() {
   local list name missing=0
   list=$(t operator search-attribute list --namespace "$NAMESPACE" 2>&1) ||
@@ -140,23 +143,7 @@ cmd_start() {
     >>"$LOG_FILE" 2>&1 </dev/null &
   echo $! >"$PID_FILE"
 
-  local deadline=$((SECONDS + START_TIMEOUT))
-  while :; do
-    if ! pid_alive "$PID_FILE"; then
-      rm -f "$PID_FILE"
-      tail -n 20 "$LOG_FILE" >&2 || true
-      die "temporal dev server exited during start; see ${LOG_FILE#"$ROOT"/}"
-    fi
-    if port_open "$FRONTEND_PORT" &&
-      t operator namespace describe --namespace "$NAMESPACE" >/dev/null 2>&1; then
-      break
-    fi
-    if ((SECONDS >= deadline)); then
-      tail -n 20 "$LOG_FILE" >&2 || true
-      die "temporal dev server did not serve namespace $NAMESPACE on $ADDRESS within ${START_TIMEOUT}s; see ${LOG_FILE#"$ROOT"/}"
-    fi
-    sleep 0.25
-  done
+  wait_ready "$PID_FILE" "$LOG_FILE" "$START_TIMEOUT" "temporal dev server" "serve namespace $NAMESPACE on $ADDRESS" namespace_ready
   ensure_search_attributes
   wait_port "$UI_PORT" 30 "temporal Web UI"
   log "temporal dev server up in $((SECONDS - t0))s (pid $(cat "$PID_FILE")): $ADDRESS, namespace $NAMESPACE"
@@ -165,18 +152,7 @@ cmd_start() {
 
 cmd_stop() { stop_pid "$PID_FILE" "temporal dev server" 30; }
 
-cmd_status() {
-  if running; then
-    echo "temporal: running (pid $(cat "$PID_FILE")) at $ADDRESS, UI $UI_URL"
-    return 0
-  fi
-  if pid_alive "$PID_FILE"; then
-    echo "temporal: starting or unhealthy (pid $(cat "$PID_FILE")), $ADDRESS closed"
-  else
-    echo "temporal: stopped"
-  fi
-  return 3
-}
+cmd_status() { daemon_status temporal "$PID_FILE" "$FRONTEND_PORT" "$ADDRESS, UI $UI_URL"; }
 
 cmd_reset() {
   cmd_stop

@@ -67,13 +67,7 @@ cmd_install() {
   if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
     die "libxgboost is not usable ($out); install it as root: apt-get install -y --no-install-recommends $PACKAGE (Debian/Ubuntu; elsewhere build XGBoost >= 1.7 with its C API and point CGO_CFLAGS/CGO_LDFLAGS at it)"
   fi
-  export DEBIAN_FRONTEND=noninteractive
-  if ! apt-cache policy "$PACKAGE" 2>/dev/null | grep -q 'Candidate: [0-9]'; then
-    log "apt-get update (no candidate for package $PACKAGE yet)"
-    apt-get update -qq || die "apt-get update failed"
-  fi
-  log "apt-get install -y --no-install-recommends $PACKAGE"
-  apt-get install -y -qq --no-install-recommends "$PACKAGE" >&2 || die "apt-get install $PACKAGE failed"
+  apt_install "$PACKAGE"
   out=$(probe) || die "package $PACKAGE installed but libxgboost is still not usable: $out"
   log "libxgboost $out installed in $((SECONDS - t0))s"
 }

@@ -1,7 +1,6 @@
 package serving_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -21,6 +20,7 @@ import (
 
 	"github.com/kingmaker-ml/kingmaker/config"
 	"github.com/kingmaker-ml/kingmaker/dataset"
+	"github.com/kingmaker-ml/kingmaker/internal/testenv"
 	"github.com/kingmaker-ml/kingmaker/registry"
 	"github.com/kingmaker-ml/kingmaker/serving"
 	"github.com/kingmaker-ml/kingmaker/trainer"
@@ -176,7 +176,7 @@ type fixture struct {
 	churnB trainer.Model
 	a, b   gocql.UUID // churn versions; a is the champion after newFixture
 	tiers  gocql.UUID
-	logs   *lockedWriter
+	logs   *testenv.Buffer
 }
 
 const testMaxBody = 4096
@@ -184,7 +184,7 @@ const testMaxBody = 4096
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
 	models := tinyModels()
-	f := &fixture{t: t, src: newFakeSource(), models: map[string]config.Model{}, logs: &lockedWriter{w: &bytes.Buffer{}}}
+	f := &fixture{t: t, src: newFakeSource(), models: map[string]config.Model{}, logs: &testenv.Buffer{}}
 	for _, m := range models {
 		f.models[m.Name] = m
 	}
@@ -263,24 +263,6 @@ func input(name, datatype string, data ...any) map[string]any {
 // churnInputs is a valid two-row request of the tiny models.
 func churnInputs() string {
 	return v2(input("tenure", "FP64", 3, 40), input("charges", "FP64", 80.5, 25), input("plan", "BYTES", "premium", "basic"))
-}
-
-// lockedWriter keeps what the server logs, safe to read while it writes.
-type lockedWriter struct {
-	mu sync.Mutex
-	w  *bytes.Buffer
-}
-
-func (l *lockedWriter) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.String()
-}
-
-func (l *lockedWriter) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(p)
 }
 
 // errCorrupt stands for what the registry returns for a damaged artifact.

@@ -90,12 +90,16 @@ func nameChampion(w http.ResponseWriter, snap *snapshot) {
 	w.Header().Set(HeaderGeneration, snap.genStr)
 }
 
-func (s *Server) notServed(name string) *apiError {
+// served finds the model called name, or returns the 404 that lists the models served here.
+func (s *Server) served(name string) (*model, *apiError) {
+	if m, ok := s.models[name]; ok {
+		return m, nil
+	}
 	names := make([]string, len(s.order))
 	for i, m := range s.order {
 		names[i] = m.name
 	}
-	return &apiError{http.StatusNotFound, fmt.Sprintf("model %q is not served here (models: %s)", clip(name), strings.Join(names, ", "))}
+	return nil, &apiError{http.StatusNotFound, fmt.Sprintf("model %q is not served here (models: %s)", clip(name), strings.Join(names, ", "))}
 }
 
 // unavailable is the 503 of a model without a champion in service.
@@ -133,9 +137,9 @@ func (s *Server) serverMetadata(w http.ResponseWriter, _ *http.Request) {
 }
 
 func (s *Server) modelMetadata(w http.ResponseWriter, r *http.Request) {
-	m, ok := s.models[r.PathValue("model")]
-	if !ok {
-		writeError(w, s.notServed(r.PathValue("model")))
+	m, e := s.served(r.PathValue("model"))
+	if e != nil {
+		writeError(w, e)
 		return
 	}
 	snap := m.current.Load()
@@ -168,9 +172,9 @@ func (s *Server) modelMetadata(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) modelReady(w http.ResponseWriter, r *http.Request) {
-	m, ok := s.models[r.PathValue("model")]
-	if !ok {
-		writeError(w, s.notServed(r.PathValue("model")))
+	m, e := s.served(r.PathValue("model"))
+	if e != nil {
+		writeError(w, e)
 		return
 	}
 	snap := m.current.Load()
@@ -206,9 +210,9 @@ func (s *Server) prediction(endpoint string, depth int, modelName func(*http.Req
 			fail(e)
 			return
 		}
-		m, ok := s.models[name]
-		if !ok {
-			fail(s.notServed(name))
+		m, e := s.served(name)
+		if e != nil {
+			fail(e)
 			return
 		}
 		label = m.name

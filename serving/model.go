@@ -158,33 +158,6 @@ func failureKind(err error) string {
 // errSchema marks a version that does not fit the config.
 var errSchema = errors.New("does not fit the config")
 
-// checkSchema compares a loaded model's schema with the config's, so a
-// version trained on other features or classes is never served: its inputs
-// would be read in the wrong places.
-func (m *model) checkSchema(got trainer.Schema) error {
-	want := m.schema
-	if len(got.Features) != len(want.Features) {
-		return fmt.Errorf("it has %d features, the config declares %d", len(got.Features), len(want.Features))
-	}
-	for j, g := range got.Features {
-		w := want.Features[j]
-		if g.Name != w.Name || g.Kind != w.Kind || !slices.Equal(g.Categories, w.Categories) {
-			return fmt.Errorf("feature %d is %s in the version, %s in the config", j, describe(g), describe(w))
-		}
-	}
-	if !slices.Equal(got.Classes, want.Classes) {
-		return fmt.Errorf("classes are %v in the version, %v in the config", got.Classes, want.Classes)
-	}
-	return nil
-}
-
-func describe(f trainer.Feature) string {
-	if f.Kind == trainer.Categorical {
-		return fmt.Sprintf("%s (categorical %v)", f.Name, f.Categories)
-	}
-	return fmt.Sprintf("%s (%s)", f.Name, f.Kind)
-}
-
 // refresh reads the model's champion pointer and, when it moved, loads the
 // version it names and swaps it in. It returns the failure it recorded.
 func (s *Server) refresh(ctx context.Context, m *model) error {
@@ -217,7 +190,7 @@ func (s *Server) refresh(ctx context.Context, m *model) error {
 	} else {
 		tm, err := s.source.Load(ctx, m.name, c.Version)
 		if err == nil {
-			if serr := m.checkSchema(tm.Schema()); serr != nil {
+			if serr := tm.Schema().Mismatch(m.schema); serr != nil {
 				err = fmt.Errorf("version %s %w of model %s: %v: serve it with the config it was trained with, or retrain", c.Version, errSchema, m.name, serr)
 			}
 		}

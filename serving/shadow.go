@@ -165,7 +165,7 @@ func (s *Server) refreshShadow(ctx context.Context, m *model) error {
 	} else {
 		tm, err = s.source.Load(ctx, m.name, sh.Version)
 		if err == nil {
-			if serr := m.checkSchema(tm.Schema()); serr != nil {
+			if serr := tm.Schema().Mismatch(m.schema); serr != nil {
 				err = fmt.Errorf("version %s does not fit the config of model %s: %v", sh.Version, m.name, serr)
 			}
 		}

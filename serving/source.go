@@ -2,7 +2,6 @@ package serving
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/gocql/gocql"
 
@@ -32,20 +31,6 @@ func (s registrySource) Champion(ctx context.Context, model string) (*registry.C
 }
 
 func (s registrySource) Load(ctx context.Context, model string, id gocql.UUID) (trainer.Model, error) {
-	v, err := s.reg.GetVersion(ctx, model, id)
-	if err != nil {
-		return nil, err
-	}
-	b, err := s.reg.LoadArtifact(ctx, v) // checks size, chunks and SHA-256
-	if err != nil {
-		return nil, err
-	}
-	m, err := trainer.Decode(b)
-	if err != nil {
-		return nil, fmt.Errorf("decode version %s of %s: %w", id, model, err)
-	}
-	if m.Algorithm() != v.Algorithm {
-		return nil, fmt.Errorf("version %s of %s: the artifact holds a %s model, the version row says %s", id, model, m.Algorithm(), v.Algorithm)
-	}
-	return m, nil
+	_, m, err := s.reg.LoadModel(ctx, model, id) // checks size, chunks and SHA-256
+	return m, err
 }

@@ -56,16 +56,7 @@ func (d *decoder) uint() int {
 		return 0
 	}
 	v, n := binary.Uvarint(d.b)
-	if n <= 0 || v > math.MaxInt32 {
-		if n == 0 {
-			d.fail(errShortPayload)
-		} else {
-			d.failf("integer out of range")
-		}
-		return 0
-	}
-	d.b = d.b[n:]
-	return int(v)
+	return d.varint(n, v <= math.MaxInt32, int(v))
 }
 
 func (d *decoder) int() int {
@@ -73,7 +64,13 @@ func (d *decoder) int() int {
 		return 0
 	}
 	v, n := binary.Varint(d.b)
-	if n <= 0 || v > math.MaxInt32 || v < math.MinInt32 {
+	return d.varint(n, v >= math.MinInt32 && v <= math.MaxInt32, int(v))
+}
+
+// varint takes the n bytes of a varint that decoded to v, or fails when
+// there were none (n == 0), it overflowed (n < 0), or it is not inRange.
+func (d *decoder) varint(n int, inRange bool, v int) int {
+	if n <= 0 || !inRange {
 		if n == 0 {
 			d.fail(errShortPayload)
 		} else {
@@ -82,7 +79,7 @@ func (d *decoder) int() int {
 		return 0
 	}
 	d.b = d.b[n:]
-	return int(v)
+	return v
 }
 
 // uintMax reads an unsigned integer that must be at most max.
@@ -130,24 +127,17 @@ func (d *decoder) count(minBytes int, what string) int {
 
 // floatsN reads a float slice whose length must be exactly want.
 func (d *decoder) floatsN(want int, what string) []float64 {
-	n := d.count(8, what)
-	if d.err != nil {
-		return nil
-	}
-	if n != want {
-		d.failf("%s: %d values, want %d", what, n, want)
-		return nil
-	}
-	v := make([]float64, n)
-	for i := range v {
-		v[i] = d.finite(what)
-	}
-	return v
+	return readN(d, want, 8, what, func() float64 { return d.finite(what) })
 }
 
 // uintsN reads an unsigned integer slice whose length must be exactly want.
 func (d *decoder) uintsN(want int, what string) []int {
-	n := d.count(1, what)
+	return readN(d, want, 1, what, d.uint)
+}
+
+// readN reads a slice of exactly want elements of at least minBytes each, reading each with read.
+func readN[T any](d *decoder, want, minBytes int, what string, read func() T) []T {
+	n := d.count(minBytes, what)
 	if d.err != nil {
 		return nil
 	}
@@ -155,9 +145,9 @@ func (d *decoder) uintsN(want int, what string) []int {
 		d.failf("%s: %d values, want %d", what, n, want)
 		return nil
 	}
-	v := make([]int, n)
+	v := make([]T, n)
 	for i := range v {
-		v[i] = d.uint()
+		v[i] = read()
 	}
 	return v
 }

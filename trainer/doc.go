@@ -92,8 +92,7 @@
 // trains all trees at once (memory ~ trees × rows), samples with the global generator, breaks
 // vote ties in map order and gives no scores; its Load silently mispredicts unless built with the
 // same tree count. Trees are grown one at a time, so training holds one bootstrap grid; the model
-// holds the trees (on 10,000 rows of 10 features, the default 31 trees have ~120,000 nodes,
-// a 0.8 MB artifact). max_rows and min_split bound both.
+// holds the trees (BENCHMARKS.md gives artifact sizes). max_rows and min_split bound both.
 //
 //	trees      31      number of trees, odd, 1..1001 (an even count lets binary votes tie)
 //	features   0       features considered at each split; 0 = round(√features), at least 1

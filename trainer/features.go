@@ -112,15 +112,7 @@ type binner struct {
 // the top bin empty). Ties in the data can make fewer bins than asked.
 func newBinner(s Schema, x [][]float64, bins int) *binner {
 	b := &binner{edges: make([][]float64, len(s.Features))}
-	vals := make([]float64, len(x))
-	for j, f := range s.Features {
-		if f.Kind != Numeric {
-			continue
-		}
-		for i, row := range x {
-			vals[i] = row[j]
-		}
-		slices.Sort(vals)
+	sortedNumeric(s, x, func(j int, vals []float64) {
 		max := vals[len(vals)-1]
 		var edges []float64
 		for i := 1; i < bins; i++ {
@@ -130,9 +122,25 @@ func newBinner(s Schema, x [][]float64, bins int) *binner {
 			}
 		}
 		b.edges[j] = edges
-	}
+	})
 	b.layout(s)
 	return b
+}
+
+// sortedNumeric calls fn with the index and the sorted values of each
+// numeric feature of x in turn; vals is reused from one call to the next.
+func sortedNumeric(s Schema, x [][]float64, fn func(j int, vals []float64)) {
+	vals := make([]float64, len(x))
+	for j, f := range s.Features {
+		if f.Kind != Numeric {
+			continue
+		}
+		for i, row := range x {
+			vals[i] = row[j]
+		}
+		slices.Sort(vals)
+		fn(j, vals)
+	}
 }
 
 func (b *binner) layout(s Schema) {
@@ -203,22 +211,14 @@ type binarizer struct {
 
 func newBinarizer(s Schema, x [][]float64) *binarizer {
 	b := &binarizer{median: make([]float64, len(s.Features))}
-	vals := make([]float64, len(x))
-	for j, f := range s.Features {
-		if f.Kind != Numeric {
-			continue
-		}
-		for i, row := range x {
-			vals[i] = row[j]
-		}
-		slices.Sort(vals)
+	sortedNumeric(s, x, func(j int, vals []float64) {
 		n := len(vals)
 		if n%2 == 1 {
 			b.median[j] = vals[n/2]
 		} else {
 			b.median[j] = vals[n/2-1]/2 + vals[n/2]/2
 		}
-	}
+	})
 	b.layout(s)
 	return b
 }

@@ -126,9 +126,8 @@ func (g *grid) instances(slots [][]int, y []int, rows []int) (*base.DenseInstanc
 // features, or a random subset of them at each split for the forest; never the row attribute)
 // with the largest information gain, computed here in a fixed order. golearn's own
 // InformationGainRuleGenerator sums entropies over maps, so features with equal gain win in
-// random order; measured on the test data, that changed 2.5% of an id3 model's holdout
-// predictions and 12% of a forest's between two trainings on the same rows with the same seed.
-// It stops growth below minSplit rows or once ctx is cancelled.
+// random order and two trainings on the same rows with the same seed differ (RELIABILITY.md
+// says by how much). It stops growth below minSplit rows or once ctx is cancelled.
 type splitChooser struct {
 	ctx      context.Context
 	row      base.Attribute
@@ -247,9 +246,8 @@ func growTree(ctx context.Context, g *grid, s Schema, b *binner, on base.FixedDa
 // prune is reduced-error pruning on held-out rows (their slots and classes), bottom-up: a node
 // becomes a leaf when that does not add errors on the held-out rows that reach it. It is the rule
 // of golearn's DecisionTreeNode.Prune, done on the package's tree because golearn's routes rows
-// through its Predict, whose map-order fallback made pruned trees differ between retrains (up to
-// 1.6% of holdout predictions, measured). Children no held-out row reaches are kept, as golearn
-// does.
+// through its Predict, whose map-order fallback makes pruned trees differ between retrains.
+// Children no held-out row reaches are kept, as golearn does.
 func (t *tree) prune(slots [][]int, y []int) {
 	rows := make([]int, len(y))
 	for i := range rows {

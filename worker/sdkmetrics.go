@@ -86,48 +86,45 @@ func register[C prometheus.Collector](reg prometheus.Registerer, c C) C {
 }
 
 func (h sdkHandler) Counter(name string) client.MetricsCounter {
-	h.m.mu.Lock()
-	defer h.m.mu.Unlock()
-	l, ok := h.m.counters[name]
-	if !ok {
-		keys := sortedTagKeys(h.tags)
-		vec := prometheus.NewCounterVec(prometheus.CounterOpts{Name: promName(name) + "_total", Help: "Temporal SDK counter " + name + "."}, keys)
-		l = &labelled[*prometheus.CounterVec]{keys: keys, vec: register(h.m.reg, vec)}
-		h.m.counters[name] = l
-	}
-	c := l.vec.WithLabelValues(values(l.keys, h.tags)...)
+	c := child(h, h.m.counters, name, func(keys []string) *prometheus.CounterVec {
+		return prometheus.NewCounterVec(prometheus.CounterOpts{Name: promName(name) + "_total", Help: "Temporal SDK counter " + name + "."}, keys)
+	})
 	return counterFunc(func(d int64) { c.Add(float64(d)) })
 }
 
 func (h sdkHandler) Gauge(name string) client.MetricsGauge {
-	h.m.mu.Lock()
-	defer h.m.mu.Unlock()
-	l, ok := h.m.gauges[name]
-	if !ok {
-		keys := sortedTagKeys(h.tags)
-		vec := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: promName(name), Help: "Temporal SDK gauge " + name + "."}, keys)
-		l = &labelled[*prometheus.GaugeVec]{keys: keys, vec: register(h.m.reg, vec)}
-		h.m.gauges[name] = l
-	}
-	g := l.vec.WithLabelValues(values(l.keys, h.tags)...)
+	g := child(h, h.m.gauges, name, func(keys []string) *prometheus.GaugeVec {
+		return prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: promName(name), Help: "Temporal SDK gauge " + name + "."}, keys)
+	})
 	return gaugeFunc(g.Set)
 }
 
 func (h sdkHandler) Timer(name string) client.MetricsTimer {
-	h.m.mu.Lock()
-	defer h.m.mu.Unlock()
-	l, ok := h.m.timers[name]
-	if !ok {
-		keys := sortedTagKeys(h.tags)
-		vec := prometheus.NewHistogramVec(prometheus.HistogramOpts{
+	o := child(h, h.m.timers, name, func(keys []string) *prometheus.HistogramVec {
+		return prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name: promName(name) + "_seconds", Help: "Temporal SDK timer " + name + ".",
 			Buckets: []float64{.001, .005, .01, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60},
 		}, keys)
-		l = &labelled[*prometheus.HistogramVec]{keys: keys, vec: register(h.m.reg, vec)}
-		h.m.timers[name] = l
-	}
-	o := l.vec.WithLabelValues(values(l.keys, h.tags)...)
+	})
 	return timerFunc(func(d time.Duration) { o.Observe(d.Seconds()) })
+}
+
+// child returns the series of h's tags of the metric called name: vecs
+// holds the metric's vec, made by newVec on the tag keys of its first use
+// and registered then.
+func child[V interface {
+	prometheus.Collector
+	WithLabelValues(...string) M
+}, M any](h sdkHandler, vecs map[string]*labelled[V], name string, newVec func(keys []string) V) M {
+	h.m.mu.Lock()
+	defer h.m.mu.Unlock()
+	l, ok := vecs[name]
+	if !ok {
+		keys := sortedTagKeys(h.tags)
+		l = &labelled[V]{keys: keys, vec: register(h.m.reg, newVec(keys))}
+		vecs[name] = l
+	}
+	return l.vec.WithLabelValues(values(l.keys, h.tags)...)
 }
 
 type counterFunc func(int64)

@@ -45,8 +45,8 @@ type ShadowResult struct {
 // a champion there is nothing to shadow against: the first champion is
 // promoted at once.
 //
-// Runs that started before shadowing existed have no policy.shadow in the
-// spec their history recorded, so they never reach this: no GetVersion.
+// A run whose recorded spec has no policy.shadow period never reaches this,
+// so replaying it takes no new branch: no GetVersion.
 func shadowWinner(ctx workflow.Context, p config.Shadow, champion *registry.Champion, winner string, prog *Progress, res *RetrainResult) (string, error) {
 	if champion == nil {
 		res.Reasons = append(res.Reasons, "no champion to shadow the winner against (policy.shadow): the first champion is promoted at once")
