@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -239,15 +240,7 @@ func (a *Activities) loadModel(ctx context.Context, model, id string) (*scored, 
 	if err != nil {
 		return nil, nonRetryable(ErrTypeInvalidSpec, fmt.Errorf("%q is not a version id", id))
 	}
-	v, err := a.Registry.GetVersion(ctx, model, uid)
-	if err != nil {
-		return nil, err
-	}
-	b, err := a.Registry.LoadArtifact(ctx, v)
-	if err != nil {
-		return nil, err
-	}
-	tm, err := trainer.Decode(b)
+	v, tm, err := a.Registry.LoadModel(ctx, model, uid)
 	if err != nil {
 		return nil, err
 	}
