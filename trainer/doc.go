@@ -31,7 +31,7 @@
 //	algorithm     binary  multiclass  regression
 //	forest        yes     yes         -
 //	id3           yes     yes         -
-//	knn           yes     yes         -
+//	knn           yes     yes         yes
 //	linear        -       -           yes
 //	logistic      yes     yes         -
 //	naive_bayes   yes     yes         -
@@ -110,9 +110,14 @@
 // "knn": k nearest neighbours by Euclidean distance on standardised, one-hot encoded rows,
 // implemented in the package (golearn's KNNClassifier needs cgo, uses float32 distances, breaks
 // vote ties in map order, prints progress to stdout and gives no scores). The model stores at
-// most max_rows training rows, so prediction costs O(max_rows × columns) per row. The class has
-// the most neighbours (a tie goes to the class of the nearest neighbour among the tied); the
-// score is the share of neighbours in class 1.
+// most max_rows training rows, so prediction costs O(max_rows × columns) per row. The neighbours
+// of a row are the k stored rows nearest to it; among stored rows at the same distance the one
+// stored first is nearer. The class has the most neighbours (a tie goes to the class of the
+// nearest neighbour among the tied); the score is the share of neighbours in class 1 and
+// PredictProba gives each class its share. For task regression the prediction is the mean target
+// of the same k neighbours, which is scikit-learn's KNeighborsRegressor(k, weights="uniform")
+// after StandardScaler and OneHotEncoder(handle_unknown="ignore"); a test holds it to
+// scikit-learn's within 1e-9.
 //
 //	k          5      neighbours, 1..1000, at most the stored rows
 //	max_rows   5000   stored training rows (a seeded sample), 1..1000000
@@ -160,7 +165,8 @@
 // # Test data
 //
 // testdata/logistic_reference.json is written by testdata/make_reference.py and
-// testdata/ridge_reference.json by testdata/make_ridge_reference.py (scikit-learn; their
+// testdata/ridge_reference.json by testdata/make_ridge_reference.py, testdata/knn_reference.json by
+// testdata/make_knn_reference.py (scikit-learn; their
 // docstrings say how to rerun them). The FuzzDecode seed corpus in testdata/fuzz/FuzzDecode is
 // rewritten from freshly trained models by
 //

@@ -36,7 +36,7 @@ var algorithmTasks = map[string][]Task{
 	algID3:        {Binary, Multiclass},
 	algForest:     {Binary, Multiclass},
 	algNaiveBayes: {Binary, Multiclass},
-	algKNN:        {Binary, Multiclass},
+	algKNN:        {Binary, Multiclass, Regression},
 	algXGBoost:    {Binary, Multiclass},
 	algLinear:     {Regression},
 }
