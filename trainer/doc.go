@@ -125,7 +125,15 @@
 //
 // Every classification model gives classes; binary models (two schema classes) also give
 // positive = P(class 1) or a score that ranks like it; models of three or more classes give nil
-// scores.
+// scores. Every classification model is also a Prober: PredictProba gives one probability per
+// schema class, in Schema.Classes order, each row summing to 1 (0 for a class without training
+// rows). For a binary model column 1 is Predict's score bit for bit and column 0 is 1 minus it.
+// Predict's class is always a most probable one; a tie goes to the lowest class id, except for
+// knn, where it goes to the class of the nearest neighbour among the tied. The probabilities are:
+// logistic, the model's (sigmoid, or softmax of the logits); naive_bayes, the posterior (softmax
+// of golearn's log scores); id3, the class shares of the training rows at the node the row ends
+// at; forest, the shares of the trees' votes; knn, the shares of the k neighbours; xgboost,
+// XGBoost's (see xgboost.go).
 //
 // # Reproducibility and golearn
 //

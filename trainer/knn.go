@@ -156,21 +156,14 @@ func (m *knnModel) Predict(x [][]float64) ([]int, []float64, error) {
 // Predict's score). Predict's class has the largest share; among tied shares it is the class of
 // the nearest neighbour, which need not be the lowest class id.
 func (m *knnModel) PredictProba(x [][]float64) ([][]float64, error) {
-	if m.schema.task() == Regression {
-		return nil, taskErrorf("%s model of task %s predicts values, not class probabilities: call PredictValues", algKNN, Regression)
-	}
-	if err := m.schema.checkRows(x); err != nil {
+	out, err := m.probabilities(x)
+	if err != nil {
 		return nil, err
 	}
-	out := make([][]float64, len(x))
 	votes := make([]int, len(m.schema.Classes))
 	m.neighbours(x, func(i int, near []int) {
 		m.vote(near, votes)
-		p := make([]float64, len(votes))
-		for c, v := range votes {
-			p[c] = float64(v) / float64(m.k)
-		}
-		out[i] = p
+		setShares(out[i], votes, m.k)
 	})
 	return out, nil
 }

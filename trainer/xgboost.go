@@ -344,12 +344,74 @@ func (m *xgboostModel) width() int {
 // Predict returns the most probable class (ties go to the lowest class id) and, for a binary
 // schema, P(class 1) as XGBoost computes it in float32.
 func (m *xgboostModel) Predict(x [][]float64) ([]int, []float64, error) {
+	if m.schema.task() == Regression {
+		return nil, nil, taskErrorf("%s model of task %s predicts values, not classes: call PredictValues", algXGBoost, Regression)
+	}
 	classes, positive, err := m.predictions(x)
 	if err != nil {
 		return nil, nil, err
 	}
+	err = m.outputs(x, func(k int, out []float32) {
+		if len(out) == 1 {
+			p1 := out[0]
+			classes[k] = m.present[0]
+			if p1 > 0.5 {
+				classes[k] = m.present[1]
+			}
+			if positive != nil {
+				positive[k] = float64(p1)
+			}
+			return
+		}
+		best := 0
+		for c, p := range out {
+			if p > out[best] {
+				best = c
+			}
+		}
+		classes[k] = m.present[best]
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	return classes, positive, nil
+}
+
+// PredictProba returns P(class | row) for every class of the schema: for two trained classes
+// Predict's score for the second (bit for bit) and 1 minus it for the first; for more, XGBoost's
+// float32 probabilities widened to float64 and divided by their sum (XGBoost's own sum is 1 only to
+// float32 rounding, about 1e-7). A class without training rows gets 0. Predict's class is the most
+// probable one (ties go to the lowest class id).
+func (m *xgboostModel) PredictProba(x [][]float64) ([][]float64, error) {
+	proba, err := m.probabilities(x)
+	if err != nil {
+		return nil, err
+	}
+	err = m.outputs(x, func(k int, out []float32) {
+		p := proba[k]
+		if len(out) == 1 {
+			setBinary(p, m.present[0], m.present[1], float64(out[0]))
+			return
+		}
+		var sum float64
+		for _, v := range out {
+			sum += float64(v)
+		}
+		for c, v := range out {
+			p[m.present[c]] = float64(v) / sum
+		}
+	})
+	if err != nil {
+		return nil, err
+	}
+	return proba, nil
+}
+
+// outputs runs the booster on the rows of x (already checked), a chunk at a time, and calls f with
+// the index and the outputs of each row: width() float32s, which f must not keep.
+func (m *xgboostModel) outputs(x [][]float64, f func(k int, out []float32)) error {
 	if len(x) == 0 {
-		return classes, positive, nil
+		return nil
 	}
 	w := m.width()
 	chunk := min(len(x), xgboostPredictChunk)
@@ -362,31 +424,13 @@ func (m *xgboostModel) Predict(x [][]float64) ([]int, []float64, error) {
 		}
 		out, err := m.booster.predict(mat, len(rows), w)
 		if err != nil {
-			return nil, nil, err
+			return err
 		}
 		for i := range rows {
-			k := start + i
-			if w == 1 {
-				p1 := out[i]
-				classes[k] = m.present[0]
-				if p1 > 0.5 {
-					classes[k] = m.present[1]
-				}
-				if positive != nil {
-					positive[k] = float64(p1)
-				}
-				continue
-			}
-			best := 0
-			for c, p := range out[i*w : (i+1)*w] {
-				if p > out[i*w+best] {
-					best = c
-				}
-			}
-			classes[k] = m.present[best]
+			f(start+i, out[i*w:(i+1)*w])
 		}
 	}
-	return classes, positive, nil
+	return nil
 }
 
 // predictConfig asks XGBoosterPredictFromDense for transformed predictions (probabilities) of all

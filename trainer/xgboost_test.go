@@ -552,7 +552,7 @@ func TestXGBoostMatchesPythonXGBoost(t *testing.T) {
 			train := &Data{Schema: c.Schema, X: c.TrainX, Y: c.TrainY}
 			holdout := &Data{Schema: c.Schema, X: c.HoldoutX, Y: c.HoldoutY}
 			m := mustTrain(t, "xgboost", train, rc.Params)
-			proba := m.(*xgboostModel).probabilities(t, holdout.X)
+			proba := m.(*xgboostModel).boosterOutputs(t, holdout.X)
 			worst, mismatched := 0.0, 0
 			for r := range proba {
 				for k := range proba[r] {
@@ -575,24 +575,18 @@ func TestXGBoostMatchesPythonXGBoost(t *testing.T) {
 	}
 }
 
-// probabilities returns what the booster predicts for each row: [P(class 1)] for a binary
-// model, one probability per trained class otherwise.
-func (m *xgboostModel) probabilities(t *testing.T, x [][]float64) [][]float64 {
+// boosterOutputs returns what the booster predicts for each row, as float64: [P(class 1)] for a
+// binary model, one probability per trained class otherwise, the value for regression.
+func (m *xgboostModel) boosterOutputs(t *testing.T, x [][]float64) [][]float64 {
 	t.Helper()
-	mat := newXGBoostMatrix(len(x), m.enc.cols)
-	defer mat.free()
-	for i, row := range x {
-		m.enc.fill(m.schema, row, mat.row(i))
-	}
-	out, err := m.booster.predict(mat, len(x), m.width())
+	p := make([][]float64, len(x))
+	err := m.outputs(x, func(k int, out []float32) {
+		for _, v := range out {
+			p[k] = append(p[k], float64(v))
+		}
+	})
 	if err != nil {
 		t.Fatal(err)
-	}
-	p := make([][]float64, len(x))
-	for i := range p {
-		for _, v := range out[i*m.width() : (i+1)*m.width()] {
-			p[i] = append(p[i], float64(v))
-		}
 	}
 	return p
 }
