@@ -35,7 +35,7 @@
 //	linear        -       -           yes
 //	logistic      yes     yes         -
 //	naive_bayes   yes     yes         -
-//	xgboost       yes     yes         -
+//	xgboost       yes     yes         yes
 //
 // A regression model is a Model (so every caller of Model works unchanged) and a Regressor: its
 // PredictValues gives one number per row, while its Predict returns an error matching
@@ -123,6 +123,12 @@
 //	max_rows   5000   stored training rows (a seeded sample), 1..1000000
 //	seed       1      seeds the sample
 //
+// "xgboost" (only in a build with the xgboost tag; xgboost.go says how it works): gradient-boosted
+// trees by libxgboost's C API, binary:logistic for two classes, multi:softprob for more and
+// reg:squarederror for task regression, each starting from the training rows' base rate (the
+// class-1 share, or the mean target). Tests hold its probabilities and values to Python's xgboost
+// of the same version on the same rows and parameters within 1e-6 (measured: bit for bit).
+//
 // Every classification model gives classes; binary models (two schema classes) also give
 // positive = P(class 1) or a score that ranks like it; models of three or more classes give nil
 // scores. Every classification model is also a Prober: PredictProba gives one probability per
@@ -168,13 +174,18 @@
 // the original, scores included. Any change to the header or a payload that a build would misread
 // bumps FormatVersion. The schema's "task" did not: every artifact written before it reads with
 // the default task, and a build older than it refuses an artifact naming a task (an unknown
-// header field) rather than misreading it.
+// header field) rather than misreading it. Nor did new tasks of an algorithm (knn and xgboost
+// regression, whose payloads hold targets or no trained classes): Decode checks the header's
+// algorithm and task against the task table first, so a build whose table lacks the pair refuses
+// the artifact with ErrCorruptArtifact instead of reading its payload.
 //
 // # Test data
 //
 // testdata/logistic_reference.json is written by testdata/make_reference.py and
 // testdata/ridge_reference.json by testdata/make_ridge_reference.py, testdata/knn_reference.json by
-// testdata/make_knn_reference.py (scikit-learn; their
+// testdata/make_knn_reference.py, testdata/xgboost_reference.json (with xgboost_dataset.json.gz)
+// by testdata/xgboost_reference.py and testdata/xgboost_regression_reference.json by
+// testdata/xgboost_regression_reference.py (scikit-learn, Python's xgboost; their
 // docstrings say how to rerun them). The FuzzDecode seed corpus in testdata/fuzz/FuzzDecode is
 // rewritten from freshly trained models by
 //

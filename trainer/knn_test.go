@@ -67,22 +67,36 @@ func TestKNNRegressionMatchesScikitLearn(t *testing.T) {
 }
 
 func TestAKNNRegressionModelPredictsValuesAndReloadsExactly(t *testing.T) {
+	checkRegressionModel(t, "knn", Params{"k": 7, "max_rows": 400}, 0.3)
+}
+
+func TestAKNNClassifierRefusesPredictValues(t *testing.T) {
+	checkClassifierRefusesPredictValues(t, "knn")
+}
+
+// checkRegressionModel trains alg with p on synthetic regression data and checks that the model
+// is a Regressor of task regression whose holdout R² is at least minR2; that Predict and
+// PredictProba refuse with ErrUnsupportedTask; that the reloaded model predicts the same values
+// bit for bit and re-encodes to the same bytes; that training again gives the same artifact; and
+// that every cut of the artifact is refused as corrupt.
+func checkRegressionModel(t *testing.T, alg string, p Params, minR2 float64) {
+	t.Helper()
 	train, holdout := syntheticRegression(600, 31), syntheticRegression(200, 32)
-	m := mustTrain(t, "knn", train, Params{"k": 7, "max_rows": 400})
+	m := mustTrain(t, alg, train, p)
 	if m.Schema().Task != Regression {
 		t.Errorf("Schema().Task = %q, want %q", m.Schema().Task, Regression)
 	}
 	r, ok := m.(Regressor)
 	if !ok {
-		t.Fatal("a knn model is not a Regressor")
+		t.Fatalf("a %s model is not a Regressor", alg)
 	}
 	rows := append(slices.Clone(holdout.X), unknownCategoryRows(holdout)...)
 	v1, err := r.PredictValues(rows)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r2 := rSquared(holdout.Target, v1); r2 < 0.3 { // better than predicting the mean
-		t.Errorf("holdout R² %.3f, want at least 0.3", r2)
+	if r2 := rSquared(holdout.Target, v1); r2 < minR2 { // 0: as good as predicting the mean
+		t.Errorf("holdout R² %.3f, want at least %g", r2, minR2)
 	}
 	if _, _, err := m.Predict(holdout.X); !errors.Is(err, ErrUnsupportedTask) || !strings.Contains(err.Error(), "call PredictValues") {
 		t.Errorf("Predict of a regression model = %v, want ErrUnsupportedTask saying to call PredictValues", err)
@@ -108,6 +122,9 @@ func TestAKNNRegressionModelPredictsValuesAndReloadsExactly(t *testing.T) {
 	if b2, err := re.MarshalBinary(); err != nil || !slices.Equal(b, b2) {
 		t.Errorf("re-encoding the reloaded model gives other bytes (err %v)", err)
 	}
+	if again, err := mustTrain(t, alg, train, p).MarshalBinary(); err != nil || !slices.Equal(b, again) {
+		t.Errorf("training twice on the same data gave different artifacts (err %v)", err)
+	}
 	for cut := 0; cut < len(b); cut += 97 {
 		if _, err := Decode(b[:cut]); !errors.Is(err, ErrCorruptArtifact) {
 			t.Fatalf("Decode of %d of %d bytes = %v, want ErrCorruptArtifact", cut, len(b), err)
@@ -115,8 +132,11 @@ func TestAKNNRegressionModelPredictsValuesAndReloadsExactly(t *testing.T) {
 	}
 }
 
-func TestAKNNClassifierRefusesPredictValues(t *testing.T) {
-	m := mustTrain(t, "knn", synthetic(200, 33, 3), nil)
+// checkClassifierRefusesPredictValues checks that a classifier of alg, which also does regression,
+// refuses PredictValues with ErrUnsupportedTask.
+func checkClassifierRefusesPredictValues(t *testing.T, alg string) {
+	t.Helper()
+	m := mustTrain(t, alg, synthetic(200, 33, 3), nil)
 	if _, err := m.(Regressor).PredictValues(synthetic(5, 34, 3).X); !errors.Is(err, ErrUnsupportedTask) || !strings.Contains(err.Error(), "call Predict") {
 		t.Errorf("PredictValues of a classifier = %v, want ErrUnsupportedTask saying to call Predict", err)
 	}

@@ -37,7 +37,7 @@ var algorithmTasks = map[string][]Task{
 	algForest:     {Binary, Multiclass},
 	algNaiveBayes: {Binary, Multiclass},
 	algKNN:        {Binary, Multiclass, Regression},
-	algXGBoost:    {Binary, Multiclass},
+	algXGBoost:    {Binary, Multiclass, Regression},
 	algLinear:     {Regression},
 }
 

@@ -562,9 +562,28 @@ func TestXGBoostMatchesPythonXGBoost(t *testing.T) {
 					}
 				}
 			}
+			// PredictProba: the same probabilities per schema class (binary: 1 - P(class 1) for
+			// class 0), renormalised for more than two classes.
+			full, err := m.(Prober).PredictProba(holdout.X)
+			if err != nil {
+				t.Fatal(err)
+			}
+			present, worstFull := m.(*xgboostModel).present, 0.0
+			for r, p := range full {
+				want := rc.Proba[r]
+				if len(present) == 2 {
+					want = []float64{1 - want[0], want[0]}
+				}
+				for k, c := range present {
+					worstFull = math.Max(worstFull, math.Abs(p[c]-want[k]))
+				}
+			}
+			if worstFull > 1e-6 {
+				t.Errorf("PredictProba differs from Python xgboost %s by up to %.3g", ref.XGBoostVersion, worstFull)
+			}
 			acc := accuracy(t, m, holdout)
-			t.Logf("%s: largest probability difference %.3g (%d values not bit-identical); holdout accuracy %.4f (Python xgboost %s %.4f, scikit-learn %s HistGradientBoosting %.4f)",
-				c.Name, worst, mismatched, acc, ref.XGBoostVersion, rc.Accuracy, ref.SklearnVersion, rc.HGBAccuracy)
+			t.Logf("%s: largest probability difference %.3g (%d values not bit-identical; PredictProba %.3g); holdout accuracy %.4f (Python xgboost %s %.4f, scikit-learn %s HistGradientBoosting %.4f)",
+				c.Name, worst, mismatched, worstFull, acc, ref.XGBoostVersion, rc.Accuracy, ref.SklearnVersion, rc.HGBAccuracy)
 			if worst > 1e-6 {
 				t.Errorf("probabilities differ from Python xgboost %s by up to %.3g", ref.XGBoostVersion, worst)
 			}
