@@ -26,16 +26,26 @@ func smallArtifacts(t testing.TB) map[string][]byte {
 		"id3":    {"bins": 4},
 	}
 	out := make(map[string][]byte)
+	// One artifact per algorithm and task: a classifier's under its name, a regression model's under
+	// its name too when the algorithm only does regression, else under name-regression.
 	for _, alg := range Algorithms() {
-		d := d
-		if Supports(alg, Regression) == nil {
-			d = syntheticRegression(60, 10)
+		for _, task := range []Task{Binary, Regression} {
+			if Supports(alg, task) != nil {
+				continue
+			}
+			d, name := d, alg
+			if task == Regression {
+				d = syntheticRegression(60, 10)
+				if Supports(alg, Binary) == nil {
+					name += "-regression"
+				}
+			}
+			b, err := mustTrain(t, alg, d, small[alg]).MarshalBinary()
+			if err != nil {
+				t.Fatal(err)
+			}
+			out[name] = b
 		}
-		b, err := mustTrain(t, alg, d, small[alg]).MarshalBinary()
-		if err != nil {
-			t.Fatal(err)
-		}
-		out[alg] = b
 	}
 	return out
 }
@@ -121,7 +131,7 @@ func TestDecodeRejectsBadArtifactsWithAClearError(t *testing.T) {
 		{"a task the algorithm does not support", withHeader(func(h map[string]any) {
 			s := h["schema"].(map[string]any)
 			s["classes"], s["task"] = []string{}, "regression"
-		}), "artifact: header schema: algorithm forest does not support task regression; use one of: linear", nil},
+		}), "artifact: header schema: algorithm forest does not support task regression; use one of: " + strings.Join(AlgorithmsFor(Regression), ", "), nil},
 		{"a schema of another width", withHeader(func(h map[string]any) {
 			s := h["schema"].(map[string]any)
 			s["features"] = s["features"].([]any)[:4]
@@ -180,8 +190,8 @@ func FuzzDecode(f *testing.F) {
 				rows[1][j] = 1e300
 			}
 		}
-		if r, ok := m.(Regressor); ok {
-			if _, err := r.PredictValues(rows); err != nil {
+		if s.Task == Regression {
+			if _, err := m.(Regressor).PredictValues(rows); err != nil {
 				t.Fatalf("decoded %s model cannot predict: %v", m.Algorithm(), err)
 			}
 		} else if _, _, err := m.Predict(rows); err != nil {

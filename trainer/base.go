@@ -3,6 +3,8 @@ package trainer
 import (
 	"context"
 	"fmt"
+	"math"
+	"slices"
 )
 
 // What every algorithm's trainer and model have in common, written once: each embeds
@@ -79,4 +81,52 @@ func (m *modelInfo) predictions(x [][]float64) (classes []int, positive []float6
 // artifact frames a model's payload with its header (encodeArtifact).
 func (m *modelInfo) artifact(payload []byte) ([]byte, error) {
 	return encodeArtifact(m.algorithm, m.params, m.schema, payload)
+}
+
+// probabilities checks the rows of x and makes what PredictProba returns for them: a row of one
+// probability per schema class (zeros) for each row, for the model to fill. A model of task
+// regression refuses.
+func (m *modelInfo) probabilities(x [][]float64) ([][]float64, error) {
+	if m.schema.task() == Regression {
+		return nil, taskErrorf("%s model of task %s predicts values, not class probabilities: call PredictValues", m.algorithm, Regression)
+	}
+	if err := m.schema.checkRows(x); err != nil {
+		return nil, err
+	}
+	out := make([][]float64, len(x))
+	for i := range x {
+		out[i] = make([]float64, len(m.schema.Classes))
+	}
+	return out, nil
+}
+
+// setBinary sets the probabilities of a model that scores P(c1) for two classes c0 and c1:
+// exactly p1 for c1, so that it is Predict's score bit for bit, and 1 - p1 for c0.
+func setBinary(p []float64, c0, c1 int, p1 float64) {
+	p[c1] = p1
+	p[c0] = 1 - p1
+}
+
+// setShares sets p[c] = counts[c] / total for every class.
+func setShares(p []float64, counts []int, total int) {
+	for c, n := range counts {
+		p[c] = float64(n) / float64(total)
+	}
+}
+
+// setSoftmax sets p[class[k]] to the softmax of the scores z (class nil: p[k]); a score of -Inf
+// gives 0.
+func setSoftmax(p, z []float64, class []int) {
+	mx := slices.Max(z)
+	var sum float64
+	for _, v := range z {
+		sum += math.Exp(v - mx)
+	}
+	for k, v := range z {
+		c := k
+		if class != nil {
+			c = class[k]
+		}
+		p[c] = math.Exp(v-mx) / sum
+	}
 }

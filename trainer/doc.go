@@ -31,11 +31,11 @@
 //	algorithm     binary  multiclass  regression
 //	forest        yes     yes         -
 //	id3           yes     yes         -
-//	knn           yes     yes         -
+//	knn           yes     yes         yes
 //	linear        -       -           yes
 //	logistic      yes     yes         -
 //	naive_bayes   yes     yes         -
-//	xgboost       yes     yes         -
+//	xgboost       yes     yes         yes
 //
 // A regression model is a Model (so every caller of Model works unchanged) and a Regressor: its
 // PredictValues gives one number per row, while its Predict returns an error matching
@@ -110,17 +110,36 @@
 // "knn": k nearest neighbours by Euclidean distance on standardised, one-hot encoded rows,
 // implemented in the package (golearn's KNNClassifier needs cgo, uses float32 distances, breaks
 // vote ties in map order, prints progress to stdout and gives no scores). The model stores at
-// most max_rows training rows, so prediction costs O(max_rows × columns) per row. The class has
-// the most neighbours (a tie goes to the class of the nearest neighbour among the tied); the
-// score is the share of neighbours in class 1.
+// most max_rows training rows, so prediction costs O(max_rows × columns) per row. The neighbours
+// of a row are the k stored rows nearest to it; among stored rows at the same distance the one
+// stored first is nearer. The class has the most neighbours (a tie goes to the class of the
+// nearest neighbour among the tied); the score is the share of neighbours in class 1 and
+// PredictProba gives each class its share. For task regression the prediction is the mean target
+// of the same k neighbours, which is scikit-learn's KNeighborsRegressor(k, weights="uniform")
+// after StandardScaler and OneHotEncoder(handle_unknown="ignore"); a test holds it to
+// scikit-learn's within 1e-9.
 //
 //	k          5      neighbours, 1..1000, at most the stored rows
 //	max_rows   5000   stored training rows (a seeded sample), 1..1000000
 //	seed       1      seeds the sample
 //
+// "xgboost" (only in a build with the xgboost tag; xgboost.go says how it works): gradient-boosted
+// trees by libxgboost's C API, binary:logistic for two classes, multi:softprob for more and
+// reg:squarederror for task regression, each starting from the training rows' base rate (the
+// class-1 share, or the mean target). Tests hold its probabilities and values to Python's xgboost
+// of the same version on the same rows and parameters within 1e-6 (measured: bit for bit).
+//
 // Every classification model gives classes; binary models (two schema classes) also give
 // positive = P(class 1) or a score that ranks like it; models of three or more classes give nil
-// scores.
+// scores. Every classification model is also a Prober: PredictProba gives one probability per
+// schema class, in Schema.Classes order, each row summing to 1 (0 for a class without training
+// rows). For a binary model column 1 is Predict's score bit for bit and column 0 is 1 minus it.
+// Predict's class is always a most probable one; a tie goes to the lowest class id, except for
+// knn, where it goes to the class of the nearest neighbour among the tied. The probabilities are:
+// logistic, the model's (sigmoid, or softmax of the logits); naive_bayes, the posterior (softmax
+// of golearn's log scores); id3, the class shares of the training rows at the node the row ends
+// at; forest, the shares of the trees' votes; knn, the shares of the k neighbours; xgboost,
+// XGBoost's (see xgboost.go).
 //
 // # Reproducibility and golearn
 //
@@ -155,12 +174,18 @@
 // the original, scores included. Any change to the header or a payload that a build would misread
 // bumps FormatVersion. The schema's "task" did not: every artifact written before it reads with
 // the default task, and a build older than it refuses an artifact naming a task (an unknown
-// header field) rather than misreading it.
+// header field) rather than misreading it. Nor did new tasks of an algorithm (knn and xgboost
+// regression, whose payloads hold targets or no trained classes): Decode checks the header's
+// algorithm and task against the task table first, so a build whose table lacks the pair refuses
+// the artifact with ErrCorruptArtifact instead of reading its payload.
 //
 // # Test data
 //
 // testdata/logistic_reference.json is written by testdata/make_reference.py and
-// testdata/ridge_reference.json by testdata/make_ridge_reference.py (scikit-learn; their
+// testdata/ridge_reference.json by testdata/make_ridge_reference.py, testdata/knn_reference.json by
+// testdata/make_knn_reference.py, testdata/xgboost_reference.json (with xgboost_dataset.json.gz)
+// by testdata/xgboost_reference.py and testdata/xgboost_regression_reference.json by
+// testdata/xgboost_regression_reference.py (scikit-learn, Python's xgboost; their
 // docstrings say how to rerun them). The FuzzDecode seed corpus in testdata/fuzz/FuzzDecode is
 // rewritten from freshly trained models by
 //

@@ -175,6 +175,38 @@ func (m *treeModel) Predict(x [][]float64) ([]int, []float64, error) {
 	return classes, positive, nil
 }
 
+// PredictProba: a single tree gives each class its share of the training rows at the node a row
+// ends at, a forest each class its share of the trees' votes; column 1 of a binary model is
+// Predict's score. Predict's class has the largest share (ties go to the lowest class id).
+func (m *treeModel) PredictProba(x [][]float64) ([][]float64, error) {
+	out, err := m.probabilities(x)
+	if err != nil {
+		return nil, err
+	}
+	slots := make([]int, len(m.schema.Features))
+	votes := make([]int, len(m.schema.Classes))
+	for i, row := range x {
+		for j, v := range row {
+			slots[j] = m.binner.slot(j, v)
+		}
+		if len(m.trees) == 1 {
+			n := m.trees[0].walk(slots)
+			total := 0
+			for _, c := range n.counts {
+				total += c
+			}
+			setShares(out[i], n.counts, total)
+			continue
+		}
+		clear(votes)
+		for t := range m.trees {
+			votes[m.trees[t].walk(slots).class]++
+		}
+		setShares(out[i], votes, len(m.trees))
+	}
+	return out, nil
+}
+
 func (m *treeModel) MarshalBinary() ([]byte, error) {
 	var e encoder
 	m.binner.encode(&e, m.schema)

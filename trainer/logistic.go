@@ -406,14 +406,7 @@ func (m *logisticModel) Predict(x [][]float64) ([]int, []float64, error) {
 	enc := make([]float64, m.std.cols)
 	z := make([]float64, len(m.coef))
 	for i, row := range x {
-		m.std.transform(m.schema, row, enc)
-		for k, c := range m.coef {
-			s := c[len(enc)]
-			for j, v := range enc {
-				s += c[j] * v
-			}
-			z[k] = s
-		}
+		m.logits(row, enc, z)
 		if len(m.coef) == 1 {
 			p1 := sigmoid(z[0])
 			if z[0] > 0 {
@@ -431,11 +424,9 @@ func (m *logisticModel) Predict(x [][]float64) ([]int, []float64, error) {
 	return classes, positive, nil
 }
 
-// probabilities returns P(class k | row) for every class of the schema; used by tests.
-func (m *logisticModel) probabilities(row []float64) []float64 {
-	enc := make([]float64, m.std.cols)
+// logits sets z to the logits of row, using enc (len std.cols) for its encoding.
+func (m *logisticModel) logits(row, enc, z []float64) {
 	m.std.transform(m.schema, row, enc)
-	z := make([]float64, len(m.coef))
 	for k, c := range m.coef {
 		s := c[len(enc)]
 		for j, v := range enc {
@@ -443,21 +434,29 @@ func (m *logisticModel) probabilities(row []float64) []float64 {
 		}
 		z[k] = s
 	}
-	out := make([]float64, len(m.schema.Classes))
-	if len(z) == 1 {
-		out[m.present[1]] = sigmoid(z[0])
-		out[m.present[0]] = sigmoid(-z[0])
-		return out
+}
+
+// PredictProba returns P(class | row) for every class of the schema: for two trained classes
+// sigmoid of the logit for the second (Predict's score, bit for bit) and 1 minus it for the first,
+// for more the softmax of the logits; 0 for a class without training rows. Predict's class is the
+// most probable one (ties go to the lowest class id).
+func (m *logisticModel) PredictProba(x [][]float64) ([][]float64, error) {
+	out, err := m.probabilities(x)
+	if err != nil {
+		return nil, err
 	}
-	mx := slices.Max(z)
-	var sum float64
-	for _, v := range z {
-		sum += math.Exp(v - mx)
+	enc := make([]float64, m.std.cols)
+	z := make([]float64, len(m.coef))
+	for i, row := range x {
+		m.logits(row, enc, z)
+		p := out[i]
+		if len(z) == 1 {
+			setBinary(p, m.present[0], m.present[1], sigmoid(z[0]))
+			continue
+		}
+		setSoftmax(p, z, m.present)
 	}
-	for k, v := range z {
-		out[m.present[k]] = math.Exp(v-mx) / sum
-	}
-	return out
+	return out, nil
 }
 
 func (m *logisticModel) MarshalBinary() ([]byte, error) {

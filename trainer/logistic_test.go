@@ -94,8 +94,11 @@ func matchScikitLearn(t *testing.T) {
 				t.Errorf("coefficients differ from scikit-learn %s by up to %.3g (tolerance %g)", ref.SklearnVersion, worst, tol)
 			}
 			worst = 0
-			for i, row := range c.Rows {
-				got := m.probabilities(row)
+			proba, err := m.PredictProba(c.Rows)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i, got := range proba {
 				for k, want := range c.Proba[i] {
 					worst = math.Max(worst, math.Abs(got[k]-want))
 				}

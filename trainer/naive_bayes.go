@@ -299,6 +299,30 @@ func (m *naiveBayesModel) Predict(x [][]float64) ([]int, []float64, error) {
 	return classes, positive, nil
 }
 
+// PredictProba returns the posterior of every class: for a binary schema Predict's score for
+// class 1 and 1 minus it for class 0, otherwise the softmax of the classes' scores (0 for a class
+// without training rows). Predict's class has the highest score, hence the highest posterior; ties
+// go to the lowest class id.
+func (m *naiveBayesModel) PredictProba(x [][]float64) ([][]float64, error) {
+	out, err := m.probabilities(x)
+	if err != nil {
+		return nil, err
+	}
+	cols := make([]bool, m.bin.cols+1)
+	scores := make([]float64, len(m.schema.Classes))
+	for i, row := range x {
+		naiveBayesRow(m.schema, m.bin, row, cols)
+		m.scores(cols, scores)
+		p := out[i]
+		if len(p) == 2 {
+			setBinary(p, 0, 1, sigmoid(scores[1]-scores[0]))
+			continue
+		}
+		setSoftmax(p, scores, nil)
+	}
+	return out, nil
+}
+
 func (m *naiveBayesModel) MarshalBinary() ([]byte, error) {
 	var e encoder
 	for j, f := range m.schema.Features {

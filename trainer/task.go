@@ -36,8 +36,8 @@ var algorithmTasks = map[string][]Task{
 	algID3:        {Binary, Multiclass},
 	algForest:     {Binary, Multiclass},
 	algNaiveBayes: {Binary, Multiclass},
-	algKNN:        {Binary, Multiclass},
-	algXGBoost:    {Binary, Multiclass},
+	algKNN:        {Binary, Multiclass, Regression},
+	algXGBoost:    {Binary, Multiclass, Regression},
 	algLinear:     {Regression},
 }
 

@@ -41,7 +41,7 @@ func TestSupportsNamesTheAlgorithmAndTheTask(t *testing.T) {
 		{"logistic trains binary models", "logistic", Binary, "", nil},
 		{"knn trains multiclass models", "knn", Multiclass, "", nil},
 		{"linear trains regression models", "linear", Regression, "", nil},
-		{"naive_bayes does not do regression", "naive_bayes", Regression, "algorithm naive_bayes does not support task regression; use one of: linear", ErrUnsupportedTask},
+		{"naive_bayes does not do regression", "naive_bayes", Regression, "algorithm naive_bayes does not support task regression; use one of: " + strings.Join(AlgorithmsFor(Regression), ", "), ErrUnsupportedTask},
 		{"linear does not classify", "linear", Multiclass, "algorithm linear does not support task multiclass; use one of: " + strings.Join(classifiers(), ", "), ErrUnsupportedTask},
 		{"an unknown task", "logistic", "ranking", `unknown task "ranking" (known: binary, multiclass, regression)`, ErrUnsupportedTask},
 		{"an unknown algorithm", "svm", Binary, `unknown algorithm "svm"`, ErrUnknownAlgorithm},

@@ -101,6 +101,19 @@ type Regressor interface {
 	PredictValues(x [][]float64) ([]float64, error)
 }
 
+// Prober is a classification Model that also gives the probability of every class. Every
+// classifier of the package implements it; a caller asserts it (a model of another build may
+// not). Predict is unchanged: its class is the most probable one (each algorithm's documentation
+// states how it breaks ties) and, for a binary model, its score is column 1 of PredictProba, bit
+// for bit.
+type Prober interface {
+	Model
+	// PredictProba returns, for each row of x, one probability per class in Schema.Classes order
+	// (a class the model never saw in training gets 0), summing to 1, with the row checks of
+	// Predict. A model of task regression returns an error matching ErrUnsupportedTask.
+	PredictProba(x [][]float64) ([][]float64, error)
+}
+
 // Errors that callers branch on, matched with errors.Is.
 var (
 	// ErrUnknownAlgorithm is returned by Lookup and Decode for an algorithm name this build does not know.

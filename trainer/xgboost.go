@@ -37,7 +37,11 @@ import (
 // checking ctx between rounds. Two trained classes use binary:logistic (score = P(class 1),
 // starting from base_score = the class-1 share of the rows, as scikit-learn's
 // HistGradientBoostingClassifier and XGBoost ≥ 2.0 do; 1.7 would start from 0.5), three or more
-// multi:softprob (class = the most probable one, lowest class id on ties; no scores).
+// multi:softprob (class = the most probable one, lowest class id on ties; no scores). Task
+// regression uses reg:squarederror on the targets as float32, starting from base_score = the mean
+// target (as scikit-learn's HistGradientBoostingRegressor and XGBoost ≥ 2.0 do; 1.7 would start
+// from 0.5); PredictValues gives XGBoost's float32 prediction, and the payload's trained classes
+// are none.
 //
 // Defaults follow scikit-learn's HistGradientBoostingClassifier where XGBoost has the same knob
 // (100 rounds, learning rate 0.1 instead of XGBoost's 0.3, 256 bins ~ its 255) and XGBoost's own
@@ -137,8 +141,16 @@ func (t xgboostTrainer) Train(ctx context.Context, d *Data, p Params) (model Mod
 		}
 	}()
 	y := make([]float32, rows)
-	for i, c := range d.Y {
-		y[i] = index[c]
+	var targetMean float64
+	if s.task() == Regression {
+		for i, v := range d.Target {
+			y[i] = clampFloat32(v)
+			targetMean += v / float64(rows)
+		}
+	} else {
+		for i, c := range d.Y {
+			y[i] = index[c]
+		}
 	}
 	field := C.CString("label")
 	defer C.free(unsafe.Pointer(field))
@@ -158,7 +170,9 @@ func (t xgboostTrainer) Train(ctx context.Context, d *Data, p Params) (model Mod
 		}
 	}()
 	settings := xgboostSettings(eff)
-	if len(present) == 2 {
+	if s.task() == Regression {
+		settings = append(settings, [2]string{"objective", "reg:squarederror"}, [2]string{"base_score", strconv.FormatFloat(targetMean, 'g', -1, 64)})
+	} else if len(present) == 2 {
 		share := float64(counts[present[1]]) / float64(rows)
 		settings = append(settings, [2]string{"objective", "binary:logistic"}, [2]string{"base_score", strconv.FormatFloat(share, 'g', -1, 64)})
 	} else {
@@ -333,9 +347,10 @@ func newXGBoostModel(s Schema, p Params, present []int, raw []byte) (*xgboostMod
 	return m, nil
 }
 
-// width is the number of outputs per row: P(second trained class), or one per trained class.
+// width is the number of outputs per row: the value (regression), P(second trained class), or one
+// per trained class.
 func (m *xgboostModel) width() int {
-	if len(m.present) == 2 {
+	if len(m.present) <= 2 {
 		return 1
 	}
 	return len(m.present)
@@ -344,12 +359,74 @@ func (m *xgboostModel) width() int {
 // Predict returns the most probable class (ties go to the lowest class id) and, for a binary
 // schema, P(class 1) as XGBoost computes it in float32.
 func (m *xgboostModel) Predict(x [][]float64) ([]int, []float64, error) {
+	if m.schema.task() == Regression {
+		return nil, nil, taskErrorf("%s model of task %s predicts values, not classes: call PredictValues", algXGBoost, Regression)
+	}
 	classes, positive, err := m.predictions(x)
 	if err != nil {
 		return nil, nil, err
 	}
+	err = m.outputs(x, func(k int, out []float32) {
+		if len(out) == 1 {
+			p1 := out[0]
+			classes[k] = m.present[0]
+			if p1 > 0.5 {
+				classes[k] = m.present[1]
+			}
+			if positive != nil {
+				positive[k] = float64(p1)
+			}
+			return
+		}
+		best := 0
+		for c, p := range out {
+			if p > out[best] {
+				best = c
+			}
+		}
+		classes[k] = m.present[best]
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	return classes, positive, nil
+}
+
+// PredictProba returns P(class | row) for every class of the schema: for two trained classes
+// Predict's score for the second (bit for bit) and 1 minus it for the first; for more, XGBoost's
+// float32 probabilities widened to float64 and divided by their sum (XGBoost's own sum is 1 only to
+// float32 rounding, about 1e-7). A class without training rows gets 0. Predict's class is the most
+// probable one (ties go to the lowest class id).
+func (m *xgboostModel) PredictProba(x [][]float64) ([][]float64, error) {
+	proba, err := m.probabilities(x)
+	if err != nil {
+		return nil, err
+	}
+	err = m.outputs(x, func(k int, out []float32) {
+		p := proba[k]
+		if len(out) == 1 {
+			setBinary(p, m.present[0], m.present[1], float64(out[0]))
+			return
+		}
+		var sum float64
+		for _, v := range out {
+			sum += float64(v)
+		}
+		for c, v := range out {
+			p[m.present[c]] = float64(v) / sum
+		}
+	})
+	if err != nil {
+		return nil, err
+	}
+	return proba, nil
+}
+
+// outputs runs the booster on the rows of x (already checked), a chunk at a time, and calls f with
+// the index and the outputs of each row: width() float32s, which f must not keep.
+func (m *xgboostModel) outputs(x [][]float64, f func(k int, out []float32)) error {
 	if len(x) == 0 {
-		return classes, positive, nil
+		return nil
 	}
 	w := m.width()
 	chunk := min(len(x), xgboostPredictChunk)
@@ -362,31 +439,28 @@ func (m *xgboostModel) Predict(x [][]float64) ([]int, []float64, error) {
 		}
 		out, err := m.booster.predict(mat, len(rows), w)
 		if err != nil {
-			return nil, nil, err
+			return err
 		}
 		for i := range rows {
-			k := start + i
-			if w == 1 {
-				p1 := out[i]
-				classes[k] = m.present[0]
-				if p1 > 0.5 {
-					classes[k] = m.present[1]
-				}
-				if positive != nil {
-					positive[k] = float64(p1)
-				}
-				continue
-			}
-			best := 0
-			for c, p := range out[i*w : (i+1)*w] {
-				if p > out[i*w+best] {
-					best = c
-				}
-			}
-			classes[k] = m.present[best]
+			f(start+i, out[i*w:(i+1)*w])
 		}
 	}
-	return classes, positive, nil
+	return nil
+}
+
+// PredictValues (task regression) returns XGBoost's prediction for each row, computed in float32.
+func (m *xgboostModel) PredictValues(x [][]float64) ([]float64, error) {
+	if m.schema.task() != Regression {
+		return nil, taskErrorf("%s model of task %s predicts classes, not values: call Predict", algXGBoost, m.schema.task())
+	}
+	if err := m.schema.checkRows(x); err != nil {
+		return nil, err
+	}
+	values := make([]float64, len(x))
+	if err := m.outputs(x, func(k int, out []float32) { values[k] = float64(out[0]) }); err != nil {
+		return nil, err
+	}
+	return values, nil
 }
 
 // predictConfig asks XGBoosterPredictFromDense for transformed predictions (probabilities) of all
@@ -438,7 +512,9 @@ func decodeXGBoost(h header, payload []byte) (Model, error) {
 	d := &decoder{b: payload}
 	k := len(h.Schema.Classes)
 	n := d.count(1, "classes")
-	if d.err == nil && (n < 2 || n > k) {
+	if d.err == nil && h.Schema.task() == Regression && n != 0 {
+		d.failf("%d trained classes (want none for task %s)", n, Regression)
+	} else if d.err == nil && h.Schema.task() != Regression && (n < 2 || n > k) {
 		d.failf("%d trained classes (want 2 to %d)", n, k)
 	}
 	var present []int

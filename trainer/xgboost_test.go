@@ -552,7 +552,7 @@ func TestXGBoostMatchesPythonXGBoost(t *testing.T) {
 			train := &Data{Schema: c.Schema, X: c.TrainX, Y: c.TrainY}
 			holdout := &Data{Schema: c.Schema, X: c.HoldoutX, Y: c.HoldoutY}
 			m := mustTrain(t, "xgboost", train, rc.Params)
-			proba := m.(*xgboostModel).probabilities(t, holdout.X)
+			proba := m.(*xgboostModel).boosterOutputs(t, holdout.X)
 			worst, mismatched := 0.0, 0
 			for r := range proba {
 				for k := range proba[r] {
@@ -562,9 +562,28 @@ func TestXGBoostMatchesPythonXGBoost(t *testing.T) {
 					}
 				}
 			}
+			// PredictProba: the same probabilities per schema class (binary: 1 - P(class 1) for
+			// class 0), renormalised for more than two classes.
+			full, err := m.(Prober).PredictProba(holdout.X)
+			if err != nil {
+				t.Fatal(err)
+			}
+			present, worstFull := m.(*xgboostModel).present, 0.0
+			for r, p := range full {
+				want := rc.Proba[r]
+				if len(present) == 2 {
+					want = []float64{1 - want[0], want[0]}
+				}
+				for k, c := range present {
+					worstFull = math.Max(worstFull, math.Abs(p[c]-want[k]))
+				}
+			}
+			if worstFull > 1e-6 {
+				t.Errorf("PredictProba differs from Python xgboost %s by up to %.3g", ref.XGBoostVersion, worstFull)
+			}
 			acc := accuracy(t, m, holdout)
-			t.Logf("%s: largest probability difference %.3g (%d values not bit-identical); holdout accuracy %.4f (Python xgboost %s %.4f, scikit-learn %s HistGradientBoosting %.4f)",
-				c.Name, worst, mismatched, acc, ref.XGBoostVersion, rc.Accuracy, ref.SklearnVersion, rc.HGBAccuracy)
+			t.Logf("%s: largest probability difference %.3g (%d values not bit-identical; PredictProba %.3g); holdout accuracy %.4f (Python xgboost %s %.4f, scikit-learn %s HistGradientBoosting %.4f)",
+				c.Name, worst, mismatched, worstFull, acc, ref.XGBoostVersion, rc.Accuracy, ref.SklearnVersion, rc.HGBAccuracy)
 			if worst > 1e-6 {
 				t.Errorf("probabilities differ from Python xgboost %s by up to %.3g", ref.XGBoostVersion, worst)
 			}
@@ -575,24 +594,18 @@ func TestXGBoostMatchesPythonXGBoost(t *testing.T) {
 	}
 }
 
-// probabilities returns what the booster predicts for each row: [P(class 1)] for a binary
-// model, one probability per trained class otherwise.
-func (m *xgboostModel) probabilities(t *testing.T, x [][]float64) [][]float64 {
+// boosterOutputs returns what the booster predicts for each row, as float64: [P(class 1)] for a
+// binary model, one probability per trained class otherwise, the value for regression.
+func (m *xgboostModel) boosterOutputs(t *testing.T, x [][]float64) [][]float64 {
 	t.Helper()
-	mat := newXGBoostMatrix(len(x), m.enc.cols)
-	defer mat.free()
-	for i, row := range x {
-		m.enc.fill(m.schema, row, mat.row(i))
-	}
-	out, err := m.booster.predict(mat, len(x), m.width())
+	p := make([][]float64, len(x))
+	err := m.outputs(x, func(k int, out []float32) {
+		for _, v := range out {
+			p[k] = append(p[k], float64(v))
+		}
+	})
 	if err != nil {
 		t.Fatal(err)
-	}
-	p := make([][]float64, len(x))
-	for i := range p {
-		for _, v := range out[i*m.width() : (i+1)*m.width()] {
-			p[i] = append(p[i], float64(v))
-		}
 	}
 	return p
 }

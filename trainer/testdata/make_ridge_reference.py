@@ -62,7 +62,8 @@ def wide(n, seed):
     return features, x, y
 
 
-def pipeline(features, alpha):
+def encoder(features):
+    """Standardises numeric and one-hot encodes categorical features, each in schema order."""
     steps = []
     for j, f in enumerate(features):
         if f["kind"] == "numeric":
@@ -70,7 +71,11 @@ def pipeline(features, alpha):
         else:
             cats = [list(range(len(f["categories"])))]
             steps.append((f["name"], OneHotEncoder(categories=cats, handle_unknown="ignore", sparse_output=False), [j]))
-    return make_pipeline(ColumnTransformer(steps), Ridge(alpha=alpha, fit_intercept=True))
+    return ColumnTransformer(steps)
+
+
+def pipeline(features, alpha):
+    return make_pipeline(encoder(features), Ridge(alpha=alpha, fit_intercept=True))
 
 
 def main():
