@@ -117,10 +117,13 @@ func (a *Activities) StageRunData(ctx context.Context, in StageInput) (*RunData,
 		writers[d] = dayWriters{train: part(partTrain, &mf.Train[d]), holdout: part(partHoldout, &mf.Holdout[d])}
 	}
 	st, err := a.source(m).Scan(ctx, in.Window, dataset.ScanOptions{DayDone: func(day int) error {
-		if err := writers[day].train.Flush(); err != nil {
+		w := &writers[day]
+		if err := w.train.Flush(); err != nil {
 			return err
 		}
-		return writers[day].holdout.Flush()
+		err := w.holdout.Flush()
+		*w = dayWriters{} // the day is written: its buffers go
+		return err
 	}}, func(day int, b *dataset.Batch) error {
 		w := &writers[day]
 		var n int64
