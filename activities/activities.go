@@ -42,6 +42,9 @@ type Activities struct {
 	Logger   *slog.Logger
 	// Observer, when set, is told about trainings and promotions (metrics).
 	Observer Observer
+	// ChunkRows is the most rows of a chunk of run data (StageRunData);
+	// 0 is dataset.ChunkRows.
+	ChunkRows int
 
 	scoring modelCache
 }
@@ -96,6 +99,8 @@ func classify(err error) error {
 		return nonRetryable(ErrTypeInvalidData, err)
 	case errors.Is(err, registry.ErrCorruptArtifact), errors.Is(err, trainer.ErrCorruptArtifact):
 		return nonRetryable(ErrTypeCorruptArtifact, err)
+	case errors.Is(err, registry.ErrCorruptRunData):
+		return nonRetryable(ErrTypeCorruptRunData, err)
 	case errors.Is(err, trainer.ErrUnknownAlgorithm):
 		return nonRetryable(ErrTypeInvalidSpec, err)
 	}

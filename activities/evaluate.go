@@ -33,6 +33,9 @@ type EvaluateInput struct {
 	Seed uint64 `json:"seed"`
 	// Spec is the model's spec as the run recorded it (LoadSpec).
 	Spec *config.Model `json:"spec,omitempty"`
+	// Data is the run's holdout as StageRunData kept it; nil (runs started
+	// before the window was read once per run) reads the window.
+	Data *RunData `json:"data,omitempty"`
 }
 
 // Evaluation is the paired evaluation of one run: summaries only, never rows.
@@ -117,7 +120,7 @@ func (a *Activities) Evaluate(ctx context.Context, in EvaluateInput) (*Evaluatio
 	}
 	stop := heartbeat(ctx, every, func() any { return rows.Load() })
 	defer stop()
-	_, err = a.source(m).Scan(ctx, in.Window, dataset.ScanOptions{}, func(day int, b *dataset.Batch) error {
+	score := func(day int, b *dataset.Batch) error {
 		var x [][]float64
 		var truth []int
 		for i := range b.X {
@@ -154,7 +157,15 @@ func (a *Activities) Evaluate(ctx context.Context, in EvaluateInput) (*Evaluatio
 		mu.Unlock()
 		activity.RecordHeartbeat(ctx, rows.Add(int64(len(x))))
 		return nil
-	})
+	}
+	if in.Data != nil {
+		var mf *runManifest
+		if mf, err = a.runManifest(ctx, m, in.Data); err == nil {
+			err = a.readRunPart(ctx, m, in.Data, mf, partHoldout, score)
+		}
+	} else {
+		_, err = a.source(m).Scan(ctx, in.Window, dataset.ScanOptions{}, score)
+	}
 	if err != nil {
 		return nil, classify(err)
 	}

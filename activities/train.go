@@ -30,6 +30,9 @@ type TrainInput struct {
 	SampleRate float64 `json:"sample_rate"`
 	// Spec is the model's spec as the run recorded it (LoadSpec).
 	Spec *config.Model `json:"spec,omitempty"`
+	// Data is the run's training sample as StageRunData kept it; nil (runs
+	// started before the window was read once per run) reads the window.
+	Data *RunData `json:"data,omitempty"`
 }
 
 // Trained describes the version a candidate produced.
@@ -80,8 +83,15 @@ func (a *Activities) TrainCandidate(ctx context.Context, in TrainInput) (*Traine
 	activity.RecordHeartbeat(ctx, stage.Load())
 
 	began := time.Now()
-	src := a.source(m)
-	data, st, err := src.LoadTrain(ctx, in.Window, max(in.SampleRate, 0), seedOf(in.RunID))
+	var (
+		data *trainer.Data
+		st   dataset.Stats
+	)
+	if in.Data != nil {
+		data, st, err = a.loadRunTrain(ctx, m, in.Data)
+	} else {
+		data, st, err = a.source(m).LoadTrain(ctx, in.Window, max(in.SampleRate, 0), seedOf(in.RunID))
+	}
 	if err != nil {
 		return nil, classify(err)
 	}

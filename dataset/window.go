@@ -87,6 +87,9 @@ type ScanOptions struct {
 	OptionalLabels bool
 	// PageSize is the rows per page and per Batch (default 5000).
 	PageSize int
+	// DayDone, when set, is called after the last batch of a day, from the
+	// goroutine that read the day.
+	DayDone func(day int) error
 }
 
 // columnKinds are the CQL types a numeric feature may have.
@@ -254,6 +257,11 @@ func (s *Source) Scan(ctx context.Context, w Window, opts ScanOptions, fn func(d
 		}
 		if err := flush(); err != nil {
 			return err
+		}
+		if opts.DayDone != nil {
+			if err := opts.DayDone(di); err != nil {
+				return err
+			}
 		}
 		mu.Lock()
 		total.add(st)

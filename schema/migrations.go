@@ -161,4 +161,21 @@ var migrations = []Migration{
 		},
 		Copy: &Copy{Name: "copy champions and promotions into champion_ledger, rebuilding missing ledger rows", Run: copyChampionLedger},
 	},
+	{
+		Version: 6,
+		Name:    "run data: a run's training sample and holdout in chunks",
+		Statements: []string{
+			// The rows a retrain run reads once from its window: the sampled
+			// training rows and the holdout, as compressed chunks with their
+			// SHA-256, one partition per model, run, part and day; part
+			// "manifest" (day 0, chunk 0) lists them and is written last.
+			// Candidates and the evaluation read these instead of the source
+			// table. They expire after 7 days: a run uses them for hours.
+			`CREATE TABLE IF NOT EXISTS {ks}.run_data (
+				model text, run_id text, part text, day int, chunk int,
+				rows int, data blob, sha256 text,
+				PRIMARY KEY ((model, run_id, part, day), chunk))
+				WITH default_time_to_live = 604800`,
+		},
+	},
 }

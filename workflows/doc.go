@@ -2,7 +2,8 @@
 // CLI, the schedules and the worker share with them.
 //
 //   - RetrainWorkflow (retrain.go, its stages in retrain_stages.go):
-//     snapshot a window, train candidates in parallel, evaluate them with
+//     snapshot a window, read it once to keep its training sample and
+//     holdout, train candidates in parallel, evaluate them with
 //     the champion on the same holdout, decide by policy, await approval
 //     when asked, shadow the winner when policy.shadow says so (shadow.go),
 //     promote by compare-and-set, record.

@@ -121,6 +121,11 @@ var a *activities.Activities
 // without the marker by evaluator.RulesExactSign.
 const changeTieTolerance = "decide-tie-tolerance"
 
+// changeReadOnce is the workflow.GetVersion change id of reading the
+// window once per run (activities.StageRunData): version 1 stages the run's
+// rows before training, runs recorded without the marker do not.
+const changeReadOnce = "read-window-once"
+
 // RetrainWorkflow retrains a model's candidates on a fresh window and
 // promotes the winner when the policy says so (the stages are listed in
 // the package documentation).
@@ -159,7 +164,8 @@ type retrainRun struct {
 	spec     activities.Spec
 	window   dataset.Window
 	snap     activities.Snapshot
-	versions []string // of the candidates that trained
+	data     *activities.RunData // the run's stored rows (nil: activities read the window)
+	versions []string            // of the candidates that trained
 	ev       activities.Evaluation
 	decision evaluator.Decision
 	// outcome is the run's outcome so far; by is who promotes.

@@ -52,6 +52,17 @@ func (r *retrainRun) train() error {
 		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: 5 * time.Second, MaximumInterval: time.Minute, MaximumAttempts: 3},
 	})
 	rate := r.snap.SampleRate(m.Window.MaxTrainRows)
+	// The window is read once: its training sample and holdout are kept for
+	// the candidates and the evaluation. Runs recorded before have no
+	// marker, and their activities read the window themselves.
+	if workflow.GetVersion(ctx, changeReadOnce, workflow.DefaultVersion, 1) == 1 {
+		r.data = new(activities.RunData)
+		if err := workflow.ExecuteActivity(summary(trainCtx, "read "+r.window.String()+" once: keep the training sample and the holdout"), a.StageRunData, activities.StageInput{
+			Model: in.Model, Window: r.window, RunID: info.WorkflowExecution.RunID, SampleRate: rate, Spec: &r.spec.Model,
+		}).Get(ctx, r.data); err != nil {
+			return err
+		}
+	}
 	// At most parallel_trainings at once (0: all): the next candidate starts
 	// when one finishes, so it meets a free worker slot instead of waiting
 	// in the task queue behind a busy one.
@@ -75,7 +86,7 @@ func (r *retrainRun) train() error {
 		prog.Candidates[i].Stage = "training"
 		f := workflow.ExecuteActivity(summary(trainCtx, fmt.Sprintf("train %s (%s)", c.Name, c.Algorithm)), a.TrainCandidate, activities.TrainInput{
 			Model: in.Model, Candidate: c.Name, Window: r.window, WorkflowID: info.WorkflowExecution.ID, RunID: info.WorkflowExecution.RunID,
-			StartedAt: info.WorkflowStartTime, SampleRate: rate, Spec: &r.spec.Model,
+			StartedAt: info.WorkflowStartTime, SampleRate: rate, Spec: &r.spec.Model, Data: r.data,
 		})
 		sel.AddFuture(f, func(f workflow.Future) {
 			var t activities.Trained
@@ -129,7 +140,7 @@ func (r *retrainRun) evaluate() error {
 	}
 	if err := workflow.ExecuteActivity(summary(evalCtx, evalWhat), a.Evaluate, activities.EvaluateInput{
 		Model: in.Model, Window: r.window, Champion: champion, Candidates: r.versions, Seed: seed(info.WorkflowExecution.RunID),
-		Spec: &r.spec.Model,
+		Spec: &r.spec.Model, Data: r.data,
 	}).Get(ctx, &r.ev); err != nil {
 		return err
 	}

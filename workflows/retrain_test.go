@@ -77,6 +77,7 @@ type harness struct {
 	mu        sync.Mutex
 	versions  map[string]string // version -> candidate name
 	snapshots []activities.SnapshotInput
+	staged    []activities.StageInput
 	trained   []activities.TrainInput
 	evaluated []activities.EvaluateInput
 	promoted  []activities.PromoteInput
@@ -116,6 +117,13 @@ func newHarness(t *testing.T, edit func(m *config.Model)) *harness {
 				return nil, h.snapshotErr
 			}
 			return &activities.Snapshot{Window: in.Window, Rows: 7000, ByClass: []int64{5200, 1800}, Days: 7, TrainRows: h.snapTrainRows, Champion: h.champion}, nil
+		})
+	env.OnActivity(acts.StageRunData, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, in activities.StageInput) (*activities.RunData, error) {
+			h.mu.Lock()
+			defer h.mu.Unlock()
+			h.staged = append(h.staged, in)
+			return &activities.RunData{RunID: in.RunID, ManifestSHA256: "5ca1ab1e", TrainRows: 5250, HoldoutRows: holdoutRows, Chunks: 14}, nil
 		})
 	env.OnActivity(acts.TrainCandidate, mock.Anything, mock.Anything).Return(
 		func(_ context.Context, in activities.TrainInput) (*activities.Trained, error) {
