@@ -93,6 +93,8 @@
 // binomials, or the second-order expansion where a bin expects 100 rows or
 // more on a side and the floor cannot matter). Severity grades the excess,
 // PSI - ExpectedPSI: none below 0.10, moderate from 0.10, major from 0.25.
+// It is a grade for reports and metrics; the alarm has its own, smaller
+// effect floor (below).
 //
 // Jensen-Shannon distance, over the same buckets, in bits (as
 // scipy.spatial.distance.jensenshannon(p, q, base=2)):
@@ -168,23 +170,36 @@
 //     prediction, label) with Benjamini-Hochberg, is at most
 //     FalseAlarmRate (0.01 by default): a window with no change raises an
 //     alarm with at most that probability, whatever the sizes;
-//   - its effect is large enough: the PSI excess reaches AlarmSeverity
-//     (major, 0.25, by default), or an optional KSAlarm or JSAlarm is reached.
+//   - its effect is large enough: the PSI excess is at least MinPSIExcess
+//     (0.02 by default; 0 is no floor), or an optional KSAlarm or JSAlarm
+//     is reached.
+//
+// The floor is not a severity band. A mean shift of 0.2 standard
+// deviations moves a numeric feature's PSI over its deciles by 0.038, a
+// standard deviation 1.3 times as large by 0.087, a binary label from 30%
+// to 38% by 0.029, 2% of the rows in a new category by 0.106: shifts worth
+// knowing, all below the moderate band, so a floor at a severity band would
+// silence them at every size. A mean shift of 0.1 standard deviations moves
+// PSI by 0.0096: significant in a million rows, and held back by the floor.
 //
 // The report is Drifted when the window has at least MinRows rows and a
 // distribution drifts; Reasons say which and by how much, in sentences.
 //
 // Measured (simulation_test.go, 300 unchanged windows per cell, at the
-// defaults): no alarm at all in 10,500 unchanged windows over numeric
+// defaults): 40 alarms in 10,500 unchanged windows (0.38%) over numeric
 // features and 2 to 500 categories (uniform and Zipf), windows of 500 to
-// 1,000,000 rows and references of 500 to 100,000 rows; the tests alone
-// reject 0-2% per cell at 0.01, 0.83% over all. Past MaxCategories the
+// 1,000,000 rows and references of 500 to 100,000 rows, at most 2% (6 of
+// 300) in a cell; the tests alone reject 0-2% per cell at 0.01, 0.83% over
+// all. So the level is the test's, not the floor's. Past MaxCategories the
 // profile keeps the most frequent categories, a choice made on the
 // reference's own counts, and the test rejects more often than its level.
 // Clear shifts (a mean shift of one standard deviation, a new category with
 // 10% of the rows, a mix change) are detected in every window (at least 95%
-// required) from 500 rows up; a mean shift of 0.1 standard deviations in
-// 1,000,000 rows is significant but never drifts.
+// required) from 500 rows up. The shifts of the drift-detection benchmark
+// above, with a reference and a window of 10,000 rows each, are detected in
+// 95-100% of windows (the label shift, closest to the floor, in 57 of 60).
+// A mean shift of 0.1 standard deviations in 1,000,000 rows is significant
+// but never drifts; with no floor it would drift every time.
 //
 // # What a check concludes
 //
