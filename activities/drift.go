@@ -179,8 +179,7 @@ func (a *Activities) CheckDrift(ctx context.Context, in DriftCheckInput) (sum *D
 		pred = append(pred, live[day].pred...)
 		pos = append(pos, live[day].pos...)
 	}
-	rep, err := total.Report(drift.ReportOptions{MinRows: int64(m.Drift.MinRows), ModeratePSI: m.Drift.PSIModerate, MajorPSI: m.Drift.PSIMajor,
-		FalseAlarmRate: m.Drift.FalseAlarmRate})
+	rep, err := total.Report(m.Drift.ReportOptions())
 	if err != nil {
 		return nil, err
 	}

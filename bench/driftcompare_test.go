@@ -101,8 +101,7 @@ func configuredDrift() (drift.ReportOptions, int) {
 	c := config.Config{Models: []config.Model{{Name: "bench"}}}
 	c.SetDefaults()
 	d := c.Models[0].Drift
-	return drift.ReportOptions{MinRows: int64(d.MinRows), ModeratePSI: d.PSIModerate, MajorPSI: d.PSIMajor,
-		FalseAlarmRate: d.FalseAlarmRate}, d.MaxDriftedFeatures
+	return d.ReportOptions(), d.MaxDriftedFeatures
 }
 
 // streamArrays reads a manifest's arrays once each.

@@ -18,6 +18,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/kingmaker-ml/kingmaker/drift"
 	"github.com/kingmaker-ml/kingmaker/evaluator"
 )
 
@@ -271,10 +272,16 @@ type Drift struct {
 	Window  Duration `yaml:"window" json:"window"`
 	MinRows int      `yaml:"min_rows" json:"min_rows"`
 	// PSIModerate and PSIMajor are the bands of a feature's PSI above its
-	// no-change level at the sizes of the reference and the window; the
-	// effect is large enough to drift at PSIMajor.
+	// no-change level at the sizes of the reference and the window: they
+	// grade a drift (severity moderate or major) in reports and metrics,
+	// they do not decide it.
 	PSIModerate float64 `yaml:"psi_moderate" json:"psi_moderate"`
 	PSIMajor    float64 `yaml:"psi_major" json:"psi_major"`
+	// MinPSIExcess is the effect-size floor of a feature's alarm: a feature
+	// drifts only when its PSI above the no-change level is at least this
+	// much (and its test is significant). An explicit 0 means no floor.
+	// Nil in a spec recorded before the setting existed means the default.
+	MinPSIExcess *float64 `yaml:"min_psi_excess" json:"min_psi_excess,omitempty"`
 	// FalseAlarmRate is the Benjamini-Hochberg level of the features'
 	// two-sample tests: a feature drifts only when its adjusted p-value is
 	// at or below it, so an unchanged window raises an alarm with at most
@@ -479,6 +486,10 @@ func (c *Config) setDefaults(explicit fieldSet) {
 		setInt(&d.MinRows, 500)
 		setFloat(&d.PSIModerate, 0.10)
 		setFloat(&d.PSIMajor, 0.25)
+		if d.MinPSIExcess == nil { // a pointer: an explicit 0 (no floor) is kept
+			floor := drift.DefaultMinPSIExcess
+			d.MinPSIExcess = &floor
+		}
 		setFloat(&d.FalseAlarmRate, 0.01)
 		setInt(&d.MaxDriftedFeatures, 0)
 		setDur(&d.Cooldown, 6*time.Hour)

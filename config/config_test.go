@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kingmaker-ml/kingmaker/drift"
 	"github.com/kingmaker-ml/kingmaker/trainer"
 )
 
@@ -77,6 +78,7 @@ func TestDefaultsFillWhatIsUnset(t *testing.T) {
 		{"window", m.Window.Length.D(), 14 * Day},
 		{"holdout", m.Window.HoldoutFraction, 0.2},
 		{"psi major", m.Drift.PSIMajor, 0.25},
+		{"drift effect floor", *m.Drift.MinPSIExcess, 0.02},
 		{"drift false alarm rate", m.Drift.FalseAlarmRate, 0.01},
 		{"no shadow period", m.Policy.Shadow.Enabled(), false},
 		{"shadow rows", m.Policy.Shadow.MinRequests, 100},
@@ -127,6 +129,71 @@ func TestAnExplicitSignificanceLevelIsKeptAndZeroTurnsTheTestOff(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestTheDriftEffectFloorHasADefaultAndAnExplicitZeroMeansNoFloor(t *testing.T) {
+	cases := []struct {
+		name      string
+		drift     string
+		wantFloor float64
+		wantMajor float64
+	}{
+		{"a model without a drift section gets the default floor 0.02", ``, 0.02, 0.25},
+		{"an explicit 0 stays 0: no floor", `{min_psi_excess: 0}`, 0, 0.25},
+		{"an explicit floor is kept", `{min_psi_excess: 0.05}`, 0.05, 0.25},
+		{"a config that sets the severity bands still parses, with the default floor", `{psi_moderate: 0.2, psi_major: 0.4}`, 0.02, 0.4},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			y := minimalConfig
+			if tc.drift != "" {
+				y += "    drift: " + tc.drift + "\n"
+			}
+			cfg, err := Parse([]byte(y))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := cfg.Validate(); err != nil {
+				t.Fatalf("invalid: %v", err)
+			}
+			d := cfg.Models[0].Drift
+			if d.MinPSIExcess == nil || *d.MinPSIExcess != tc.wantFloor || d.PSIMajor != tc.wantMajor {
+				t.Fatalf("min_psi_excess %v, psi_major %v; want %v and %v", d.MinPSIExcess, d.PSIMajor, tc.wantFloor, tc.wantMajor)
+			}
+			o := d.ReportOptions()
+			if o.MinPSIExcess == nil || *o.MinPSIExcess != tc.wantFloor || o.MajorPSI != tc.wantMajor {
+				t.Errorf("report options: floor %v, major %v; want %v and %v", o.MinPSIExcess, o.MajorPSI, tc.wantFloor, tc.wantMajor)
+			}
+		})
+	}
+
+	t.Run("a spec recorded before the setting existed gets the drift package's default", func(t *testing.T) {
+		var d Drift
+		if err := json.Unmarshal([]byte(`{"window": "1d", "min_rows": 500, "psi_moderate": 0.1, "psi_major": 0.25, "false_alarm_rate": 0.01}`), &d); err != nil {
+			t.Fatal(err)
+		}
+		r, err := emptyWindow(t).Report(d.ReportOptions())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := *r.Options.MinPSIExcess; got != drift.DefaultMinPSIExcess {
+			t.Errorf("the report's effect floor is %v, want the default %v", got, drift.DefaultMinPSIExcess)
+		}
+	})
+}
+
+// emptyWindow returns a drift window of a one-feature profile with no rows.
+func emptyWindow(t *testing.T) *drift.Window {
+	t.Helper()
+	b, err := drift.NewProfileBuilder([]string{"x"}, nil, drift.ProfileOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := drift.NewWindow(b.Build())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return w
 }
 
 func TestAnUnknownPolicyFieldIsStillAnError(t *testing.T) {
@@ -234,6 +301,8 @@ func TestValidationNamesEveryProblem(t *testing.T) {
 			`models[0].schedule.score: lag, align or version is set but neither every nor cron, so nothing is scheduled`},
 		{"psi bands upside down", func(c *Config) { c.Models[0].Drift.PSIMajor = 0.05 },
 			`models[0].drift.psi_major: must be greater than psi_moderate (0.1), which must be positive`},
+		{"a negative drift effect floor", func(c *Config) { c.Models[0].Drift.MinPSIExcess = new(-0.01) },
+			`models[0].drift.min_psi_excess: must be 0 (no floor) or a positive number, is -0.01`},
 		{"a drift false alarm rate over one half", func(c *Config) { c.Models[0].Drift.FalseAlarmRate = 0.6 },
 			`models[0].drift.false_alarm_rate: must be in (0, 0.5], is 0.6`},
 		{"unknown consistency", func(c *Config) { c.Cassandra.Consistency = "MOST" },

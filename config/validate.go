@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"math"
 	"net"
 	"regexp"
 	"slices"
@@ -424,6 +425,9 @@ func (v *validator) drift(path string, d Drift) {
 	}
 	if d.PSIModerate <= 0 || d.PSIMajor <= d.PSIModerate {
 		v.add(path+".psi_major", "must be greater than psi_moderate (%g), which must be positive", d.PSIModerate)
+	}
+	if f := d.MinPSIExcess; f != nil && (!(*f >= 0) || math.IsInf(*f, 0)) {
+		v.add(path+".min_psi_excess", "must be 0 (no floor) or a positive number, is %g", *f)
 	}
 	if !(d.FalseAlarmRate > 0 && d.FalseAlarmRate <= 0.5) {
 		v.add(path+".false_alarm_rate", "must be in (0, 0.5], is %g", d.FalseAlarmRate)

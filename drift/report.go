@@ -78,9 +78,13 @@ type ReportOptions struct {
 	MajorPSI float64 `json:"major_psi"`
 	// PSIEpsilon is the floor PSI puts on empty bins (see PSI).
 	PSIEpsilon float64 `json:"psi_epsilon"`
-	// AlarmSeverity is the severity of the PSI excess at which a
-	// distribution's effect is large enough to count as drift.
-	AlarmSeverity Severity `json:"alarm_severity"`
+	// MinPSIExcess is the effect-size floor of the alarm: a distribution
+	// drifts only when its PSI excess (PSI less its no-change level at the
+	// sample sizes) is at least this much. Nil takes the default,
+	// DefaultMinPSIExcess; a pointer to 0 means no floor, the test alone
+	// decides. It is not a severity band: ModeratePSI and MajorPSI grade the
+	// drift found, they do not gate it.
+	MinPSIExcess *float64 `json:"min_psi_excess,omitempty"`
 	// KSAlarm, when positive, is another large enough effect for a numeric
 	// distribution: a Kolmogorov-Smirnov statistic at or over it.
 	KSAlarm float64 `json:"ks_alarm"`
@@ -98,16 +102,26 @@ type ReportOptions struct {
 	FalseAlarmRate float64 `json:"false_alarm_rate"`
 }
 
+// DefaultMinPSIExcess is the default effect-size floor of the alarm
+// (ReportOptions.MinPSIExcess). A mean shift of 0.2 standard deviations
+// moves a numeric feature's PSI over its deciles by 0.038, a rise of a
+// binary label from 30% to 38% by 0.029, a mean shift of 0.1 standard
+// deviations by 0.0096: 0.02 lets the first two drift and keeps the third,
+// significant in a large enough window, from ever drifting.
+const DefaultMinPSIExcess = 0.02
+
 // DefaultReportOptions returns the options used for zero fields: at least
-// 1000 rows, PSI excess bands 0.10 and 0.25 with the effect large enough at
-// major, PSI epsilon 1e-4, Benjamini-Hochberg at a false-alarm rate of 0.01.
+// 1000 rows, PSI excess bands 0.10 and 0.25, an effect floor of a PSI
+// excess of 0.02, PSI epsilon 1e-4, Benjamini-Hochberg at a false-alarm
+// rate of 0.01.
 func DefaultReportOptions() ReportOptions {
+	floor := DefaultMinPSIExcess
 	return ReportOptions{
 		MinRows:        1000,
 		ModeratePSI:    0.10,
 		MajorPSI:       0.25,
 		PSIEpsilon:     DefaultPSIEpsilon,
-		AlarmSeverity:  SeverityMajor,
+		MinPSIExcess:   &floor,
 		Correction:     CorrectionBH,
 		FalseAlarmRate: 0.01,
 	}
@@ -127,8 +141,11 @@ func (o ReportOptions) withDefaults() ReportOptions {
 	if o.PSIEpsilon == 0 {
 		o.PSIEpsilon = d.PSIEpsilon
 	}
-	if o.AlarmSeverity == "" {
-		o.AlarmSeverity = d.AlarmSeverity
+	if o.MinPSIExcess == nil {
+		o.MinPSIExcess = d.MinPSIExcess
+	} else {
+		floor := *o.MinPSIExcess // the caller's variable stays the caller's
+		o.MinPSIExcess = &floor
 	}
 	if o.Correction == "" {
 		o.Correction = d.Correction
@@ -154,8 +171,8 @@ func (o ReportOptions) Validate() error {
 	if !(w.PSIEpsilon > 0 && w.PSIEpsilon < 1) {
 		bad("psi_epsilon is %v, want a value in (0, 1)", w.PSIEpsilon)
 	}
-	if w.AlarmSeverity != SeverityModerate && w.AlarmSeverity != SeverityMajor {
-		bad("alarm_severity is %q, want %q or %q", w.AlarmSeverity, SeverityModerate, SeverityMajor)
+	if f := *w.MinPSIExcess; !(f >= 0) || math.IsInf(f, 0) {
+		bad("min_psi_excess is %v, want 0 (no floor) or a positive finite value", f)
 	}
 	if !(o.KSAlarm >= 0 && o.KSAlarm <= 1) || !(o.JSAlarm >= 0 && o.JSAlarm <= 1) {
 		bad("ks_alarm %v and js_alarm %v must lie in [0, 1]", o.KSAlarm, o.JSAlarm)
@@ -248,8 +265,9 @@ type FeatureReport struct {
 	AdjustedPValue float64 `json:"adjusted_p_value"`
 	// Drifted says that this distribution drifted: it has at least MinRows
 	// rows, its adjusted p-value is at most FalseAlarmRate, and its effect
-	// is large enough (Severity at AlarmSeverity or over, or a KSAlarm or
-	// JSAlarm reached).
+	// is large enough (PSIExcess at MinPSIExcess or over, or a KSAlarm or
+	// JSAlarm reached). Severity does not enter: a drift can be of
+	// severity none.
 	Drifted bool `json:"drifted"`
 	// Unseen is the number of window rows in categories the profile does
 	// not list (categorical only).
@@ -380,7 +398,7 @@ func (r *Report) distributions() []*FeatureReport {
 // significant test after adjustment. It notes why not when the effect is
 // large enough but the rest is missing.
 func alarms(f *FeatureReport, o ReportOptions) bool {
-	effect := f.Severity.rank() >= o.AlarmSeverity.rank() ||
+	effect := f.PSIExcess >= *o.MinPSIExcess ||
 		(o.KSAlarm > 0 && f.KS != nil && f.KS.Statistic >= o.KSAlarm) ||
 		(o.JSAlarm > 0 && f.JensenShannon >= o.JSAlarm)
 	if !effect {
@@ -599,21 +617,14 @@ func (r *Report) explain() {
 	if !r.Drifted && r.Sufficient {
 		msg := "no drift: no distribution drifted"
 		if largest != nil {
-			msg = fmt.Sprintf("no drift: the largest PSI above its no-change level is %s (%s %q: PSI %s, %s expected with no change), the alarm needs %s (%s) and an adjusted p-value at most %s",
-				num(largest.PSIExcess), largest.Role, largest.Name, num(largest.PSI), num(largest.ExpectedPSI), num(r.alarmPSI()), o.AlarmSeverity, num(o.FalseAlarmRate))
+			msg = fmt.Sprintf("no drift: the largest PSI above its no-change level is %s (%s %q: PSI %s, %s expected with no change), the alarm needs %s and an adjusted p-value at most %s",
+				num(largest.PSIExcess), largest.Role, largest.Name, num(largest.PSI), num(largest.ExpectedPSI), num(*o.MinPSIExcess), num(o.FalseAlarmRate))
 		}
 		r.Reasons = append([]string{msg}, r.Reasons...)
 	}
 	if r.Reasons == nil {
 		r.Reasons = []string{}
 	}
-}
-
-func (r *Report) alarmPSI() float64 {
-	if r.Options.AlarmSeverity == SeverityModerate {
-		return r.Options.ModeratePSI
-	}
-	return r.Options.MajorPSI
 }
 
 // describe writes one sentence about f: what happened, the statistics, and

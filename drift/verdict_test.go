@@ -15,7 +15,9 @@ import (
 var updateVerdicts = flag.Bool("update", false, "rewrite the golden verdicts in testdata/verdict")
 
 // checkReport is a report of a window of rows rows, sufficient from 1000,
-// whose features have the given PSI and are drifted where psi >= 0.25.
+// whose features have the given PSI and are drifted where psi >= 0.25: a
+// fixed stand-in for the report's own rule, since Judge reads only the
+// features' Drifted and the report's Sufficient.
 func checkReport(rows int64, psi ...float64) Report {
 	rep := Report{Rows: rows, Sufficient: rows >= 1000, Reasons: []string{}}
 	for i, p := range psi {

@@ -511,15 +511,19 @@ func TestReportOptions(t *testing.T) {
 		wantDrifted bool
 		wantErr     bool
 	}{
-		{name: "a small shift is below the default major band", opts: ReportOptions{}, wantDrifted: false},
-		{name: "alarming at moderate catches a smaller shift", opts: ReportOptions{ModeratePSI: 0.005, AlarmSeverity: SeverityModerate}, wantDrifted: true},
-		{name: "a KS alarm catches a shift that PSI grades as minor", opts: ReportOptions{KSAlarm: 0.03}, wantDrifted: true},
+		// age moves by 0.15 standard deviations: PSI excess 0.030, KS p about 1e-9.
+		{name: "a small shift drifts at the default effect floor", opts: ReportOptions{}, wantDrifted: true},
+		{name: "a higher effect floor holds a small shift back", opts: ReportOptions{MinPSIExcess: psiFloor(0.05)}, wantDrifted: false},
+		{name: "a floor of 0 leaves the decision to the test", opts: ReportOptions{MinPSIExcess: psiFloor(0)}, wantDrifted: true},
+		{name: "a floor of 0 still needs a significant test", opts: ReportOptions{MinPSIExcess: psiFloor(0), FalseAlarmRate: 1e-30}, wantDrifted: false},
+		{name: "a KS alarm catches a shift below the effect floor", opts: ReportOptions{MinPSIExcess: psiFloor(0.05), KSAlarm: 0.03}, wantDrifted: true},
 		{name: "a tiny false-alarm rate silences even the KS alarm", opts: ReportOptions{KSAlarm: 0.03, FalseAlarmRate: 1e-30}, wantDrifted: false},
 		{name: "a false-alarm rate of 1 is refused", opts: ReportOptions{FalseAlarmRate: 1}, wantErr: true},
-		{name: "bonferroni is accepted", opts: ReportOptions{Correction: CorrectionBonferroni}, wantDrifted: false},
+		{name: "bonferroni is accepted", opts: ReportOptions{Correction: CorrectionBonferroni}, wantDrifted: true},
 		{name: "bands in the wrong order are refused", opts: ReportOptions{ModeratePSI: 0.3, MajorPSI: 0.2}, wantErr: true},
 		{name: "an unknown correction is refused", opts: ReportOptions{Correction: "holm"}, wantErr: true},
-		{name: "alarming at severity none is refused", opts: ReportOptions{AlarmSeverity: SeverityNone}, wantErr: true},
+		{name: "a negative effect floor is refused", opts: ReportOptions{MinPSIExcess: psiFloor(-0.01)}, wantErr: true},
+		{name: "a NaN effect floor is refused", opts: ReportOptions{MinPSIExcess: psiFloor(math.NaN())}, wantErr: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -546,6 +550,9 @@ func TestReportOptions(t *testing.T) {
 		}
 	})
 }
+
+// psiFloor returns a pointer to an effect floor, as ReportOptions takes it.
+func psiFloor(x float64) *float64 { return &x }
 
 func TestShapeAndProfileErrors(t *testing.T) {
 	ref := buildProfile(t, 100, 1)

@@ -313,6 +313,7 @@ func TestTheShadowQueueIsBoundedInBytes(t *testing.T) {
 func TestConfiguredThresholdsAreExportedAsGauges(t *testing.T) {
 	models := tinyModels()
 	models[0].Drift.PSIMajor = 0.3
+	models[0].Drift.MinPSIExcess = new(0.05)
 	models[0].Drift.QualityDrop = 0.02
 	models[0].Policy.Shadow.Period = config.Duration(time.Hour)
 	models[0].Policy.Shadow.MinAgreement = 0.85
@@ -322,6 +323,7 @@ func TestConfiguredThresholdsAreExportedAsGauges(t *testing.T) {
 	}
 	for series, want := range map[string]string{
 		`kingmaker_threshold{kind="major",metric="psi",model="churn"}`:            "0.3",
+		`kingmaker_threshold{kind="min",metric="psi_excess",model="churn"}`:       "0.05",
 		`kingmaker_threshold{kind="max",metric="quality_drop",model="churn"}`:     "0.02",
 		`kingmaker_threshold{kind="min",metric="shadow_agreement",model="churn"}`: "0.85",
 	} {

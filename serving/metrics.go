@@ -120,6 +120,7 @@ func (m *metrics) thresholds(models []config.Model) {
 		d := c.Drift
 		set("psi", "moderate", d.PSIModerate)
 		set("psi", "major", d.PSIMajor)
+		set("psi_excess", "min", d.EffectFloor())
 		set("drifted_features", "max", float64(d.MaxDriftedFeatures))
 		set("quality_drop", "max", d.QualityDrop)
 		if sh := c.Policy.Shadow; sh.Enabled() {

@@ -32,7 +32,7 @@ var (
 		"Drift of a feature in the latest drift report, by statistic (psi, psi_excess: PSI above its no-change level at the report's sizes, js_distance, ks_statistic, chi2_statistic, adjusted_p_value).",
 		[]string{"model", "feature", "statistic"}, nil)
 	descFeatureDrifted = prometheus.NewDesc("kingmaker_feature_drifted",
-		"1 when the latest drift report found the feature drifted (enough rows, adjusted p-value at most drift.false_alarm_rate, PSI above its no-change level at drift.psi_major or more), else 0.",
+		"1 when the latest drift report found the feature drifted (enough rows, adjusted p-value at most drift.false_alarm_rate, PSI above its no-change level by drift.min_psi_excess or more), else 0.",
 		[]string{"model", "feature"}, nil)
 	descDriftDetected = prometheus.NewDesc("kingmaker_drift_detected",
 		"1 when the latest drift report found the model drifted (features or live quality), else 0.", []string{"model"}, nil)
