@@ -74,13 +74,17 @@ type manyResult struct {
 
 // phase is a batch of runs started at once and their CPU split.
 type phase struct {
-	Runs       int            `json:"runs"`
-	Failed     int            `json:"failed"`
-	Seconds    float64        `json:"seconds"`
-	PerHour    float64        `json:"per_hour"`
-	RunSeconds Spread         `json:"run_seconds"`
-	Outcomes   map[string]int `json:"outcomes"`
-	CPU        cpuSplit       `json:"cpu"`
+	Runs   int `json:"runs"`
+	Failed int `json:"failed"`
+	// StartSeconds is the time to start every run, one after another.
+	StartSeconds float64 `json:"start_seconds"`
+	// Seconds is from the first start to the last run's end.
+	Seconds float64 `json:"seconds"`
+	PerHour float64 `json:"per_hour"`
+	// DoneSeconds is when each run ended, from the first start.
+	DoneSeconds Spread         `json:"done_seconds"`
+	Outcomes    map[string]int `json:"outcomes"`
+	CPU         cpuSplit       `json:"cpu"`
 }
 
 // cpuSplit is the CPU time each process used during a phase, in seconds,
@@ -377,21 +381,17 @@ func runPhase[R any](ctx context.Context, tb testing.TB, c client.Client, cfg *c
 	cpu0 := sampleCPU(pids)
 	began := time.Now()
 	p := phase{Runs: len(cfg.Models), Outcomes: map[string]int{}}
-	runs := make([]client.WorkflowRun, len(cfg.Models))
-	for i, m := range cfg.Models {
-		opts, name, in := start(m.Name)
-		run, err := c.ExecuteWorkflow(ctx, opts, name, in)
-		if err != nil {
-			tb.Fatalf("start %s of %s: %v", name, m.Name, err)
-		}
-		runs[i] = run
-	}
 	var (
 		mu   sync.Mutex
 		secs []float64
 		wg   sync.WaitGroup
 	)
-	for _, run := range runs {
+	for _, m := range cfg.Models {
+		opts, name, in := start(m.Name)
+		run, err := c.ExecuteWorkflow(ctx, opts, name, in)
+		if err != nil {
+			tb.Fatalf("start %s of %s: %v", name, m.Name, err)
+		}
 		wg.Go(func() {
 			var r R
 			err := run.Get(ctx, &r)
@@ -406,10 +406,11 @@ func runPhase[R any](ctx context.Context, tb testing.TB, c client.Client, cfg *c
 			p.Outcomes[outcome(&r)]++
 		})
 	}
+	p.StartSeconds = time.Since(began).Seconds()
 	wg.Wait()
 	p.Seconds = time.Since(began).Seconds()
 	p.PerHour = float64(p.Runs-p.Failed) / p.Seconds * 3600
-	p.RunSeconds = SpreadOf(secs)
+	p.DoneSeconds = SpreadOf(secs)
 	p.CPU = sampleCPU(pids).since(cpu0)
 	return p
 }

@@ -86,17 +86,19 @@ cd "$ROOT"
 t0=$SECONDS
 
 VENV=$ROOT/.venv
-if [ ! -x "$VENV/bin/python" ]; then
-  log "making $VENV"
-  python3 -m venv "$VENV"
-fi
-if ! "$VENV/bin/python" -c 'import numpy, scipy, sklearn, threadpoolctl' 2>/dev/null; then
-  log "installing numpy, scipy and scikit-learn into $VENV"
-  "$VENV/bin/pip" install -q --disable-pip-version-check numpy scipy scikit-learn
-fi
-if [ "$DRIFT_COMPARE" = yes ] && ! "$VENV/bin/python" -c 'import evidently, nannyml' 2>/dev/null; then
-  log "installing evidently and nannyml (bench/requirements-drift.txt) into $VENV"
-  "$VENV/bin/pip" install -q --disable-pip-version-check -r bench/requirements-drift.txt
+if [ "$RUNPY" = yes ] || [ "$DRIFT_COMPARE" = yes ]; then
+  if [ ! -x "$VENV/bin/python" ]; then
+    log "making $VENV"
+    python3 -m venv "$VENV"
+  fi
+  if ! "$VENV/bin/python" -c 'import numpy, scipy, sklearn, threadpoolctl' 2>/dev/null; then
+    log "installing numpy, scipy and scikit-learn into $VENV"
+    "$VENV/bin/pip" install -q --disable-pip-version-check numpy scipy scikit-learn
+  fi
+  if [ "$DRIFT_COMPARE" = yes ] && ! "$VENV/bin/python" -c 'import evidently, nannyml' 2>/dev/null; then
+    log "installing evidently and nannyml (bench/requirements-drift.txt) into $VENV"
+    "$VENV/bin/pip" install -q --disable-pip-version-check -r bench/requirements-drift.txt
+  fi
 fi
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/kmbench.XXXXXX")
