@@ -549,17 +549,7 @@ func machineCPU() (busy, all float64) {
 
 // procField reads a "kB" field of /proc/<pid>/status, in bytes.
 func procField(pid int, field string) int64 {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0
-	}
-	for line := range strings.SplitSeq(string(b), "\n") {
-		if rest, ok := strings.CutPrefix(line, field); ok {
-			kb, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
-			return kb * 1024
-		}
-	}
-	return 0
+	return statusField(fmt.Sprintf("/proc/%d/status", pid), field)
 }
 
 func loadAvg() string {
