@@ -34,7 +34,7 @@
 # (the schedules are deleted at once), one retrain and one drift check of every model started at
 # once, registry latencies meanwhile, the worker's peak RSS and the CPU split between the worker,
 # Cassandra, Temporal and the rest of the machine. full: 200 models of 2,000 rows (a few minutes);
-# quick: 50 models of 1,000 rows (under a minute). Its rows live in the keyspace
+# quick: 20 models of 1,000 rows (under a minute on a quiet machine). Its rows live in the keyspace
 # kingmaker_bench_many, seeded once; it writes bench/results/<UTC timestamp>-many-models.json.
 #
 # Environment: KINGMAKER_TEST_CASSANDRA, KINGMAKER_TEST_TEMPORAL (host:port of the stack) and
@@ -142,7 +142,7 @@ if [ "$DRIFT_COMPARE" = yes ]; then
 fi
 if [ "$MANY_MODELS" = yes ]; then
   MOUT=bench/results/$STAMP-many-models.json
-  if [ "$MODE" = full ]; then models=200 rows=2000; else models=50 rows=1000; fi
+  if [ "$MODE" = full ]; then models=200 rows=2000; else models=20 rows=1000; fi
   log "many models: $models models of $rows rows on one kingmaker worker"
   go build -o "$WORK/kingmaker" ./cmd/kingmaker
   (cd bench && "$BIN" -test.run '^$' -test.bench '^BenchmarkManyModels$' -test.benchtime 1x -test.timeout 30m \
