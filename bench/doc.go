@@ -2,7 +2,10 @@
 // otherwise pick: a plain gocql scan for window loads, scikit-learn for
 // training, numpy and scipy for drift statistics, Evidently and NannyML for
 // drift detection (BenchmarkDriftCompare with bench/drift_compare.py), and its
-// own pure compute for the orchestration overhead of a retrain. BENCHMARKS.md holds the
+// own pure compute for the orchestration overhead of a retrain; and how many
+// models one `kingmaker worker` process keeps up with (BenchmarkManyModels:
+// schedule sync, retrains and drift checks per hour, registry latency, the
+// worker's RSS and the CPU split with Cassandra and Temporal). BENCHMARKS.md holds the
 // figures; scripts/bench.sh (make bench) produces them.
 //
 // The package owns the benchmark data (the demo churn rows of demo.Spec,

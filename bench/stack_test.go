@@ -22,9 +22,15 @@ import (
 // keyspace is kept between runs, so seeded rows are written once.
 func benchCassandra(tb testing.TB) (*gocql.Session, config.Cassandra) {
 	tb.Helper()
+	return benchCassandraIn(tb, *flagKeyspace)
+}
+
+// benchCassandraIn is benchCassandra on the given keyspace.
+func benchCassandraIn(tb testing.TB, keyspace string) (*gocql.Session, config.Cassandra) {
+	tb.Helper()
 	testenv.Integration(tb)
 	c := testenv.CassandraConfig(tb)
-	c.Keyspace = *flagKeyspace
+	c.Keyspace = keyspace
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	admin, err := cql.Connect(c, false)

@@ -86,8 +86,12 @@ func PeakRSS() int64 {
 func RSS() int64 { return procStatus("VmRSS:") }
 
 // procStatus reads a "kB" field of /proc/self/status, in bytes.
-func procStatus(field string) int64 {
-	f, err := os.Open("/proc/self/status")
+func procStatus(field string) int64 { return statusField("/proc/self/status", field) }
+
+// statusField reads a "kB" field of a /proc/<pid>/status file, in bytes; 0
+// when it cannot.
+func statusField(path, field string) int64 {
+	f, err := os.Open(path)
 	if err != nil {
 		return 0
 	}

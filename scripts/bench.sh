@@ -7,8 +7,8 @@
 #   scripts/bench.sh [quick|full] [SECTION,...]
 #
 # SECTION (bench/run.py's names: window_load, window_profile, train, train_all_cores, drift,
-# retrain, promote, serve, and drift-compare) runs only those sections and regenerates only their
-# tables.
+# retrain, promote, serve; and drift-compare, many-models) runs only those sections and
+# regenerates only their tables.
 #
 # drift-compare (bench/drift_compare.py) measures drift detection against Evidently and NannyML
 # on the same simulated streams; it is part of every quick and full run, needs no stack, and
@@ -28,6 +28,14 @@
 # built with -tags xgboost and the xgboost trainer is measured too. The benchmark data is
 # exported once into bench/data (git-ignored) and seeded once into the Cassandra keyspace
 # kingmaker_bench; later runs reuse both.
+#
+# many-models (bench/manymodels_test.go, BenchmarkManyModels) runs many models with small windows
+# on one `kingmaker worker` process built from this tree: `kingmaker schedule sync` of all of them
+# (the schedules are deleted at once), one retrain and one drift check of every model started at
+# once, registry latencies meanwhile, the worker's peak RSS and the CPU split between the worker,
+# Cassandra, Temporal and the rest of the machine. full: 200 models of 2,000 rows (a few minutes);
+# quick: 20 models of 1,000 rows (under a minute on a quiet machine). Its rows live in the keyspace
+# kingmaker_bench_many, seeded once; it writes bench/results/<UTC timestamp>-many-models.json.
 #
 # Environment: KINGMAKER_TEST_CASSANDRA, KINGMAKER_TEST_TEMPORAL (host:port of the stack) and
 # KINGMAKER_CASSANDRA_USERNAME/PASSWORD, defaulting as in the Makefile.
@@ -51,14 +59,18 @@ export KINGMAKER_TEST_TEMPORAL=${KINGMAKER_TEST_TEMPORAL:-127.0.0.1:7233}
 export KINGMAKER_CASSANDRA_USERNAME=${KINGMAKER_CASSANDRA_USERNAME:-cassandra}
 export KINGMAKER_CASSANDRA_PASSWORD=${KINGMAKER_CASSANDRA_PASSWORD:-cassandra}
 
-# drift-compare is not one of run.py's sections: split it off the list.
-DRIFT_COMPARE=yes RUNPY=yes RUNPY_ONLY=$ONLY
+# drift-compare and many-models are not run.py's sections: split them off the list.
+DRIFT_COMPARE=yes MANY_MODELS=yes RUNPY=yes RUNPY_ONLY=$ONLY
 if [ -n "$ONLY" ]; then
-  DRIFT_COMPARE=no
+  DRIFT_COMPARE=no MANY_MODELS=no
   rest=()
   IFS=, read -ra parts <<<"$ONLY"
   for s in "${parts[@]}"; do
-    if [ "$s" = drift-compare ]; then DRIFT_COMPARE=yes; else rest+=("$s"); fi
+    case $s in
+      drift-compare) DRIFT_COMPARE=yes ;;
+      many-models) MANY_MODELS=yes ;;
+      *) rest+=("$s") ;;
+    esac
   done
   RUNPY_ONLY=$(IFS=,; echo "${rest[*]}")
   [ -n "$RUNPY_ONLY" ] || RUNPY=no
@@ -66,7 +78,7 @@ fi
 
 need_cmd go "install Go 1.26 (see go.mod)"
 need_cmd python3 "install Python 3 with venv (Debian: apt-get install python3-venv)"
-if [ "$RUNPY" = yes ]; then
+if [ "$RUNPY" = yes ] || [ "$MANY_MODELS" = yes ]; then
   port_open "${KINGMAKER_TEST_CASSANDRA##*:}" || die "no Cassandra at $KINGMAKER_TEST_CASSANDRA: start the stack with make stack-up"
   port_open "${KINGMAKER_TEST_TEMPORAL##*:}" || die "no Temporal at $KINGMAKER_TEST_TEMPORAL: start the stack with make stack-up"
 fi
@@ -74,17 +86,19 @@ cd "$ROOT"
 t0=$SECONDS
 
 VENV=$ROOT/.venv
-if [ ! -x "$VENV/bin/python" ]; then
-  log "making $VENV"
-  python3 -m venv "$VENV"
-fi
-if ! "$VENV/bin/python" -c 'import numpy, scipy, sklearn, threadpoolctl' 2>/dev/null; then
-  log "installing numpy, scipy and scikit-learn into $VENV"
-  "$VENV/bin/pip" install -q --disable-pip-version-check numpy scipy scikit-learn
-fi
-if [ "$DRIFT_COMPARE" = yes ] && ! "$VENV/bin/python" -c 'import evidently, nannyml' 2>/dev/null; then
-  log "installing evidently and nannyml (bench/requirements-drift.txt) into $VENV"
-  "$VENV/bin/pip" install -q --disable-pip-version-check -r bench/requirements-drift.txt
+if [ "$RUNPY" = yes ] || [ "$DRIFT_COMPARE" = yes ]; then
+  if [ ! -x "$VENV/bin/python" ]; then
+    log "making $VENV"
+    python3 -m venv "$VENV"
+  fi
+  if ! "$VENV/bin/python" -c 'import numpy, scipy, sklearn, threadpoolctl' 2>/dev/null; then
+    log "installing numpy, scipy and scikit-learn into $VENV"
+    "$VENV/bin/pip" install -q --disable-pip-version-check numpy scipy scikit-learn
+  fi
+  if [ "$DRIFT_COMPARE" = yes ] && ! "$VENV/bin/python" -c 'import evidently, nannyml' 2>/dev/null; then
+    log "installing evidently and nannyml (bench/requirements-drift.txt) into $VENV"
+    "$VENV/bin/pip" install -q --disable-pip-version-check -r bench/requirements-drift.txt
+  fi
 fi
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/kmbench.XXXXXX")
@@ -125,6 +139,16 @@ if [ "$DRIFT_COMPARE" = yes ]; then
     "$VENV/bin/python" bench/drift_report.py "$DOUT" BENCHMARKS.md
     log "BENCHMARKS.md's drift-detection comparison regenerated from $DOUT"
   fi
+fi
+if [ "$MANY_MODELS" = yes ]; then
+  MOUT=bench/results/$STAMP-many-models.json
+  if [ "$MODE" = full ]; then models=200 rows=2000; else models=20 rows=1000; fi
+  log "many models: $models models of $rows rows on one kingmaker worker"
+  go build -o "$WORK/kingmaker" ./cmd/kingmaker
+  (cd bench && "$BIN" -test.run '^$' -test.bench '^BenchmarkManyModels$' -test.benchtime 1x -test.timeout 30m \
+    -kmbench.models "$models" -kmbench.modelrows "$rows" -kmbench.kingmaker "$WORK/kingmaker" \
+    -kmbench.stack "${KINGMAKER_STACK_DIR:-$ROOT/.stack}" -kmbench.out "$ROOT/$MOUT") || rc=$?
+  [ -f "$MOUT" ] && log "many models: results in $MOUT (BENCHMARKS.md, \"Scale: many models\", says how to read them)"
 fi
 log "done in $(((SECONDS - t0) / 60)) min $(((SECONDS - t0) % 60)) s"
 rm -rf "$WORK"
