@@ -113,7 +113,7 @@ func (a *Activities) CheckDrift(ctx context.Context, in DriftCheckInput) (sum *D
 	}
 
 	days := dataset.Days(in.Window.From, in.Window.To)
-	windows := make([]*drift.Window, len(days))
+	windows := make([]*drift.Tally, len(days))
 	type labelled struct {
 		truth, pred []int
 		pos         []float64
@@ -126,7 +126,7 @@ func (a *Activities) CheckDrift(ctx context.Context, in DriftCheckInput) (sum *D
 		w := windows[day]
 		if w == nil {
 			var err error
-			if w, err = drift.NewWindow(ref); err != nil {
+			if w, err = drift.NewTally(ref); err != nil {
 				mu.Unlock()
 				return nonRetryable(ErrTypeCorruptArtifact, fmt.Errorf("champion %s reference profile: %w", v.ID, err))
 			}
@@ -166,7 +166,7 @@ func (a *Activities) CheckDrift(ctx context.Context, in DriftCheckInput) (sum *D
 	if err != nil {
 		return nil, classify(err)
 	}
-	total, _ := drift.NewWindow(ref)
+	total, _ := drift.NewTally(ref)
 	var truth, pred []int
 	var pos []float64
 	for day, w := range windows {

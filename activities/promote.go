@@ -78,7 +78,7 @@ type RecordInput struct {
 
 // Record writes the run's decision record; a retry overwrites the same row.
 func (a *Activities) Record(ctx context.Context, in RecordInput) error {
-	e := &registry.Evaluation{
+	e := &registry.DecisionRecord{
 		Model: in.Model, ID: registry.VersionID(in.StartedAt, versionKey(in.RunID, "evaluation")), RunID: in.RunID, WorkflowID: in.WorkflowID,
 		Reason: in.Reason, Outcome: in.Outcome, WindowFrom: in.Window.From, WindowTo: in.Window.To,
 		TrainRows: in.TrainRows, HoldoutRows: in.HoldoutRows, Decision: in.Decision,

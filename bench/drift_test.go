@@ -88,7 +88,7 @@ func profileAndReport(tb testing.TB, ref, win *driftRows) driftResult {
 	}
 	profile := pb.Build()
 	t1 := time.Now()
-	w, err := drift.NewWindow(profile)
+	w, err := drift.NewTally(profile)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -126,7 +126,7 @@ func profileAndReport(tb testing.TB, ref, win *driftRows) driftResult {
 
 // BenchmarkDrift profiles the reference grid (the training side of a
 // retrain: drift.ProfileBuilder over every row, then Build), counts the
-// window's rows against the profile (drift.Window) and computes the report
+// window's rows against the profile (drift.Tally) and computes the report
 // (PSI, Jensen-Shannon, Kolmogorov-Smirnov, chi-squared, Benjamini-Hochberg)
 // over 9 features and the label, -kmbench.reps passes (1 by default); by
 // default on 200,000 generated rows against as many drifted ones.

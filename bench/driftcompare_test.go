@@ -237,7 +237,7 @@ func runCompare(m *streamManifest, dir string, opts drift.ReportOptions, maxDrif
 			}
 			profile := pb.Build()
 			t1 := time.Now()
-			w, err := drift.NewWindow(profile)
+			w, err := drift.NewTally(profile)
 			if err != nil {
 				return nil, err
 			}

@@ -185,7 +185,7 @@ def cmd_train(args):
     }
 
 
-# --- drift: what drift.ProfileBuilder, drift.Window and Window.Report do, column-wise.
+# --- drift: what drift.ProfileBuilder, drift.Tally and Tally.Report do, column-wise.
 
 BINS, SKETCH, MAX_CATEGORIES, EPS, SMOOTHING = 10, 500, 200, 1e-4, 0.5
 

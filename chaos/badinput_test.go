@@ -214,7 +214,7 @@ func (b *badInput) refused(t *testing.T, model string, asOf time.Time, want stri
 	if eerr != nil {
 		t.Fatal(eerr)
 	}
-	var rec *registry.Evaluation
+	var rec *registry.DecisionRecord
 	for i := range evals {
 		if evals[i].RunID == run.GetRunID() {
 			rec = &evals[i]

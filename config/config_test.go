@@ -183,13 +183,13 @@ func TestTheDriftEffectFloorHasADefaultAndAnExplicitZeroMeansNoFloor(t *testing.
 }
 
 // emptyWindow returns a drift window of a one-feature profile with no rows.
-func emptyWindow(t *testing.T) *drift.Window {
+func emptyWindow(t *testing.T) *drift.Tally {
 	t.Helper()
 	b, err := drift.NewProfileBuilder([]string{"x"}, nil, drift.ProfileOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	w, err := drift.NewWindow(b.Build())
+	w, err := drift.NewTally(b.Build())
 	if err != nil {
 		t.Fatal(err)
 	}

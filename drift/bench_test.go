@@ -78,8 +78,8 @@ var bench = sync.OnceValues(func() (Profile, *benchSet) {
 	return b.Build(), makeBenchSet(2000, benchRows, 0.1, 2)
 })
 
-func fill(b *testing.B, ref Profile, data *benchSet, from, to int) *Window {
-	w, err := NewWindow(ref)
+func fill(b *testing.B, ref Profile, data *benchSet, from, to int) *Tally {
+	w, err := NewTally(ref)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -97,7 +97,7 @@ func fill(b *testing.B, ref Profile, data *benchSet, from, to int) *Window {
 func BenchmarkWindow1M(b *testing.B) {
 	ref, data := bench()
 	b.ReportAllocs()
-	var w *Window
+	var w *Tally
 	for b.Loop() {
 		w = fill(b, ref, data, 0, data.rows)
 	}
@@ -107,7 +107,7 @@ func BenchmarkWindow1M(b *testing.B) {
 
 // benchChecksum is sum over features of sum_k k*count[k] over the cells,
 // then the missing and unseen counts, as bench_numpy.py computes it.
-func benchChecksum(w *Window) int64 {
+func benchChecksum(w *Tally) int64 {
 	var sum int64
 	for _, n := range w.num {
 		for k, c := range n.cells {
@@ -127,7 +127,7 @@ func benchChecksum(w *Window) int64 {
 // BenchmarkWindowAddRow is the cost of one row of 10 features.
 func BenchmarkWindowAddRow(b *testing.B) {
 	ref, data := bench()
-	w, err := NewWindow(ref)
+	w, err := NewTally(ref)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -148,7 +148,7 @@ func BenchmarkWindowParallel(b *testing.B) {
 	ref, data := bench()
 	const parts = 2
 	for b.Loop() {
-		windows := make([]*Window, parts)
+		windows := make([]*Tally, parts)
 		var wg sync.WaitGroup
 		for p := range parts {
 			wg.Go(func() { windows[p] = fill(b, ref, data, p*data.rows/parts, (p+1)*data.rows/parts) })

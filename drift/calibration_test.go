@@ -69,9 +69,9 @@ func categoricalProfile(t testing.TB, s *categorySampler, rows int) Profile {
 }
 
 // categoricalWindow fills a window against ref with rows drawn from s.
-func categoricalWindow(t testing.TB, ref Profile, s *categorySampler, rows int) *Window {
+func categoricalWindow(t testing.TB, ref Profile, s *categorySampler, rows int) *Tally {
 	t.Helper()
-	w, err := NewWindow(ref)
+	w, err := NewTally(ref)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -136,7 +136,7 @@ func TestOneRowOfAnUnseenCategoryIsNotDrift(t *testing.T) {
 			for i := range 500 {
 				_ = b.AddRow(nil, []string{[]string{"blue", "green"}[i%2]})
 			}
-			w, _ := NewWindow(b.Build())
+			w, _ := NewTally(b.Build())
 			for i := range rows - 1 {
 				_ = w.AddRow(nil, []string{[]string{"blue", "green"}[i%2]})
 			}
@@ -185,7 +185,7 @@ func TestANumericFeatureThatGoesMissingDrifts(t *testing.T) {
 	for range 5000 {
 		_ = b.AddRow([]float64{r.NormFloat64()}, nil)
 	}
-	w, _ := NewWindow(b.Build())
+	w, _ := NewTally(b.Build())
 	for i := range 2000 {
 		x := r.NormFloat64()
 		if i%10 < 3 {

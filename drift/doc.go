@@ -20,14 +20,15 @@
 // At training time, a ProfileBuilder receives the training rows (numeric
 // values, categories, and optionally labels and model scores) and Build
 // returns a Profile, stored as JSON with the model version. Later, a drift
-// run makes one Window per partition with NewWindow(profile), feeds it rows
-// with AddRow, merges the windows with Merge, and calls Report.
+// run makes one Tally per partition of its time window with
+// NewTally(profile), feeds it rows with AddRow, merges the tallies with
+// Merge, and calls Report.
 //
 //	b, _ := drift.NewProfileBuilder([]string{"age", "income"}, []string{"country"}, drift.ProfileOptions{})
 //	for _, r := range training { _ = b.AddRow(r.Num, r.Cat) }
 //	profile := b.Build()
 //
-//	w, _ := drift.NewWindow(profile)
+//	w, _ := drift.NewTally(profile)
 //	for _, r := range recent { _ = w.AddRow(r.Num, r.Cat) }
 //	report, _ := w.Report(drift.ReportOptions{})
 //	if report.Drifted { /* report.Reasons say why */ }

@@ -19,7 +19,7 @@ var ErrShape = errors.New("drift: row does not match the profile")
 // Profile is the reference profile of a model's training data: per feature,
 // enough of its distribution to compare a later window against it. It is
 // built once at training time by a ProfileBuilder, stored as JSON with the
-// model version, and read back by NewWindow. It holds no map, so its JSON is
+// model version, and read back by NewTally. It holds no map, so its JSON is
 // deterministic, and it depends only on the multiset of rows, not on their
 // order.
 type Profile struct {

@@ -331,7 +331,7 @@ type ChiSquareResult struct {
 
 // Report compares the window with its reference. It fails only when opts
 // are invalid (see ReportOptions.Validate).
-func (w *Window) Report(opts ReportOptions) (Report, error) {
+func (w *Tally) Report(opts ReportOptions) (Report, error) {
 	if err := opts.Validate(); err != nil {
 		return Report{}, err
 	}

@@ -80,7 +80,7 @@ func (c simCase) runWith(t *testing.T, reps int, seed uint64, opts ReportOptions
 	r := newSimRand(seed)
 	var out simOutcome
 	for range reps {
-		var w *Window
+		var w *Tally
 		if c.numeric {
 			w = c.numericWindow(t, r)
 		} else {
@@ -98,12 +98,12 @@ func (c simCase) runWith(t *testing.T, reps int, seed uint64, opts ReportOptions
 	return out
 }
 
-func (c simCase) numericWindow(t *testing.T, r simRand) *Window {
+func (c simCase) numericWindow(t *testing.T, r simRand) *Tally {
 	b, _ := NewProfileBuilder([]string{"x"}, nil, ProfileOptions{})
 	for range c.refRows {
 		_ = b.AddRow([]float64{r.NormFloat64()}, nil)
 	}
-	w, err := NewWindow(b.Build())
+	w, err := NewTally(b.Build())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -133,7 +133,7 @@ func (c simCase) numericWindow(t *testing.T, r simRand) *Window {
 	return w
 }
 
-func (c simCase) categoricalWindow(t *testing.T, r simRand) *Window {
+func (c simCase) categoricalWindow(t *testing.T, r simRand) *Tally {
 	refCounts := r.multinomial(c.refRows, c.probs)
 	counts := map[string]int64{}
 	for i, n := range refCounts {
@@ -143,7 +143,7 @@ func (c simCase) categoricalWindow(t *testing.T, r simRand) *Window {
 	}
 	prof := Profile{FormatVersion: ProfileFormat, Rows: c.refRows, Options: DefaultProfileOptions(),
 		Categorical: []CategoricalProfile{buildCategorical("colour", counts, 0, DefaultProfileOptions())}}
-	w, err := NewWindow(prof)
+	w, err := NewTally(prof)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,9 +9,9 @@ import (
 	"github.com/gocql/gocql"
 )
 
-// Evaluation is the decision record of one retrain run, written for every
+// DecisionRecord is the decision record of one retrain run, written for every
 // run, "no change" included.
-type Evaluation struct {
+type DecisionRecord struct {
 	Model       string     `json:"model"`
 	ID          gocql.UUID `json:"id"`
 	RunID       string     `json:"run_id"`
@@ -32,7 +32,7 @@ type Evaluation struct {
 
 // RecordEvaluation writes a decision record. Its id is fixed by the caller
 // (see VersionID) so a retry overwrites rather than duplicates.
-func (r *Registry) RecordEvaluation(ctx context.Context, e *Evaluation) error {
+func (r *Registry) RecordEvaluation(ctx context.Context, e *DecisionRecord) error {
 	err := r.q(`INSERT INTO %s.evaluations (model, evaluated_at, run_id, workflow_id, reason, outcome, winner, champion, generation,
 		window_from, window_to, train_rows, holdout_rows, decision) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		e.Model, e.ID, e.RunID, e.WorkflowID, e.Reason, e.Outcome, nullUUID(e.Winner), nullUUID(e.Champion), e.Generation,
@@ -44,11 +44,11 @@ func (r *Registry) RecordEvaluation(ctx context.Context, e *Evaluation) error {
 }
 
 // Evaluations returns a model's decision records, newest first.
-func (r *Registry) Evaluations(ctx context.Context, model string, limit int) ([]Evaluation, error) {
+func (r *Registry) Evaluations(ctx context.Context, model string, limit int) ([]DecisionRecord, error) {
 	iter := r.q(`SELECT evaluated_at, run_id, workflow_id, reason, outcome, winner, champion, generation, window_from, window_to,
 		train_rows, holdout_rows, decision FROM %s.evaluations WHERE model = ? LIMIT ?`, model, limit).WithContext(ctx).Iter()
-	out, err := collect(iter, func() (Evaluation, bool) {
-		e := Evaluation{Model: model}
+	out, err := collect(iter, func() (DecisionRecord, bool) {
+		e := DecisionRecord{Model: model}
 		var decision string
 		ok := iter.Scan(&e.ID, &e.RunID, &e.WorkflowID, &e.Reason, &e.Outcome, &e.Winner, &e.Champion, &e.Generation,
 			&e.WindowFrom, &e.WindowTo, &e.TrainRows, &e.HoldoutRows, &decision)

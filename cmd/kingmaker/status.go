@@ -27,14 +27,14 @@ type statusReport struct {
 }
 
 type modelStatus struct {
-	Champion  *registry.Champion    `json:"champion"`
-	Algorithm string                `json:"algorithm,omitempty"`
-	Metric    string                `json:"primary_metric"`
-	Value     string                `json:"primary_value,omitempty"`
-	Decisions []registry.Evaluation `json:"recent_decisions"`
-	Drift     *registry.DriftReport `json:"latest_drift,omitempty"`
-	DriftNote string                `json:"drift_note,omitempty"`
-	Data      modelData             `json:"data"`
+	Champion  *registry.Champion        `json:"champion"`
+	Algorithm string                    `json:"algorithm,omitempty"`
+	Metric    string                    `json:"primary_metric"`
+	Value     string                    `json:"primary_value,omitempty"`
+	Decisions []registry.DecisionRecord `json:"recent_decisions"`
+	Drift     *registry.DriftReport     `json:"latest_drift,omitempty"`
+	DriftNote string                    `json:"drift_note,omitempty"`
+	Data      modelData                 `json:"data"`
 }
 
 func runStatus(ctx context.Context, e *env, args []string) error {

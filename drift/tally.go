@@ -12,14 +12,14 @@ import (
 // profile would be), or windows built from different profiles.
 var ErrProfile = errors.New("drift: inconsistent profile")
 
-// Window accumulates rows of a recent time window against a reference
+// Tally accumulates rows of a recent time window against a reference
 // Profile, in constant memory: per numeric feature a count per cell of the
 // reference's grid (bin edges and sketch points together), per categorical
 // feature a count per reference category plus an unseen bucket. AddRow does
 // O(features) work with a binary search per numeric value and allocates
-// nothing. Windows of the same profile can be filled in parallel (one per
-// goroutine; a Window is not safe for concurrent use) and merged.
-type Window struct {
+// nothing. Tallies of the same profile can be filled in parallel (one per
+// goroutine; a Tally is not safe for concurrent use) and merged.
+type Tally struct {
 	ref   *compiledProfile
 	rows  int64
 	num   []numericCounts
@@ -88,9 +88,9 @@ type categoricalCounts struct {
 // rows of further ones are only counted together.
 const MaxUnseenNames = 1000
 
-// NewWindow returns an empty window against ref. It fails with ErrProfile
+// NewTally returns an empty window against ref. It fails with ErrProfile
 // if ref is inconsistent.
-func NewWindow(ref Profile) (*Window, error) {
+func NewTally(ref Profile) (*Tally, error) {
 	c, err := compile(ref)
 	if err != nil {
 		return nil, err
@@ -98,8 +98,8 @@ func NewWindow(ref Profile) (*Window, error) {
 	return c.newWindow(), nil
 }
 
-func (c *compiledProfile) newWindow() *Window {
-	return &Window{
+func (c *compiledProfile) newWindow() *Tally {
+	return &Tally{
 		ref:   c,
 		num:   each(c.num, (*numericGrid).newCounts),
 		cat:   each(c.cat, (*categoryIndex).newCounts),
@@ -278,15 +278,15 @@ func compileCategorical(p *CategoricalProfile) (categoryIndex, error) {
 	return x, nil
 }
 
-// Rows returns the number of rows added to the window.
-func (w *Window) Rows() int64 { return w.rows }
+// Rows returns the number of rows added to the tally.
+func (w *Tally) Rows() int64 { return w.rows }
 
 // AddRow adds one row: num in the order of the profile's numeric features,
 // cat in the order of its categorical ones. NaN and ±Inf are missing
 // numbers, the empty string a missing category. It fails with ErrShape when
 // the row does not have the profile's number of features, and then adds
 // nothing.
-func (w *Window) AddRow(num []float64, cat []string) error {
+func (w *Tally) AddRow(num []float64, cat []string) error {
 	if len(num) != len(w.num) || len(cat) != len(w.cat) {
 		return w.shapeError(len(num), len(cat))
 	}
@@ -300,14 +300,14 @@ func (w *Window) AddRow(num []float64, cat []string) error {
 	return nil
 }
 
-func (w *Window) shapeError(nNum, nCat int) error {
+func (w *Tally) shapeError(nNum, nCat int) error {
 	return fmt.Errorf("%w: %d numeric and %d categorical values, the profile has %d and %d",
 		ErrShape, nNum, nCat, len(w.num), len(w.cat))
 }
 
 // AddLabel adds one observed label (a class; the empty string is missing).
 // It fails with ErrShape if the reference has no label distribution.
-func (w *Window) AddLabel(class string) error {
+func (w *Tally) AddLabel(class string) error {
 	if w.label == nil {
 		return fmt.Errorf("%w: the profile has no label distribution", ErrShape)
 	}
@@ -317,7 +317,7 @@ func (w *Window) AddLabel(class string) error {
 
 // AddPrediction adds one model score (NaN and ±Inf are missing). It fails
 // with ErrShape if the reference has no prediction distribution.
-func (w *Window) AddPrediction(score float64) error {
+func (w *Tally) AddPrediction(score float64) error {
 	if w.pred == nil {
 		return fmt.Errorf("%w: the profile has no prediction distribution", ErrShape)
 	}
@@ -403,12 +403,12 @@ func (c *categoricalCounts) addUnseen(v string, n int64) {
 	}
 }
 
-// Merge adds the rows of other, a window of the same profile, to w: every
+// Merge adds the rows of other, a tally of the same profile, to w: every
 // count is then exactly what one window given both sets of rows would hold,
 // so every statistic of the report is the same; only the window's mean and
 // standard deviation, float sums, may differ in the last bits. other is not
 // changed. It fails with ErrProfile if the windows have different profiles.
-func (w *Window) Merge(other *Window) error {
+func (w *Tally) Merge(other *Tally) error {
 	if other == nil {
 		return nil
 	}

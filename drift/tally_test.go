@@ -51,11 +51,11 @@ func buildProfile(t testing.TB, rows int, seed uint64) Profile {
 	return b.Build()
 }
 
-func fillWindow(t testing.TB, ref Profile, rows int, src *rowSource) *Window {
+func fillWindow(t testing.TB, ref Profile, rows int, src *rowSource) *Tally {
 	t.Helper()
-	w, err := NewWindow(ref)
+	w, err := NewTally(ref)
 	if err != nil {
-		t.Fatalf("NewWindow: %v", err)
+		t.Fatalf("NewTally: %v", err)
 	}
 	for range rows {
 		num, cat := src.next()
@@ -66,7 +66,7 @@ func fillWindow(t testing.TB, ref Profile, rows int, src *rowSource) *Window {
 	return w
 }
 
-func mustReport(t testing.TB, w *Window, opts ReportOptions) Report {
+func mustReport(t testing.TB, w *Tally, opts ReportOptions) Report {
 	t.Helper()
 	r, err := w.Report(opts)
 	if err != nil {
@@ -157,13 +157,13 @@ func TestWindowVerdicts(t *testing.T) {
 func TestMergeOfHalfWindowsEqualsOneWindow(t *testing.T) {
 	ref := buildProfile(t, 5000, 1)
 	ref.Label = &CategoricalProfile{Name: "label", Categories: []string{"no", "yes"}, Counts: []int64{4000, 1000}}
-	whole, err := NewWindow(ref)
+	whole, err := NewTally(ref)
 	if err != nil {
 		t.Fatal(err)
 	}
-	halves := [2]*Window{}
+	halves := [2]*Tally{}
 	for i := range halves {
-		if halves[i], err = NewWindow(ref); err != nil {
+		if halves[i], err = NewTally(ref); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -175,7 +175,7 @@ func TestMergeOfHalfWindowsEqualsOneWindow(t *testing.T) {
 			cat[0] = "unseen-" + cat[0]
 		}
 		label := []string{"no", "yes", ""}[i%3]
-		for _, w := range []*Window{whole, halves[i%2]} {
+		for _, w := range []*Tally{whole, halves[i%2]} {
 			if err := w.AddRow(num, cat); err != nil {
 				t.Fatal(err)
 			}
@@ -209,7 +209,7 @@ func TestMergeOfHalfWindowsEqualsOneWindow(t *testing.T) {
 	}
 
 	other := buildProfile(t, 100, 5)
-	wo, _ := NewWindow(other)
+	wo, _ := NewTally(other)
 	if err := whole.Merge(wo); !errors.Is(err, ErrProfile) {
 		t.Errorf("merging windows of different profiles: error %v, want ErrProfile", err)
 	}
@@ -256,7 +256,7 @@ func TestMissingValuesAreCountedNeverFatal(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			w, err := NewWindow(ref)
+			w, err := NewTally(ref)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -309,8 +309,8 @@ func TestProfileJSONRoundTripIsExact(t *testing.T) {
 			t.Error("encoding the decoded profile gives different JSON")
 		}
 		if len(p.Numeric) > 0 {
-			if _, err := NewWindow(back); err != nil {
-				t.Errorf("NewWindow on the decoded profile: %v", err)
+			if _, err := NewTally(back); err != nil {
+				t.Errorf("NewTally on the decoded profile: %v", err)
 			}
 		}
 	}
@@ -424,7 +424,7 @@ func TestStreamingKolmogorovSmirnov(t *testing.T) {
 		if !slices.Equal(p.Numeric[0].Edges, sn.Edges) {
 			t.Fatalf("edges %v, make_reference.py computes %v", p.Numeric[0].Edges, sn.Edges)
 		}
-		w, _ := NewWindow(p)
+		w, _ := NewTally(p)
 		for _, v := range sn.Window.values(t) {
 			_ = w.AddRow([]float64{v}, nil)
 		}
@@ -458,7 +458,7 @@ func TestStreamingKolmogorovSmirnov(t *testing.T) {
 			for _, v := range a {
 				_ = b.AddRow([]float64{v}, nil)
 			}
-			w, _ := NewWindow(b.Build())
+			w, _ := NewTally(b.Build())
 			for _, v := range x {
 				_ = w.AddRow([]float64{v}, nil)
 			}
@@ -484,7 +484,7 @@ func TestStreamingCategoricalMatchesScipy(t *testing.T) {
 					_ = b.AddRow(nil, []string{cat})
 				}
 			}
-			w, _ := NewWindow(b.Build())
+			w, _ := NewTally(b.Build())
 			for cat, n := range c.Window {
 				for range n {
 					_ = w.AddRow(nil, []string{cat})
@@ -556,7 +556,7 @@ func psiFloor(x float64) *float64 { return &x }
 
 func TestShapeAndProfileErrors(t *testing.T) {
 	ref := buildProfile(t, 100, 1)
-	w, _ := NewWindow(ref)
+	w, _ := NewTally(ref)
 	if err := w.AddRow([]float64{1}, []string{"de", "pro"}); !errors.Is(err, ErrShape) {
 		t.Errorf("a short row: error %v, want ErrShape", err)
 	}
@@ -579,8 +579,8 @@ func TestShapeAndProfileErrors(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			p := buildProfile(t, 100, 1)
 			tt.mangle(&p)
-			if _, err := NewWindow(p); !errors.Is(err, ErrProfile) {
-				t.Errorf("NewWindow error %v, want ErrProfile", err)
+			if _, err := NewTally(p); !errors.Is(err, ErrProfile) {
+				t.Errorf("NewTally error %v, want ErrProfile", err)
 			}
 		})
 	}
@@ -594,7 +594,7 @@ func TestLabelAndPredictionDrift(t *testing.T) {
 		b.AddPrediction(float64(i%100) / 100)
 	}
 	ref := b.Build()
-	w, _ := NewWindow(ref)
+	w, _ := NewTally(ref)
 	for i := range 4000 {
 		_ = w.AddRow([]float64{float64(i % 50)}, nil)
 		_ = w.AddLabel([]string{"no", "yes"}[i%2])
@@ -632,7 +632,7 @@ func TestUpperBoundCountsGridPointsAtOrBelow(t *testing.T) {
 
 func TestAddRowAllocatesNothing(t *testing.T) {
 	ref := buildProfile(t, 2000, 1)
-	w, _ := NewWindow(ref)
+	w, _ := NewTally(ref)
 	num, cat := []float64{41, math.NaN(), 3}, []string{"de", "never-seen"}
 	if allocs := testing.AllocsPerRun(1000, func() { _ = w.AddRow(num, cat) }); allocs != 0 {
 		t.Errorf("AddRow allocates %v times per row, want 0", allocs)
