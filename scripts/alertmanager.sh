@@ -58,20 +58,14 @@ cmd_install() { install_prometheus_tools prometheus-alertmanager scripts/alertma
 cmd_start() {
   prepare_start alertmanager prometheus-alertmanager Alertmanager "$PID_FILE" "$URL" "$PORT" "$CONFIG" "$DATA_DIR"
 
-  local t0=$SECONDS
-  start_banner alertmanager "$URL" "$CONFIG" "$LOG_FILE" scripts/alertmanager.sh
   # An empty --cluster.listen-address turns off the gossip port (0.0.0.0:9094 by default): one
   # instance, nothing listening beyond loopback.
-  nohup "$(binary)" \
+  start_daemon alertmanager scripts/alertmanager.sh "$PID_FILE" "$URL" "$CONFIG" "$LOG_FILE" "$START_TIMEOUT" "" \
+    "$(binary)" \
     --config.file "$CONFIG" \
     --storage.path "$DATA_DIR" \
     --web.listen-address "$ADDRESS" \
-    --cluster.listen-address= \
-    >>"$LOG_FILE" 2>&1 </dev/null &
-  echo $! >"$PID_FILE"
-
-  wait_http_ready alertmanager "$PID_FILE" "$URL/-/ready" "$START_TIMEOUT" "$LOG_FILE"
-  log "alertmanager ready in $((SECONDS - t0))s (pid $(cat "$PID_FILE")): $URL"
+    --cluster.listen-address=
 }
 
 cmd_stop() { stop_pid "$PID_FILE" alertmanager 30; }

@@ -185,9 +185,19 @@ prepare_start() {
   mkdir -p "$data_dir"
 }
 
-# start_banner WHAT URL CONFIG LOG_FILE SCRIPT: say that WHAT starts, on the terminal and in its log.
-start_banner() {
-  local what=$1 url=$2 config=$3 log_file=$4 script=$5
+# start_daemon WHAT SCRIPT PID_FILE URL CONFIG LOG_FILE TIMEOUT NOTE COMMAND...: start WHAT (the
+# daemon SCRIPT runs, COMMAND with its arguments) in the background, its output appended to LOG_FILE
+# and its pid in PID_FILE; wait up to TIMEOUT seconds for URL/-/ready to answer, then say how long it
+# took (NOTE follows the URL).
+start_daemon() {
+  local what=$1 script=$2 pid_file=$3 url=$4 config=$5 log_file=$6 timeout=$7 note=$8
+  shift 8
+  local t0=$SECONDS
   log "starting $what on $url (config ${config#"$ROOT"/}, log ${log_file#"$ROOT"/})"
   echo "=== $(date -u +%FT%TZ) $script start" >>"$log_file"
+  nohup "$@" >>"$log_file" 2>&1 </dev/null &
+  echo $! >"$pid_file"
+
+  wait_http_ready "$what" "$pid_file" "$url/-/ready" "$timeout" "$log_file"
+  log "$what ready in $((SECONDS - t0))s (pid $(cat "$pid_file")): $url$note"
 }

@@ -54,18 +54,13 @@ cmd_install() { install_prometheus_tools prometheus scripts/prometheus.sh "$PORT
 cmd_start() {
   prepare_start prometheus prometheus Prometheus "$PID_FILE" "$URL" "$PORT" "$CONFIG" "$DATA_DIR"
 
-  local t0=$SECONDS
-  start_banner prometheus "$URL" "$CONFIG" "$LOG_FILE" scripts/prometheus.sh
-  nohup prometheus \
+  start_daemon prometheus scripts/prometheus.sh "$PID_FILE" "$URL" "$CONFIG" "$LOG_FILE" "$START_TIMEOUT" \
+    " (targets $URL/targets, alerts $URL/alerts)" \
+    prometheus \
     --config.file "$CONFIG" \
     --storage.tsdb.path "$DATA_DIR" \
     --web.listen-address "$ADDRESS" \
-    --web.enable-lifecycle \
-    >>"$LOG_FILE" 2>&1 </dev/null &
-  echo $! >"$PID_FILE"
-
-  wait_http_ready prometheus "$PID_FILE" "$URL/-/ready" "$START_TIMEOUT" "$LOG_FILE"
-  log "prometheus ready in $((SECONDS - t0))s (pid $(cat "$PID_FILE")): $URL (targets $URL/targets, alerts $URL/alerts)"
+    --web.enable-lifecycle
 }
 
 cmd_stop() { stop_pid "$PID_FILE" prometheus 30; }
