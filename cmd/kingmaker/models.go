@@ -20,15 +20,25 @@ import (
 
 // openRegistry loads the config and connects to the registry.
 func openRegistry(ctx context.Context, e *env) (*config.Config, *registry.Registry, func(), error) {
-	cfg, err := loadConfig(e)
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	s, err := openKeyspace(ctx, cfg)
+	cfg, s, err := openSession(ctx, e)
 	if err != nil {
 		return nil, nil, nil, err
 	}
 	return cfg, newRegistry(cfg, s), s.Close, nil
+}
+
+// openSession loads the config and connects to its keyspace (openKeyspace);
+// the caller closes the session.
+func openSession(ctx context.Context, e *env) (*config.Config, *gocql.Session, error) {
+	cfg, err := loadConfig(e)
+	if err != nil {
+		return nil, nil, err
+	}
+	s, err := openKeyspace(ctx, cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	return cfg, s, nil
 }
 
 // openModel is openRegistry for one configured model; the caller calls done.
