@@ -53,47 +53,19 @@ versions() {
   echo "$a; $t"
 }
 
-cmd_install() {
-  if have_tools; then
-    log "alertmanager and amtool already installed: $(versions)"
-    return 0
-  fi
-  if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
-    die "alertmanager and amtool are not on PATH; install them (Debian/Ubuntu: sudo apt-get install -y --no-install-recommends prometheus-alertmanager; elsewhere the release tarball from https://prometheus.io/download/ puts both binaries on PATH), then run scripts/alertmanager.sh again"
-  fi
-  local t0=$SECONDS
-  apt_install_service prometheus-alertmanager "$PORT" "$PID_FILE"
-  have_tools || die "package prometheus-alertmanager installed but alertmanager/amtool are still not on PATH"
-  log "installed in $((SECONDS - t0))s: $(versions)"
-}
+cmd_install() { install_prometheus_tools prometheus-alertmanager scripts/alertmanager.sh "$PORT" "$PID_FILE" alertmanager amtool; }
 
 cmd_start() {
-  if pid_alive "$PID_FILE"; then
-    die "alertmanager is already running (pid $(cat "$PID_FILE")) at $URL; use stop or restart"
-  fi
-  rm -f "$PID_FILE"
-  if port_open "$PORT"; then
-    die "port $PORT on 127.0.0.1 is already in use by another process (a Debian prometheus-alertmanager service? try: systemctl disable --now prometheus-alertmanager); free it before starting Alertmanager"
-  fi
-  have_tools || cmd_install
-  [ -f "$CONFIG" ] || die "missing $CONFIG"
-  mkdir -p "$DATA_DIR"
+  prepare_start alertmanager prometheus-alertmanager Alertmanager "$PID_FILE" "$URL" "$PORT" "$CONFIG" "$DATA_DIR"
 
-  local t0=$SECONDS
-  log "starting alertmanager on $URL (config ${CONFIG#"$ROOT"/}, log ${LOG_FILE#"$ROOT"/})"
-  echo "=== $(date -u +%FT%TZ) scripts/alertmanager.sh start" >>"$LOG_FILE"
   # An empty --cluster.listen-address turns off the gossip port (0.0.0.0:9094 by default): one
   # instance, nothing listening beyond loopback.
-  nohup "$(binary)" \
+  start_daemon alertmanager scripts/alertmanager.sh "$PID_FILE" "$URL" "$CONFIG" "$LOG_FILE" "$START_TIMEOUT" "" \
+    "$(binary)" \
     --config.file "$CONFIG" \
     --storage.path "$DATA_DIR" \
     --web.listen-address "$ADDRESS" \
-    --cluster.listen-address= \
-    >>"$LOG_FILE" 2>&1 </dev/null &
-  echo $! >"$PID_FILE"
-
-  wait_http_ready alertmanager "$PID_FILE" "$URL/-/ready" "$START_TIMEOUT" "$LOG_FILE"
-  log "alertmanager ready in $((SECONDS - t0))s (pid $(cat "$PID_FILE")): $URL"
+    --cluster.listen-address=
 }
 
 cmd_stop() { stop_pid "$PID_FILE" alertmanager 30; }

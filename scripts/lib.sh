@@ -148,3 +148,56 @@ apt_install() {
   log "apt-get install -y --no-install-recommends $pkg"
   apt-get install -y -qq --no-install-recommends "$pkg" >&2 || die "apt-get install $pkg failed"
 }
+
+# install_prometheus_tools PACKAGE SCRIPT PORT PID_FILE DAEMON TOOL: the install command of a script
+# that runs DAEMON of the Prometheus project with its command-line TOOL, both from Debian's PACKAGE:
+# nothing when both are on PATH, apt-get install as root (apt_install_service), else say how to
+# install them. The script defines have_tools and versions.
+install_prometheus_tools() {
+  local pkg=$1 script=$2 port=$3 pid_file=$4 daemon=$5 tool=$6
+  if have_tools; then
+    log "$daemon and $tool already installed: $(versions)"
+    return 0
+  fi
+  if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
+    die "$daemon and $tool are not on PATH; install them (Debian/Ubuntu: sudo apt-get install -y --no-install-recommends $pkg; elsewhere the release tarball from https://prometheus.io/download/ puts both binaries on PATH), then run $script again"
+  fi
+  local t0=$SECONDS
+  apt_install_service "$pkg" "$port" "$pid_file"
+  have_tools || die "package $pkg installed but $daemon/$tool are still not on PATH"
+  log "installed in $((SECONDS - t0))s: $(versions)"
+}
+
+# prepare_start WHAT PACKAGE TITLE PID_FILE URL PORT CONFIG DATA_DIR: the checks before a script
+# starts its daemon WHAT (Debian's PACKAGE; TITLE in prose): it does not run yet, 127.0.0.1:PORT is
+# free, it is installed (the script's have_tools and cmd_install), CONFIG exists; then make DATA_DIR.
+prepare_start() {
+  local what=$1 pkg=$2 title=$3 pid_file=$4 url=$5 port=$6 config=$7 data_dir=$8
+  if pid_alive "$pid_file"; then
+    die "$what is already running (pid $(cat "$pid_file")) at $url; use stop or restart"
+  fi
+  rm -f "$pid_file"
+  if port_open "$port"; then
+    die "port $port on 127.0.0.1 is already in use by another process (a Debian $pkg service? try: systemctl disable --now $pkg); free it before starting $title"
+  fi
+  have_tools || cmd_install
+  [ -f "$config" ] || die "missing $config"
+  mkdir -p "$data_dir"
+}
+
+# start_daemon WHAT SCRIPT PID_FILE URL CONFIG LOG_FILE TIMEOUT NOTE COMMAND...: start WHAT (the
+# daemon SCRIPT runs, COMMAND with its arguments) in the background, its output appended to LOG_FILE
+# and its pid in PID_FILE; wait up to TIMEOUT seconds for URL/-/ready to answer, then say how long it
+# took (NOTE follows the URL).
+start_daemon() {
+  local what=$1 script=$2 pid_file=$3 url=$4 config=$5 log_file=$6 timeout=$7 note=$8
+  shift 8
+  local t0=$SECONDS
+  log "starting $what on $url (config ${config#"$ROOT"/}, log ${log_file#"$ROOT"/})"
+  echo "=== $(date -u +%FT%TZ) $script start" >>"$log_file"
+  nohup "$@" >>"$log_file" 2>&1 </dev/null &
+  echo $! >"$pid_file"
+
+  wait_http_ready "$what" "$pid_file" "$url/-/ready" "$timeout" "$log_file"
+  log "$what ready in $((SECONDS - t0))s (pid $(cat "$pid_file")): $url$note"
+}

@@ -49,45 +49,18 @@ versions() {
   echo "$p; $t"
 }
 
-cmd_install() {
-  if have_tools; then
-    log "prometheus and promtool already installed: $(versions)"
-    return 0
-  fi
-  if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
-    die "prometheus and promtool are not on PATH; install them (Debian/Ubuntu: sudo apt-get install -y --no-install-recommends prometheus; elsewhere the release tarball from https://prometheus.io/download/ puts both binaries on PATH), then run scripts/prometheus.sh again"
-  fi
-  local t0=$SECONDS
-  apt_install_service prometheus "$PORT" "$PID_FILE"
-  have_tools || die "package prometheus installed but prometheus/promtool are still not on PATH"
-  log "installed in $((SECONDS - t0))s: $(versions)"
-}
+cmd_install() { install_prometheus_tools prometheus scripts/prometheus.sh "$PORT" "$PID_FILE" prometheus promtool; }
 
 cmd_start() {
-  if pid_alive "$PID_FILE"; then
-    die "prometheus is already running (pid $(cat "$PID_FILE")) at $URL; use stop or restart"
-  fi
-  rm -f "$PID_FILE"
-  if port_open "$PORT"; then
-    die "port $PORT on 127.0.0.1 is already in use by another process (a Debian prometheus service? try: systemctl disable --now prometheus); free it before starting Prometheus"
-  fi
-  have_tools || cmd_install
-  [ -f "$CONFIG" ] || die "missing $CONFIG"
-  mkdir -p "$DATA_DIR"
+  prepare_start prometheus prometheus Prometheus "$PID_FILE" "$URL" "$PORT" "$CONFIG" "$DATA_DIR"
 
-  local t0=$SECONDS
-  log "starting prometheus on $URL (config ${CONFIG#"$ROOT"/}, log ${LOG_FILE#"$ROOT"/})"
-  echo "=== $(date -u +%FT%TZ) scripts/prometheus.sh start" >>"$LOG_FILE"
-  nohup prometheus \
+  start_daemon prometheus scripts/prometheus.sh "$PID_FILE" "$URL" "$CONFIG" "$LOG_FILE" "$START_TIMEOUT" \
+    " (targets $URL/targets, alerts $URL/alerts)" \
+    prometheus \
     --config.file "$CONFIG" \
     --storage.tsdb.path "$DATA_DIR" \
     --web.listen-address "$ADDRESS" \
-    --web.enable-lifecycle \
-    >>"$LOG_FILE" 2>&1 </dev/null &
-  echo $! >"$PID_FILE"
-
-  wait_http_ready prometheus "$PID_FILE" "$URL/-/ready" "$START_TIMEOUT" "$LOG_FILE"
-  log "prometheus ready in $((SECONDS - t0))s (pid $(cat "$PID_FILE")): $URL (targets $URL/targets, alerts $URL/alerts)"
+    --web.enable-lifecycle
 }
 
 cmd_stop() { stop_pid "$PID_FILE" prometheus 30; }

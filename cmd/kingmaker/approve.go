@@ -32,11 +32,7 @@ func runApproval(approve bool) func(ctx context.Context, e *env, args []string) 
 		if err != nil {
 			return err
 		}
-		who, err := temporalActor(cfg, *by)
-		if err != nil {
-			return err
-		}
-		c, err := dialTemporal(ctx, cfg)
+		who, c, err := actAndDial(ctx, cfg, *by)
 		if err != nil {
 			return err
 		}

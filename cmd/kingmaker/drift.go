@@ -32,15 +32,11 @@ func runDrift(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	cfg, reg, done, err := openRegistry(ctx, e)
+	cfg, reg, m, done, err := openModel(ctx, e, pos[0])
 	if err != nil {
 		return err
 	}
 	defer done()
-	m, err := cfg.Model(pos[0])
-	if err != nil {
-		return err
-	}
 	var c client.Client
 	var ran *workflows.DriftResult
 	if *now {

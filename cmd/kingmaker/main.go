@@ -199,6 +199,19 @@ func parseN(fs *flag.FlagSet, args []string, n int, want string) ([]string, erro
 // loadConfig loads the config the command was given (--config).
 func loadConfig(e *env) (*config.Config, error) { return config.Load(e.configPath) }
 
+// loadConfigFor is loadConfig for a command on one model: the config must
+// name it.
+func loadConfigFor(e *env, model string) (*config.Config, error) {
+	cfg, err := loadConfig(e)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := cfg.Model(model); err != nil {
+		return nil, err
+	}
+	return cfg, nil
+}
+
 // parseTime reads a time flag: RFC 3339 or a UTC date.
 func parseTime(s string) (time.Time, error) {
 	if t, err := time.Parse(time.RFC3339, s); err == nil {

@@ -20,15 +20,52 @@ import (
 
 // openRegistry loads the config and connects to the registry.
 func openRegistry(ctx context.Context, e *env) (*config.Config, *registry.Registry, func(), error) {
-	cfg, err := loadConfig(e)
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	s, err := openKeyspace(ctx, cfg)
+	cfg, s, err := openSession(ctx, e)
 	if err != nil {
 		return nil, nil, nil, err
 	}
 	return cfg, newRegistry(cfg, s), s.Close, nil
+}
+
+// openSession loads the config and connects to its keyspace (openKeyspace);
+// the caller closes the session.
+func openSession(ctx context.Context, e *env) (*config.Config, *gocql.Session, error) {
+	cfg, err := loadConfig(e)
+	if err != nil {
+		return nil, nil, err
+	}
+	s, err := openKeyspace(ctx, cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	return cfg, s, nil
+}
+
+// openModel is openRegistry for one configured model; the caller calls done.
+func openModel(ctx context.Context, e *env, name string) (cfg *config.Config, reg *registry.Registry, m *config.Model, done func(), err error) {
+	cfg, reg, done, err = openRegistry(ctx, e)
+	if err != nil {
+		return nil, nil, nil, nil, err
+	}
+	if m, err = cfg.Model(name); err != nil {
+		done()
+		return nil, nil, nil, nil, err
+	}
+	return cfg, reg, m, done, nil
+}
+
+// openModelAs is openModel for a change to the promotion ledger made by
+// who (by, or the identity the config implies).
+func openModelAs(ctx context.Context, e *env, name, by string) (reg *registry.Registry, m *config.Model, who string, done func(), err error) {
+	cfg, reg, m, done, err := openModel(ctx, e, name)
+	if err != nil {
+		return nil, nil, "", nil, err
+	}
+	if who, err = registryActor(cfg, by); err != nil {
+		done()
+		return nil, nil, "", nil, err
+	}
+	return reg, m, who, done, nil
 }
 
 // openKeyspace connects to the config's keyspace and checks that its
@@ -80,15 +117,11 @@ func runModelsList(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	cfg, reg, done, err := openRegistry(ctx, e)
+	_, reg, m, done, err := openModel(ctx, e, pos[0])
 	if err != nil {
 		return err
 	}
 	defer done()
-	m, err := cfg.Model(pos[0])
-	if err != nil {
-		return err
-	}
 	versions, err := reg.ListVersions(ctx, m.Name, *limit)
 	if err != nil {
 		return err
@@ -196,19 +229,11 @@ func runPromote(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	cfg, reg, done, err := openRegistry(ctx, e)
+	reg, m, who, done, err := openModelAs(ctx, e, pos[0], *by)
 	if err != nil {
 		return err
 	}
 	defer done()
-	m, err := cfg.Model(pos[0])
-	if err != nil {
-		return err
-	}
-	who, err := registryActor(cfg, *by)
-	if err != nil {
-		return err
-	}
 	c, err := reg.PromoteManually(ctx, registry.ManualPromotion{Model: m.Name, Version: id, By: who, Reason: *reason, Force: *force})
 	if errors.Is(err, registry.ErrNeverEvaluated) {
 		return fmt.Errorf("%w: pass --force to promote it anyway", err)
@@ -239,19 +264,11 @@ func runRollback(ctx context.Context, e *env, args []string) error {
 	if *reason == "" {
 		return usageError{"--reason is required: it is recorded in the promotion ledger"}
 	}
-	cfg, reg, done, err := openRegistry(ctx, e)
+	reg, m, who, done, err := openModelAs(ctx, e, pos[0], *by)
 	if err != nil {
 		return err
 	}
 	defer done()
-	m, err := cfg.Model(pos[0])
-	if err != nil {
-		return err
-	}
-	who, err := registryActor(cfg, *by)
-	if err != nil {
-		return err
-	}
 	c, err := reg.Rollback(ctx, m.Name, who, *reason)
 	if err != nil {
 		return explainCAS(err)

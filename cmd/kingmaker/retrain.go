@@ -22,11 +22,8 @@ func runRetrain(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	cfg, err := loadConfig(e)
+	cfg, err := loadConfigFor(e, pos[0])
 	if err != nil {
-		return err
-	}
-	if _, err := cfg.Model(pos[0]); err != nil {
 		return err
 	}
 	who, err := temporalActor(cfg, "")

@@ -24,11 +24,7 @@ func runScheduleSync(ctx context.Context, e *env, args []string) error {
 	if len(pos) != 0 {
 		return usageError{fmt.Sprintf("unexpected argument %q: sync takes every model from the config", pos[0])}
 	}
-	cfg, err := loadConfig(e)
-	if err != nil {
-		return err
-	}
-	c, err := dialTemporal(ctx, cfg)
+	cfg, c, err := openTemporal(ctx, e)
 	if err != nil {
 		return err
 	}
@@ -93,11 +89,7 @@ func runScheduleList(ctx context.Context, e *env, args []string) error {
 	if len(pos) != 0 {
 		return usageError{fmt.Sprintf("unexpected argument %q", pos[0])}
 	}
-	cfg, err := loadConfig(e)
-	if err != nil {
-		return err
-	}
-	c, err := dialTemporal(ctx, cfg)
+	cfg, c, err := openTemporal(ctx, e)
 	if err != nil {
 		return err
 	}
@@ -198,11 +190,7 @@ func runSchedulePause(ctx context.Context, e *env, args []string) error {
 	if *reason == "" {
 		return usageError{"--reason is required: it is kept as the schedule's note"}
 	}
-	who, err := temporalActor(cfg, "")
-	if err != nil {
-		return err
-	}
-	c, err := dialTemporal(ctx, cfg)
+	who, c, err := actAndDial(ctx, cfg, "")
 	if err != nil {
 		return err
 	}
@@ -230,11 +218,7 @@ func runScheduleResume(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	who, err := temporalActor(cfg, "")
-	if err != nil {
-		return err
-	}
-	c, err := dialTemporal(ctx, cfg)
+	who, c, err := actAndDial(ctx, cfg, "")
 	if err != nil {
 		return err
 	}

@@ -4,6 +4,9 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/gocql/gocql"
+
+	"github.com/kingmaker-ml/kingmaker/config"
 	"github.com/kingmaker-ml/kingmaker/internal/cql"
 	"github.com/kingmaker-ml/kingmaker/schema"
 )
@@ -13,11 +16,7 @@ func runSchemaApply(ctx context.Context, e *env, args []string) error {
 	if _, err := parse(fs, args); err != nil {
 		return err
 	}
-	cfg, err := loadConfig(e)
-	if err != nil {
-		return err
-	}
-	s, err := cql.Connect(cfg.Cassandra, false)
+	cfg, s, err := openCluster(e)
 	if err != nil {
 		return err
 	}
@@ -40,11 +39,7 @@ func runSchemaVersion(ctx context.Context, e *env, args []string) error {
 	if _, err := parseN(fs, args, 0, "schema version takes no arguments"); err != nil {
 		return err
 	}
-	cfg, err := loadConfig(e)
-	if err != nil {
-		return err
-	}
-	s, err := cql.Connect(cfg.Cassandra, false)
+	cfg, s, err := openCluster(e)
 	if err != nil {
 		return err
 	}
@@ -58,4 +53,19 @@ func runSchemaVersion(ctx context.Context, e *env, args []string) error {
 	}
 	fmt.Fprintf(e.stdout, "keyspace %s: schema version %d (this kingmaker knows up to %d)\n", cfg.Cassandra.Keyspace, v, schema.Latest())
 	return nil
+}
+
+// openCluster loads the config and connects to Cassandra without checking
+// the keyspace's schema (the schema commands are what set it up); the
+// caller closes the session.
+func openCluster(e *env) (*config.Config, *gocql.Session, error) {
+	cfg, err := loadConfig(e)
+	if err != nil {
+		return nil, nil, err
+	}
+	s, err := cql.Connect(cfg.Cassandra, false)
+	if err != nil {
+		return nil, nil, err
+	}
+	return cfg, s, nil
 }

@@ -35,11 +35,8 @@ func runScore(ctx context.Context, e *env, args []string) error {
 	if !in.From.Before(in.To) {
 		return usageError{"--from must be before --to"}
 	}
-	cfg, err := loadConfig(e)
+	cfg, err := loadConfigFor(e, in.Model)
 	if err != nil {
-		return err
-	}
-	if _, err := cfg.Model(in.Model); err != nil {
 		return err
 	}
 	c, err := dialTemporal(ctx, cfg)

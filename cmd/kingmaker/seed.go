@@ -40,11 +40,7 @@ func runSeed(ctx context.Context, e *env, args []string) error {
 		}
 		first = t
 	}
-	cfg, err := loadConfig(e)
-	if err != nil {
-		return err
-	}
-	s, err := openKeyspace(ctx, cfg)
+	cfg, s, err := openSession(ctx, e)
 	if err != nil {
 		return err
 	}

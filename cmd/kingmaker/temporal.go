@@ -20,6 +20,34 @@ func dialTemporal(ctx context.Context, cfg *config.Config) (client.Client, error
 	return temporalclient.Dial(ctx, cfg.Temporal, nil, nil)
 }
 
+// openTemporal loads the config and connects to Temporal; the caller
+// closes the client.
+func openTemporal(ctx context.Context, e *env) (*config.Config, client.Client, error) {
+	cfg, err := loadConfig(e)
+	if err != nil {
+		return nil, nil, err
+	}
+	c, err := dialTemporal(ctx, cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	return cfg, c, nil
+}
+
+// actAndDial names who acts (by, or the identity the config implies) and
+// then connects to Temporal; the caller closes the client.
+func actAndDial(ctx context.Context, cfg *config.Config, by string) (string, client.Client, error) {
+	who, err := temporalActor(cfg, by)
+	if err != nil {
+		return "", nil, err
+	}
+	c, err := dialTemporal(ctx, cfg)
+	if err != nil {
+		return "", nil, err
+	}
+	return who, c, nil
+}
+
 // runURL is the Temporal UI page of a workflow.
 func runURL(cfg *config.Config, workflowID string) string {
 	return fmt.Sprintf("%s/namespaces/%s/workflows/%s", strings.TrimRight(cfg.Temporal.UIURL, "/"), url.PathEscape(cfg.Temporal.Namespace), url.PathEscape(workflowID))
