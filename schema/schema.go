@@ -20,6 +20,7 @@ import (
 	"github.com/gocql/gocql"
 
 	"github.com/kingmaker-ml/kingmaker/config"
+	"github.com/kingmaker-ml/kingmaker/internal/cql"
 )
 
 // Migration is one numbered schema change. Its statements are idempotent
@@ -140,6 +141,21 @@ func Version(ctx context.Context, s *gocql.Session, ks string) (int, error) {
 		return 0, err
 	}
 	return applied[len(applied)-1].version, nil
+}
+
+// Connect opens a session to the configured cluster and checks that its
+// keyspace is at this binary's schema version (see Check), closing the
+// session when it is not.
+func Connect(ctx context.Context, c config.Cassandra) (*gocql.Session, error) {
+	s, err := cql.Connect(c, true)
+	if err != nil {
+		return nil, err
+	}
+	if err := Check(ctx, s, c.Keyspace); err != nil {
+		s.Close()
+		return nil, err
+	}
+	return s, nil
 }
 
 // Check returns an error naming `kingmaker schema apply` when the keyspace is

@@ -73,12 +73,8 @@ func Open(ctx context.Context, cfg *config.Config, logger *slog.Logger) (*Stack,
 	}
 	metrics := prometheus.NewRegistry()
 	metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	s, err := cql.Connect(cfg.Cassandra, true)
+	s, err := schema.Connect(ctx, cfg.Cassandra)
 	if err != nil {
-		return nil, err
-	}
-	if err := schema.Check(ctx, s, cfg.Cassandra.Keyspace); err != nil {
-		s.Close()
 		return nil, err
 	}
 	tc := cfg.Temporal

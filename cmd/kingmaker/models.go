@@ -71,15 +71,7 @@ func openModelAs(ctx context.Context, e *env, name, by string) (reg *registry.Re
 // openKeyspace connects to the config's keyspace and checks that its
 // schema is the one this binary knows.
 func openKeyspace(ctx context.Context, cfg *config.Config) (*gocql.Session, error) {
-	s, err := cql.Connect(cfg.Cassandra, true)
-	if err != nil {
-		return nil, err
-	}
-	if err := schema.Check(ctx, s, cfg.Cassandra.Keyspace); err != nil {
-		s.Close()
-		return nil, err
-	}
-	return s, nil
+	return schema.Connect(ctx, cfg.Cassandra)
 }
 
 // newRegistry is the registry of the config's keyspace, refusing versions
