@@ -436,8 +436,9 @@ def promote_block(r):
         f"**{p['rounds_with_one_winner']} of {p['rounds']}**; rounds after which the pointer holds that winner at the next "
         f"generation: {p['pointer_matches']} of {p['rounds']}; promotions that neither won nor lost cleanly: {p['errors']}"
         + (f" ({'; '.join(p.get('error_samples') or [])})" if p['errors'] else "") +
-        f"; sequential errors: {p['sequential_errors']}. A promotion is `registry.Promote`: it reads the version, runs the "
-        "lightweight transaction and writes the ledger row; a loser reads the pointer at SERIAL to name the winner.", "",
+        f"; sequential errors: {p['sequential_errors']}. A promotion is `registry.Promote`: it checks that the version is servable, then one "
+        "lightweight transaction moves the pointer and writes the ledger row together; a loser reads that generation's ledger row "
+        "at SERIAL to name the winner.", "",
         code([p["command"]])])
 
 
