@@ -134,6 +134,17 @@ func TestServeAnswersUntilItIsStopped(t *testing.T) {
 		b, _ := io.ReadAll(resp.Body)
 		return resp.StatusCode, string(b)
 	}
+	// A model without a champion does not hold readiness back, once its
+	// pointer was read; until then it answers "still loading", so the
+	// steps below wait for readiness first.
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if code, _ := get("GET", "/v2/health/ready", ""); code == 200 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("not ready within 20s")
+		}
+	}
 	steps := []struct {
 		name, method, path, body string
 		code                     int
@@ -152,16 +163,6 @@ func TestServeAnswersUntilItIsStopped(t *testing.T) {
 				t.Errorf("%s %s: status %d, body:\n%s\nwant %d with %q", st.method, st.path, code, body, st.code, st.want)
 			}
 		})
-	}
-	// A model without a champion does not hold readiness back, once its
-	// pointer was read.
-	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-		if code, _ := get("GET", "/v2/health/ready", ""); code == 200 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("not ready within 5s")
-		}
 	}
 
 	cancel() // as SIGTERM does through main's signal context
