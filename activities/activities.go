@@ -83,7 +83,6 @@ func (a *Activities) source(m *config.Model) *dataset.Source {
 	return &dataset.Source{Session: a.Session, Keyspace: a.Config.SourceKeyspace(m), LabelKeyspace: a.Config.LabelKeyspace(m), Model: m}
 }
 
-
 // nonRetryable wraps err so Temporal does not retry it.
 func nonRetryable(typ string, err error) error {
 	// The message carries the whole text; a cause would repeat it in the

@@ -40,6 +40,11 @@ var (
 		"Unix time of the latest drift report.", []string{"model"}, nil)
 	descDriftRows = prometheus.NewDesc("kingmaker_drift_window_rows",
 		"Rows in the window of the latest drift report.", []string{"model"}, nil)
+	descLabelCoverage = prometheus.NewDesc("kingmaker_retrain_label_coverage_ratio",
+		"Share of the latest retrain's window rows that had a label at its as-of time (labelled / all rows).", []string{"model"}, nil)
+	descRetrainRows = prometheus.NewDesc("kingmaker_retrain_window_rows",
+		"Rows of the latest retrain's window, by kind: labelled (they count toward window.min_rows), unlabelled (no label yet at the run's as-of time, left out) and skipped (invalid, window.invalid_rows skip).",
+		[]string{"model", "kind"}, nil)
 	descRegistryUp = prometheus.NewDesc("kingmaker_registry_up",
 		"1 when the last read of the registry for these metrics succeeded.", nil, nil)
 )
@@ -67,7 +72,8 @@ func newRegistryCollector(reg *registry.Registry, models []config.Model, ttl tim
 
 func (c *registryCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descGeneration, descAge, descInfo, descChampionMetric, descChallengerMetric,
-		descFeatureDrift, descFeatureDrifted, descDriftDetected, descDriftTime, descDriftRows, descRegistryUp} {
+		descFeatureDrift, descFeatureDrifted, descDriftDetected, descDriftTime, descDriftRows, descRegistryUp,
+		descLabelCoverage, descRetrainRows} {
 		ch <- d
 	}
 }
@@ -131,6 +137,7 @@ func (c *registryCollector) read(ctx context.Context, now time.Time) ([]promethe
 			if best, ok := bestChallenger(evs[0].Decision, m.Policy.PrimaryMetric); ok {
 				out = appendMetrics(out, descChallengerMetric, best, m.Name)
 			}
+			out = appendLabelCoverage(out, evs[0].Decision, m.Name)
 		}
 		reports, err := c.reg.DriftReports(ctx, m.Name, 1)
 		if err != nil {
@@ -211,4 +218,20 @@ func bestChallenger(doc json.RawMessage, primary string) (evaluator.Metrics, boo
 		}
 	}
 	return best, found
+}
+
+// appendLabelCoverage adds the label coverage of a stored decision record,
+// when it has one (runs recorded before label sources have none).
+func appendLabelCoverage(out []prometheus.Metric, doc json.RawMessage, model string) []prometheus.Metric {
+	var rec struct {
+		Labels *activities.LabelCoverage `json:"labels"`
+	}
+	if json.Unmarshal(doc, &rec) != nil || rec.Labels == nil {
+		return out
+	}
+	l := rec.Labels
+	return append(out, gauge(descLabelCoverage, l.Coverage, model),
+		gauge(descRetrainRows, float64(l.Labelled), model, "labelled"),
+		gauge(descRetrainRows, float64(l.Unlabelled), model, "unlabelled"),
+		gauge(descRetrainRows, float64(l.Skipped), model, "skipped"))
 }
