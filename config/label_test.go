@@ -46,7 +46,7 @@ func TestLabelSourceProblemsNameTheirField(t *testing.T) {
 	cases := []struct{ name, label, want string }{
 		{"an unknown source", "{column: y, source: stream}", `models[0].label.source: unknown "stream" (known: row, table)`},
 		{"a table source without a table name", "{column: y, source: table}", "models[0].label.table.name: required when label.source is table (the table of labels keyed by the row key)"},
-		{"a table named but the source is the row", "{column: y, table: {name: y_labels}}", `models[0].label.table: is set but label.source is "row": set label.source: table to read labels from it`},
+		{"a table named but the source is the row", "{column: y, table: {name: y_labels}}", "models[0].label.table: is set but label.source is not table: set label.source: table to read labels from it"},
 		{"a negative delay", "{column: y, delay: -1h}", "models[0].label.delay: must not be negative (how long a row waits for its label, e.g. 30d)"},
 		{"a label table that is not an identifier", "{column: y, source: table, table: {name: 'y-labels'}}", `models[0].label.table.name: "y-labels" is not a CQL identifier (a letter, then letters, digits or _; at most 48)`},
 		{"the source table as label table", "{column: y, source: table, table: {name: t}}", `models[0].label.table.name: "t" is the source table: use label.source: row for labels in the feature row`},

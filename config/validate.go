@@ -294,14 +294,16 @@ func (v *validator) model(path string, m *Model) {
 // labelSource checks where labels come from and their maturity.
 func (v *validator) labelSource(path string, m *Model) {
 	l := m.Label
-	v.oneOf(path+".source", l.Source, labelSources)
+	if l.Source != "" { // empty: the row, as in a spec recorded before label sources
+		v.oneOf(path+".source", l.Source, labelSources)
+	}
 	if l.Delay < 0 {
 		v.add(path+".delay", "must not be negative (how long a row waits for its label, e.g. 30d)")
 	}
 	t := l.Table
 	if !l.FromTable() {
 		if t != (LabelTable{}) {
-			v.add(path+".table", "is set but label.source is %q: set label.source: table to read labels from it", l.Source)
+			v.add(path+".table", "is set but label.source is not table: set label.source: table to read labels from it")
 		}
 		return
 	}

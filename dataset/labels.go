@@ -85,6 +85,22 @@ type known struct {
 	at    time.Time
 }
 
+// knownLabels holds, per key, the label known last at or before an as-of
+// time.
+type knownLabels map[string]known
+
+// add takes a label of key that became known at at: kept when it was known
+// at asOf and is not older than the one held. Of two labels known at the
+// same instant, the later read wins.
+func (k knownLabels) add(key, label string, at, asOf time.Time) {
+	if at.After(asOf) {
+		return // not known yet at the as-of time
+	}
+	if held, seen := k[key]; !seen || !at.Before(held.at) {
+		k[key] = known{label: label, at: at}
+	}
+}
+
 // lookup returns the label of each of keys as known at the as-of time;
 // a key without one is absent.
 func (r *labelReader) lookup(ctx context.Context, keys []string) (map[string]string, error) {
@@ -93,7 +109,7 @@ func (r *labelReader) lookup(ctx context.Context, keys []string) (map[string]str
 	uniq = slices.Compact(uniq)
 	var (
 		mu     sync.Mutex
-		latest = make(map[string]known, len(uniq))
+		latest = make(knownLabels, len(uniq))
 	)
 	var groups [][]string
 	for len(uniq) > 0 {
@@ -111,19 +127,14 @@ func (r *labelReader) lookup(ctx context.Context, keys []string) (map[string]str
 		var text []byte
 		for iter.Scan(targets...) {
 			at, ok := cells[2].time()
-			if !ok || at.After(r.asOf) {
-				continue // not known yet at the as-of time
-			}
-			if cells[1].null {
-				continue // a null label is no label
+			if !ok || cells[1].null {
+				continue // no time, or a null label: no label
 			}
 			text = cells[0].appendText(text[:0])
 			key := string(text)
 			label := string(cells[1].appendText(nil))
 			mu.Lock()
-			if k, seen := latest[key]; !seen || !at.Before(k.at) {
-				latest[key] = known{label: label, at: at}
-			}
+			latest.add(key, label, at, r.asOf)
 			mu.Unlock()
 		}
 		if err := iter.Close(); err != nil {
