@@ -45,6 +45,15 @@ var (
 	descRetrainRows = prometheus.NewDesc("kingmaker_retrain_window_rows",
 		"Rows of the latest retrain's window, by kind: labelled (they count toward window.min_rows), unlabelled (no label yet at the run's as-of time, left out) and skipped (invalid, window.invalid_rows skip).",
 		[]string{"model", "kind"}, nil)
+	descLiveCoverage = prometheus.NewDesc("kingmaker_live_label_coverage_ratio",
+		"Share of the predictions of the matured window (the latest drift window moved back by label.delay) whose rows have a label, by role (champion, shadow).",
+		[]string{"model", "role"}, nil)
+	descLiveLabelled = prometheus.NewDesc("kingmaker_live_labelled_rows",
+		"Predictions of the matured window joined with a label, by role (champion, shadow): the rows the live metric is computed on.",
+		[]string{"model", "role"}, nil)
+	descLiveMetric = prometheus.NewDesc("kingmaker_live_metric",
+		"Live quality on matured labels: a version's metric on its predictions of the matured window joined with their labels, by role (champion, shadow).",
+		[]string{"model", "metric", "role"}, nil)
 	descRegistryUp = prometheus.NewDesc("kingmaker_registry_up",
 		"1 when the last read of the registry for these metrics succeeded.", nil, nil)
 )
@@ -73,7 +82,7 @@ func newRegistryCollector(reg *registry.Registry, models []config.Model, ttl tim
 func (c *registryCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descGeneration, descAge, descInfo, descChampionMetric, descChallengerMetric,
 		descFeatureDrift, descFeatureDrifted, descDriftDetected, descDriftTime, descDriftRows, descRegistryUp,
-		descLabelCoverage, descRetrainRows} {
+		descLabelCoverage, descRetrainRows, descLiveCoverage, descLiveLabelled, descLiveMetric} {
 		ch <- d
 	}
 }
@@ -180,6 +189,12 @@ func (c *registryCollector) read(ctx context.Context, now time.Time) ([]promethe
 		}
 		if doc.Quality != nil && doc.Quality.Metrics != nil {
 			out = appendMetrics(out, descChampionMetric, *doc.Quality.Metrics, m.Name, "live")
+		}
+		for _, q := range doc.Matured {
+			out = append(out, gauge(descLiveCoverage, q.Coverage, m.Name, q.Role), gauge(descLiveLabelled, float64(q.Labelled), m.Name, q.Role))
+			if q.Metrics != nil {
+				out = appendMetrics(out, descLiveMetric, *q.Metrics, m.Name, q.Role)
+			}
 		}
 	}
 	return out, nil
