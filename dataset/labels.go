@@ -268,3 +268,60 @@ func (s *Source) checkLabelTable(ctx context.Context) []string {
 	}
 	return problems
 }
+
+// LabelsOf returns the class index of each of keys, rows of the window w,
+// whose label is known at LabelsAsOf(w) and is a class: from the label
+// table, or from the label column of the window's rows. Keys without one
+// are absent. It joins what was predicted for rows with what they turned
+// out to be.
+func (s *Source) LabelsOf(ctx context.Context, w Window, keys []string) (map[string]int, error) {
+	out := make(map[string]int, len(keys))
+	if s.Model.Label.FromTable() {
+		r := s.labelReader(s.LabelsAsOf(w))
+		for len(keys) > 0 {
+			n := min(5000, len(keys))
+			labels, err := r.lookup(ctx, keys[:n])
+			if err != nil {
+				return nil, err
+			}
+			for k, l := range labels {
+				if y := classIndex(s.Model.Label.Classes, []byte(l)); y >= 0 {
+					out[k] = y
+				}
+			}
+			keys = keys[n:]
+		}
+		return out, nil
+	}
+	want := make(map[string]bool, len(keys))
+	for _, k := range keys {
+		want[k] = true
+	}
+	m := s.Model
+	tc := quote(m.Source.TimeColumn)
+	q := fmt.Sprintf("SELECT %s, %s FROM %s WHERE %s AND %s >= ? AND %s < ?", quote(m.Source.KeyColumn), quote(m.Label.Column), s.from(), s.partitionWhere(), tc, tc)
+	var mu sync.Mutex
+	err := forEachDay(ctx, Days(w.From, w.To), m.Window.Parallelism, func(ctx context.Context, _ int, day time.Time) error {
+		iter := s.Session.Query(q, append(s.partitionArgs(day), w.From, w.To)...).WithContext(ctx).PageSize(5000).Iter()
+		cells, targets := cellTargets(2)
+		var text []byte
+		for iter.Scan(targets...) {
+			text = cells[0].appendText(text[:0])
+			if !want[string(text)] {
+				continue
+			}
+			key := string(text)
+			text = cells[1].appendText(text[:0])
+			if y := classIndex(m.Label.Classes, text); y >= 0 {
+				mu.Lock()
+				out[key] = y
+				mu.Unlock()
+			}
+		}
+		if err := iter.Close(); err != nil {
+			return s.explain(err)
+		}
+		return nil
+	})
+	return out, err
+}

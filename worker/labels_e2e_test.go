@@ -15,6 +15,7 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/kingmaker-ml/kingmaker/activities"
 	"github.com/kingmaker-ml/kingmaker/config"
 	"github.com/kingmaker-ml/kingmaker/dataset"
 	"github.com/kingmaker-ml/kingmaker/demo"
@@ -32,7 +33,7 @@ import (
 // invalid_rows: skip), no row in the label table (unlabelled).
 func TestLateLabelsInTheirOwnTableGiveTheSameDecisionAsTheSameLabelsInline(t *testing.T) {
 	s, cass := testenv.Cassandra(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 	defer cancel()
 	labelStart := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
 	if err := demo.Write(ctx, s, cass.Keyspace, demo.Spec{Dataset: "churn", Start: labelStart, Days: 10, RowsPerDay: 600, Seed: 7}, 4, nil); err != nil {
@@ -53,6 +54,7 @@ func TestLateLabelsInTheirOwnTableGiveTheSameDecisionAsTheSameLabelsInline(t *te
 	late.Label.Source = config.LabelFromTable
 	late.Label.Table = config.LabelTable{Name: "churn_labels", KeyColumn: "id", LabelColumn: "churned", KnownAtColumn: "known_at"}
 	late.Label.Delay = config.Duration(delay)
+	late.Drift.RetrainOnDrift = false
 	cfg.Models = []config.Model{inline, late}
 	if err := cfg.Validate(); err != nil {
 		t.Fatalf("the test config is invalid: %v", err)
@@ -145,6 +147,59 @@ func TestLateLabelsInTheirOwnTableGiveTheSameDecisionAsTheSameLabelsInline(t *te
 		}
 	})
 
+	t.Run("a drift check judges live quality on the champion's predictions of the matured window", func(t *testing.T) {
+		// The champion scores day 6; a check as of day 10 looks at day 9's
+		// rows for drift and at day 6's predictions, three days back, for
+		// quality, with the labels known on day 10.
+		scoreFrom := labelStart.AddDate(0, 0, 6)
+		sr, err := st.Temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: "score-churn_late-" + cass.Keyspace, TaskQueue: cfg.Temporal.TaskQueue},
+			workflows.BatchScoreWorkflowName, workflows.BatchScoreInput{Model: "churn_late", From: scoreFrom, To: scoreFrom.AddDate(0, 0, 1), Reason: "e2e"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := sr.Get(ctx, nil); err != nil {
+			t.Fatalf("batch scoring failed: %v", err)
+		}
+		checkAt := labelStart.AddDate(0, 0, 10)
+		dr, err := st.Temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: "drift-churn_late-" + cass.Keyspace, TaskQueue: cfg.Temporal.TaskQueue,
+			TypedSearchAttributes: temporal.NewSearchAttributes(workflows.AttrModel.ValueSet("churn_late"))},
+			workflows.DriftWorkflowName, workflows.DriftInput{Model: "churn_late", Reason: workflows.ReasonManual, AsOf: &checkAt})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := dr.Get(ctx, nil); err != nil {
+			t.Fatalf("the drift check failed: %v", err)
+		}
+		reports, err := st.Registry.DriftReports(ctx, "churn_late", 1)
+		if err != nil || len(reports) != 1 {
+			t.Fatalf("drift reports %d (%v), want 1", len(reports), err)
+		}
+		var doc activities.DriftDocument
+		if err := json.Unmarshal(reports[0].Report, &doc); err != nil {
+			t.Fatal(err)
+		}
+		if len(doc.Matured) != 1 {
+			t.Fatalf("the report has %d matured qualities, want the champion's: %+v", len(doc.Matured), doc.Matured)
+		}
+		q := doc.Matured[0]
+		labelledRows := 600 - lab.neverOnDay[6]
+		if q.Role != activities.RoleChampion || q.Predictions != 600 || q.Labelled != labelledRows || q.Window.From != scoreFrom || !q.AsOf.Equal(checkAt) {
+			t.Errorf("matured quality %+v, want the champion's 600 predictions of %s, %d labelled as of %s", q, scoreFrom.Format(time.DateOnly), labelledRows, checkAt)
+		}
+		if doc.Quality == nil || !doc.Quality.Matured || doc.Quality.LabelledRows != int(labelledRows) || doc.Quality.Live == nil {
+			t.Errorf("the quality check %+v, want it on the %d matured rows", doc.Quality, labelledRows)
+		}
+		// The registry's gauges are cached for 10s: wait for the next read.
+		want := fmt.Sprintf(`kingmaker_live_labelled_rows{model="churn_late",role="champion"} %d`, labelledRows)
+		for body := scrape(ctx, t, metricsAddr); !strings.Contains(body, want); body = scrape(ctx, t, metricsAddr) {
+			select {
+			case <-ctx.Done():
+				t.Fatalf("the metrics lack %s", want)
+			case <-time.After(time.Second):
+			}
+		}
+	})
+
 	// Labels arrive after the as-of time: the never-labelled rows get one,
 	// and one row in twenty a corrected label.
 	late2 := lab.arriveLate(ctx, t, s, cass.Keyspace, tableAsOf)
@@ -184,6 +239,8 @@ func TestLateLabelsInTheirOwnTableGiveTheSameDecisionAsTheSameLabelsInline(t *te
 // never labelled, and the keys it may label late.
 type labelled struct {
 	rows, never int64
+	// neverOnDay counts the never-labelled rows of each seeded day.
+	neverOnDay map[int]int64
 	// neverKeys have no label; corrected keys have one, to correct late.
 	neverKeys, corrected []labelKey
 }
@@ -203,7 +260,7 @@ func moveLabels(ctx context.Context, t *testing.T, s *gocql.Session, keyspace st
 	}
 	insert := fmt.Sprintf(`INSERT INTO %s.churn_labels (id, known_at, churned) VALUES (?, ?, ?)`, keyspace)
 	unset := fmt.Sprintf(`UPDATE %s.events SET churned = null WHERE dataset = 'churn' AND day = ? AND ts = ? AND id = ?`, keyspace)
-	out := &labelled{}
+	out := &labelled{neverOnDay: map[int]int64{}}
 	for d := range days {
 		day := start.AddDate(0, 0, d)
 		iter := s.Query(fmt.Sprintf(`SELECT ts, id, churned FROM %s.events WHERE dataset = 'churn' AND day = ?`, keyspace), day).WithContext(ctx).Iter()
@@ -224,6 +281,7 @@ func moveLabels(ctx context.Context, t *testing.T, s *gocql.Session, keyspace st
 				if err := s.Query(unset, day, ts, id).WithContext(ctx).Exec(); err != nil {
 					t.Fatal(err)
 				}
+				out.neverOnDay[d]++
 				if inWindow {
 					out.never++
 					out.neverKeys = append(out.neverKeys, labelKey{id: id, label: v%3 == 0})
