@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 )
@@ -162,14 +161,8 @@ func forEach(ctx context.Context, n, parallelism int, fn func(ctx context.Contex
 // explainLabels names the label table or column to fix when Cassandra
 // rejects a read of it.
 func (s *Source) explainLabels(err error) error {
-	msg := err.Error()
-	switch {
-	case strings.Contains(msg, "unconfigured table") || strings.Contains(msg, "table") && strings.Contains(msg, "does not exist"):
-		return fmt.Errorf("label table %s does not exist: check models[%s].label.table.name", s.labelTable(), s.Model.Name)
-	case strings.Contains(msg, "Undefined column") || strings.Contains(msg, "Undefined name"):
-		return fmt.Errorf("label table %s: %v: check models[%s].label.table", s.labelTable(), err, s.Model.Name)
-	}
-	return fmt.Errorf("read labels from %s: %w", s.labelTable(), err)
+	return explainRead(err, "label table "+s.labelTable(), "read labels from "+s.labelTable(),
+		fmt.Sprintf("check models[%s].label.table.name", s.Model.Name), fmt.Sprintf("check models[%s].label.table", s.Model.Name))
 }
 
 // joinLabels sets the label of each row of b from the label table, as

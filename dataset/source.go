@@ -135,14 +135,23 @@ func (s *Source) CountDays(ctx context.Context, w Window) ([]DayCount, error) {
 
 // explain names the table or column to fix when Cassandra rejects a query.
 func (s *Source) explain(err error) error {
+	return explainRead(err, "source table "+s.table(), "read "+s.table(),
+		fmt.Sprintf("check models[%s].source.table or run `kingmaker schema apply`", s.Model.Name),
+		fmt.Sprintf("check the columns of model %s in the config", s.Model.Name))
+}
+
+// explainRead says what to fix when Cassandra rejects a read of a table
+// (what names it): noTable when the table does not exist, badColumn when
+// a column does not; other errors are wrapped with read.
+func explainRead(err error, what, read, noTable, badColumn string) error {
 	msg := err.Error()
 	switch {
 	case strings.Contains(msg, "unconfigured table") || strings.Contains(msg, "table") && strings.Contains(msg, "does not exist"):
-		return fmt.Errorf("source table %s does not exist: check models[%s].source.table or run `kingmaker schema apply`", s.table(), s.Model.Name)
+		return fmt.Errorf("%s does not exist: %s", what, noTable)
 	case strings.Contains(msg, "Undefined column") || strings.Contains(msg, "Undefined name"):
-		return fmt.Errorf("source table %s: %v: check the columns of model %s in the config", s.table(), err, s.Model.Name)
+		return fmt.Errorf("%s: %v: %s", what, err, badColumn)
 	}
-	return fmt.Errorf("read %s: %w", s.table(), err)
+	return fmt.Errorf("%s: %w", read, err)
 }
 
 // forEachDay runs fn for every day with at most parallelism at once and
