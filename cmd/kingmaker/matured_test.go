@@ -11,6 +11,7 @@ import (
 	"github.com/kingmaker-ml/kingmaker/dataset"
 	"github.com/kingmaker-ml/kingmaker/evaluator"
 	"github.com/kingmaker-ml/kingmaker/registry"
+	"github.com/kingmaker-ml/kingmaker/workflows"
 )
 
 func TestADriftReportShowsLiveQualityOnMaturedLabelsWithItsCoverage(t *testing.T) {
@@ -40,5 +41,14 @@ func TestADriftReportShowsLiveQualityOnMaturedLabelsWithItsCoverage(t *testing.T
 	}
 	if !strings.Contains(string(b), `"matured":[{"version":"v1","role":"champion"`) || !strings.Contains(string(b), `"coverage":0.8`) {
 		t.Errorf("-o json lacks the matured quality: %s", b)
+	}
+}
+
+func TestARetrainResultShowsItsLabelCoverage(t *testing.T) {
+	asOf := time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC)
+	var out bytes.Buffer
+	printResult(&out, &workflows.RetrainResult{Outcome: "keep", Labels: &activities.LabelCoverage{Source: "table", AsOf: asOf, Rows: 8000, Labelled: 7000, Unlabelled: 1000, Coverage: 0.875, Skipped: 12}})
+	if want := "labels:  7000 of 8000 rows labelled (coverage 87.5%) as of 2026-06-01 00:00:00, 1000 unlabelled, 12 skipped\n"; !strings.Contains(out.String(), want) {
+		t.Errorf("the result lacks %q:\n%s", want, out.String())
 	}
 }

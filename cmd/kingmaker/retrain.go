@@ -130,6 +130,10 @@ func printResult(w io.Writer, r *workflows.RetrainResult) {
 		fmt.Fprintf(w, "champion: %s (generation %d)\n", r.Champion.Version, r.Champion.Generation)
 	}
 	fmt.Fprintf(w, "window:  %s, %d rows, %d scored on the holdout\n", r.Window, r.Rows, r.HoldoutRows)
+	if l := r.Labels; l != nil {
+		fmt.Fprintf(w, "labels:  %d of %d rows labelled (coverage %.1f%%) as of %s, %d unlabelled, %d skipped\n",
+			l.Labelled, l.Rows, 100*l.Coverage, l.AsOf.Format(time.DateTime), l.Unlabelled, l.Skipped)
+	}
 	if r.Decision == nil {
 		for _, reason := range r.Reasons {
 			fmt.Fprintf(w, "  - %s\n", reason)
