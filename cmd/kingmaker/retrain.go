@@ -15,7 +15,7 @@ import (
 func runRetrain(ctx context.Context, e *env, args []string) error {
 	fs := newFlags(e, "retrain")
 	wait := fs.Bool("wait", false, "wait for the run to finish, showing progress")
-	asOf := fs.String("as-of", "", "end the window at this time (RFC 3339 or YYYY-MM-DD) instead of now")
+	asOf := fs.String("as-of", "", "run as of this time (RFC 3339 or YYYY-MM-DD) instead of now: the window ends there, less label.delay, and labels are read as known then")
 	reason := fs.String("reason", workflows.ReasonManual, "why this retrain runs (recorded)")
 	out := outputFlag(fs)
 	pos, err := parseN(fs, args, 1, "exactly one MODEL")
