@@ -8,6 +8,7 @@ import (
 
 	"go.temporal.io/sdk/client"
 
+	"github.com/kingmaker-ml/kingmaker/config"
 	"github.com/kingmaker-ml/kingmaker/evaluator"
 	"github.com/kingmaker-ml/kingmaker/workflows"
 )
@@ -38,33 +39,45 @@ func runRetrain(ctx context.Context, e *env, args []string) error {
 		}
 		in.AsOf = &t
 	}
+	return followRun(ctx, e, cfg, "retrain", *wait, *out, func(c client.Client) (client.WorkflowRun, error) {
+		run, err := c.ExecuteWorkflow(ctx, workflows.RetrainStartOptions(in, cfg.Temporal.TaskQueue, time.Now()), workflows.RetrainWorkflowName, in)
+		if err != nil {
+			return nil, fmt.Errorf("start retrain of %s: %w", in.Model, err)
+		}
+		return run, nil
+	})
+}
+
+// followRun starts a retrain-like run (start) and, with wait, follows its
+// progress to its result: what retrain and challenge share.
+func followRun(ctx context.Context, e *env, cfg *config.Config, what string, wait bool, out outputFormat, start func(client.Client) (client.WorkflowRun, error)) error {
 	c, err := dialTemporal(ctx, cfg)
 	if err != nil {
 		return err
 	}
 	defer c.Close()
-	run, err := c.ExecuteWorkflow(ctx, workflows.RetrainStartOptions(in, cfg.Temporal.TaskQueue, time.Now()), workflows.RetrainWorkflowName, in)
+	run, err := start(c)
 	if err != nil {
-		return fmt.Errorf("start retrain of %s: %w", in.Model, err)
+		return err
 	}
-	if *out == "table" {
+	if out == "table" {
 		fmt.Fprintf(e.stdout, "started %s (run %s)\n  %s\n", run.GetID(), run.GetRunID(), runURL(cfg, run.GetID()))
 	}
 	warnIfNoWorker(ctx, e, c, cfg.Temporal.TaskQueue)
 	rep := startedReport(cfg, run)
-	if !*wait {
-		return finishRun(e, *out, rep, nil, nil)
+	if !wait {
+		return finishRun(e, out, rep, nil, nil)
 	}
 	var res workflows.RetrainResult
-	w := runWait{what: "retrain"}
-	if *out == "table" {
+	w := runWait{what: what}
+	if out == "table" {
 		w.progress = retrainProgress(e.stdout, c, run, false)
 	}
 	rep.Status, err = w.wait(ctx, run, &res)
 	if rep.Status == runCompleted {
 		rep.Result = &res
 	}
-	return finishRun(e, *out, rep, err, func() { printResult(e.stdout, &res) })
+	return finishRun(e, out, rep, err, func() { printResult(e.stdout, &res) })
 }
 
 // retrainProgress shows a retrain's progress as runWait reads it: each
