@@ -97,6 +97,7 @@ func newHarness(t *testing.T, edit func(m *config.Model)) *harness {
 	env.SetStartTime(runStart)
 	env.SetStartWorkflowOptions(client.StartWorkflowOptions{ID: workflows.RetrainWorkflowID("churn", runStart)})
 	env.RegisterWorkflowWithOptions(workflows.RetrainWorkflow, workflow.RegisterOptions{Name: workflows.RetrainWorkflowName})
+	env.RegisterWorkflowWithOptions(workflows.ChallengeWorkflow, workflow.RegisterOptions{Name: workflows.ChallengeWorkflowName})
 	acts := &activities.Activities{}
 	env.RegisterActivity(acts)
 
@@ -137,6 +138,16 @@ func newHarness(t *testing.T, edit func(m *config.Model)) *harness {
 			h.versions[v] = in.Candidate
 			return &activities.Trained{Candidate: in.Candidate, Algorithm: in.Candidate, Version: v, TrainRows: 5250, Seconds: 3}, nil
 		}).AfterFn(func() time.Duration { return h.trainTakes })
+	env.OnActivity(acts.ChallengerVersion, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, in activities.ChallengerInput) (*activities.Challenger, error) {
+			h.mu.Lock()
+			defer h.mu.Unlock()
+			name, ok := h.versions[in.Version]
+			if !ok {
+				return nil, temporal.NewNonRetryableApplicationError("model churn has no version "+in.Version, activities.ErrTypeInvalidSpec, nil)
+			}
+			return &activities.Challenger{Version: in.Version, Candidate: name, Algorithm: "xgboost", Registered: true}, nil
+		})
 	env.OnActivity(acts.Evaluate, mock.Anything, mock.Anything).Return(
 		func(_ context.Context, in activities.EvaluateInput) (*activities.Evaluation, error) {
 			h.mu.Lock()
