@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/gocql/gocql"
-
 	"github.com/kingmaker-ml/kingmaker/registry"
 )
 
@@ -30,13 +28,9 @@ type Challenger struct {
 // and returns what the run shows of it. A version that does not exist or cannot serve is a
 // non-retryable error naming it.
 func (a *Activities) ChallengerVersion(ctx context.Context, in ChallengerInput) (*Challenger, error) {
-	m, err := a.model(in.Model)
+	m, id, err := a.modelVersion(in.Model, in.Version)
 	if err != nil {
 		return nil, err
-	}
-	id, err := gocql.ParseUUID(in.Version)
-	if err != nil {
-		return nil, nonRetryable(ErrTypeInvalidSpec, fmt.Errorf("%q is not a version id", in.Version))
 	}
 	v, err := a.Registry.Servable(ctx, m.Name, id)
 	switch {

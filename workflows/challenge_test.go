@@ -27,18 +27,7 @@ func (h *harness) registered(candidate string, s score) string {
 
 func (h *harness) challenge(version string) (*workflows.RetrainResult, error) {
 	h.t.Helper()
-	h.env.ExecuteWorkflow(workflows.ChallengeWorkflowName, workflows.ChallengeInput{Model: "churn", Version: version, Reason: "python model", RequestedBy: "tester"})
-	if !h.env.IsWorkflowCompleted() {
-		h.t.Fatal("the workflow did not complete")
-	}
-	if err := h.env.GetWorkflowError(); err != nil {
-		return nil, err
-	}
-	var res workflows.RetrainResult
-	if err := h.env.GetWorkflowResult(&res); err != nil {
-		h.t.Fatalf("decode the result: %v", err)
-	}
-	return &res, nil
+	return h.execute(workflows.ChallengeWorkflowName, workflows.ChallengeInput{Model: "churn", Version: version, Reason: "python model", RequestedBy: "tester"})
 }
 
 func decisionOf(t *testing.T, rec activities.RecordInput) workflows.DecisionRecord {

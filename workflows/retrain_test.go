@@ -247,7 +247,13 @@ func mustUUID(t *testing.T, s string) gocql.UUID {
 // failed) and error.
 func (h *harness) run(in workflows.RetrainInput) (*workflows.RetrainResult, error) {
 	h.t.Helper()
-	h.env.ExecuteWorkflow(workflows.RetrainWorkflowName, in)
+	return h.execute(workflows.RetrainWorkflowName, in)
+}
+
+// execute runs the workflow name (retrain or challenge) with in to its end.
+func (h *harness) execute(name string, in any) (*workflows.RetrainResult, error) {
+	h.t.Helper()
+	h.env.ExecuteWorkflow(name, in)
 	if !h.env.IsWorkflowCompleted() {
 		h.t.Fatal("the workflow did not complete")
 	}

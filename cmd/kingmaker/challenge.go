@@ -27,22 +27,11 @@ func runChallenge(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	cfg, err := loadConfigFor(e, pos[0])
+	cfg, who, end, err := runTarget(e, pos[0], *asOf)
 	if err != nil {
 		return err
 	}
-	who, err := temporalActor(cfg, "")
-	if err != nil {
-		return err
-	}
-	in := workflows.ChallengeInput{Model: pos[0], Version: id.String(), Reason: *reason, RequestedBy: who}
-	if *asOf != "" {
-		t, err := parseTime(*asOf)
-		if err != nil {
-			return usageError{fmt.Sprintf("--as-of %q: %v", *asOf, err)}
-		}
-		in.AsOf = &t
-	}
+	in := workflows.ChallengeInput{Model: pos[0], Version: id.String(), Reason: *reason, RequestedBy: who, AsOf: end}
 	return followRun(ctx, e, cfg, "challenge", *wait, *out, func(c client.Client) (client.WorkflowRun, error) {
 		run, err := c.ExecuteWorkflow(ctx, workflows.ChallengeStartOptions(in, cfg.Temporal.TaskQueue, time.Now()), workflows.ChallengeWorkflowName, in)
 		if err != nil {

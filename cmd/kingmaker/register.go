@@ -14,10 +14,10 @@ func runModelsRegister(ctx context.Context, e *env, args []string) error {
 	fs := newFlags(e, "models register")
 	out := outputFlag(fs)
 	file := fs.String("file", "", "the model file (required)")
-	format := fs.String("format", "", "the file's format: xgboost (JSON or UBJ) or onnx (required)")
+	format := fs.String("format", "", "the file's format: xgboost (XGBoost JSON or UBJ) or onnx (required)")
 	cand := fs.String("candidate", "", "a name for the version among the model's versions (required)")
 	reason := fs.String("reason", "", "why it is registered (required, recorded as provenance)")
-	expect := fs.String("expect", "", "CSV of feature rows and the producer's own predictions; registration fails unless Kingmaker's match")
+	expect := fs.String("expect", "", "a CSV of feature rows and the producer's own predictions; registration fails unless Kingmaker's match")
 	by := fs.String("by", "", "who registers (default $USER@host; not allowed when a client certificate or temporal.identity names who acts)")
 	pos, err := parseN(fs, args, 1, "exactly one MODEL")
 	if err != nil {

@@ -23,22 +23,11 @@ func runRetrain(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	cfg, err := loadConfigFor(e, pos[0])
+	cfg, who, end, err := runTarget(e, pos[0], *asOf)
 	if err != nil {
 		return err
 	}
-	who, err := temporalActor(cfg, "")
-	if err != nil {
-		return err
-	}
-	in := workflows.RetrainInput{Model: pos[0], Reason: *reason, RequestedBy: who}
-	if *asOf != "" {
-		t, err := parseTime(*asOf)
-		if err != nil {
-			return usageError{fmt.Sprintf("--as-of %q: %v", *asOf, err)}
-		}
-		in.AsOf = &t
-	}
+	in := workflows.RetrainInput{Model: pos[0], Reason: *reason, RequestedBy: who, AsOf: end}
 	return followRun(ctx, e, cfg, "retrain", *wait, *out, func(c client.Client) (client.WorkflowRun, error) {
 		run, err := c.ExecuteWorkflow(ctx, workflows.RetrainStartOptions(in, cfg.Temporal.TaskQueue, time.Now()), workflows.RetrainWorkflowName, in)
 		if err != nil {
@@ -46,6 +35,27 @@ func runRetrain(ctx context.Context, e *env, args []string) error {
 		}
 		return run, nil
 	})
+}
+
+// runTarget loads the config for model and says who starts its run and
+// where the run's window ends (--as-of; nil: at the run's start).
+func runTarget(e *env, model, asOf string) (*config.Config, string, *time.Time, error) {
+	cfg, err := loadConfigFor(e, model)
+	if err != nil {
+		return nil, "", nil, err
+	}
+	who, err := temporalActor(cfg, "")
+	if err != nil {
+		return nil, "", nil, err
+	}
+	if asOf == "" {
+		return cfg, who, nil, nil
+	}
+	t, err := parseTime(asOf)
+	if err != nil {
+		return nil, "", nil, usageError{fmt.Sprintf("--as-of %q: %v", asOf, err)}
+	}
+	return cfg, who, &t, nil
 }
 
 // followRun starts a retrain-like run (start) and, with wait, follows its
