@@ -85,13 +85,14 @@ chaos: stack-up
 bench: stack-up
 	scripts/bench.sh $(or $(BENCH),full)
 
-## test-xgboost: vet and test the trainer with -tags xgboost against libxgboost (skipped with a note when absent, except in CI)
+## test-xgboost: vet and test the trainer with -tags xgboost against libxgboost, and models registered from Python's xgboost on the stack (skipped with a note when absent, except in CI)
 test-xgboost:
 	@status=0; scripts/xgboost.sh check || status=$$?; \
 	if [ "$$status" = 3 ] && [ "$${CI:-}" != true ]; then \
 	  echo "test-xgboost: skipped: libxgboost is not installed (scripts/xgboost.sh install)" >&2; \
 	elif [ "$$status" != 0 ]; then exit "$$status"; \
-	else $(GO) vet -tags xgboost ./... && $(GO) test -count=1 -tags xgboost ./trainer/... ./config/...; fi
+	else $(GO) vet -tags xgboost ./... && $(GO) test -count=1 -tags xgboost ./trainer/... ./config/... && \
+	  $(GO) test -count=1 -tags xgboost ./cmd/kingmaker -run 'BringYourOwn|ModelsRegister'; fi
 
 ## tools: what the tests need beyond Go (promtool, Alertmanager and amtool, Chromium, from Debian's packages)
 tools:
