@@ -168,6 +168,12 @@ func (r *Registry) SaveVersion(ctx context.Context, v *Version, artifact []byte)
 	return nil
 }
 
+// SetProfile records the reference profile of a version that had none (one
+// registered from a file gets the profile of its first challenge's rows).
+func (r *Registry) SetProfile(ctx context.Context, model string, id gocql.UUID, profile json.RawMessage) error {
+	return r.q(`UPDATE %s.model_versions SET profile = ? WHERE model = ? AND version = ?`, string(profile), model, id).WithContext(ctx).Exec()
+}
+
 // SetMetrics records a version's holdout metrics after evaluation.
 func (r *Registry) SetMetrics(ctx context.Context, model string, id gocql.UUID, metrics json.RawMessage) error {
 	return r.q(`UPDATE %s.model_versions SET metrics = ? WHERE model = ? AND version = ?`, string(metrics), model, id).WithContext(ctx).Exec()

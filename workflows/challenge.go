@@ -77,7 +77,17 @@ func (r *retrainRun) challenge() error {
 		HeartbeatTimeout:    time.Minute,
 		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: 5 * time.Second, MaximumInterval: time.Minute, MaximumAttempts: 3},
 	})
-	return r.readOnce(readCtx, r.snap.SampleRate(m.Window.MaxTrainRows))
+	if err := r.readOnce(readCtx, r.snap.SampleRate(m.Window.MaxTrainRows)); err != nil {
+		return err
+	}
+	if c.HasProfile {
+		return nil
+	}
+	// A registered version has no reference profile for drift checks: it
+	// gets the run's training sample's, before it can be promoted.
+	return workflow.ExecuteActivity(summary(readCtx, "profile "+c.Version+" on the run's training sample"), a.ProfileChallenger, activities.ProfileInput{
+		Model: r.in.Model, Version: c.Version, Data: r.data,
+	}).Get(ctx, nil)
 }
 
 // ChallengeWorkflowID is the meaningful id of a challenge run:

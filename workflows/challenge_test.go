@@ -53,6 +53,9 @@ func TestChallengePromotesABetterRegisteredVersionByCASWithoutTraining(t *testin
 	if len(h.trained) != 0 || len(h.staged) != 1 || len(h.evaluated) != 1 {
 		t.Fatalf("trained %d, staged %d, evaluated %d; want 0, 1, 1", len(h.trained), len(h.staged), len(h.evaluated))
 	}
+	if len(h.profiled) != 1 || h.profiled[0].Version != v || h.profiled[0].Data == nil {
+		t.Fatalf("profiled %+v; want the registered version profiled on the run's data", h.profiled)
+	}
 	ev := h.evaluated[0]
 	if ev.Champion != oldChampion().Version.String() || len(ev.Candidates) != 1 || ev.Candidates[0] != v || ev.Data == nil {
 		t.Fatalf("Evaluate got champion %s, candidates %v, data %v; want the champion and the version on the run's staged rows", ev.Champion, ev.Candidates, ev.Data)

@@ -82,6 +82,7 @@ type harness struct {
 	evaluated []activities.EvaluateInput
 	promoted  []activities.PromoteInput
 	recorded  []activities.RecordInput
+	profiled  []activities.ProfileInput
 	attrs     map[string]string // the last value upserted for each search attribute
 }
 
@@ -147,6 +148,13 @@ func newHarness(t *testing.T, edit func(m *config.Model)) *harness {
 				return nil, temporal.NewNonRetryableApplicationError("model churn has no version "+in.Version, activities.ErrTypeInvalidSpec, nil)
 			}
 			return &activities.Challenger{Version: in.Version, Candidate: name, Algorithm: "xgboost", Registered: true}, nil
+		})
+	env.OnActivity(acts.ProfileChallenger, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, in activities.ProfileInput) error {
+			h.mu.Lock()
+			defer h.mu.Unlock()
+			h.profiled = append(h.profiled, in)
+			return nil
 		})
 	env.OnActivity(acts.Evaluate, mock.Anything, mock.Anything).Return(
 		func(_ context.Context, in activities.EvaluateInput) (*activities.Evaluation, error) {

@@ -108,6 +108,9 @@ func TestBringYourOwnXGBoostModelWinsOrLosesAChallenge(t *testing.T) {
 		if res.Outcome != string(evaluator.OutcomePromote) || res.Champion == nil || res.Champion.Version != good || res.Champion.Generation != 2 {
 			t.Fatalf("outcome %s, champion %+v, reasons %v; want %s promoted at generation 2", res.Outcome, res.Champion, res.Reasons, good)
 		}
+		if v, err := reg.GetVersion(ctx, "churn", good); err != nil || len(v.Profile) == 0 {
+			t.Fatalf("the challenged version has no reference profile for drift checks (%v)", err)
+		}
 	})
 	worse := register(t, "churn_bad.json", "xgb-shuffled-again")
 	t.Run("a worse one is kept out, with the reasons in the decision record", func(t *testing.T) {
