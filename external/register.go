@@ -1,8 +1,10 @@
 // Package external registers model versions made outside Kingmaker's trainers: a model file
 // trained elsewhere (Python's xgboost, JSON or UBJ) becomes a version of a configured model, with
 // its provenance, after its feature contract and, when the producer's own predictions are given,
-// its predictions are checked. It owns the checks and the order they run in (everything is checked
-// before anything is written); trainer reads and loads the file, registry stores the version.
+// its predictions are checked. It also takes ONNX models (scikit-learn pipelines converted by
+// skl2onnx) in a build with the onnx tag. It owns the checks and the order they run in (everything is checked
+// before anything is written); trainer reads and loads the file (XGBoost JSON or UBJ through
+// libxgboost, ONNX through ONNX Runtime), registry stores the version.
 //
 // A registered version is a candidate like any other: it has no holdout metrics, so it becomes
 // champion only through a challenge run (workflows.ChallengeWorkflow), which compares it with the
@@ -73,6 +75,7 @@ func Check(m *config.Model, in Input) (*registry.Version, []byte, error) {
 		model trainer.Model
 		info  *trainer.FileInfo
 		err   error
+		tol   = trainer.XGBoostParityTolerance
 	)
 	switch in.Format {
 	case FormatXGBoost:
@@ -81,7 +84,8 @@ func Check(m *config.Model, in Input) (*registry.Version, []byte, error) {
 		if _, xerr := trainer.ReadXGBoostFile(in.File); xerr == nil {
 			return nil, nil, invalidf("%s is an XGBoost model, not ONNX: use --format xgboost", in.FileName)
 		}
-		return nil, nil, invalidf("format onnx: this kingmaker has no ONNX Runtime support yet; export the model as XGBoost JSON or UBJ (--format xgboost)")
+		model, info, err = trainer.ImportONNX(schema, in.File)
+		tol = trainer.ONNXParityTolerance
 	default:
 		return nil, nil, invalidf("--format must be xgboost or onnx, got %q", in.Format)
 	}
@@ -94,7 +98,6 @@ func Check(m *config.Model, in Input) (*registry.Version, []byte, error) {
 		if err != nil {
 			return nil, nil, fmt.Errorf("%w: %w", ErrInvalid, err)
 		}
-		tol := trainer.XGBoostParityTolerance
 		if err := trainer.CheckParity(model, e, tol); err != nil {
 			return nil, nil, fmt.Errorf("%w: %s: %w", ErrInvalid, in.FileName, err)
 		}

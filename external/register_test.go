@@ -52,7 +52,9 @@ func TestCheckRefusesWhatCannotBeRegistered(t *testing.T) {
 		{"an empty file", func(in *external.Input) { in.File = nil }, "is empty"},
 		{"an unknown format", func(in *external.Input) { in.Format = "pmml" }, `--format must be xgboost or onnx, got "pmml"`},
 		{"an XGBoost file called onnx", func(in *external.Input) { in.Format = external.FormatONNX }, "is an XGBoost model, not ONNX: use --format xgboost"},
-		{"an onnx file", func(in *external.Input) { in.Format, in.File = external.FormatONNX, []byte("\x08\x07") }, "no ONNX Runtime support yet"},
+		{"a truncated onnx file", func(in *external.Input) {
+			in.Format, in.File = external.FormatONNX, read(t, "churn_pipeline.onnx")[:900]
+		}, "not a complete ONNX model"},
 		{"a model of other classes", func(in *external.Input) { in.File = read(t, "churn_multiclass.json") }, "does not fit task binary"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

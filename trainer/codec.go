@@ -159,3 +159,29 @@ func (d *decoder) done() error {
 	}
 	return d.err
 }
+
+// takeBytes reads the next n bytes of d.
+func takeBytes(d *decoder, n int, what string) []byte {
+	if d.err != nil {
+		return nil
+	}
+	if n > len(d.b) {
+		d.failf("%s: want %d bytes, %d left", what, n, len(d.b))
+		return nil
+	}
+	b := d.b[:n]
+	d.b = d.b[n:]
+	return b
+}
+
+// clampFloat32 converts a finite float64 to the nearest float32, clamping values beyond
+// ±math.MaxFloat32 (which would become infinities, which XGBoost rejects).
+func clampFloat32(v float64) float32 {
+	switch {
+	case v > math.MaxFloat32:
+		return math.MaxFloat32
+	case v < -math.MaxFloat32:
+		return -math.MaxFloat32
+	}
+	return float32(v)
+}

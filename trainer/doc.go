@@ -35,6 +35,7 @@
 //	linear        -       -           yes
 //	logistic      yes     yes         -
 //	naive_bayes   yes     yes         -
+//	onnx          yes     yes         yes   (registered from a file, never trained)
 //	xgboost       yes     yes         yes
 //
 // A regression model is a Model (so every caller of Model works unchanged) and a Regressor: its
@@ -139,7 +140,10 @@
 // and is evaluated like any trained model. Debian's libxgboost 1.7 reads files of xgboost 1.x and
 // 2.x; 3.x files, which 1.7 would load and mispredict, are refused naming the version. A build
 // without the xgboost tag reads the file's metadata but refuses to load it (ErrXGBoostNotBuilt).
-// ReadExpected and CheckParity compare a model's predictions with its producer's own (an expect
+// ImportONNX does the same for ONNX files (onnx_file.go states their contract: one named input per
+// feature, a probabilities or value output), run by ONNX Runtime's C API in a build with the onnx
+// tag (onnx.go; the library is loaded at run time, see scripts/onnxruntime.sh); its models have
+// algorithm "onnx" and no trainer. ReadExpected and CheckParity compare a model's predictions with its producer's own (an expect
 // CSV), naming the first row that differs.
 //
 // Every classification model gives classes; binary models (two schema classes) also give
@@ -201,7 +205,9 @@
 // testdata/xgboost_regression_reference.py (scikit-learn, Python's xgboost; their
 // docstrings say how to rerun them). testdata/byom holds model files of Python's xgboost 1.7.6,
 // 2.1.4 and 3.2.0 with their expect CSVs, written by testdata/byom/make_byom.py from demo rows
-// (churn_rows.csv, written by go test ./demo -run TestBYOMRows -write-byom-rows). The FuzzDecode seed corpus in testdata/fuzz/FuzzDecode is
+// (churn_rows.csv, written by go test ./demo -run TestBYOMRows -write-byom-rows), and
+// churn_pipeline.onnx, a scikit-learn pipeline converted by skl2onnx, with its expect CSV, written
+// by testdata/byom/make_onnx.py. The FuzzDecode seed corpus in testdata/fuzz/FuzzDecode is
 // rewritten from freshly trained models by
 //
 //	go test ./trainer -run TestWriteFuzzCorpus -write-fuzz-corpus

@@ -252,18 +252,6 @@ func (e xgboostEncoding) fill(s Schema, row []float64, dst []float32) {
 	}
 }
 
-// clampFloat32 converts a finite float64 to the nearest float32, clamping values beyond
-// ±math.MaxFloat32 (which would become infinities, which XGBoost rejects).
-func clampFloat32(v float64) float32 {
-	switch {
-	case v > math.MaxFloat32:
-		return math.MaxFloat32
-	case v < -math.MaxFloat32:
-		return -math.MaxFloat32
-	}
-	return float32(v)
-}
-
 // xgboostMatrix is a row-major float32 matrix in C memory, handed to XGBoost by address.
 type xgboostMatrix struct {
 	ptr  *C.float
@@ -538,20 +526,6 @@ func decodeXGBoost(h header, payload []byte) (Model, error) {
 		return nil, err
 	}
 	return m, nil
-}
-
-// takeBytes reads the next n bytes of d.
-func takeBytes(d *decoder, n int, what string) []byte {
-	if d.err != nil {
-		return nil
-	}
-	if n > len(d.b) {
-		d.failf("%s: want %d bytes, %d left", what, n, len(d.b))
-		return nil
-	}
-	b := d.b[:n]
-	d.b = d.b[n:]
-	return b
 }
 
 // xgbCall runs one XGBoost call (f) and turns a non-zero return code into an error carrying
