@@ -1,6 +1,8 @@
 package trainer
 
 import (
+	"bytes"
+	"crypto/sha256"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -184,4 +186,26 @@ func clampFloat32(v float64) float32 {
 		return -math.MaxFloat32
 	}
 	return float32(v)
+}
+
+// hashedBytes appends raw (a runtime's own model bytes) after its SHA-256 and its length.
+func (e *encoder) hashedBytes(raw []byte) {
+	sum := sha256.Sum256(raw)
+	e.b = append(e.b, sum[:]...)
+	e.uint(len(raw))
+	e.b = append(e.b, raw...)
+}
+
+// hashedBytes reads what encoder.hashedBytes wrote, the last field of a payload, and checks the
+// hash before any runtime parses the bytes (runtimes' loaders are not written for untrusted bytes).
+func (d *decoder) hashedBytes() ([]byte, error) {
+	sum := takeBytes(d, sha256.Size, "model hash")
+	raw := takeBytes(d, d.count(1, "model bytes"), "model bytes")
+	if err := d.done(); err != nil {
+		return nil, err
+	}
+	if got := sha256.Sum256(raw); !bytes.Equal(got[:], sum) {
+		return nil, errors.New("model bytes do not match their SHA-256")
+	}
+	return bytes.Clone(raw), nil
 }

@@ -4,7 +4,6 @@ package trainer
 
 import (
 	"errors"
-	"os"
 	"strings"
 	"testing"
 )
@@ -19,15 +18,7 @@ func TestImportONNXPipelinePredictsLikeOnnxruntime(t *testing.T) {
 	if info.Format != FormatONNX || info.Producer != "skl2onnx" || info.ProducerVersion == "" || m.Algorithm() != "onnx" {
 		t.Fatalf("info %+v, algorithm %s", info, m.Algorithm())
 	}
-	f, err := os.Open("testdata/byom/churn_pipeline_expect.csv")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	e, err := ReadExpected(f, byomSchema())
-	if err != nil {
-		t.Fatal(err)
-	}
+	e := byomExpected(t, "churn_pipeline_expect.csv")
 	if err := CheckParity(m, e, ONNXParityTolerance); err != nil {
 		t.Fatal(err)
 	}

@@ -10,9 +10,7 @@ package trainer
 import "C"
 
 import (
-	"bytes"
 	"context"
-	"crypto/sha256"
 	"errors"
 	"fmt"
 	"math"
@@ -489,10 +487,7 @@ func (b *xgboostBooster) predict(mat xgboostMatrix, rows, width int) ([]float32,
 func (m *xgboostModel) MarshalBinary() ([]byte, error) {
 	var e encoder
 	e.uints(m.present)
-	sum := sha256.Sum256(m.raw)
-	e.b = append(e.b, sum[:]...)
-	e.uint(len(m.raw))
-	e.b = append(e.b, m.raw...)
+	e.hashedBytes(m.raw)
 	return m.artifact(e.b)
 }
 
@@ -513,15 +508,11 @@ func decodeXGBoost(h header, payload []byte) (Model, error) {
 		}
 		present = append(present, c)
 	}
-	sum := takeBytes(d, sha256.Size, "model hash")
-	raw := takeBytes(d, d.count(1, "model bytes"), "model bytes")
-	if err := d.done(); err != nil {
+	raw, err := d.hashedBytes()
+	if err != nil {
 		return nil, err
 	}
-	if got := sha256.Sum256(raw); !bytes.Equal(got[:], sum) {
-		return nil, errors.New("model bytes do not match their SHA-256")
-	}
-	m, err := newXGBoostModel(h.Schema, h.Params, present, bytes.Clone(raw))
+	m, err := newXGBoostModel(h.Schema, h.Params, present, raw)
 	if err != nil {
 		return nil, err
 	}

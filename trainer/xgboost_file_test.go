@@ -28,6 +28,20 @@ func byomFile(t *testing.T, name string) []byte {
 	return b
 }
 
+func byomExpected(t *testing.T, name string) *Expected {
+	t.Helper()
+	f, err := os.Open("testdata/byom/" + name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	e, err := ReadExpected(f, byomSchema())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
 func TestReadXGBoostFileTellsFormatProducerAndColumns(t *testing.T) {
 	for _, tc := range []struct{ file, format, version string }{
 		{"churn_good.json", FormatXGBoostJSON, "1.7.6"},

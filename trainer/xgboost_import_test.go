@@ -5,24 +5,9 @@ package trainer
 import (
 	"bytes"
 	"errors"
-	"os"
 	"strings"
 	"testing"
 )
-
-func byomExpected(t *testing.T, name string) *Expected {
-	t.Helper()
-	f, err := os.Open("testdata/byom/" + name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	e, err := ReadExpected(f, byomSchema())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return e
-}
 
 // Which producers libxgboost 1.7 (Debian's) reads: Python xgboost 1.7 and 2.1 files load and
 // predict like their producer (1e-6, bit for bit in practice); 3.x files would load and mispredict,

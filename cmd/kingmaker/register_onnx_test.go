@@ -11,9 +11,7 @@ import (
 
 	"github.com/gocql/gocql"
 
-	"github.com/kingmaker-ml/kingmaker/demo"
 	"github.com/kingmaker-ml/kingmaker/evaluator"
-	"github.com/kingmaker-ml/kingmaker/internal/testenv"
 	"github.com/kingmaker-ml/kingmaker/workflows"
 )
 
@@ -21,14 +19,10 @@ import (
 // is registered with onnxruntime's own predictions checked, and its challenge makes it the first
 // champion of the model by the policy.
 func TestBringYourOwnONNXPipelineBecomesChampionByChallenge(t *testing.T) {
-	s, c := testenv.Cassandra(t)
-	path := stackConfig(t, c.Keyspace, c, func(b string) string { return b })
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
 	first := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
-	if err := demo.Write(ctx, s, c.Keyspace, demo.Spec{Dataset: "churn", Start: first, Days: 7, RowsPerDay: 600, Seed: 9}, 4, nil); err != nil {
-		t.Fatal(err)
-	}
+	_, _, path := byomStack(t, ctx, first)
 	wrong := kingmaker(t, "--config", path, "models", "register", "churn", "--file", byomDir+"churn_pipeline.onnx", "--format", "onnx",
 		"--candidate", "sklearn-pipeline", "--reason", "notebook", "--expect", byomDir+"churn_good_expect.csv")
 	if wrong.code != 1 || !strings.Contains(wrong.stderr, "row 1 (line 2) differs") || len(lines(wrong.stderr)) != 1 {

@@ -1,12 +1,18 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/gocql/gocql"
+
+	"github.com/kingmaker-ml/kingmaker/config"
+	"github.com/kingmaker-ml/kingmaker/demo"
 	"github.com/kingmaker-ml/kingmaker/internal/testenv"
 	"github.com/kingmaker-ml/kingmaker/trainer"
 )
@@ -14,6 +20,18 @@ import (
 // byomDir holds model files of Python's xgboost for the demo model churn, with their expect CSVs
 // (written by make_byom.py there).
 const byomDir = "../../trainer/testdata/byom/"
+
+// byomStack gives a test its keyspace with a week of demo rows from first (a model's window) and
+// the example config pointed at it, for the bring-your-own-model tests of both builds.
+func byomStack(t *testing.T, ctx context.Context, first time.Time) (*gocql.Session, config.Cassandra, string) {
+	t.Helper()
+	s, c := testenv.Cassandra(t)
+	path := stackConfig(t, c.Keyspace, c, func(b string) string { return b })
+	if err := demo.Write(ctx, s, c.Keyspace, demo.Spec{Dataset: "churn", Start: first, Days: 7, RowsPerDay: 600, Seed: 9}, 4, nil); err != nil {
+		t.Fatal(err)
+	}
+	return s, c, path
+}
 
 func TestModelsRegisterRefusesBadInputWithOneLineAndWritesNothing(t *testing.T) {
 	_, c := testenv.Cassandra(t)

@@ -17,10 +17,8 @@ import (
 
 	"github.com/gocql/gocql"
 
-	"github.com/kingmaker-ml/kingmaker/demo"
 	"github.com/kingmaker-ml/kingmaker/evaluator"
 	"github.com/kingmaker-ml/kingmaker/internal/cql"
-	"github.com/kingmaker-ml/kingmaker/internal/testenv"
 	"github.com/kingmaker-ml/kingmaker/registry"
 	"github.com/kingmaker-ml/kingmaker/serving"
 	"github.com/kingmaker-ml/kingmaker/workflows"
@@ -31,14 +29,10 @@ import (
 // `challenge`, a worse one is kept out, the reasons are in the decision records, and `serve`
 // answers with the registered champion.
 func TestBringYourOwnXGBoostModelWinsOrLosesAChallenge(t *testing.T) {
-	s, c := testenv.Cassandra(t)
-	path := stackConfig(t, c.Keyspace, c, func(b string) string { return b })
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
 	first := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
-	if err := demo.Write(ctx, s, c.Keyspace, demo.Spec{Dataset: "churn", Start: first, Days: 7, RowsPerDay: 600, Seed: 9}, 4, nil); err != nil {
-		t.Fatal(err)
-	}
+	s, c, path := byomStack(t, ctx, first)
 	asOf := first.AddDate(0, 0, 7).Format("2006-01-02")
 	reg := registry.New(s, c.Keyspace, cql.Serial(c))
 
