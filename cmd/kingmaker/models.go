@@ -151,9 +151,18 @@ func runModelsList(ctx context.Context, e *env, args []string) error {
 			mark = fmt.Sprintf("champion (gen %d)", champ.Generation)
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", v.ID, v.Candidate, v.Algorithm, v.CreatedAt.Format(time.DateTime),
-			v.WindowTo.Format(time.DateTime), v.TrainRows, primary(v, m.Policy.PrimaryMetric), mark)
+			windowEnd(v), v.TrainRows, primary(v, m.Policy.PrimaryMetric), mark)
 	}
 	return tw.Flush()
+}
+
+// windowEnd is the end of the window a version was trained on, "registered" for a version
+// registered from a file (no window).
+func windowEnd(v *registry.Version) string {
+	if v.WindowTo.IsZero() && len(v.Provenance) > 0 {
+		return "registered"
+	}
+	return v.WindowTo.Format(time.DateTime)
 }
 
 func parseVersion(s string) (gocql.UUID, error) {
