@@ -16,7 +16,7 @@ export KINGMAKER_CASSANDRA_AUTH ?= 1
 export KINGMAKER_CASSANDRA_USERNAME ?= cassandra
 export KINGMAKER_CASSANDRA_PASSWORD ?= cassandra
 
-.PHONY: all build build-xgboost build-pure xgboost demo test test-xgboost chaos tools test-unit lint stack-up stack-down stack-status stack-reset schema seed bench clean
+.PHONY: all build build-xgboost build-pure xgboost demo test test-xgboost test-onnx chaos tools test-unit lint stack-up stack-down stack-status stack-reset schema seed bench clean
 
 all: build
 
@@ -72,7 +72,7 @@ demo: stack-up build
 
 ## test: install promtool, Alertmanager and Chromium, start the stack if needed, then vet, gofmt and every test:
 ## unit, integration, the xgboost build, the pure-Go binary, and last the chaos suite on its own (it kills processes and nodes)
-test: tools stack-up lint test-xgboost
+test: tools stack-up lint test-xgboost test-onnx
 	CGO_ENABLED=0 $(GO) build -o /dev/null ./cmd/kingmaker
 	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) $$($(GO) list ./... | grep -v /chaos)
 	$(MAKE) chaos
@@ -85,13 +85,22 @@ chaos: stack-up
 bench: stack-up
 	scripts/bench.sh $(or $(BENCH),full)
 
-## test-xgboost: vet and test the trainer with -tags xgboost against libxgboost (skipped with a note when absent, except in CI)
+## test-xgboost: vet and test the trainer with -tags xgboost against libxgboost, and models registered from Python's xgboost on the stack (skipped with a note when absent, except in CI)
 test-xgboost:
 	@status=0; scripts/xgboost.sh check || status=$$?; \
 	if [ "$$status" = 3 ] && [ "$${CI:-}" != true ]; then \
 	  echo "test-xgboost: skipped: libxgboost is not installed (scripts/xgboost.sh install)" >&2; \
 	elif [ "$$status" != 0 ]; then exit "$$status"; \
-	else $(GO) vet -tags xgboost ./... && $(GO) test -count=1 -tags xgboost ./trainer/... ./config/...; fi
+	else $(GO) vet -tags xgboost ./... && $(GO) test -count=1 -tags xgboost ./trainer/... ./config/... && \
+	  $(GO) test -count=1 -tags xgboost ./cmd/kingmaker -run 'BringYourOwn|ModelsRegister'; fi
+
+## test-onnx: fetch ONNX Runtime's library (scripts/onnxruntime.sh: the pinned PyPI wheel, SHA-256 checked), then vet and test
+## ONNX models (build tag onnx): the trainer's reader and runtime, registration and a challenge on the stack
+test-onnx:
+	scripts/onnxruntime.sh install
+	$(GO) vet -tags onnx ./...
+	$(GO) test -count=1 -tags onnx ./trainer/... ./external/...
+	$(GO) test -count=1 -tags onnx ./cmd/kingmaker -run 'BringYourOwn|ModelsRegister'
 
 ## tools: what the tests need beyond Go (promtool, Alertmanager and amtool, Chromium, from Debian's packages)
 tools:

@@ -83,6 +83,20 @@ func (a *Activities) source(m *config.Model) *dataset.Source {
 	return &dataset.Source{Session: a.Session, Keyspace: a.Config.SourceKeyspace(m), LabelKeyspace: a.Config.LabelKeyspace(m), Model: m}
 }
 
+// modelVersion returns the configured model of name and the version id v
+// names; a version that is not an id is a non-retryable error.
+func (a *Activities) modelVersion(name, v string) (*config.Model, gocql.UUID, error) {
+	m, err := a.model(name)
+	if err != nil {
+		return nil, gocql.UUID{}, err
+	}
+	id, err := gocql.ParseUUID(v)
+	if err != nil {
+		return nil, gocql.UUID{}, nonRetryable(ErrTypeInvalidSpec, fmt.Errorf("%q is not a version id", v))
+	}
+	return m, id, nil
+}
+
 // nonRetryable wraps err so Temporal does not retry it.
 func nonRetryable(typ string, err error) error {
 	// The message carries the whole text; a cause would repeat it in the

@@ -131,13 +131,9 @@ type ShadowEvidence struct {
 // retry is harmless. A label lookup that fails leaves the evidence to
 // agreement, with a note saying why.
 func (a *Activities) ShadowReport(ctx context.Context, in ShadowReportInput) (*ShadowEvidence, error) {
-	m, err := a.model(in.Model)
+	m, id, err := a.modelVersion(in.Model, in.Version)
 	if err != nil {
 		return nil, err
-	}
-	id, err := gocql.ParseUUID(in.Version)
-	if err != nil {
-		return nil, nonRetryable(ErrTypeInvalidSpec, fmt.Errorf("%q is not a version id", in.Version))
 	}
 	// A busy model shadowed for days has millions of rows to read: beat
 	// after every page so that the heartbeat timeout bounds a stuck read,

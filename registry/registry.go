@@ -81,6 +81,26 @@ type Version struct {
 	MetadataSHA256 string    `json:"metadata_sha256,omitempty"`
 	TrainSeconds   float64   `json:"train_seconds"`
 	CreatedAt      time.Time `json:"created_at"`
+	// Provenance says where a version made outside Kingmaker's trainers
+	// came from (a Provenance as JSON); nil for versions Kingmaker trained.
+	Provenance json.RawMessage `json:"provenance,omitempty"`
+}
+
+// Provenance is where a registered version came from: the file as given,
+// what the file says made it, who registered it and why.
+type Provenance struct {
+	Source          string `json:"source"` // "file"
+	FileName        string `json:"file_name,omitempty"`
+	FileSHA256      string `json:"file_sha256"`
+	FileSize        int64  `json:"file_size"`
+	Format          string `json:"format"`
+	Producer        string `json:"producer"`
+	ProducerVersion string `json:"producer_version"`
+	RegisteredBy    string `json:"registered_by"`
+	Reason          string `json:"reason"`
+	// Parity is how the producer's own predictions were checked (the
+	// rows and the tolerance), empty when none were given.
+	Parity string `json:"parity,omitempty"`
 }
 
 // VersionID returns the timeuuid of a version made at t by the work named
@@ -137,15 +157,21 @@ func (r *Registry) SaveVersion(ctx context.Context, v *Version, artifact []byte)
 	}
 	err = r.q(`INSERT INTO %s.model_versions (model, version, candidate, algorithm, params, run_id, workflow_id,
 		window_from, window_to, train_rows, holdout_rows, feature_schema, profile, metrics,
-		artifact_sha256, artifact_size, artifact_chunks, metadata_sha256, train_seconds, created_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		artifact_sha256, artifact_size, artifact_chunks, metadata_sha256, train_seconds, created_at, provenance)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		v.Model, v.ID, v.Candidate, v.Algorithm, string(params), v.RunID, v.WorkflowID,
 		v.WindowFrom, v.WindowTo, v.TrainRows, v.HoldoutRows, string(v.Schema), string(v.Profile), string(v.Metrics),
-		v.ArtifactSHA256, v.ArtifactSize, v.ArtifactChunks, v.MetadataSHA256, v.TrainSeconds, v.CreatedAt).WithContext(ctx).Exec()
+		v.ArtifactSHA256, v.ArtifactSize, v.ArtifactChunks, v.MetadataSHA256, v.TrainSeconds, v.CreatedAt, nilIfEmpty(v.Provenance)).WithContext(ctx).Exec()
 	if err != nil {
 		return fmt.Errorf("write version %s/%s: %w", v.Model, v.ID, err)
 	}
 	return nil
+}
+
+// SetProfile records the reference profile of a version that had none (one
+// registered from a file gets the profile of its first challenge's rows).
+func (r *Registry) SetProfile(ctx context.Context, model string, id gocql.UUID, profile json.RawMessage) error {
+	return r.q(`UPDATE %s.model_versions SET profile = ? WHERE model = ? AND version = ?`, string(profile), model, id).WithContext(ctx).Exec()
 }
 
 // SetMetrics records a version's holdout metrics after evaluation.
@@ -155,15 +181,15 @@ func (r *Registry) SetMetrics(ctx context.Context, model string, id gocql.UUID, 
 
 const versionColumns = `model, version, candidate, algorithm, params, run_id, workflow_id, window_from, window_to,
 	train_rows, holdout_rows, feature_schema, profile, metrics, artifact_sha256, artifact_size, artifact_chunks,
-	metadata_sha256, train_seconds, created_at`
+	metadata_sha256, train_seconds, created_at, provenance`
 
 func scanVersion(scan func(...any) bool) (*Version, bool, error) {
 	v := &Version{}
 	var params, schema, profile, metrics string
-	var meta *string
+	var meta, prov *string
 	if !scan(&v.Model, &v.ID, &v.Candidate, &v.Algorithm, &params, &v.RunID, &v.WorkflowID, &v.WindowFrom, &v.WindowTo,
 		&v.TrainRows, &v.HoldoutRows, &schema, &profile, &metrics, &v.ArtifactSHA256, &v.ArtifactSize, &v.ArtifactChunks,
-		&meta, &v.TrainSeconds, &v.CreatedAt) {
+		&meta, &v.TrainSeconds, &v.CreatedAt, &prov) {
 		return nil, false, nil
 	}
 	v.MetadataSHA256 = deref(meta)
@@ -175,7 +201,17 @@ func scanVersion(scan func(...any) bool) (*Version, bool, error) {
 	v.Schema = rawOrNil(schema)
 	v.Profile = rawOrNil(profile)
 	v.Metrics = rawOrNil(metrics)
+	v.Provenance = rawOrNil(deref(prov))
 	return v, true, nil
+}
+
+// nilIfEmpty writes an absent provenance as null, not as an empty string.
+func nilIfEmpty(b json.RawMessage) *string {
+	if len(b) == 0 {
+		return nil
+	}
+	s := string(b)
+	return &s
 }
 
 func rawOrNil(s string) json.RawMessage {

@@ -51,6 +51,9 @@ type versionIdentity struct {
 	ArtifactSize   int64              `json:"artifact_size"`
 	ArtifactChunks int                `json:"artifact_chunks"`
 	CreatedAt      int64              `json:"created_at_ms"`
+	// Provenance is left out when empty, so versions written before it
+	// existed hash as they did.
+	Provenance string `json:"provenance,omitempty"`
 }
 
 // metadataSHA256 hashes the version's identity fields as JSON (map keys in
@@ -60,7 +63,7 @@ func (v *Version) metadataSHA256() (string, error) {
 		Model: v.Model, Version: v.ID.String(), Candidate: v.Candidate, Algorithm: v.Algorithm, Params: v.Params,
 		RunID: v.RunID, WorkflowID: v.WorkflowID, WindowFrom: v.WindowFrom.UnixMilli(), WindowTo: v.WindowTo.UnixMilli(),
 		Schema: string(v.Schema), ArtifactSHA256: v.ArtifactSHA256, ArtifactSize: v.ArtifactSize,
-		ArtifactChunks: v.ArtifactChunks, CreatedAt: v.CreatedAt.UnixMilli(),
+		ArtifactChunks: v.ArtifactChunks, CreatedAt: v.CreatedAt.UnixMilli(), Provenance: string(v.Provenance),
 	})
 	if err != nil {
 		return "", fmt.Errorf("hash version %s/%s: %w", v.Model, v.ID, err)

@@ -178,4 +178,15 @@ var migrations = []Migration{
 				WITH default_time_to_live = 604800`,
 		},
 	},
+	{
+		Version: 7,
+		Name:    "model_versions.provenance",
+		Statements: []string{
+			// Where a version registered from a file or made by an external
+			// trainer came from (JSON: file SHA-256, format, producer and its
+			// version, who registered it and why); empty for versions
+			// Kingmaker trained. Covered by metadata_sha256 when set.
+			`ALTER TABLE {ks}.model_versions ADD IF NOT EXISTS provenance text`,
+		},
+	},
 }

@@ -1,6 +1,8 @@
 package trainer
 
 import (
+	"bytes"
+	"crypto/sha256"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -158,4 +160,52 @@ func (d *decoder) done() error {
 		d.failf("%d unexpected bytes after the model", len(d.b))
 	}
 	return d.err
+}
+
+// takeBytes reads the next n bytes of d.
+func takeBytes(d *decoder, n int, what string) []byte {
+	if d.err != nil {
+		return nil
+	}
+	if n > len(d.b) {
+		d.failf("%s: want %d bytes, %d left", what, n, len(d.b))
+		return nil
+	}
+	b := d.b[:n]
+	d.b = d.b[n:]
+	return b
+}
+
+// clampFloat32 converts a finite float64 to the nearest float32, clamping values beyond
+// ±math.MaxFloat32 (which would become infinities, which XGBoost rejects).
+func clampFloat32(v float64) float32 {
+	switch {
+	case v > math.MaxFloat32:
+		return math.MaxFloat32
+	case v < -math.MaxFloat32:
+		return -math.MaxFloat32
+	}
+	return float32(v)
+}
+
+// hashedBytes appends raw (a runtime's own model bytes) after its SHA-256 and its length.
+func (e *encoder) hashedBytes(raw []byte) {
+	sum := sha256.Sum256(raw)
+	e.b = append(e.b, sum[:]...)
+	e.uint(len(raw))
+	e.b = append(e.b, raw...)
+}
+
+// hashedBytes reads what encoder.hashedBytes wrote, the last field of a payload, and checks the
+// hash before any runtime parses the bytes (runtimes' loaders are not written for untrusted bytes).
+func (d *decoder) hashedBytes() ([]byte, error) {
+	sum := takeBytes(d, sha256.Size, "model hash")
+	raw := takeBytes(d, d.count(1, "model bytes"), "model bytes")
+	if err := d.done(); err != nil {
+		return nil, err
+	}
+	if got := sha256.Sum256(raw); !bytes.Equal(got[:], sum) {
+		return nil, errors.New("model bytes do not match their SHA-256")
+	}
+	return bytes.Clone(raw), nil
 }

@@ -35,6 +35,7 @@
 //	linear        -       -           yes
 //	logistic      yes     yes         -
 //	naive_bayes   yes     yes         -
+//	onnx          yes     yes         yes   (registered from a file, never trained)
 //	xgboost       yes     yes         yes
 //
 // A regression model is a Model (so every caller of Model works unchanged) and a Regressor: its
@@ -129,6 +130,22 @@
 // class-1 share, or the mean target). Tests hold its probabilities and values to Python's xgboost
 // of the same version on the same rows and parameters within 1e-6 (measured: bit for bit).
 //
+// # Models made elsewhere
+//
+// ImportXGBoost turns an XGBoost model file saved by Python's xgboost (JSON or UBJ) into an
+// "xgboost" Model of the config's schema, after checking the feature contract (the file's columns
+// are XGBoostColumns of the schema: numeric features, then each categorical one-hot as
+// feature=category; names checked when the file has them, the count always; the objective fits the
+// task; xgboost_file.go says it in full). Its artifact keeps the file's bytes, so it decodes, serves
+// and is evaluated like any trained model. Debian's libxgboost 1.7 reads files of xgboost 1.x and
+// 2.x; 3.x files, which 1.7 would load and mispredict, are refused naming the version. A build
+// without the xgboost tag reads the file's metadata but refuses to load it (ErrXGBoostNotBuilt).
+// ImportONNX does the same for ONNX files (onnx_file.go states their contract: one named input per
+// feature, a probabilities or value output), run by ONNX Runtime's C API in a build with the onnx
+// tag (onnx.go; the library is loaded at run time, see scripts/onnxruntime.sh); its models have
+// algorithm "onnx" and no trainer. ReadExpected and CheckParity compare a model's predictions with its producer's own (an expect
+// CSV), naming the first row that differs.
+//
 // Every classification model gives classes; binary models (two schema classes) also give
 // positive = P(class 1) or a score that ranks like it; models of three or more classes give nil
 // scores. Every classification model is also a Prober: PredictProba gives one probability per
@@ -186,7 +203,11 @@
 // testdata/make_knn_reference.py, testdata/xgboost_reference.json (with xgboost_dataset.json.gz)
 // by testdata/xgboost_reference.py and testdata/xgboost_regression_reference.json by
 // testdata/xgboost_regression_reference.py (scikit-learn, Python's xgboost; their
-// docstrings say how to rerun them). The FuzzDecode seed corpus in testdata/fuzz/FuzzDecode is
+// docstrings say how to rerun them). testdata/byom holds model files of Python's xgboost 1.7.6,
+// 2.1.4 and 3.2.0 with their expect CSVs, written by testdata/byom/make_byom.py from demo rows
+// (churn_rows.csv, written by go test ./demo -run TestBYOMRows -write-byom-rows), and
+// churn_pipeline.onnx, a scikit-learn pipeline converted by skl2onnx, with its expect CSV, written
+// by testdata/byom/make_onnx.py. The FuzzDecode seed corpus in testdata/fuzz/FuzzDecode is
 // rewritten from freshly trained models by
 //
 //	go test ./trainer -run TestWriteFuzzCorpus -write-fuzz-corpus

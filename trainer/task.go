@@ -38,6 +38,7 @@ var algorithmTasks = map[string][]Task{
 	algNaiveBayes: {Binary, Multiclass},
 	algKNN:        {Binary, Multiclass, Regression},
 	algXGBoost:    {Binary, Multiclass, Regression},
+	algONNX:       {Binary, Multiclass, Regression},
 	algLinear:     {Regression},
 }
 
@@ -116,8 +117,10 @@ func Tasks(algorithm string) ([]Task, error) {
 // support task regression; use one of: linear" (the algorithms of this build that do), or the
 // error of Lookup for an unknown algorithm.
 func Supports(algorithm string, task Task) error {
-	if _, err := Lookup(algorithm); err != nil {
-		return err
+	if a, ok := algorithms[algorithm]; !ok || !a.fromFile {
+		if _, err := Lookup(algorithm); err != nil {
+			return err
+		}
 	}
 	if !slices.Contains(allTasks, task) {
 		return taskErrorf("unknown task %q (known: %s)", task, taskList(allTasks))

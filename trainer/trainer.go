@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"maps"
 	"slices"
 	"strings"
 )
@@ -150,6 +149,9 @@ type algorithm struct {
 	trainer Trainer
 	// decode rebuilds a model from the payload of an artifact whose header was already checked.
 	decode func(h header, payload []byte) (Model, error)
+	// fromFile marks an algorithm whose models are registered from a file, never trained ("onnx"):
+	// Decode reads its artifacts, but Algorithms leaves it out and Lookup refuses it.
+	fromFile bool
 }
 
 // algorithms is filled by the init functions of the algorithm files and never changes afterwards.
@@ -166,9 +168,16 @@ func register(a algorithm) {
 	algorithms[name] = a
 }
 
-// Algorithms returns the names of the known algorithms, sorted.
+// Algorithms returns the names of the algorithms that train, sorted.
 func Algorithms() []string {
-	return slices.Sorted(maps.Keys(algorithms))
+	var names []string
+	for name, a := range algorithms {
+		if !a.fromFile {
+			names = append(names, name)
+		}
+	}
+	slices.Sort(names)
+	return names
 }
 
 // Lookup returns the trainer of an algorithm. An unknown name gives an error that wraps
@@ -177,6 +186,10 @@ func Lookup(algorithm string) (Trainer, error) {
 	a, ok := algorithms[algorithm]
 	if !ok {
 		return nil, unknownAlgorithm(algorithm)
+	}
+	if a.fromFile {
+		return nil, fmt.Errorf("%w %q: its models are registered from a file (kingmaker models register), not trained (trainers: %s)",
+			ErrUnknownAlgorithm, algorithm, strings.Join(Algorithms(), ", "))
 	}
 	return a.trainer, nil
 }

@@ -10,9 +10,7 @@ package trainer
 import "C"
 
 import (
-	"bytes"
 	"context"
-	"crypto/sha256"
 	"errors"
 	"fmt"
 	"math"
@@ -252,18 +250,6 @@ func (e xgboostEncoding) fill(s Schema, row []float64, dst []float32) {
 	}
 }
 
-// clampFloat32 converts a finite float64 to the nearest float32, clamping values beyond
-// ±math.MaxFloat32 (which would become infinities, which XGBoost rejects).
-func clampFloat32(v float64) float32 {
-	switch {
-	case v > math.MaxFloat32:
-		return math.MaxFloat32
-	case v < -math.MaxFloat32:
-		return -math.MaxFloat32
-	}
-	return float32(v)
-}
-
 // xgboostMatrix is a row-major float32 matrix in C memory, handed to XGBoost by address.
 type xgboostMatrix struct {
 	ptr  *C.float
@@ -501,10 +487,7 @@ func (b *xgboostBooster) predict(mat xgboostMatrix, rows, width int) ([]float32,
 func (m *xgboostModel) MarshalBinary() ([]byte, error) {
 	var e encoder
 	e.uints(m.present)
-	sum := sha256.Sum256(m.raw)
-	e.b = append(e.b, sum[:]...)
-	e.uint(len(m.raw))
-	e.b = append(e.b, m.raw...)
+	e.hashedBytes(m.raw)
 	return m.artifact(e.b)
 }
 
@@ -525,33 +508,15 @@ func decodeXGBoost(h header, payload []byte) (Model, error) {
 		}
 		present = append(present, c)
 	}
-	sum := takeBytes(d, sha256.Size, "model hash")
-	raw := takeBytes(d, d.count(1, "model bytes"), "model bytes")
-	if err := d.done(); err != nil {
+	raw, err := d.hashedBytes()
+	if err != nil {
 		return nil, err
 	}
-	if got := sha256.Sum256(raw); !bytes.Equal(got[:], sum) {
-		return nil, errors.New("model bytes do not match their SHA-256")
-	}
-	m, err := newXGBoostModel(h.Schema, h.Params, present, bytes.Clone(raw))
+	m, err := newXGBoostModel(h.Schema, h.Params, present, raw)
 	if err != nil {
 		return nil, err
 	}
 	return m, nil
-}
-
-// takeBytes reads the next n bytes of d.
-func takeBytes(d *decoder, n int, what string) []byte {
-	if d.err != nil {
-		return nil
-	}
-	if n > len(d.b) {
-		d.failf("%s: want %d bytes, %d left", what, n, len(d.b))
-		return nil
-	}
-	b := d.b[:n]
-	d.b = d.b[n:]
-	return b
 }
 
 // xgbCall runs one XGBoost call (f) and turns a non-zero return code into an error carrying

@@ -49,3 +49,11 @@ func TestDecodeOfAnXGBoostArtifactWithoutTheBuildTagSaysHowToReadIt(t *testing.T
 		}
 	}
 }
+
+func TestImportXGBoostWithoutTheBuildTagSaysHowToEnableIt(t *testing.T) {
+	_, info, err := ImportXGBoost(byomSchema(), byomFile(t, "churn_good.json"))
+	want := "model file of xgboost 1.7.6: " + notBuiltMessage
+	if err == nil || err.Error() != want || !errors.Is(err, ErrXGBoostNotBuilt) || info == nil {
+		t.Fatalf("got %v, want %q", err, want)
+	}
+}

@@ -7,6 +7,10 @@
 //     the champion on the same holdout, decide by policy, await approval
 //     when asked, shadow the winner when policy.shadow says so (shadow.go),
 //     promote by compare-and-set, record.
+//   - ChallengeWorkflow (challenge.go): a retrain without training, for one
+//     existing version (usually one registered from a model file): the same
+//     snapshot, read-once, evaluation with the champion, decision, approval,
+//     shadow, promotion and record stages.
 //   - DriftWorkflow (drift.go): compare a recent window with the champion's
 //     training profile (and its live quality, where labels have arrived)
 //     and start a retrain when the model drifted.

@@ -178,6 +178,9 @@ type retrainRun struct {
 	versions []string            // of the candidates that trained
 	ev       activities.Evaluation
 	decision evaluator.Decision
+	// challenger is the version a challenge run judges (ChallengeWorkflow);
+	// empty in a retrain.
+	challenger string
 	// outcome is the run's outcome so far; by is who promotes.
 	outcome   string
 	by        string
@@ -211,6 +214,15 @@ func startRetrain(ctx workflow.Context, in RetrainInput) (*retrainRun, error) {
 		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: time.Second, MaximumInterval: 30 * time.Second, MaximumAttempts: 10},
 	})
 	return r, nil
+}
+
+// kind is what the run is, in its log lines and promotion reason: retrain
+// or challenge.
+func (r *retrainRun) kind() string {
+	if r.challenger != "" {
+		return "challenge"
+	}
+	return "retrain"
 }
 
 // answer is the handler of the approve (approved) or reject update.
@@ -255,7 +267,7 @@ func (r *retrainRun) finish() (*RetrainResult, error) {
 		return r.fail(err)
 	}
 	r.prog.Stage, r.prog.Result = StageDone, res
-	r.log.Info("retrain done", "model", r.in.Model, "outcome", outcome, "winner", res.Winner)
+	r.log.Info(r.kind()+" done", "model", r.in.Model, "outcome", outcome, "winner", res.Winner)
 	return res, nil
 }
 

@@ -59,19 +59,8 @@ func (r *retrainRun) train() error {
 		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: 5 * time.Second, MaximumInterval: time.Minute, MaximumAttempts: 3},
 	})
 	rate := r.snap.SampleRate(m.Window.MaxTrainRows)
-	// The window is read once: its training sample and holdout are kept for
-	// the candidates and the evaluation. Runs recorded before have no
-	// marker, and their activities read the window themselves.
-	if workflow.GetVersion(ctx, changeReadOnce, workflow.DefaultVersion, 1) == 1 {
-		r.data = new(activities.RunData)
-		if err := workflow.ExecuteActivity(summary(trainCtx, "read "+r.window.String()+" once: keep the training sample and the holdout"), a.StageRunData, activities.StageInput{
-			Model: in.Model, Window: r.window, RunID: info.WorkflowExecution.RunID, SampleRate: rate, Spec: &r.spec.Model,
-		}).Get(ctx, r.data); err != nil {
-			return err
-		}
-		if l := r.res.Labels; l != nil {
-			l.Skipped = r.data.Skipped
-		}
+	if err := r.readOnce(trainCtx, rate); err != nil {
+		return err
 	}
 	// At most parallel_trainings at once (0: all): the next candidate starts
 	// when one finishes, so it meets a free worker slot instead of waiting
@@ -127,6 +116,25 @@ func (r *retrainRun) train() error {
 	r.res.Candidates = prog.Candidates
 	if len(r.versions) == 0 {
 		return temporal.NewNonRetryableApplicationError("every candidate failed to train", "AllCandidatesFailed", nil)
+	}
+	return nil
+}
+
+// readOnce reads the window once: its training sample and holdout are kept
+// for the candidates and the evaluation. Runs recorded before have no
+// marker, and their activities read the window themselves.
+func (r *retrainRun) readOnce(ctx workflow.Context, rate float64) error {
+	if workflow.GetVersion(r.ctx, changeReadOnce, workflow.DefaultVersion, 1) != 1 {
+		return nil
+	}
+	r.data = new(activities.RunData)
+	if err := workflow.ExecuteActivity(summary(ctx, "read "+r.window.String()+" once: keep the training sample and the holdout"), a.StageRunData, activities.StageInput{
+		Model: r.in.Model, Window: r.window, RunID: r.info.WorkflowExecution.RunID, SampleRate: rate, Spec: &r.spec.Model,
+	}).Get(r.ctx, r.data); err != nil {
+		return err
+	}
+	if l := r.res.Labels; l != nil {
+		l.Skipped = r.data.Skipped
 	}
 	return nil
 }
@@ -233,9 +241,9 @@ func (r *retrainRun) promote() error {
 	}
 	ctx, in, decision, approval, res := r.ctx, r.in, &r.decision, r.approval, r.res
 	r.prog.Stage = StagePromoting
-	reason := fmt.Sprintf("retrain (%s): %s", in.Reason, first(decision.Reasons))
+	reason := fmt.Sprintf("%s (%s): %s", r.kind(), in.Reason, first(decision.Reasons))
 	if approval != nil {
-		reason = fmt.Sprintf("retrain (%s), approved by %s (%s): %s", in.Reason, approval.By, approval.Reason, first(decision.Reasons))
+		reason = fmt.Sprintf("%s (%s), approved by %s (%s): %s", r.kind(), in.Reason, approval.By, approval.Reason, first(decision.Reasons))
 	}
 	err := workflow.ExecuteActivity(summary(durable(ctx), "promote "+decision.Winner+" by compare-and-set"), a.Promote, activities.PromoteInput{
 		Model: in.Model, Version: decision.Winner, Expected: r.snap.Champion, Action: registry.ActionPromote,

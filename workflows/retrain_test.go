@@ -86,6 +86,7 @@ type harness struct {
 	evaluated []activities.EvaluateInput
 	promoted  []activities.PromoteInput
 	recorded  []activities.RecordInput
+	profiled  []activities.ProfileInput
 	attrs     map[string]string // the last value upserted for each search attribute
 }
 
@@ -101,6 +102,7 @@ func newHarness(t *testing.T, edit func(m *config.Model)) *harness {
 	env.SetStartTime(runStart)
 	env.SetStartWorkflowOptions(client.StartWorkflowOptions{ID: workflows.RetrainWorkflowID("churn", runStart)})
 	env.RegisterWorkflowWithOptions(workflows.RetrainWorkflow, workflow.RegisterOptions{Name: workflows.RetrainWorkflowName})
+	env.RegisterWorkflowWithOptions(workflows.ChallengeWorkflow, workflow.RegisterOptions{Name: workflows.ChallengeWorkflowName})
 	acts := &activities.Activities{}
 	env.RegisterActivity(acts)
 
@@ -141,6 +143,23 @@ func newHarness(t *testing.T, edit func(m *config.Model)) *harness {
 			h.versions[v] = in.Candidate
 			return &activities.Trained{Candidate: in.Candidate, Algorithm: in.Candidate, Version: v, TrainRows: 5250, Seconds: 3}, nil
 		}).AfterFn(func() time.Duration { return h.trainTakes })
+	env.OnActivity(acts.ChallengerVersion, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, in activities.ChallengerInput) (*activities.Challenger, error) {
+			h.mu.Lock()
+			defer h.mu.Unlock()
+			name, ok := h.versions[in.Version]
+			if !ok {
+				return nil, temporal.NewNonRetryableApplicationError("model churn has no version "+in.Version, activities.ErrTypeInvalidSpec, nil)
+			}
+			return &activities.Challenger{Version: in.Version, Candidate: name, Algorithm: "xgboost", Registered: true}, nil
+		})
+	env.OnActivity(acts.ProfileChallenger, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, in activities.ProfileInput) error {
+			h.mu.Lock()
+			defer h.mu.Unlock()
+			h.profiled = append(h.profiled, in)
+			return nil
+		})
 	env.OnActivity(acts.Evaluate, mock.Anything, mock.Anything).Return(
 		func(_ context.Context, in activities.EvaluateInput) (*activities.Evaluation, error) {
 			h.mu.Lock()
@@ -240,7 +259,13 @@ func mustUUID(t *testing.T, s string) gocql.UUID {
 // failed) and error.
 func (h *harness) run(in workflows.RetrainInput) (*workflows.RetrainResult, error) {
 	h.t.Helper()
-	h.env.ExecuteWorkflow(workflows.RetrainWorkflowName, in)
+	return h.execute(workflows.RetrainWorkflowName, in)
+}
+
+// execute runs the workflow name (retrain or challenge) with in to its end.
+func (h *harness) execute(name string, in any) (*workflows.RetrainResult, error) {
+	h.t.Helper()
+	h.env.ExecuteWorkflow(name, in)
 	if !h.env.IsWorkflowCompleted() {
 		h.t.Fatal("the workflow did not complete")
 	}

@@ -47,6 +47,7 @@ var valueNames = map[string]string{
 	"reason": "TEXT", "by": "WHO", "as-of": "TIME", "from": "TIME", "to": "TIME", "start": "DATE",
 	"version": "VERSION", "set": "VERSION", "listen": "ADDR", "queues": "LIST", "kind": "KIND",
 	"dataset": "NAME", "config": "FILE", "max-body": "SIZE",
+	"file": "FILE", "expect": "FILE", "format": "xgboost|onnx", "candidate": "NAME",
 }
 
 // valueName is what help calls f's value. Unlike flag.UnquoteUsage it

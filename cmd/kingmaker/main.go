@@ -54,6 +54,8 @@ func commands() []command {
 		{"retrain", "MODEL", "start a retrain run (and follow it)", runRetrain},
 		{"models list", "MODEL", "a model's versions, newest first", runModelsList},
 		{"models show", "MODEL VERSION", "one version: window, rows, artifact, metrics", runModelsShow},
+		{"models register", "MODEL", "register a model file trained elsewhere as a version (it must win a challenge to serve)", runModelsRegister},
+		{"challenge", "MODEL VERSION", "judge one version against the champion on a fresh window, by the policy (and follow it)", runChallenge},
 		{"promote", "MODEL VERSION", "make a version champion (compare-and-set)", runPromote},
 		{"rollback", "MODEL", "make the previous champion current again", runRollback},
 		{"drift", "MODEL", "the latest drift report (or run a drift check now)", runDrift},

@@ -151,9 +151,18 @@ func runModelsList(ctx context.Context, e *env, args []string) error {
 			mark = fmt.Sprintf("champion (gen %d)", champ.Generation)
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", v.ID, v.Candidate, v.Algorithm, v.CreatedAt.Format(time.DateTime),
-			v.WindowTo.Format(time.DateTime), v.TrainRows, primary(v, m.Policy.PrimaryMetric), mark)
+			windowEnd(v), v.TrainRows, primary(v, m.Policy.PrimaryMetric), mark)
 	}
 	return tw.Flush()
+}
+
+// windowEnd is the end of the window a version was trained on, "registered" for a version
+// registered from a file (no window).
+func windowEnd(v *registry.Version) string {
+	if v.WindowTo.IsZero() && len(v.Provenance) > 0 {
+		return "registered"
+	}
+	return v.WindowTo.Format(time.DateTime)
 }
 
 func parseVersion(s string) (gocql.UUID, error) {
@@ -191,6 +200,14 @@ func runModelsShow(ctx context.Context, e *env, args []string) error {
 	fmt.Fprintf(e.stdout, "version    %s of %s\ncandidate  %s (%s) %v\nrun        %s (%s)\nwindow     %s .. %s\nrows       %d train, %d holdout\nartifact   %d bytes in %d chunks, sha256 %s\ntrained in %.1fs at %s\n",
 		v.ID, v.Model, v.Candidate, v.Algorithm, v.Params, v.WorkflowID, v.RunID, v.WindowFrom.Format(time.RFC3339), v.WindowTo.Format(time.RFC3339),
 		v.TrainRows, v.HoldoutRows, v.ArtifactSize, v.ArtifactChunks, v.ArtifactSHA256, v.TrainSeconds, v.CreatedAt.Format(time.RFC3339))
+	var p registry.Provenance
+	if len(v.Provenance) > 0 && json.Unmarshal(v.Provenance, &p) == nil {
+		fmt.Fprintf(e.stdout, "registered from %s (%s, %d bytes, sha256 %s), made by %s %s, by %s: %s\n",
+			p.FileName, p.Format, p.FileSize, p.FileSHA256, p.Producer, p.ProducerVersion, p.RegisteredBy, p.Reason)
+		if p.Parity != "" {
+			fmt.Fprintf(e.stdout, "parity     %s\n", p.Parity)
+		}
+	}
 	var m evaluator.Metrics
 	if len(v.Metrics) > 0 && json.Unmarshal(v.Metrics, &m) == nil {
 		fmt.Fprintln(e.stdout, "holdout metrics:")

@@ -8,6 +8,7 @@ import (
 
 	"go.temporal.io/sdk/client"
 
+	"github.com/kingmaker-ml/kingmaker/config"
 	"github.com/kingmaker-ml/kingmaker/evaluator"
 	"github.com/kingmaker-ml/kingmaker/workflows"
 )
@@ -22,49 +23,71 @@ func runRetrain(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	cfg, err := loadConfigFor(e, pos[0])
+	cfg, who, end, err := runTarget(e, pos[0], *asOf)
 	if err != nil {
 		return err
+	}
+	in := workflows.RetrainInput{Model: pos[0], Reason: *reason, RequestedBy: who, AsOf: end}
+	return followRun(ctx, e, cfg, "retrain", *wait, *out, func(c client.Client) (client.WorkflowRun, error) {
+		run, err := c.ExecuteWorkflow(ctx, workflows.RetrainStartOptions(in, cfg.Temporal.TaskQueue, time.Now()), workflows.RetrainWorkflowName, in)
+		if err != nil {
+			return nil, fmt.Errorf("start retrain of %s: %w", in.Model, err)
+		}
+		return run, nil
+	})
+}
+
+// runTarget loads the config for model and says who starts its run and
+// where the run's window ends (--as-of; nil: at the run's start).
+func runTarget(e *env, model, asOf string) (*config.Config, string, *time.Time, error) {
+	cfg, err := loadConfigFor(e, model)
+	if err != nil {
+		return nil, "", nil, err
 	}
 	who, err := temporalActor(cfg, "")
 	if err != nil {
-		return err
+		return nil, "", nil, err
 	}
-	in := workflows.RetrainInput{Model: pos[0], Reason: *reason, RequestedBy: who}
-	if *asOf != "" {
-		t, err := parseTime(*asOf)
-		if err != nil {
-			return usageError{fmt.Sprintf("--as-of %q: %v", *asOf, err)}
-		}
-		in.AsOf = &t
+	if asOf == "" {
+		return cfg, who, nil, nil
 	}
+	t, err := parseTime(asOf)
+	if err != nil {
+		return nil, "", nil, usageError{fmt.Sprintf("--as-of %q: %v", asOf, err)}
+	}
+	return cfg, who, &t, nil
+}
+
+// followRun starts a retrain-like run (start) and, with wait, follows its
+// progress to its result: what retrain and challenge share.
+func followRun(ctx context.Context, e *env, cfg *config.Config, what string, wait bool, out outputFormat, start func(client.Client) (client.WorkflowRun, error)) error {
 	c, err := dialTemporal(ctx, cfg)
 	if err != nil {
 		return err
 	}
 	defer c.Close()
-	run, err := c.ExecuteWorkflow(ctx, workflows.RetrainStartOptions(in, cfg.Temporal.TaskQueue, time.Now()), workflows.RetrainWorkflowName, in)
+	run, err := start(c)
 	if err != nil {
-		return fmt.Errorf("start retrain of %s: %w", in.Model, err)
+		return err
 	}
-	if *out == "table" {
+	if out == "table" {
 		fmt.Fprintf(e.stdout, "started %s (run %s)\n  %s\n", run.GetID(), run.GetRunID(), runURL(cfg, run.GetID()))
 	}
 	warnIfNoWorker(ctx, e, c, cfg.Temporal.TaskQueue)
 	rep := startedReport(cfg, run)
-	if !*wait {
-		return finishRun(e, *out, rep, nil, nil)
+	if !wait {
+		return finishRun(e, out, rep, nil, nil)
 	}
 	var res workflows.RetrainResult
-	w := runWait{what: "retrain"}
-	if *out == "table" {
+	w := runWait{what: what}
+	if out == "table" {
 		w.progress = retrainProgress(e.stdout, c, run, false)
 	}
 	rep.Status, err = w.wait(ctx, run, &res)
 	if rep.Status == runCompleted {
 		rep.Result = &res
 	}
-	return finishRun(e, *out, rep, err, func() { printResult(e.stdout, &res) })
+	return finishRun(e, out, rep, err, func() { printResult(e.stdout, &res) })
 }
 
 // retrainProgress shows a retrain's progress as runWait reads it: each

@@ -37,14 +37,24 @@ func startCommand(ctx context.Context, args ...string) *background {
 // environment, as an operator would.
 func approvalConfig(t *testing.T, keyspace string, c config.Cassandra) string {
 	t.Helper()
+	return stackConfig(t, keyspace, c, func(b string) string {
+		s := strings.Replace(b, "require_approval: false", "require_approval: true", 1)
+		if s == b {
+			t.Fatal("the example config no longer has require_approval: false")
+		}
+		return s
+	})
+}
+
+// stackConfig writes the example config changed by edit, and points the CLI
+// at the test's keyspace and task queues through the environment.
+func stackConfig(t *testing.T, keyspace string, c config.Cassandra, edit func(string) string) string {
+	t.Helper()
 	b, err := os.ReadFile(exampleConfig)
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := strings.Replace(string(b), "require_approval: false", "require_approval: true", 1)
-	if s == string(b) {
-		t.Fatal("the example config no longer has require_approval: false")
-	}
+	s := edit(string(b))
 	path := filepath.Join(t.TempDir(), "kingmaker.yaml")
 	if err := os.WriteFile(path, []byte(s), 0o644); err != nil {
 		t.Fatal(err)
