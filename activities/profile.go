@@ -70,18 +70,27 @@ func buildProfile(d *trainer.Data, model trainer.Model) (json.RawMessage, error)
 		if err := b.AddRow(num, cat); err != nil {
 			return nil, fmt.Errorf("profile row %d: %w", i, err)
 		}
-		b.AddLabel(d.Schema.Classes[d.Y[i]])
+		if d.Target != nil {
+			b.AddTarget(d.Target[i])
+		} else {
+			b.AddLabel(d.Schema.Classes[d.Y[i]])
+		}
 	}
 	stride := max(1, len(d.X)/predictionSample)
 	sample := make([][]float64, 0, len(d.X)/stride+1)
 	for i := 0; i < len(d.X); i += stride {
 		sample = append(sample, d.X[i])
 	}
-	_, positive, err := model.Predict(sample)
+	var scores []float64
+	if r, ok := model.(trainer.Regressor); ok && model.Schema().Task == trainer.Regression {
+		scores, err = r.PredictValues(sample) // a regression model's predictions are profiled like a numeric feature
+	} else {
+		_, scores, err = model.Predict(sample)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("profile: score the training sample: %w", err)
 	}
-	for _, p := range positive { // nil for models without scores
+	for _, p := range scores { // nil for models without scores
 		b.AddPrediction(p)
 	}
 	return json.Marshal(b.Build())
