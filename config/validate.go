@@ -293,6 +293,9 @@ func (v *validator) model(path string, m *Model) {
 		v.params(cp+".params", t.Validate(trainer.Params(c.Params)))
 	}
 	v.policy(path+".policy", m.Policy, task)
+	if task == TaskRegression && m.Policy.Shadow.Enabled() {
+		v.add(path+".policy.shadow.period", "a shadow period judges a winner by the class it predicts (agreement, live accuracy): task regression has no classes; remove policy.shadow")
+	}
 	v.trigger(path+".schedule.retrain", m.Schedule.Retrain)
 	v.trigger(path+".schedule.drift", m.Schedule.Drift)
 	v.score(path+".schedule.score", m.Schedule.Score)
