@@ -225,3 +225,78 @@ func TestCheckMetricTaskNamesTheTask(t *testing.T) {
 		t.Errorf("MetricsFor(regression) = %q", got)
 	}
 }
+
+func TestWeightedMulticlassMetricsEqualThoseOfTheExpandedSample(t *testing.T) {
+	const k, n = 4, 60
+	r := rand.New(rand.NewPCG(2, 3))
+	truth := make([]int, n)
+	proba := make([][]float64, n)
+	for i := range truth {
+		truth[i] = i % k // every class present
+		row := make([]float64, k)
+		var s float64
+		for c := range row {
+			row[c] = float64(1 + r.IntN(4)) // small integers: ties in the ranks and the top k
+			s += row[c]
+		}
+		for c := range row {
+			row[c] /= s
+		}
+		proba[i] = row
+	}
+	m, err := newProbabilityModel(truth, proba, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for trial := range 20 {
+		w := make([]int32, n)
+		var xt []int
+		var xp [][]float64
+		for range n {
+			i := r.IntN(n)
+			w[i]++
+			xt, xp = append(xt, truth[i]), append(xp, proba[i])
+		}
+		want, err := ScoreMulticlass(xt, xp, 2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, metric := range []string{MetricLogLoss, MetricBrier, MetricROCAUCOVR, MetricTopKAccuracy} {
+			got, ok := m.value(metric, w)
+			exp, eok := want.Value(metric)
+			if ok != eok || math.Abs(got-exp) > 1e-9*max(1, math.Abs(exp)) {
+				t.Errorf("trial %d %s: weighted %v (%v), expanded %v (%v)", trial, metric, got, ok, exp, eok)
+			}
+		}
+	}
+}
+
+func TestCompareMulticlassAgreesWithCompareAllOnClassMetrics(t *testing.T) {
+	truth := []int{0, 1, 2, 0, 1, 2, 0, 1, 2, 2, 1, 0}
+	pred := []int{0, 1, 1, 0, 2, 2, 0, 1, 2, 0, 1, 0}
+	other := []int{0, 1, 2, 0, 1, 2, 1, 1, 2, 2, 0, 0}
+	onehot := func(p []int) [][]float64 {
+		out := make([][]float64, len(p))
+		for i, c := range p {
+			out[i] = []float64{0.1, 0.1, 0.1}
+			out[i][c] = 0.8
+		}
+		return out
+	}
+	metrics := []string{MetricAccuracy, MetricF1Macro, MetricLogLoss, MetricRMSE}
+	opts := CompareOptions{Resamples: 200, Seed: 4}
+	got, errs := CompareMulticlass(metrics, truth, 2, ProbabilityPredictions{Pred: pred, Proba: onehot(pred)},
+		[]ProbabilityPredictions{{Pred: other, Proba: onehot(other)}}, opts)
+	want, wantErrs := CompareAll(metrics[:2], 3, truth, Predictions{Pred: pred}, []Predictions{{Pred: other}}, opts)
+	for j := range 2 {
+		if errs[0][j] != nil || wantErrs[0][j] != nil || got[0][j].PValue != want[0][j].PValue || got[0][j].Challenger != want[0][j].Challenger {
+			t.Errorf("%s: CompareMulticlass %+v (%v), CompareAll %+v (%v)", metrics[j], got[0][j], errs[0][j], want[0][j], wantErrs[0][j])
+		}
+	}
+	if errs[0][2] != nil || got[0][2].Test != PairedBootstrap || got[0][2].HigherIsBetter {
+		t.Errorf("log_loss: %+v (%v), want a paired bootstrap of a loss", got[0][2], errs[0][2])
+	}
+	if errs[0][3] == nil {
+		t.Errorf("rmse on a multiclass model compared without error: %+v", got[0][3])
+	}
+}
