@@ -141,8 +141,11 @@ func (a *Activities) CheckDrift(ctx context.Context, in DriftCheckInput) (sum *D
 			return fmt.Errorf("champion %s scoring the window: %w", v.ID, err)
 		}
 		pred, pos := p.pred, p.pos
-		if p.values != nil { // a regression model's predictions are profiled like its scores
+		switch {
+		case p.values != nil: // a regression model's predictions are profiled like its scores
 			pos = p.values
+		case p.proba != nil && w.HasPrediction(): // a multiclass model's by its confidence (profiles before it have none)
+			pos = confidences(p.proba)
 		}
 		rs := newRowSplitter(sm.model.Schema())
 		l := &live[day]

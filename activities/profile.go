@@ -52,6 +52,22 @@ func (r *rowSplitter) split(x []float64) ([]float64, []string) {
 	return r.num, r.cat
 }
 
+// confidences returns the highest class probability of each row: what a
+// multiclass model's predictions are profiled by (its confidence), as a
+// binary model's are by its score of class 1.
+func confidences(proba [][]float64) []float64 {
+	if proba == nil {
+		return nil
+	}
+	out := make([]float64, len(proba))
+	for i, row := range proba {
+		for _, p := range row {
+			out[i] = max(out[i], p)
+		}
+	}
+	return out
+}
+
 // predictionSample bounds the rows scored for the reference distribution of
 // predictions: scoring a million training rows with KNN would dwarf training.
 const predictionSample = 20000
@@ -82,9 +98,16 @@ func buildProfile(d *trainer.Data, model trainer.Model) (json.RawMessage, error)
 		sample = append(sample, d.X[i])
 	}
 	var scores []float64
-	if r, ok := model.(trainer.Regressor); ok && model.Schema().Task == trainer.Regression {
+	r, regressor := model.(trainer.Regressor)
+	p, prober := model.(trainer.Prober)
+	switch task := model.Schema().Task; {
+	case task == trainer.Regression && regressor:
 		scores, err = r.PredictValues(sample) // a regression model's predictions are profiled like a numeric feature
-	} else {
+	case task == trainer.Multiclass && prober:
+		var proba [][]float64
+		proba, err = p.PredictProba(sample)
+		scores = confidences(proba)
+	default:
 		_, scores, err = model.Predict(sample)
 	}
 	if err != nil {

@@ -338,6 +338,9 @@ func (w *Tally) AddTarget(y float64) error {
 // HasTarget reports whether the reference profiles a numeric label.
 func (w *Tally) HasTarget() bool { return w.target != nil }
 
+// HasPrediction reports whether the reference profiles the model's scores.
+func (w *Tally) HasPrediction() bool { return w.pred != nil }
+
 // AddPrediction adds one model score (NaN and ±Inf are missing). It fails
 // with ErrShape if the reference has no prediction distribution.
 func (w *Tally) AddPrediction(score float64) error {
