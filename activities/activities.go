@@ -256,8 +256,12 @@ func (a *Activities) SnapshotWindow(ctx context.Context, in SnapshotInput) (*Sna
 		return nil, classify(err)
 	}
 	var labelled, outOfTime int64
+	regression := m.TaskName() == config.TaskRegression
 	for _, n := range byClass {
 		labelled += n
+	}
+	if regression { // no classes to count by: every row counts
+		labelled = total
 	}
 	if oot := m.Window.OutOfTime.D(); oot > 0 {
 		// The newest slice is all holdout: count its rows apart (it spans
@@ -273,6 +277,9 @@ func (a *Activities) SnapshotWindow(ctx context.Context, in SnapshotInput) (*Sna
 		for _, c := range counts {
 			for _, n := range c.ByClass {
 				outOfTime += n
+			}
+			if regression {
+				outOfTime += c.Rows
 			}
 		}
 	}

@@ -121,9 +121,12 @@ func (a *Activities) CheckDrift(ctx context.Context, in DriftCheckInput) (sum *D
 
 	days := dataset.Days(in.Window.From, in.Window.To)
 	windows := make([]*drift.Tally, len(days))
+	task := m.TaskName()
 	type labelled struct {
-		truth, pred []int
-		pos         []float64
+		truth, pred    []int
+		pos            []float64
+		proba          [][]float64
+		target, values []float64
 	}
 	live := make([]labelled, len(days))
 	var rows atomic.Int64
@@ -140,9 +143,16 @@ func (a *Activities) CheckDrift(ctx context.Context, in DriftCheckInput) (sum *D
 			windows[day] = w
 		}
 		mu.Unlock()
-		pred, pos, err := sm.model.Predict(b.X)
+		p, err := predict(sm.model, task, b.X)
 		if err != nil {
 			return fmt.Errorf("champion %s scoring the window: %w", v.ID, err)
+		}
+		pred, pos := p.pred, p.pos
+		switch {
+		case p.values != nil: // a regression model's predictions are profiled like its scores
+			pos = p.values
+		case p.proba != nil && w.HasPrediction(): // a multiclass model's by its confidence (profiles before it have none)
+			pos = confidences(p.proba)
 		}
 		rs := newRowSplitter(sm.model.Schema())
 		l := &live[day]
@@ -156,14 +166,28 @@ func (a *Activities) CheckDrift(ctx context.Context, in DriftCheckInput) (sum *D
 					return err
 				}
 			}
-			if y := b.Y[i]; y >= 0 {
+			y := b.Y[i]
+			switch {
+			case y < 0:
+			case task == config.TaskRegression:
+				if w.HasTarget() { // profiles made before numeric labels were profiled have none
+					if err := w.AddTarget(b.Target[i]); err != nil {
+						return err
+					}
+				}
+				l.target = append(l.target, b.Target[i])
+				l.values = append(l.values, p.values[i])
+			default:
 				if err := w.AddLabel(m.Label.Classes[y]); err != nil {
 					return err
 				}
 				l.truth = append(l.truth, y)
 				l.pred = append(l.pred, pred[i])
-				if pos != nil {
+				if p.pos != nil {
 					l.pos = append(l.pos, pos[i])
+				}
+				if p.proba != nil {
+					l.proba = append(l.proba, p.proba[i])
 				}
 			}
 		}
@@ -175,7 +199,8 @@ func (a *Activities) CheckDrift(ctx context.Context, in DriftCheckInput) (sum *D
 	}
 	total, _ := drift.NewTally(ref)
 	var truth, pred []int
-	var pos []float64
+	var pos, target, values []float64
+	var proba [][]float64
 	for day, w := range windows {
 		if w != nil {
 			if err := total.Merge(w); err != nil {
@@ -185,6 +210,9 @@ func (a *Activities) CheckDrift(ctx context.Context, in DriftCheckInput) (sum *D
 		truth = append(truth, live[day].truth...)
 		pred = append(pred, live[day].pred...)
 		pos = append(pos, live[day].pos...)
+		proba = append(proba, live[day].proba...)
+		target = append(target, live[day].target...)
+		values = append(values, live[day].values...)
 	}
 	rep, err := total.Report(m.Drift.ReportOptions())
 	if err != nil {
@@ -194,10 +222,23 @@ func (a *Activities) CheckDrift(ctx context.Context, in DriftCheckInput) (sum *D
 		pos = nil
 	}
 	lq := drift.LiveQuality{Metric: m.Policy.PrimaryMetric, LabelledRows: len(truth)}
+	if task == config.TaskRegression {
+		lq.LabelledRows = len(target)
+	}
 	lq.HigherIsBetter, _ = evaluator.Direction(lq.Metric)
 	var liveMetrics *evaluator.Metrics
-	if len(truth) > 0 {
-		if lm, err := evaluator.Score(len(m.Label.Classes), truth, pred, pos); err == nil {
+	if lq.LabelledRows > 0 {
+		var lm evaluator.Metrics
+		var err error
+		switch task {
+		case config.TaskRegression:
+			lm, err = evaluator.RegressionMetricsOf(target, values)
+		case config.TaskMulticlass:
+			lm, err = evaluator.MulticlassMetricsOf(truth, pred, proba)
+		default:
+			lm, err = evaluator.Score(len(m.Label.Classes), truth, pred, pos)
+		}
+		if err == nil {
 			liveMetrics = &lm
 			if x, ok := lm.Value(lq.Metric); ok {
 				lq.Live = &x

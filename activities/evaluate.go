@@ -58,6 +58,46 @@ type scored struct {
 	model   trainer.Model
 	pred    []int
 	pos     []float64
+	proba   [][]float64 // multiclass: one probability per class
+	values  []float64   // regression: the predicted numbers
+}
+
+// prediction is one model's predictions on some rows, as its task makes
+// them.
+type prediction struct {
+	pred   []int
+	pos    []float64
+	proba  [][]float64
+	values []float64
+}
+
+// predict runs a model on rows x as the model's task asks: the predicted
+// number of a regression model, the classes and every class's probability
+// of a multiclass model, the classes and positive-class scores of a binary
+// one.
+func predict(model trainer.Model, task string, x [][]float64) (prediction, error) {
+	var p prediction
+	var err error
+	switch task {
+	case config.TaskRegression:
+		r, ok := model.(trainer.Regressor)
+		if !ok {
+			return p, fmt.Errorf("%w: a %s model of task %s gives no values", trainer.ErrUnsupportedTask, model.Algorithm(), model.Schema().Task)
+		}
+		p.values, err = r.PredictValues(x)
+	case config.TaskMulticlass:
+		if p.pred, _, err = model.Predict(x); err != nil {
+			return p, err
+		}
+		pr, ok := model.(trainer.Prober)
+		if !ok {
+			return p, fmt.Errorf("%w: a %s model gives no class probabilities", trainer.ErrUnsupportedTask, model.Algorithm())
+		}
+		p.proba, err = pr.PredictProba(x)
+	default:
+		p.pred, p.pos, err = model.Predict(x)
+	}
+	return p, err
 }
 
 // Evaluate scores the champion and every candidate on exactly the same
@@ -103,10 +143,11 @@ func (a *Activities) Evaluate(ctx context.Context, in EvaluateInput) (*Evaluatio
 	// Score every model on each page as it arrives; pages of one day are kept
 	// in order and days are joined in day order, so the rows line up across
 	// models and the result does not depend on read scheduling.
+	task := m.TaskName()
 	type dayResult struct {
-		truth []int
-		pred  [][]int
-		pos   [][]float64
+		truth  []int
+		target []float64
+		preds  [][]prediction
 	}
 	days := make([]dayResult, len(dataset.Days(in.Window.From, in.Window.To)))
 	var mu sync.Mutex
@@ -123,37 +164,32 @@ func (a *Activities) Evaluate(ctx context.Context, in EvaluateInput) (*Evaluatio
 	score := func(day int, b *dataset.Batch) error {
 		var x [][]float64
 		var truth []int
+		var target []float64
 		for i := range b.X {
 			if b.Holdout[i] {
 				x = append(x, b.X[i])
 				truth = append(truth, b.Y[i])
+				if b.Target != nil {
+					target = append(target, b.Target[i])
+				}
 			}
 		}
 		if len(x) == 0 {
 			return nil
 		}
-		preds := make([][]int, len(models))
-		poss := make([][]float64, len(models))
+		preds := make([]prediction, len(models))
 		for k, sm := range models {
-			p, pos, err := sm.model.Predict(x)
+			p, err := predict(sm.model, task, x)
 			if err != nil {
 				return fmt.Errorf("version %s predicting the holdout: %w", sm.version, err)
 			}
-			preds[k], poss[k] = p, pos
+			preds[k] = p
 		}
 		mu.Lock()
 		d := &days[day]
 		d.truth = append(d.truth, truth...)
-		if d.pred == nil {
-			d.pred = make([][]int, len(models))
-			d.pos = make([][]float64, len(models))
-		}
-		for k := range models {
-			d.pred[k] = append(d.pred[k], preds[k]...)
-			if poss[k] != nil {
-				d.pos[k] = append(d.pos[k], poss[k]...)
-			}
-		}
+		d.target = append(d.target, target...)
+		d.preds = append(d.preds, preds)
 		mu.Unlock()
 		activity.RecordHeartbeat(ctx, rows.Add(int64(len(x))))
 		return nil
@@ -170,14 +206,18 @@ func (a *Activities) Evaluate(ctx context.Context, in EvaluateInput) (*Evaluatio
 		return nil, classify(err)
 	}
 	var truth []int
+	var target []float64
 	for _, d := range days {
 		truth = append(truth, d.truth...)
-		for k, sm := range models {
-			if d.pred == nil {
-				continue
+		target = append(target, d.target...)
+		for _, page := range d.preds {
+			for k, sm := range models {
+				p := page[k]
+				sm.pred = append(sm.pred, p.pred...)
+				sm.pos = append(sm.pos, p.pos...)
+				sm.proba = append(sm.proba, p.proba...)
+				sm.values = append(sm.values, p.values...)
 			}
-			sm.pred = append(sm.pred, d.pred[k]...)
-			sm.pos = append(sm.pos, d.pos[k]...)
 		}
 	}
 	out.HoldoutRows = len(truth)
@@ -186,6 +226,12 @@ func (a *Activities) Evaluate(ctx context.Context, in EvaluateInput) (*Evaluatio
 	}
 	k := len(m.Label.Classes)
 	metrics := func(sm *scored) (evaluator.Metrics, error) {
+		switch task {
+		case config.TaskRegression:
+			return evaluator.RegressionMetricsOf(target, sm.values)
+		case config.TaskMulticlass:
+			return evaluator.MulticlassMetricsOf(truth, sm.pred, sm.proba)
+		}
 		pos := sm.pos
 		if len(pos) != len(truth) {
 			pos = nil
@@ -206,13 +252,28 @@ func (a *Activities) Evaluate(ctx context.Context, in EvaluateInput) (*Evaluatio
 	compared := policy.ComparedMetrics()
 	var comparisons [][]evaluator.Comparison
 	var problems [][]error
-	if champ != nil {
+	opts := evaluator.CompareOptions{Resamples: m.Policy.BootstrapResamples, Confidence: policy.Confidence(), Seed: in.Seed}
+	switch {
+	case champ == nil:
+	case task == config.TaskRegression:
+		chals := make([][]float64, len(candidates))
+		for i, sm := range candidates {
+			chals[i] = sm.values
+		}
+		comparisons, problems = evaluator.CompareRegression(compared, target, champ.values, chals, opts)
+	case task == config.TaskMulticlass:
+		chals := make([]evaluator.ProbabilityPredictions, len(candidates))
+		for i, sm := range candidates {
+			chals[i] = evaluator.ProbabilityPredictions{Pred: sm.pred, Proba: sm.proba}
+		}
+		comparisons, problems = evaluator.CompareMulticlass(compared, truth, evaluator.DefaultTopK,
+			evaluator.ProbabilityPredictions{Pred: champ.pred, Proba: champ.proba}, chals, opts)
+	default:
 		chals := make([]evaluator.Predictions, len(candidates))
 		for i, sm := range candidates {
 			chals[i] = evaluator.Predictions{Pred: sm.pred, Positive: nilIfShort(sm.pos, len(truth))}
 		}
-		comparisons, problems = evaluator.CompareAll(compared, k, truth, evaluator.Predictions{Pred: champ.pred, Positive: nilIfShort(champ.pos, len(truth))}, chals,
-			evaluator.CompareOptions{Resamples: m.Policy.BootstrapResamples, Confidence: policy.Confidence(), Seed: in.Seed})
+		comparisons, problems = evaluator.CompareAll(compared, k, truth, evaluator.Predictions{Pred: champ.pred, Positive: nilIfShort(champ.pos, len(truth))}, chals, opts)
 	}
 	for i, sm := range candidates {
 		mt, err := metrics(sm)

@@ -52,6 +52,22 @@ func (r *rowSplitter) split(x []float64) ([]float64, []string) {
 	return r.num, r.cat
 }
 
+// confidences returns the highest class probability of each row: what a
+// multiclass model's predictions are profiled by (its confidence), as a
+// binary model's are by its score of class 1.
+func confidences(proba [][]float64) []float64 {
+	if proba == nil {
+		return nil
+	}
+	out := make([]float64, len(proba))
+	for i, row := range proba {
+		for _, p := range row {
+			out[i] = max(out[i], p)
+		}
+	}
+	return out
+}
+
 // predictionSample bounds the rows scored for the reference distribution of
 // predictions: scoring a million training rows with KNN would dwarf training.
 const predictionSample = 20000
@@ -70,18 +86,34 @@ func buildProfile(d *trainer.Data, model trainer.Model) (json.RawMessage, error)
 		if err := b.AddRow(num, cat); err != nil {
 			return nil, fmt.Errorf("profile row %d: %w", i, err)
 		}
-		b.AddLabel(d.Schema.Classes[d.Y[i]])
+		if d.Target != nil {
+			b.AddTarget(d.Target[i])
+		} else {
+			b.AddLabel(d.Schema.Classes[d.Y[i]])
+		}
 	}
 	stride := max(1, len(d.X)/predictionSample)
 	sample := make([][]float64, 0, len(d.X)/stride+1)
 	for i := 0; i < len(d.X); i += stride {
 		sample = append(sample, d.X[i])
 	}
-	_, positive, err := model.Predict(sample)
+	var scores []float64
+	r, regressor := model.(trainer.Regressor)
+	p, prober := model.(trainer.Prober)
+	switch task := model.Schema().Task; {
+	case task == trainer.Regression && regressor:
+		scores, err = r.PredictValues(sample) // a regression model's predictions are profiled like a numeric feature
+	case task == trainer.Multiclass && prober:
+		var proba [][]float64
+		proba, err = p.PredictProba(sample)
+		scores = confidences(proba)
+	default:
+		_, scores, err = model.Predict(sample)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("profile: score the training sample: %w", err)
 	}
-	for _, p := range positive { // nil for models without scores
+	for _, p := range scores { // nil for models without scores
 		b.AddPrediction(p)
 	}
 	return json.Marshal(b.Build())

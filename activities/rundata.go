@@ -89,7 +89,7 @@ func (a *Activities) StageRunData(ctx context.Context, in StageInput) (*RunData,
 	rate := max(in.SampleRate, 0)
 	if b, sum, err := a.Registry.RunManifest(ctx, m.Name, in.RunID, ""); err == nil {
 		var mf runManifest
-		if json.Unmarshal(b, &mf) == nil && mf.Window.From.Equal(in.Window.From) && mf.Window.To.Equal(in.Window.To) && mf.SampleRate == rate && mf.Width == len(m.Features) {
+		if json.Unmarshal(b, &mf) == nil && mf.Window.From.Equal(in.Window.From) && mf.Window.To.Equal(in.Window.To) && mf.SampleRate == rate && mf.Width == chunkWidth(m) {
 			return &RunData{RunID: in.RunID, ManifestSHA256: sum, TrainRows: mf.TrainRows, HoldoutRows: mf.Stats.Holdout, Chunks: mf.chunks(), Reused: true,
 				Skipped: mf.Stats.Skipped, Unlabelled: mf.Stats.Unlabelled}, nil
 		}
@@ -102,7 +102,7 @@ func (a *Activities) StageRunData(ctx context.Context, in StageInput) (*RunData,
 	defer stop()
 
 	days := dataset.Days(in.Window.From, in.Window.To)
-	width := len(m.Features)
+	width := chunkWidth(m)
 	seed := seedOf(in.RunID)
 	mf := runManifest{Window: in.Window, SampleRate: rate, Width: width, Train: make([]int, len(days)), Holdout: make([]int, len(days))}
 	// Scan reads one day from one goroutine, so each day's writers and
@@ -132,13 +132,19 @@ func (a *Activities) StageRunData(ctx context.Context, in StageInput) (*RunData,
 	}}, func(day int, b *dataset.Batch) error {
 		w := &writers[day]
 		var n int64
+		var row []float64
 		for i := range b.X {
 			var err error
+			x := b.X[i]
+			if b.Target != nil {
+				row = append(append(row[:0], x...), b.Target[i])
+				x = row
+			}
 			switch {
 			case b.Holdout[i]:
-				err = w.holdout.Add(b.X[i], b.Y[i])
+				err = w.holdout.Add(x, b.Y[i])
 			case dataset.Sampled(b.Keys[i], rate, seed):
-				err = w.train.Add(b.X[i], b.Y[i])
+				err = w.train.Add(x, b.Y[i])
 				n++
 			}
 			if err != nil {
@@ -164,6 +170,15 @@ func (a *Activities) StageRunData(ctx context.Context, in StageInput) (*RunData,
 		Skipped: st.Skipped, Unlabelled: st.Unlabelled}, nil
 }
 
+// chunkWidth is the columns of a row of a model's run data: its features,
+// and for a regression model its label last (the chunk's class index is 0).
+func chunkWidth(m *config.Model) int {
+	if m.TaskName() == config.TaskRegression {
+		return len(m.Features) + 1
+	}
+	return len(m.Features)
+}
+
 // runManifest reads and checks the manifest a RunData names.
 func (a *Activities) runManifest(ctx context.Context, m *config.Model, rd *RunData) (*runManifest, error) {
 	b, _, err := a.Registry.RunManifest(ctx, m.Name, rd.RunID, rd.ManifestSHA256)
@@ -174,8 +189,8 @@ func (a *Activities) runManifest(ctx context.Context, m *config.Model, rd *RunDa
 	if err := json.Unmarshal(b, &mf); err != nil || len(mf.Train) != len(mf.Holdout) {
 		return nil, classify(fmt.Errorf("%w: %s/%s: manifest does not decode", registry.ErrCorruptRunData, m.Name, rd.RunID))
 	}
-	if mf.Width != len(m.Features) {
-		return nil, classify(fmt.Errorf("%w: %s/%s: rows of %d features, the run's spec has %d", registry.ErrCorruptRunData, m.Name, rd.RunID, mf.Width, len(m.Features)))
+	if mf.Width != chunkWidth(m) {
+		return nil, classify(fmt.Errorf("%w: %s/%s: rows of %d columns, the run's spec has %d", registry.ErrCorruptRunData, m.Name, rd.RunID, mf.Width, chunkWidth(m)))
 	}
 	return &mf, nil
 }
@@ -197,7 +212,15 @@ func (a *Activities) readRunPart(ctx context.Context, m *config.Model, rd *RunDa
 			for i := range hold {
 				hold[i] = part == partHoldout
 			}
-			return fn(day, &dataset.Batch{X: x, Y: y, Holdout: hold})
+			b := &dataset.Batch{X: x, Y: y, Holdout: hold}
+			if mf.Width > len(m.Features) { // a regression model's label is the last column
+				b.Target = make([]float64, len(x))
+				for i, row := range x {
+					b.Target[i] = row[len(m.Features)]
+					x[i] = row[:len(m.Features):len(m.Features)]
+				}
+			}
+			return fn(day, b)
 		})
 		if err != nil {
 			return classify(err)
@@ -213,10 +236,14 @@ func (a *Activities) loadRunTrain(ctx context.Context, m *config.Model, rd *RunD
 	if err != nil {
 		return nil, dataset.Stats{}, err
 	}
-	out := &trainer.Data{Schema: a.source(m).Schema(), X: make([][]float64, 0, mf.TrainRows), Y: make([]int, 0, mf.TrainRows)}
+	out := &trainer.Data{Schema: a.source(m).Schema(), X: make([][]float64, 0, mf.TrainRows)}
 	err = a.readRunPart(ctx, m, rd, mf, partTrain, func(_ int, b *dataset.Batch) error {
 		out.X = append(out.X, b.X...)
-		out.Y = append(out.Y, b.Y...)
+		if b.Target != nil {
+			out.Target = append(out.Target, b.Target...)
+		} else {
+			out.Y = append(out.Y, b.Y...)
+		}
 		return nil
 	})
 	return out, mf.Stats, err

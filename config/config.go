@@ -99,7 +99,11 @@ type Metrics struct {
 
 // Model declares one prediction task.
 type Model struct {
-	Name       string      `yaml:"name" json:"name"`
+	Name string `yaml:"name" json:"name"`
+	// Task is what the model predicts: binary (one of two classes),
+	// multiclass (one of three or more) or regression (a number). Empty
+	// means binary for two label.classes and multiclass for more.
+	Task       string      `yaml:"task" json:"task,omitempty"`
 	Source     Source      `yaml:"source" json:"source"`
 	Features   []Feature   `yaml:"features" json:"features"`
 	Label      Label       `yaml:"label" json:"label"`
@@ -145,7 +149,8 @@ type Feature struct {
 }
 
 // Label is the column a model predicts and its class values. The last class
-// is the positive class of binary metrics such as ROC AUC.
+// is the positive class of binary metrics such as ROC AUC. A regression
+// model's label is a number column and lists no classes.
 type Label struct {
 	Column  string   `yaml:"column" json:"column"`
 	Classes []string `yaml:"classes" json:"classes"`
@@ -342,6 +347,32 @@ type Drift struct {
 	QualityDrop float64 `yaml:"quality_drop" json:"quality_drop"`
 }
 
+// Tasks a model may name.
+const (
+	TaskBinary     = "binary"
+	TaskMulticlass = "multiclass"
+	TaskRegression = "regression"
+)
+
+// Tasks lists the tasks a model may name, in documentation order.
+var Tasks = []string{TaskBinary, TaskMulticlass, TaskRegression}
+
+// TaskName is the model's task: task as written, or the default of its
+// classes (binary for two, multiclass for more; "" for fewer, which
+// validation refuses).
+func (m *Model) TaskName() string {
+	if m.Task != "" {
+		return m.Task
+	}
+	switch n := len(m.Label.Classes); {
+	case n == 2:
+		return TaskBinary
+	case n > 2:
+		return TaskMulticlass
+	}
+	return ""
+}
+
 // SourceKeyspace is the keyspace of the model's source table:
 // source.keyspace, or the registry's when that is empty.
 func (c *Config) SourceKeyspace(m *Model) string {
@@ -503,7 +534,7 @@ func (c *Config) setDefaults(explicit fieldSet) {
 		for j := range m.Features {
 			setStr(&m.Features[j].Column, m.Features[j].Name)
 		}
-		if len(m.Label.Classes) == 0 && !explicit[&m.Label.Classes] {
+		if len(m.Label.Classes) == 0 && !explicit[&m.Label.Classes] && m.Task != TaskRegression {
 			m.Label.Classes = []string{"false", "true"}
 		}
 		setStr(&m.Label.Source, LabelFromRow)
@@ -525,7 +556,14 @@ func (c *Config) setDefaults(explicit fieldSet) {
 			setStr(&m.Candidates[j].Name, m.Candidates[j].Algorithm)
 		}
 		p := &m.Policy
-		setStr(&p.PrimaryMetric, "roc_auc")
+		switch m.TaskName() {
+		case TaskRegression:
+			setStr(&p.PrimaryMetric, evaluator.MetricRMSE)
+		case TaskMulticlass:
+			setStr(&p.PrimaryMetric, evaluator.MetricLogLoss)
+		default:
+			setStr(&p.PrimaryMetric, evaluator.MetricROCAUC)
+		}
 		setFloat(&p.SignificanceLevel, evaluator.DefaultSignificanceLevel) // an explicit 0 turns the test off
 		setInt(&p.MinHoldoutRows, 200)
 		setDur(&p.ApprovalTimeout, 24*time.Hour)

@@ -525,7 +525,7 @@ func TestAnExplicitZeroWhereZeroIsNotAllowedIsAnErrorNotTheDefault(t *testing.T)
 		{"window.holdout_fraction 0", "    window: {holdout_fraction: 0}\n", "models[0].window.holdout_fraction: 0 is not between 0 and 1 (exclusive)"},
 		{"policy.shadow.min_agreement 0", "    policy: {shadow: {min_agreement: 0}}\n", "models[0].policy.shadow.min_agreement: 0 is not a share in (0, 1]"},
 		{"policy.approval_timeout 0s", "    policy: {approval_timeout: 0s}\n", "models[0].policy.approval_timeout: must be positive"},
-		{"an empty label.classes", "    label: {column: y, classes: []}\n", "models[0].label.classes: at least two classes are required"},
+		{"an empty label.classes", "    label: {column: y, classes: []}\n", "models[0].label.classes: at least two classes are required (or set task: regression for a numeric label)"},
 		{"cassandra.port 0", "cassandra: {port: 0}\n", "cassandra.port: 0 is not a port (1-65535)"},
 	}
 	for _, c := range cases {

@@ -217,8 +217,20 @@ func (v *validator) model(path string, m *Model) {
 		}
 	}
 	v.ident(path+".label.column", m.Label.Column)
-	if len(m.Label.Classes) < 2 {
-		v.add(path+".label.classes", "at least two classes are required")
+	task := m.TaskName()
+	n := len(m.Label.Classes)
+	switch {
+	case m.Task != "" && !slices.Contains(Tasks, m.Task):
+		v.add(path+".task", "unknown %q (known: %s)", m.Task, strings.Join(Tasks, ", "))
+		task = ""
+	case task == TaskRegression && n > 0:
+		v.add(path+".label.classes", "a regression model predicts a number and has no classes: remove label.classes (or set task: binary or multiclass)")
+	case task == TaskBinary && n != 2:
+		v.add(path+".label.classes", "task binary needs exactly two classes, %d are listed (three or more are task multiclass)", n)
+	case task == TaskMulticlass && n < 3:
+		v.add(path+".label.classes", "task multiclass needs at least three classes, %d are listed (two are task binary)", n)
+	case task == "":
+		v.add(path+".label.classes", "at least two classes are required (or set task: regression for a numeric label)")
 	}
 	if d := firstDuplicate(m.Label.Classes); d != "" {
 		v.add(path+".label.classes", "duplicate %q", d)
@@ -274,17 +286,18 @@ func (v *validator) model(path string, m *Model) {
 			v.add(cp+".algorithm", "unknown %q (known: %s)", c.Algorithm, strings.Join(trainer.Algorithms(), ", "))
 			continue
 		}
-		// Until a model names its task, it is the classification its
-		// classes make (binary for two, multiclass for more).
-		if task := trainer.DefaultTask(len(m.Label.Classes)); task != "" {
-			if err := trainer.Supports(c.Algorithm, task); err != nil {
+		if task != "" {
+			if err := trainer.Supports(c.Algorithm, trainer.Task(task)); err != nil {
 				v.add(cp+".algorithm", "%v", err)
 				continue
 			}
 		}
 		v.params(cp+".params", t.Validate(trainer.Params(c.Params)))
 	}
-	v.policy(path+".policy", m.Policy)
+	v.policy(path+".policy", m.Policy, task)
+	if task == TaskRegression && m.Policy.Shadow.Enabled() {
+		v.add(path+".policy.shadow.period", "a shadow period judges a winner by the class it predicts (agreement, live accuracy): task regression has no classes; remove policy.shadow")
+	}
 	v.trigger(path+".schedule.retrain", m.Schedule.Retrain)
 	v.trigger(path+".schedule.drift", m.Schedule.Drift)
 	v.score(path+".schedule.score", m.Schedule.Score)
@@ -306,6 +319,9 @@ func (v *validator) labelSource(path string, m *Model) {
 			v.add(path+".table", "is set but label.source is not table: set label.source: table to read labels from it")
 		}
 		return
+	}
+	if m.TaskName() == TaskRegression {
+		v.add(path+".source", "table is not yet supported for task regression (labels from a label table are read as classes): keep the label in the row (label.source: row)")
 	}
 	tp := path + ".table"
 	if t.Keyspace != "" {
@@ -366,12 +382,20 @@ func paramPath(path, name string) string {
 // oneLine keeps a message on the line of its field path.
 func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
 
-func (v *validator) metric(path, name string) {
-	v.oneOf(path, name, evaluator.KnownMetrics())
+// metric checks that name is a metric of the model's task (of any task
+// when the task is unknown).
+func (v *validator) metric(path, name, task string) {
+	if task == "" || !slices.Contains(evaluator.KnownMetrics(), name) {
+		v.oneOf(path, name, evaluator.KnownMetrics())
+		return
+	}
+	if err := evaluator.CheckMetricTask(name, task); err != nil {
+		v.add(path, "%v", err)
+	}
 }
 
-func (v *validator) policy(path string, p Policy) {
-	v.metric(path+".primary_metric", p.PrimaryMetric)
+func (v *validator) policy(path string, p Policy, task string) {
+	v.metric(path+".primary_metric", p.PrimaryMetric, task)
 	if p.MinAbsoluteImprovement < 0 {
 		v.add(path+".min_absolute_improvement", "must not be negative")
 	}
@@ -383,13 +407,13 @@ func (v *validator) policy(path string, p Policy) {
 	}
 	for i, g := range p.Guardrails {
 		gp := fmt.Sprintf("%s.guardrails[%d]", path, i)
-		v.metric(gp+".metric", g.Metric)
+		v.metric(gp+".metric", g.Metric, task)
 		if g.MaxDrop < 0 {
 			v.add(gp+".max_drop", "must not be negative")
 		}
 	}
 	for i, b := range p.MinimumValues {
-		v.metric(fmt.Sprintf("%s.minimum_values[%d].metric", path, i), b.Metric)
+		v.metric(fmt.Sprintf("%s.minimum_values[%d].metric", path, i), b.Metric, task)
 	}
 	if p.MinHoldoutRows < 1 {
 		v.add(path+".min_holdout_rows", "must be at least 1")

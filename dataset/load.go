@@ -83,7 +83,11 @@ func (s *Source) LoadTrain(ctx context.Context, w Window, rate float64, seed uin
 			x := a.row()
 			copy(x, b.X[i])
 			d.X = append(d.X, x)
-			d.Y = append(d.Y, b.Y[i])
+			if b.Target != nil {
+				d.Target = append(d.Target, b.Target[i])
+			} else {
+				d.Y = append(d.Y, b.Y[i])
+			}
 		}
 		return nil
 	})
@@ -94,10 +98,19 @@ func (s *Source) LoadTrain(ctx context.Context, w Window, rate float64, seed uin
 	for _, d := range perDay {
 		n += len(d.X)
 	}
-	out := &trainer.Data{Schema: s.Schema(), X: make([][]float64, 0, n), Y: make([]int, 0, n)}
+	out := &trainer.Data{Schema: s.Schema(), X: make([][]float64, 0, n)}
+	if out.Schema.Task == trainer.Regression {
+		out.Target = make([]float64, 0, n)
+	} else {
+		out.Y = make([]int, 0, n)
+	}
 	for _, d := range perDay {
 		out.X = append(out.X, d.X...)
-		out.Y = append(out.Y, d.Y...)
+		if out.Target != nil {
+			out.Target = append(out.Target, d.Target...)
+		} else {
+			out.Y = append(out.Y, d.Y...)
+		}
 	}
 	return out, st, nil
 }

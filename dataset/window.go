@@ -13,6 +13,7 @@ import (
 
 	"gopkg.in/inf.v0"
 
+	"github.com/kingmaker-ml/kingmaker/config"
 	"github.com/kingmaker-ml/kingmaker/trainer"
 )
 
@@ -34,6 +35,9 @@ func (w Window) String() string {
 func (s *Source) Schema() trainer.Schema {
 	m := s.Model
 	sc := trainer.Schema{Classes: append([]string(nil), m.Label.Classes...)}
+	if m.TaskName() == config.TaskRegression { // a classifier's task is that of its classes
+		sc.Task = trainer.Regression
+	}
 	for _, f := range m.Features {
 		kind := trainer.Numeric
 		if f.Type == "categorical" {
@@ -46,10 +50,13 @@ func (s *Source) Schema() trainer.Schema {
 
 // Batch is a page of converted rows of one day partition.
 type Batch struct {
-	Keys    []string
-	Times   []time.Time
-	X       [][]float64
-	Y       []int // class index; -1 when the label is null or not a class (only when scanning unlabelled rows)
+	Keys  []string
+	Times []time.Time
+	X     [][]float64
+	Y     []int // class index; -1 when the label is null or not a class (only when scanning unlabelled rows); 0 for a labelled row of a regression model
+	// Target is the label of each row of a regression model (NaN where
+	// Y is -1); nil for a classifier.
+	Target  []float64
 	Holdout []bool
 }
 
@@ -127,6 +134,9 @@ func (s *Source) Check(ctx context.Context) error {
 		problems = append(problems, s.checkLabelTable(ctx)...)
 	} else {
 		need(m.Label.Column, "label.column")
+		if t, ok := types[m.Label.Column]; ok && m.TaskName() == config.TaskRegression && (!numericTypes[t] || t == "boolean") {
+			problems = append(problems, fmt.Sprintf("label.column: column %q is %s, not a number type (task regression predicts a number)", m.Label.Column, t))
+		}
 	}
 	for i, f := range m.Features {
 		path := fmt.Sprintf("features[%d] (%s)", i, f.Name)
@@ -195,6 +205,7 @@ func (s *Source) Scan(ctx context.Context, w Window, opts ScanOptions, fn func(d
 		pageSize = 5000
 	}
 	conv := s.converter()
+	regression := m.TaskName() == config.TaskRegression
 	var oot time.Time
 	if m.Window.OutOfTime > 0 {
 		oot = w.To.Add(-m.Window.OutOfTime.D())
@@ -217,6 +228,9 @@ func (s *Source) Scan(ctx context.Context, w Window, opts ScanOptions, fn func(d
 		newBatch := func() {
 			b = &Batch{Keys: make([]string, 0, pageSize), Times: make([]time.Time, 0, pageSize), X: make([][]float64, 0, pageSize),
 				Y: make([]int, 0, pageSize), Holdout: make([]bool, 0, pageSize)}
+			if regression {
+				b.Target = make([]float64, 0, pageSize)
+			}
 		}
 		flush := func() error {
 			if labels != nil && b.Len() > 0 {
@@ -241,8 +255,19 @@ func (s *Source) Scan(ctx context.Context, w Window, opts ScanOptions, fn func(d
 			if problem == "" {
 				problem = conv.features(x, cells[2:2+len(m.Features)], &text)
 			}
-			y := -1
-			if !opts.Unlabelled && labels == nil && problem == "" {
+			y, target := -1, math.NaN()
+			if regression && !opts.Unlabelled && labels == nil && problem == "" {
+				v, ok := cells[len(cells)-1].number()
+				switch {
+				case ok && !math.IsNaN(v) && !math.IsInf(v, 0):
+					y, target = 0, v
+				case opts.OptionalLabels:
+				case ok:
+					problem = fmt.Sprintf("label %s is %v, not a finite number", m.Label.Column, v)
+				default:
+					problem = fmt.Sprintf("label %s is missing", m.Label.Column)
+				}
+			} else if !opts.Unlabelled && labels == nil && problem == "" {
 				label := &cells[len(cells)-1]
 				text = label.appendText(text[:0])
 				if y = classIndex(m.Label.Classes, text); y < 0 && !opts.OptionalLabels {
@@ -264,14 +289,20 @@ func (s *Source) Scan(ctx context.Context, w Window, opts ScanOptions, fn func(d
 			b.Times = append(b.Times, ts)
 			b.X = append(b.X, x)
 			b.Y = append(b.Y, y)
+			if regression {
+				b.Target = append(b.Target, target)
+			}
 			b.Holdout = append(b.Holdout, hold)
 			if y >= 0 {
+				byClass := st.TrainByClass
 				if hold {
 					st.Holdout++
-					st.HoldoutByClass[y]++
+					byClass = st.HoldoutByClass
 				} else {
 					st.Train++
-					st.TrainByClass[y]++
+				}
+				if y < len(byClass) { // a regression model has no classes
+					byClass[y]++
 				}
 			}
 			if b.Len() >= pageSize {

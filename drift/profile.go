@@ -38,6 +38,9 @@ type Profile struct {
 	// Prediction is the distribution of the model's scores on the training
 	// data, if any were added.
 	Prediction *NumericProfile `json:"prediction,omitempty"`
+	// Target is the distribution of a numeric label (a regression model's),
+	// if any were added; a model has Label or Target, never both.
+	Target *NumericProfile `json:"target,omitempty"`
 }
 
 // NumericProfile summarises one numeric feature. Values that are NaN or
@@ -171,6 +174,9 @@ type ProfileBuilder struct {
 	pred        []float64
 	predMissing int64
 	preds       bool
+	target      []float64
+	targetMiss  int64
+	targets     bool
 }
 
 // NewProfileBuilder returns a builder for rows with the given numeric and
@@ -241,6 +247,17 @@ func (b *ProfileBuilder) AddLabel(class string) {
 	b.label[class]++
 }
 
+// AddTarget adds one numeric training label (of a regression model); NaN
+// and ±Inf are missing.
+func (b *ProfileBuilder) AddTarget(y float64) {
+	b.targets = true
+	if isMissing(y) {
+		b.targetMiss++
+		return
+	}
+	b.target = append(b.target, y)
+}
+
 // AddPrediction adds one model score on a training row; NaN and ±Inf are
 // missing.
 func (b *ProfileBuilder) AddPrediction(score float64) {
@@ -276,6 +293,10 @@ func (b *ProfileBuilder) Build() Profile {
 		s := buildNumeric("prediction", b.pred, b.predMissing, b.opts)
 		p.Prediction = &s
 	}
+	if b.targets {
+		t := buildNumeric("label", b.target, b.targetMiss, b.opts)
+		p.Target = &t
+	}
 	return p
 }
 
@@ -287,6 +308,7 @@ func (p Profile) clone() Profile {
 	c.Categorical = each(p.Categorical, (*CategoricalProfile).clone)
 	c.Label = optional(p.Label, (*CategoricalProfile).clone)
 	c.Prediction = optional(p.Prediction, (*NumericProfile).clone)
+	c.Target = optional(p.Target, (*NumericProfile).clone)
 	return c
 }
 

@@ -358,6 +358,10 @@ func (w *Tally) Report(opts ReportOptions) (Report, error) {
 		p := numericReport(ref.pred, w.pred, RolePrediction, opts)
 		r.Prediction = &p
 	}
+	if w.target != nil { // a numeric label is the label's report
+		l := numericReport(ref.target, w.target, RoleLabel, opts)
+		r.Label = &l
+	}
 
 	all := r.distributions()
 	ps := make([]float64, len(all))

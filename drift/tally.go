@@ -20,12 +20,13 @@ var ErrProfile = errors.New("drift: inconsistent profile")
 // nothing. Tallies of the same profile can be filled in parallel (one per
 // goroutine; a Tally is not safe for concurrent use) and merged.
 type Tally struct {
-	ref   *compiledProfile
-	rows  int64
-	num   []numericCounts
-	cat   []categoricalCounts
-	label *categoricalCounts
-	pred  *numericCounts
+	ref    *compiledProfile
+	rows   int64
+	num    []numericCounts
+	cat    []categoricalCounts
+	label  *categoricalCounts
+	pred   *numericCounts
+	target *numericCounts
 }
 
 // compiledProfile is a Profile turned into lookup structures, shared
@@ -36,6 +37,7 @@ type compiledProfile struct {
 	cat     []categoryIndex
 	label   *categoryIndex
 	pred    *numericGrid
+	target  *numericGrid
 }
 
 // numericGrid holds, for one numeric feature, the cut points a window counts
@@ -100,11 +102,12 @@ func NewTally(ref Profile) (*Tally, error) {
 
 func (c *compiledProfile) newWindow() *Tally {
 	return &Tally{
-		ref:   c,
-		num:   each(c.num, (*numericGrid).newCounts),
-		cat:   each(c.cat, (*categoryIndex).newCounts),
-		label: optional(c.label, (*categoryIndex).newCounts),
-		pred:  optional(c.pred, (*numericGrid).newCounts),
+		ref:    c,
+		num:    each(c.num, (*numericGrid).newCounts),
+		cat:    each(c.cat, (*categoryIndex).newCounts),
+		label:  optional(c.label, (*categoryIndex).newCounts),
+		pred:   optional(c.pred, (*numericGrid).newCounts),
+		target: optional(c.target, (*numericGrid).newCounts),
 	}
 }
 
@@ -163,6 +166,13 @@ func compile(ref Profile) (*compiledProfile, error) {
 			return nil, err
 		}
 		c.pred = &g
+	}
+	if c.profile.Target != nil {
+		g, err := compileNumeric(c.profile.Target)
+		if err != nil {
+			return nil, err
+		}
+		c.target = &g
 	}
 	return c, nil
 }
@@ -315,6 +325,22 @@ func (w *Tally) AddLabel(class string) error {
 	return nil
 }
 
+// AddTarget adds one observed numeric label (NaN and ±Inf are missing). It
+// fails with ErrShape if the reference has no numeric label distribution.
+func (w *Tally) AddTarget(y float64) error {
+	if w.target == nil {
+		return fmt.Errorf("%w: the profile has no numeric label distribution", ErrShape)
+	}
+	w.target.add(y)
+	return nil
+}
+
+// HasTarget reports whether the reference profiles a numeric label.
+func (w *Tally) HasTarget() bool { return w.target != nil }
+
+// HasPrediction reports whether the reference profiles the model's scores.
+func (w *Tally) HasPrediction() bool { return w.pred != nil }
+
 // AddPrediction adds one model score (NaN and ±Inf are missing). It fails
 // with ErrShape if the reference has no prediction distribution.
 func (w *Tally) AddPrediction(score float64) error {
@@ -428,6 +454,9 @@ func (w *Tally) Merge(other *Tally) error {
 	if w.pred != nil {
 		w.pred.merge(other.pred)
 	}
+	if w.target != nil {
+		w.target.merge(other.target)
+	}
 	return nil
 }
 
@@ -464,7 +493,7 @@ func (c *compiledProfile) sameAs(o *compiledProfile) bool {
 		return true
 	}
 	if len(c.num) != len(o.num) || len(c.cat) != len(o.cat) ||
-		(c.label == nil) != (o.label == nil) || (c.pred == nil) != (o.pred == nil) {
+		(c.label == nil) != (o.label == nil) || (c.pred == nil) != (o.pred == nil) || (c.target == nil) != (o.target == nil) {
 		return false
 	}
 	sameGrid := func(a, b *numericGrid) bool {
@@ -483,5 +512,6 @@ func (c *compiledProfile) sameAs(o *compiledProfile) bool {
 			return false
 		}
 	}
-	return (c.label == nil || sameCats(c.label, o.label)) && (c.pred == nil || sameGrid(c.pred, o.pred))
+	return (c.label == nil || sameCats(c.label, o.label)) && (c.pred == nil || sameGrid(c.pred, o.pred)) &&
+		(c.target == nil || sameGrid(c.target, o.target))
 }

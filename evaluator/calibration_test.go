@@ -80,7 +80,7 @@ func TestEquallyGoodChallengersArePromotedAtMostAtTheSignificanceLevel(t *testin
 	alpha := DefaultSignificanceLevel
 	limit := alpha + 3*math.Sqrt(alpha*(1-alpha)/trials)
 	start := time.Now()
-	for _, metric := range KnownMetrics() {
+	for _, metric := range classLabelMetrics() {
 		t.Run(metric, func(t *testing.T) {
 			rate := promotionRate(t, metric, trials, rows, 1, 1)
 			t.Logf("%s: %.3f of %d equally good challengers promoted (limit %.3f)", metric, rate, trials, limit)
@@ -89,12 +89,12 @@ func TestEquallyGoodChallengersArePromotedAtMostAtTheSignificanceLevel(t *testin
 			}
 		})
 	}
-	t.Logf("%d metrics x %d trials in %s", len(KnownMetrics()), trials, time.Since(start).Round(time.Millisecond))
+	t.Logf("%d metrics x %d trials in %s", len(classLabelMetrics()), trials, time.Since(start).Round(time.Millisecond))
 }
 
 func TestAClearlyBetterChallengerIsPromotedMostOfTheTime(t *testing.T) {
 	const trials, rows = 40, 200
-	for _, metric := range KnownMetrics() {
+	for _, metric := range classLabelMetrics() {
 		t.Run(metric, func(t *testing.T) {
 			rate := promotionRate(t, metric, trials, rows, 0.8, 2.2)
 			t.Logf("%s: %.3f of %d clearly better challengers promoted", metric, rate, trials)
@@ -111,7 +111,7 @@ func TestTheOneSidedIntervalAgreesWithThePValue(t *testing.T) {
 	// that includes 0: the reason text never contradicts itself.
 	for _, alpha := range []float64{0.05, 0.1, 0.01} {
 		p := Policy{SignificanceLevel: alpha}
-		for _, metric := range KnownMetrics() {
+		for _, metric := range classLabelMetrics() {
 			p.PrimaryMetric = metric
 			for trial := range 25 {
 				seed := uint64(trial)

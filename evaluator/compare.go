@@ -98,8 +98,9 @@ type Comparison struct {
 	// versions, whose McNemar p-values were two-sided).
 	Test string `json:"test"`
 	// PValue is the one-sided p-value of "the challenger is not better":
-	// McNemar's one-sided exact test for accuracy, BootstrapPValue for every
-	// other metric.
+	// McNemar's one-sided exact test for accuracy, the paired t-test on
+	// per-row losses for rmse, r2 and mae (PairedTSquared,
+	// PairedTAbsolute), BootstrapPValue for every other metric.
 	PValue float64 `json:"p_value"`
 	// BootstrapPValue is the one-sided p-value of "the challenger is not
 	// better": (1 + resamples with Improvement <= 0) / (1 + Resamples), a
@@ -107,6 +108,10 @@ type Comparison struct {
 	BootstrapPValue float64 `json:"bootstrap_p_value"`
 	// Discordant holds McNemar's counts; only for accuracy.
 	Discordant *Discordant `json:"discordant,omitempty"`
+	// Paired holds the paired t-test on per-row losses behind PValue for
+	// rmse, r2 (squared errors) and mae (absolute errors); Bound is then
+	// nil and the interval is the bootstrap's.
+	Paired *PairedTest `json:"paired,omitempty"`
 }
 
 // Discordant counts the rows on which exactly one of the two models is right,

@@ -161,6 +161,12 @@ func checkPair(metric string, numClasses int, champPos, chalPos []float64, optsE
 	if !ok {
 		return info, unknownMetric(metric)
 	}
+	if info.regression {
+		return info, fmt.Errorf("%s is a regression metric: compare regression models with CompareRegression", metric)
+	}
+	if info.probability {
+		return info, fmt.Errorf("%s is a metric of class probabilities: compare multiclass models with CompareMulticlass", metric)
+	}
 	if info.binaryOnly && numClasses != 2 {
 		return info, fmt.Errorf("%s is defined for binary models only, not for %d classes", metric, numClasses)
 	}

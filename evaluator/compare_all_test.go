@@ -59,19 +59,19 @@ func TestCompareAllMatchesTheReferenceImplementation(t *testing.T) {
 		opts        CompareOptions
 	}{
 		{"binary models agree on every metric, with ties and a challenger without scores", 2, binary.truth,
-			Predictions{Pred: binary.champPred, Positive: roundScores(binary.champPos)}, binChallengers, KnownMetrics(), CompareOptions{Resamples: 300, Seed: 5}},
+			Predictions{Pred: binary.champPred, Positive: roundScores(binary.champPos)}, binChallengers, classLabelMetrics(), CompareOptions{Resamples: 300, Seed: 5}},
 		{"binary models agree with the default resamples and another seed", 2, binary.truth,
 			Predictions{Pred: binary.champPred, Positive: binary.champPos}, binChallengers[:2], []string{MetricROCAUC, MetricAccuracy, MetricLogLoss, MetricF1}, CompareOptions{Seed: 77}},
 		{"a champion without scores fails the score metrics as the reference does", 2, binary.truth,
-			Predictions{Pred: binary.champPred}, binChallengers, KnownMetrics(), CompareOptions{Resamples: 100, Seed: 1}},
+			Predictions{Pred: binary.champPred}, binChallengers, classLabelMetrics(), CompareOptions{Resamples: 100, Seed: 1}},
 		{"multiclass models agree, and binary-only metrics fail alike", 3, multi.truth,
-			Predictions{Pred: multi.champPred}, []Predictions{{Pred: multi.chalPred}, {Pred: multiOther.chalPred}}, KnownMetrics(), CompareOptions{Resamples: 300, Seed: 9, Confidence: 0.9}},
+			Predictions{Pred: multi.champPred}, []Predictions{{Pred: multi.chalPred}, {Pred: multiOther.chalPred}}, classLabelMetrics(), CompareOptions{Resamples: 300, Seed: 9, Confidence: 0.9}},
 		{"a rare class drops resamples alike", 2, rare.truth,
-			Predictions{Pred: rare.champPred, Positive: rare.champPos}, []Predictions{{Pred: rare.chalPred, Positive: rare.chalPos}}, KnownMetrics(), CompareOptions{Resamples: 200, Seed: 3}},
+			Predictions{Pred: rare.champPred, Positive: rare.champPos}, []Predictions{{Pred: rare.chalPred, Positive: rare.chalPos}}, classLabelMetrics(), CompareOptions{Resamples: 200, Seed: 3}},
 		{"bad options and unknown metrics fail alike", 2, binary.truth,
 			Predictions{Pred: binary.champPred, Positive: binary.champPos}, binChallengers[:2], []string{"auc", MetricF1}, CompareOptions{Confidence: 1.5}},
 		{"a power-of-two holdout agrees", 2, binary.truth[:2048],
-			Predictions{Pred: binary.champPred[:2048], Positive: binary.champPos[:2048]}, []Predictions{{Pred: binary.chalPred[:2048], Positive: binary.chalPos[:2048]}}, KnownMetrics(), CompareOptions{Resamples: 100, Seed: 4}},
+			Predictions{Pred: binary.champPred[:2048], Positive: binary.champPos[:2048]}, []Predictions{{Pred: binary.chalPred[:2048], Positive: binary.chalPos[:2048]}}, classLabelMetrics(), CompareOptions{Resamples: 100, Seed: 4}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -113,7 +113,7 @@ func TestByteAndInt32DrawCountsGiveTheSameMetrics(t *testing.T) {
 		narrow.draw(3, b)
 		wide.drawWide(3, b)
 		for m := range sides {
-			for _, metric := range KnownMetrics() {
+			for _, metric := range classLabelMetrics() {
 				vn, okn := narrow.value(m, metric)
 				vw, okw := wide.value(m, metric)
 				if vn != vw || okn != okw {

@@ -58,7 +58,7 @@ func (h holdout) compare(t testing.TB, metric string, opts CompareOptions) Compa
 
 func TestCompareIsDeterministicForASeed(t *testing.T) {
 	h := syntheticHoldout(300, 7, 1, 1.5)
-	for _, metric := range KnownMetrics() {
+	for _, metric := range classLabelMetrics() {
 		t.Run(metric, func(t *testing.T) {
 			a := h.compare(t, metric, CompareOptions{Resamples: 300, Seed: 42})
 			b := h.compare(t, metric, CompareOptions{Resamples: 300, Seed: 42})
@@ -86,7 +86,7 @@ func TestCompareGivesTheSameResultOnOneCoreOrMany(t *testing.T) {
 func TestBootstrapIntervalContainsTheObservedDifference(t *testing.T) {
 	for seed := range uint64(5) {
 		h := syntheticHoldout(400, seed, 1, 1.3)
-		for _, metric := range KnownMetrics() {
+		for _, metric := range classLabelMetrics() {
 			c := h.compare(t, metric, CompareOptions{Seed: seed})
 			if c.AbsoluteChange < c.IntervalLow || c.AbsoluteChange > c.IntervalHigh {
 				t.Errorf("holdout %d, %s: change %v outside its 95%% interval [%v, %v]",
@@ -127,7 +127,7 @@ func TestCompareReportsTheSameValuesAsScore(t *testing.T) {
 	h := syntheticHoldout(250, 5, 1, 1.3)
 	champ, _ := Score(2, h.truth, h.champPred, h.champPos)
 	chal, _ := Score(2, h.truth, h.chalPred, h.chalPos)
-	for _, metric := range KnownMetrics() {
+	for _, metric := range classLabelMetrics() {
 		c := h.compare(t, metric, CompareOptions{Resamples: 10})
 		wantChamp, _ := champ.Value(metric)
 		wantChal, _ := chal.Value(metric)
@@ -140,7 +140,7 @@ func TestCompareReportsTheSameValuesAsScore(t *testing.T) {
 
 func TestChangesFollowTheWrittenFormulas(t *testing.T) {
 	h := syntheticHoldout(300, 9, 0.5, 2)
-	for _, metric := range KnownMetrics() {
+	for _, metric := range classLabelMetrics() {
 		t.Run(metric, func(t *testing.T) {
 			c := h.compare(t, metric, CompareOptions{Resamples: 20})
 			higher, _ := Direction(metric)
@@ -173,7 +173,7 @@ func TestChangesFollowTheWrittenFormulas(t *testing.T) {
 
 func TestAClearlyBetterChallengerHasASmallPValue(t *testing.T) {
 	h := syntheticHoldout(2000, 4, 0.3, 2.5)
-	for _, metric := range KnownMetrics() {
+	for _, metric := range classLabelMetrics() {
 		c := h.compare(t, metric, CompareOptions{Resamples: 500})
 		if c.BootstrapPValue != 1.0/501 {
 			t.Errorf("%s: bootstrap p = %v, want 1/501 (no resample where the challenger is not better)", metric, c.BootstrapPValue)
@@ -194,7 +194,7 @@ func TestAWorseChallengerHasABootstrapPValueNearOne(t *testing.T) {
 
 func TestAChallengerIdenticalToTheChampionShowsNoChange(t *testing.T) {
 	h := syntheticHoldout(200, 2, 1, 1)
-	for _, metric := range KnownMetrics() {
+	for _, metric := range classLabelMetrics() {
 		c, err := Compare(metric, 2, h.truth, h.champPred, h.champPred, h.champPos, h.champPos, CompareOptions{Resamples: 100})
 		if err != nil {
 			t.Fatal(err)
@@ -351,4 +351,17 @@ func TestCompareWorksForMulticlassMacroMetrics(t *testing.T) {
 	if c.Improvement <= 0 || c.Test != PairedBootstrap {
 		t.Errorf("f1_macro: improvement %v by %q, want a positive improvement by the paired bootstrap", c.Improvement, c.Test)
 	}
+}
+
+// classLabelMetrics are the metrics Compare and CompareAll take: those of
+// a binary or multiclass model's predicted classes and positive-class
+// scores.
+func classLabelMetrics() []string {
+	var out []string
+	for _, name := range KnownMetrics() {
+		if info := metricTable[name]; !info.regression && !info.probability {
+			out = append(out, name)
+		}
+	}
+	return out
 }

@@ -342,7 +342,7 @@ func checkPrimary(p Policy, c Comparison, better func(bool, float64, float64) fl
 	}
 
 	test := testName(c.Test)
-	if c.Test == McNemarOneSided || c.Test == PairedBootstrap {
+	if c.Test == McNemarOneSided || c.Test == PairedBootstrap || c.Test == PairedTSquared || c.Test == PairedTAbsolute {
 		test += " one-sided"
 	}
 	switch pv := c.PValue; {
@@ -388,6 +388,18 @@ func unavailable(m Metrics, metric string) string {
 	switch {
 	case m.Rows == 0:
 		return "the candidate has no holdout metrics"
+	case info.regression && m.Regression == nil:
+		return fmt.Sprintf("%s is a regression metric, this model is a classifier", metric)
+	case m.Regression != nil && !info.regression:
+		return fmt.Sprintf("%s is a classification metric, this model is a regression model", metric)
+	case metric == MetricR2:
+		return "r2 is undefined: every holdout label is the same"
+	case metric == MetricMAPE:
+		return "mape is undefined: every holdout label is 0"
+	case info.probability && m.Multiclass == nil:
+		return fmt.Sprintf("%s needs the probability of every class of a multiclass model", metric)
+	case metric == MetricROCAUCOVR:
+		return "roc_auc_ovr is undefined: a class has no holdout row"
 	case info.binaryOnly && m.Classes != 2:
 		return fmt.Sprintf("%s is defined for binary models only, this model has %d classes", metric, m.Classes)
 	case info.needsScores && m.LogLoss == nil:
@@ -424,6 +436,10 @@ func testName(test string) string {
 		return "McNemar chi-squared two-sided"
 	case PairedBootstrap:
 		return "paired bootstrap"
+	case PairedTSquared:
+		return "paired t-test on squared errors"
+	case PairedTAbsolute:
+		return "paired t-test on absolute errors"
 	case "":
 		return "test"
 	}

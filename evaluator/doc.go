@@ -1,4 +1,4 @@
-// Package evaluator scores classifiers on a holdout, compares a challenger
+// Package evaluator scores classifiers and regression models on a holdout, compares a challenger
 // with the champion on the same rows, decides with a promotion policy
 // whether a candidate replaces the champion, and judges a winner's shadow
 // period before it does.
@@ -273,4 +273,35 @@
 // left nil, and p is 0 (an improvement) or 1. A NaN or infinite loss is an
 // error naming its row. testdata/task_reference.json holds both tests
 // within 1e-9 (relative) of SciPy 1.17.
+//
+// # Tasks in comparisons and decisions
+//
+// A model's task (TaskBinary, TaskMulticlass, TaskRegression) decides the
+// metrics its policy may name (MetricsFor, CheckMetricTask) and how its
+// holdout is scored and compared:
+//
+//   - binary: Score and CompareAll, as above.
+//   - multiclass: MulticlassMetricsOf (Score of the predicted classes plus
+//     ScoreMulticlass of the probability matrix, top_k_accuracy with
+//     k = DefaultTopK) and CompareMulticlass: the metrics of predicted
+//     classes by CompareAll, those of the probability matrix by the paired
+//     bootstrap above, each resample weighting the rows of both models.
+//   - regression: RegressionMetricsOf and CompareRegression: every metric
+//     has the paired bootstrap's interval, and rmse and r2 are decided by
+//     the one-sided paired t-test on squared errors (PairedTSquared), mae by
+//     the one on absolute errors (PairedTAbsolute); median_ae and mape by
+//     the bootstrap p-value. rmse is monotone in the mean squared error and
+//     r2 = 1 - SSE/SST with SST the same for both models on the same rows,
+//     so "not better" on either is exactly "mean(d) <= 0" for the squared
+//     errors, the t-test's null; likewise mae for absolute errors. Wilcoxon's
+//     null (d symmetric about 0) is another question: a challenger better
+//     on most rows and far worse on a few would pass it with a worse rmse.
+//     A comparison decided by a t-test has no one-sided Bound (the
+//     bootstrap's two-sided interval is kept) and records the test in
+//     Comparison.Paired.
+//
+// Metrics.Value reads a regression model's metrics from Metrics.Regression
+// and a multiclass model's log_loss, brier, roc_auc_ovr and top_k_accuracy
+// from Metrics.Multiclass; a binary model's Metrics are as before (Task
+// empty), so binary decisions, and the records of them, are unchanged.
 package evaluator

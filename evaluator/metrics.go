@@ -22,24 +22,44 @@ const (
 	MetricBrier          = "brier"
 )
 
-// metricInfo says how a metric is read: its direction and what it needs.
+// metricInfo says how a metric is read: its direction, what it needs and
+// the tasks it is defined for.
 type metricInfo struct {
 	higherIsBetter bool
-	binaryOnly     bool // defined for two classes only
+	binaryOnly     bool // of the class labels (CompareAll): defined for two classes only
 	needsScores    bool // needs the predicted probability of class 1
+	// regression marks a metric of predicted values (CompareRegression);
+	// probability marks one of a multiclass model's probability matrix
+	// (CompareMulticlass). Neither: a metric of predicted classes.
+	regression, probability bool
+	tasks                   []string // the tasks a model's config may name it for
 }
 
+var (
+	classTasks  = []string{TaskBinary, TaskMulticlass}
+	binaryTasks = []string{TaskBinary}
+)
+
 var metricTable = map[string]metricInfo{
-	MetricAccuracy:       {higherIsBetter: true},
-	MetricPrecisionMacro: {higherIsBetter: true},
-	MetricRecallMacro:    {higherIsBetter: true},
-	MetricF1Macro:        {higherIsBetter: true},
-	MetricPrecision:      {higherIsBetter: true, binaryOnly: true},
-	MetricRecall:         {higherIsBetter: true, binaryOnly: true},
-	MetricF1:             {higherIsBetter: true, binaryOnly: true},
-	MetricROCAUC:         {higherIsBetter: true, binaryOnly: true, needsScores: true},
-	MetricLogLoss:        {higherIsBetter: false, binaryOnly: true, needsScores: true},
-	MetricBrier:          {higherIsBetter: false, binaryOnly: true, needsScores: true},
+	MetricAccuracy:       {higherIsBetter: true, tasks: classTasks},
+	MetricPrecisionMacro: {higherIsBetter: true, tasks: classTasks},
+	MetricRecallMacro:    {higherIsBetter: true, tasks: classTasks},
+	MetricF1Macro:        {higherIsBetter: true, tasks: classTasks},
+	MetricPrecision:      {higherIsBetter: true, binaryOnly: true, tasks: binaryTasks},
+	MetricRecall:         {higherIsBetter: true, binaryOnly: true, tasks: binaryTasks},
+	MetricF1:             {higherIsBetter: true, binaryOnly: true, tasks: binaryTasks},
+	MetricROCAUC:         {higherIsBetter: true, binaryOnly: true, needsScores: true, tasks: binaryTasks},
+	// log_loss and brier of a multiclass model are read from its
+	// probability matrix (MulticlassMetrics).
+	MetricLogLoss:      {higherIsBetter: false, binaryOnly: true, needsScores: true, tasks: classTasks},
+	MetricBrier:        {higherIsBetter: false, binaryOnly: true, needsScores: true, tasks: classTasks},
+	MetricROCAUCOVR:    {higherIsBetter: true, probability: true, tasks: []string{TaskMulticlass}},
+	MetricTopKAccuracy: {higherIsBetter: true, probability: true, tasks: []string{TaskMulticlass}},
+	MetricRMSE:         {higherIsBetter: false, regression: true, tasks: []string{TaskRegression}},
+	MetricMAE:          {higherIsBetter: false, regression: true, tasks: []string{TaskRegression}},
+	MetricMedianAE:     {higherIsBetter: false, regression: true, tasks: []string{TaskRegression}},
+	MetricR2:           {higherIsBetter: true, regression: true, tasks: []string{TaskRegression}},
+	MetricMAPE:         {higherIsBetter: false, regression: true, tasks: []string{TaskRegression}},
 }
 
 // KnownMetrics returns the names of all metrics, sorted, for validation
@@ -56,8 +76,8 @@ func KnownMetrics() []string {
 // Direction reports whether a larger value of metric is better. ok is false
 // for a metric name that KnownMetrics does not list.
 //
-// log_loss and brier are losses (lower is better); every other metric is a
-// score (higher is better).
+// log_loss, brier, rmse, mae, median_ae and mape are losses (lower is
+// better); every other metric is a score (higher is better).
 func Direction(metric string) (higherIsBetter bool, ok bool) {
 	info, ok := metricTable[metric]
 	return info.higherIsBetter, ok
@@ -112,6 +132,16 @@ type Metrics struct {
 	Brier *float64 `json:"brier,omitempty"`
 	// Notes says why a metric is missing, for a person reading the record.
 	Notes []string `json:"notes,omitempty"`
+	// Task is the model's task when it is not binary (TaskMulticlass,
+	// TaskRegression); empty for a binary model, whose metrics read as
+	// they did before tasks existed.
+	Task string `json:"task,omitempty"`
+	// Regression holds a regression model's metrics; its other fields
+	// are then zero but Rows.
+	Regression *RegressionMetrics `json:"regression,omitempty"`
+	// Multiclass holds the metrics of a multiclass model's probability
+	// matrix: log_loss, brier, roc_auc_ovr and top_k_accuracy.
+	Multiclass *MulticlassMetrics `json:"multiclass,omitempty"`
 }
 
 // ClassMetrics is precision, recall and F1 of one class taken as the
@@ -132,6 +162,15 @@ type ClassMetrics struct {
 // model with more than two classes, or a score-based metric of a model that
 // gave no scores (or, for roc_auc, a holdout with one class only).
 func (m Metrics) Value(name string) (float64, bool) {
+	if m.Regression != nil {
+		return m.Regression.Value(name)
+	}
+	if m.Multiclass != nil {
+		switch name {
+		case MetricLogLoss, MetricBrier, MetricROCAUCOVR, MetricTopKAccuracy:
+			return m.Multiclass.Value(name)
+		}
+	}
 	switch name {
 	case MetricAccuracy:
 		return m.Accuracy, m.Rows > 0

@@ -56,7 +56,7 @@ func TestValueNamesEveryKnownMetricOfABinaryModelWithScores(t *testing.T) {
 		"log_loss":        -(math.Log(0.9) + math.Log(0.4) + math.Log(0.8) + math.Log(0.7) + math.Log(0.4)) / 5,
 		"brier":           (0.01 + 0.36 + 0.04 + 0.09 + 0.36) / 5,
 	}
-	for _, name := range KnownMetrics() {
+	for _, name := range MetricsFor(TaskBinary) {
 		got, ok := m.Value(name)
 		if !ok {
 			t.Errorf("Value(%q) is undefined, want %v", name, want[name])
@@ -126,7 +126,8 @@ func TestDirectionSaysLossesAreLowerIsBetter(t *testing.T) {
 
 func TestKnownMetricsAreSortedAndComplete(t *testing.T) {
 	got := KnownMetrics()
-	want := []string{"accuracy", "brier", "f1", "f1_macro", "log_loss", "precision", "precision_macro", "recall", "recall_macro", "roc_auc"}
+	want := []string{"accuracy", "brier", "f1", "f1_macro", "log_loss", "mae", "mape", "median_ae", "precision", "precision_macro",
+		"r2", "recall", "recall_macro", "rmse", "roc_auc", "roc_auc_ovr", "top_k_accuracy"}
 	if !slices.Equal(got, want) {
 		t.Errorf("KnownMetrics() = %q, want %q", got, want)
 	}

@@ -73,7 +73,13 @@ func (p Policy) Validate() []error {
 	add := func(field, format string, args ...any) {
 		errs = append(errs, &PolicyError{Field: field, Problem: fmt.Sprintf(format, args...)})
 	}
-	known := strings.Join(KnownMetrics(), ", ")
+	// The metrics a message lists are those of the primary metric's task
+	// (of a binary model when it names none it has).
+	task := TaskBinary
+	if info, ok := metricTable[p.PrimaryMetric]; ok && !slices.Contains(info.tasks, TaskBinary) {
+		task = info.tasks[0]
+	}
+	known := strings.Join(MetricsFor(task), ", ")
 	checkMetric := func(field, name string) {
 		switch _, ok := metricTable[name]; {
 		case name == "":

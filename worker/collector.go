@@ -59,7 +59,9 @@ var (
 )
 
 // exportedMetrics are the metrics exported for champions and challengers.
-var exportedMetrics = []string{evaluator.MetricAccuracy, evaluator.MetricROCAUC, evaluator.MetricF1Macro, evaluator.MetricLogLoss, evaluator.MetricPrecisionMacro, evaluator.MetricRecallMacro}
+// A model exports those its task has (Metrics.Value answers only those).
+var exportedMetrics = []string{evaluator.MetricAccuracy, evaluator.MetricROCAUC, evaluator.MetricF1Macro, evaluator.MetricLogLoss, evaluator.MetricPrecisionMacro, evaluator.MetricRecallMacro,
+	evaluator.MetricROCAUCOVR, evaluator.MetricTopKAccuracy, evaluator.MetricRMSE, evaluator.MetricMAE, evaluator.MetricR2}
 
 // registryCollector reads champion, evaluation and drift state from the
 // registry when scraped, so every worker exports the same truth. Reads are

@@ -16,6 +16,7 @@ import (
 	"github.com/kingmaker-ml/kingmaker/internal/cql"
 	"github.com/kingmaker-ml/kingmaker/registry"
 	"github.com/kingmaker-ml/kingmaker/schema"
+	"github.com/kingmaker-ml/kingmaker/trainer"
 )
 
 // openRegistry loads the config and connects to the registry.
@@ -200,6 +201,14 @@ func runModelsShow(ctx context.Context, e *env, args []string) error {
 	fmt.Fprintf(e.stdout, "version    %s of %s\ncandidate  %s (%s) %v\nrun        %s (%s)\nwindow     %s .. %s\nrows       %d train, %d holdout\nartifact   %d bytes in %d chunks, sha256 %s\ntrained in %.1fs at %s\n",
 		v.ID, v.Model, v.Candidate, v.Algorithm, v.Params, v.WorkflowID, v.RunID, v.WindowFrom.Format(time.RFC3339), v.WindowTo.Format(time.RFC3339),
 		v.TrainRows, v.HoldoutRows, v.ArtifactSize, v.ArtifactChunks, v.ArtifactSHA256, v.TrainSeconds, v.CreatedAt.Format(time.RFC3339))
+	var sc trainer.Schema
+	if json.Unmarshal(v.Schema, &sc) == nil {
+		task := sc.Task
+		if task == "" {
+			task = trainer.DefaultTask(len(sc.Classes))
+		}
+		fmt.Fprintf(e.stdout, "task       %s\n", task)
+	}
 	var p registry.Provenance
 	if len(v.Provenance) > 0 && json.Unmarshal(v.Provenance, &p) == nil {
 		fmt.Fprintf(e.stdout, "registered from %s (%s, %d bytes, sha256 %s), made by %s %s, by %s: %s\n",

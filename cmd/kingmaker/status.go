@@ -27,6 +27,8 @@ type statusReport struct {
 }
 
 type modelStatus struct {
+	// Task is the model's task: binary, multiclass or regression.
+	Task      string                    `json:"task"`
 	Champion  *registry.Champion        `json:"champion"`
 	Algorithm string                    `json:"algorithm,omitempty"`
 	Metric    string                    `json:"primary_metric"`
@@ -84,7 +86,7 @@ func gatherStatus(ctx context.Context, cfg *config.Config, s *gocql.Session, reg
 	var err error
 	for i := range models {
 		m := &models[i]
-		ms := modelStatus{Metric: m.Policy.PrimaryMetric}
+		ms := modelStatus{Task: m.TaskName(), Metric: m.Policy.PrimaryMetric}
 		src := &dataset.Source{Session: s, Keyspace: cfg.SourceKeyspace(m), LabelKeyspace: cfg.LabelKeyspace(m), Model: m}
 		if ms.Data, err = sourceStatus(ctx, src, days); err != nil {
 			return nil, err
@@ -124,7 +126,7 @@ func printStatus(w io.Writer, rep *statusReport) {
 	fmt.Fprintf(w, "keyspace %s, schema version %d\n", rep.Keyspace, rep.SchemaVersion)
 	for _, ms := range rep.Models {
 		d := ms.Data
-		fmt.Fprintf(w, "\nmodel %s\n", d.Model)
+		fmt.Fprintf(w, "\nmodel %s (%s)\n", d.Model, ms.Task)
 		if c := ms.Champion; c != nil {
 			fmt.Fprintf(w, "  champion  %s (%s), generation %d, %s %s\n            promoted %s by %s: %s\n",
 				c.Version, ms.Algorithm, c.Generation, ms.Metric, ms.Value, c.PromotedAt.Format(time.RFC3339), c.PromotedBy, c.Reason)
@@ -171,6 +173,9 @@ func printStatus(w io.Writer, rep *statusReport) {
 }
 
 func classMix(classes []string, byClass []int64, rows int64) string {
+	if len(classes) == 0 {
+		return "a numeric label"
+	}
 	parts := make([]string, len(classes))
 	for k, c := range classes {
 		share := 0.0
