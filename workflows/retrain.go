@@ -61,14 +61,17 @@ type RetrainResult struct {
 
 // Stages of a run, as the progress query reports them.
 const (
-	StageStarting   = "starting"
-	StageSnapshot   = "snapshot"
-	StageTraining   = "training"
-	StageEvaluating = "evaluating"
-	StageAwaiting   = "awaiting_approval"
-	StagePromoting  = "promoting"
-	StageRecording  = "recording"
-	StageDone       = "done"
+	StageStarting = "starting"
+	StageSnapshot = "snapshot"
+	// StageReadingWindow is StageRunData reading the run's window once and
+	// keeping its training sample and holdout, before any candidate trains.
+	StageReadingWindow = "reading_window"
+	StageTraining      = "training"
+	StageEvaluating    = "evaluating"
+	StageAwaiting      = "awaiting_approval"
+	StagePromoting     = "promoting"
+	StageRecording     = "recording"
+	StageDone          = "done"
 )
 
 // CandidateProgress is where one candidate is.

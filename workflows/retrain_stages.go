@@ -56,6 +56,9 @@ func (r *retrainRun) train() error {
 	// the candidates and the evaluation. Runs recorded before have no
 	// marker, and their activities read the window themselves.
 	if workflow.GetVersion(ctx, changeReadOnce, workflow.DefaultVersion, 1) == 1 {
+		// The query reports the read, not training, until the rows are
+		// kept: it is no command, so replay does not see it.
+		prog.Stage = StageReadingWindow
 		r.data = new(activities.RunData)
 		if err := workflow.ExecuteActivity(summary(trainCtx, "read "+r.window.String()+" once: keep the training sample and the holdout"), a.StageRunData, activities.StageInput{
 			Model: in.Model, Window: r.window, RunID: info.WorkflowExecution.RunID, SampleRate: rate, Spec: &r.spec.Model,
@@ -63,6 +66,7 @@ func (r *retrainRun) train() error {
 			return err
 		}
 	}
+	prog.Stage = StageTraining
 	// At most parallel_trainings at once (0: all): the next candidate starts
 	// when one finishes, so it meets a free worker slot instead of waiting
 	// in the task queue behind a busy one.
