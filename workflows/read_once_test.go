@@ -48,3 +48,24 @@ func TestTheProgressQueryReportsTheWindowBeingReadBeforeTraining(t *testing.T) {
 		t.Errorf("while the candidates trained the query said stage %q with candidates %+v, want %q", training.Stage, training.Candidates, workflows.StageTraining)
 	}
 }
+
+func TestARunSamplesItsStagedHoldoutToMaxHoldoutRows(t *testing.T) {
+	// 7000 labelled rows, 5600 expected on the training side: 1400 in the
+	// holdout, of which max_holdout_rows 700 keeps half.
+	h := newHarness(t, func(m *config.Model) { m.Window.MaxHoldoutRows = 700 })
+	h.snapTrainRows = 5600
+	h.scores = map[string]score{"logistic": {0.78, 0.80}, "id3": {0.76, 0.79}, "forest": {0.76, 0.79}}
+	h.mustRun(retrainInput())
+	if len(h.staged) != 1 || h.staged[0].HoldoutRate != 0.5 {
+		t.Fatalf("StageRunData got %+v, want one call with holdout rate 0.5", h.staged)
+	}
+
+	// A snapshot recorded before the training rows were counted keeps the
+	// whole holdout.
+	h = newHarness(t, func(m *config.Model) { m.Window.MaxHoldoutRows = 700 })
+	h.scores = map[string]score{"logistic": {0.78, 0.80}, "id3": {0.76, 0.79}, "forest": {0.76, 0.79}}
+	h.mustRun(retrainInput())
+	if len(h.staged) != 1 || h.staged[0].HoldoutRate != 1 {
+		t.Fatalf("StageRunData got %+v, want one call keeping every holdout row", h.staged)
+	}
+}

@@ -129,6 +129,12 @@ const changeTieTolerance = "decide-tie-tolerance"
 // rows before training, runs recorded without the marker do not.
 const changeReadOnce = "read-window-once"
 
+// changeHoldoutCap is the workflow.GetVersion change id of sampling the
+// staged holdout down to window.max_holdout_rows: version 1 passes
+// StageRunData the rate, runs recorded without the marker keep every
+// holdout row.
+const changeHoldoutCap = "holdout-cap"
+
 // RetrainWorkflow retrains a model's candidates on a fresh window and
 // promotes the winner when the policy says so (the stages are listed in
 // the package documentation).

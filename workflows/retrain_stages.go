@@ -60,9 +60,11 @@ func (r *retrainRun) train() error {
 		// kept: it is no command, so replay does not see it.
 		prog.Stage = StageReadingWindow
 		r.data = new(activities.RunData)
-		if err := workflow.ExecuteActivity(summary(trainCtx, "read "+r.window.String()+" once: keep the training sample and the holdout"), a.StageRunData, activities.StageInput{
-			Model: in.Model, Window: r.window, RunID: info.WorkflowExecution.RunID, SampleRate: rate, Spec: &r.spec.Model,
-		}).Get(ctx, r.data); err != nil {
+		stage := activities.StageInput{Model: in.Model, Window: r.window, RunID: info.WorkflowExecution.RunID, SampleRate: rate, Spec: &r.spec.Model}
+		if workflow.GetVersion(ctx, changeHoldoutCap, workflow.DefaultVersion, 1) == 1 {
+			stage.HoldoutRate = r.snap.HoldoutRate(m.Window.MaxHoldoutRows)
+		}
+		if err := workflow.ExecuteActivity(summary(trainCtx, "read "+r.window.String()+" once: keep the training sample and the holdout"), a.StageRunData, stage).Get(ctx, r.data); err != nil {
 			return err
 		}
 	}
