@@ -65,6 +65,9 @@ type scaleBaseline struct {
 	// metrics of each: what Evaluate must do at the least.
 	ScoreSeconds float64 `json:"score_seconds"`
 	Seconds      float64 `json:"seconds"`
+	// CPUSeconds is this process's CPU time over the timed parts (the
+	// scan's client side, training, scoring; not Cassandra's).
+	CPUSeconds float64 `json:"cpu_seconds"`
 	// Untimed: loading the training sample and the holdout into memory.
 	LoadSeconds float64 `json:"load_seconds"`
 	TrainRows   int     `json:"train_rows"`
@@ -164,12 +167,13 @@ func scaleBaselineRun(ctx context.Context, tb testing.TB, src *dataset.Source, w
 	m := src.Model
 	bl := scaleBaseline{TrainSeconds: map[string]float64{}}
 	runtime.GC()
-	t0 := time.Now()
+	t0, cpu0 := time.Now(), CPUTime()
 	n, err := plainScan(ctx, src.Session, src.Keyspace, m, w, 5000, false)
 	if err != nil {
 		tb.Fatalf("plain scan: %v", err)
 	}
 	bl.ScanSeconds, bl.ScanRows = time.Since(t0).Seconds(), n
+	bl.CPUSeconds += (CPUTime() - cpu0).Seconds()
 
 	// The rows in memory, untimed: the sample at the rate a run computes
 	// (on the expected training rows) and the holdout, sampled as a run
@@ -212,12 +216,13 @@ func scaleBaselineRun(ctx context.Context, tb testing.TB, src *dataset.Source, w
 			tb.Fatal(err)
 		}
 		runtime.GC()
-		t0 := time.Now()
+		t0, cpu0 := time.Now(), CPUTime()
 		model, err := tr.Train(ctx, data, trainer.Params(c.Params))
 		if err != nil {
 			tb.Fatalf("train %s: %v", c.Name, err)
 		}
 		bl.TrainSeconds[c.Name] = time.Since(t0).Seconds()
+		bl.CPUSeconds += (CPUTime() - cpu0).Seconds()
 		models[c.Algorithm] = model
 		scored = append(scored, model)
 	}
@@ -227,7 +232,7 @@ func scaleBaselineRun(ctx context.Context, tb testing.TB, src *dataset.Source, w
 	scored = append(scored, models[championAlgo])
 	data = nil
 	runtime.GC()
-	t0 = time.Now()
+	t0, cpu0 = time.Now(), CPUTime()
 	for _, model := range scored {
 		pred, pos, err := model.Predict(holdX)
 		if err != nil {
@@ -238,6 +243,7 @@ func scaleBaselineRun(ctx context.Context, tb testing.TB, src *dataset.Source, w
 		}
 	}
 	bl.ScoreSeconds = time.Since(t0).Seconds()
+	bl.CPUSeconds += (CPUTime() - cpu0).Seconds()
 	bl.Seconds = bl.ScanSeconds + bl.ScoreSeconds
 	for _, s := range bl.TrainSeconds {
 		bl.Seconds += s
