@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -181,30 +182,34 @@ func scaleBaselineRun(ctx context.Context, tb testing.TB, src *dataset.Source, w
 	t0 = time.Now()
 	trainRows := dataset.ExpectedTrainRows(int64(rows), 0, m.Window.HoldoutFraction)
 	holdRate := dataset.SampleRate(int64(rows)-trainRows, m.Window.MaxHoldoutRows)
-	data, _, err := src.LoadTrain(ctx, w, dataset.SampleRate(trainRows, m.Window.MaxTrainRows), 1)
-	if err != nil {
-		tb.Fatalf("load the training sample: %v", err)
-	}
+	trainRate := dataset.SampleRate(trainRows, m.Window.MaxTrainRows)
+	data := &trainer.Data{Schema: src.Schema()}
 	var (
 		mu    sync.Mutex
 		holdX [][]float64
 		holdY []int
 	)
+	// One scan keeps both, each row copied (a batch's rows share blocks
+	// with the rows not kept).
 	_, err = src.Scan(ctx, w, dataset.ScanOptions{}, func(_ int, bt *dataset.Batch) error {
-		var x [][]float64
-		var y []int
+		var tx, hx [][]float64
+		var ty, hy []int
 		for i := range bt.X {
-			if bt.Holdout[i] && dataset.Sampled(bt.Keys[i], holdRate, 1) {
-				x, y = append(x, bt.X[i]), append(y, bt.Y[i])
+			switch {
+			case bt.Holdout[i] && dataset.Sampled(bt.Keys[i], holdRate, 1):
+				hx, hy = append(hx, slices.Clone(bt.X[i])), append(hy, bt.Y[i])
+			case !bt.Holdout[i] && dataset.Sampled(bt.Keys[i], trainRate, 1):
+				tx, ty = append(tx, slices.Clone(bt.X[i])), append(ty, bt.Y[i])
 			}
 		}
 		mu.Lock()
-		holdX, holdY = append(holdX, x...), append(holdY, y...)
+		holdX, holdY = append(holdX, hx...), append(holdY, hy...)
+		data.X, data.Y = append(data.X, tx...), append(data.Y, ty...)
 		mu.Unlock()
 		return nil
 	})
 	if err != nil {
-		tb.Fatalf("load the holdout: %v", err)
+		tb.Fatalf("load the training sample and the holdout: %v", err)
 	}
 	bl.LoadSeconds, bl.TrainRows, bl.HoldoutRows = time.Since(t0).Seconds(), len(data.X), len(holdX)
 
