@@ -236,6 +236,21 @@ func (s *Snapshot) SampleRate(maxTrainRows int) float64 {
 	return dataset.SampleRate(s.Rows, maxTrainRows)
 }
 
+// HoldoutRate is the share of the window's holdout rows a run keeps so
+// that about maxHoldoutRows remain (window.max_holdout_rows), computed on
+// the expected holdout rows (the labelled rows not on the training side).
+// A snapshot recorded before the training rows were counted keeps them all.
+func (s *Snapshot) HoldoutRate(maxHoldoutRows int) float64 {
+	if s.TrainRows <= 0 {
+		return 1
+	}
+	var labelled int64
+	for _, n := range s.ByClass {
+		labelled += n
+	}
+	return dataset.SampleRate(labelled-s.TrainRows, maxHoldoutRows)
+}
+
 // SnapshotWindow checks the source table against the spec, counts the
 // window's rows by class, and refuses a window too small or with one class.
 func (a *Activities) SnapshotWindow(ctx context.Context, in SnapshotInput) (*Snapshot, error) {

@@ -34,6 +34,9 @@ type StageInput struct {
 	// SampleRate is the fraction of training rows kept (max_train_rows);
 	// the sample's seed is derived from RunID.
 	SampleRate float64 `json:"sample_rate"`
+	// HoldoutRate is the fraction of holdout rows kept (max_holdout_rows),
+	// by the same seed; 0 (inputs recorded before it existed) keeps all.
+	HoldoutRate float64 `json:"holdout_rate,omitempty"`
 	// Spec is the model's spec as the run recorded it (LoadSpec).
 	Spec *config.Model `json:"spec,omitempty"`
 }
@@ -65,6 +68,28 @@ type runManifest struct {
 	Stats      dataset.Stats  `json:"stats"`
 	// TrainRows is the rows the sample kept.
 	TrainRows int64 `json:"train_rows"`
+	// HoldoutRate and HoldoutRows are the holdout's sample rate and the rows
+	// it kept; 0 in manifests written before the holdout was sampled (it
+	// kept every holdout row, Stats.Holdout).
+	HoldoutRate float64 `json:"holdout_rate,omitempty"`
+	HoldoutRows int64   `json:"holdout_rows,omitempty"`
+}
+
+// holdout is the manifest's holdout rate and kept rows, with the meaning
+// of a manifest written before the holdout was sampled.
+func (mf *runManifest) holdout() (rate float64, rows int64) {
+	if mf.HoldoutRate == 0 {
+		return 1, mf.Stats.Holdout
+	}
+	return mf.HoldoutRate, mf.HoldoutRows
+}
+
+// keepAll is rate, or 1 when it keeps every row (0 and above 1 included).
+func keepAll(rate float64) float64 {
+	if rate <= 0 || rate > 1 {
+		return 1
+	}
+	return rate
 }
 
 func (mf *runManifest) chunks() int {
@@ -87,11 +112,14 @@ func (a *Activities) StageRunData(ctx context.Context, in StageInput) (*RunData,
 		return nil, err
 	}
 	rate := max(in.SampleRate, 0)
+	holdRate := keepAll(in.HoldoutRate)
 	if b, sum, err := a.Registry.RunManifest(ctx, m.Name, in.RunID, ""); err == nil {
 		var mf runManifest
 		if json.Unmarshal(b, &mf) == nil && mf.Window.From.Equal(in.Window.From) && mf.Window.To.Equal(in.Window.To) && mf.SampleRate == rate && mf.Width == chunkWidth(m) {
-			return &RunData{RunID: in.RunID, ManifestSHA256: sum, TrainRows: mf.TrainRows, HoldoutRows: mf.Stats.Holdout, Chunks: mf.chunks(), Reused: true,
-				Skipped: mf.Stats.Skipped, Unlabelled: mf.Stats.Unlabelled}, nil
+			if hr, hn := mf.holdout(); hr == holdRate {
+				return &RunData{RunID: in.RunID, ManifestSHA256: sum, TrainRows: mf.TrainRows, HoldoutRows: hn, Chunks: mf.chunks(), Reused: true,
+					Skipped: mf.Stats.Skipped, Unlabelled: mf.Stats.Unlabelled}, nil
+			}
 		}
 	} else if !errors.Is(err, registry.ErrNotFound) && !errors.Is(err, registry.ErrCorruptRunData) {
 		return nil, err
@@ -110,7 +138,7 @@ func (a *Activities) StageRunData(ctx context.Context, in StageInput) (*RunData,
 	type dayWriters struct{ train, holdout *dataset.ChunkWriter }
 	writers := make([]dayWriters, len(days))
 	var mu sync.Mutex
-	var kept int64
+	var kept, keptHoldout int64
 	for d := range days {
 		part := func(name string, count *int) *dataset.ChunkWriter {
 			return dataset.NewChunkWriter(width, a.ChunkRows, func(n int, data []byte) error {
@@ -131,7 +159,7 @@ func (a *Activities) StageRunData(ctx context.Context, in StageInput) (*RunData,
 		return err
 	}}, func(day int, b *dataset.Batch) error {
 		w := &writers[day]
-		var n int64
+		var n, h int64
 		var row []float64
 		for i := range b.X {
 			var err error
@@ -142,7 +170,12 @@ func (a *Activities) StageRunData(ctx context.Context, in StageInput) (*RunData,
 			}
 			switch {
 			case b.Holdout[i]:
-				err = w.holdout.Add(x, b.Y[i])
+				// The holdout's sample has the training sample's seed: the
+				// two sides are disjoint, so their draws need not differ.
+				if dataset.Sampled(b.Keys[i], holdRate, seed) {
+					err = w.holdout.Add(x, b.Y[i])
+					h++
+				}
 			case dataset.Sampled(b.Keys[i], rate, seed):
 				err = w.train.Add(x, b.Y[i])
 				n++
@@ -153,6 +186,7 @@ func (a *Activities) StageRunData(ctx context.Context, in StageInput) (*RunData,
 		}
 		mu.Lock()
 		kept += n
+		keptHoldout += h
 		mu.Unlock()
 		rows.Add(int64(b.Len()))
 		return nil
@@ -161,12 +195,15 @@ func (a *Activities) StageRunData(ctx context.Context, in StageInput) (*RunData,
 		return nil, classify(err)
 	}
 	mf.Stats, mf.TrainRows = st, kept
+	if holdRate < 1 {
+		mf.HoldoutRate, mf.HoldoutRows = holdRate, keptHoldout
+	}
 	b, _ := json.Marshal(mf)
 	sum, err := a.Registry.PutRunManifest(ctx, m.Name, in.RunID, b)
 	if err != nil {
 		return nil, err
 	}
-	return &RunData{RunID: in.RunID, ManifestSHA256: sum, TrainRows: kept, HoldoutRows: st.Holdout, Chunks: mf.chunks(),
+	return &RunData{RunID: in.RunID, ManifestSHA256: sum, TrainRows: kept, HoldoutRows: keptHoldout, Chunks: mf.chunks(),
 		Skipped: st.Skipped, Unlabelled: st.Unlabelled}, nil
 }
 

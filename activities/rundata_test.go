@@ -238,3 +238,68 @@ func testenvModel(t *testing.T, f *fixture) *config.Model {
 	}
 	return m
 }
+
+func TestAStagedHoldoutIsSampledToMaxHoldoutRowsTheSameOnEveryAttempt(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, 4, 600)
+	f.acts.ChunkRows = 100
+	m := *testenvModel(t, f)
+	ctx := context.Background()
+	src := &dataset.Source{Session: f.session, Keyspace: f.keyspace, Model: &m}
+	allX, _ := oldHoldout(t, src)
+	const runID, holdRate = "run-holdout-cap", 0.4
+	stage := func() activities.RunData {
+		var rd activities.RunData
+		in := activities.StageInput{Model: "churn", Window: week, RunID: runID, SampleRate: 1, HoldoutRate: holdRate, Spec: &m}
+		if err := f.execute(f.acts.StageRunData, in, &rd); err != nil {
+			t.Fatalf("stage: %v", err)
+		}
+		return rd
+	}
+	rd := stage()
+	gotX, gotY, err := activities.RunHoldout(f.acts, ctx, &m, &rd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The kept rows are the holdout rows whose key the run's seed samples,
+	// in the order Evaluate would scan them.
+	var wantX [][]float64
+	days := make([][][]float64, len(dataset.Days(week.From, week.To)))
+	_, err = src.Scan(ctx, week, dataset.ScanOptions{}, func(day int, b *dataset.Batch) error {
+		for i := range b.X {
+			if b.Holdout[i] && dataset.Sampled(b.Keys[i], holdRate, activities.SeedOf(runID)) {
+				days[day] = append(days[day], slices.Clone(b.X[i]))
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range days {
+		wantX = append(wantX, d...)
+	}
+	keep := len(wantX)
+	if !reflect.DeepEqual(gotX, wantX) || len(gotY) != keep || rd.HoldoutRows != int64(keep) {
+		t.Errorf("stored holdout of %d rows (run data says %d), want the %d sampled holdout rows in scan order", len(gotX), rd.HoldoutRows, keep)
+	}
+	if lo, hi := 0.3*float64(len(allX)), 0.5*float64(len(allX)); float64(keep) < lo || float64(keep) > hi {
+		t.Errorf("kept %d of %d holdout rows at rate %v", keep, len(allX), holdRate)
+	}
+	if again := stage(); !again.Reused || again.ManifestSHA256 != rd.ManifestSHA256 || again.HoldoutRows != rd.HoldoutRows {
+		t.Errorf("a retry gave %+v, want the first attempt's manifest %s and %d holdout rows reused", again, rd.ManifestSHA256, rd.HoldoutRows)
+	}
+	var ev activities.Evaluation
+	tr := f.trainInput(runID, "logistic")
+	tr.SampleRate, tr.Spec, tr.Data = 1, &m, &rd
+	var trained activities.Trained
+	if err := f.execute(f.acts.TrainCandidate, tr, &trained); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.execute(f.acts.Evaluate, activities.EvaluateInput{Model: "churn", Window: week, Candidates: []string{trained.Version}, Seed: 7, Spec: &m, Data: &rd}, &ev); err != nil {
+		t.Fatal(err)
+	}
+	if ev.HoldoutRows != keep {
+		t.Errorf("Evaluate scored %d rows, want the %d kept", ev.HoldoutRows, keep)
+	}
+}

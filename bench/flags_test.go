@@ -27,6 +27,8 @@ var (
 	flagSeq       = flag.Int("kmbench.sequential", 0, "BenchmarkPromote: sequential promotions; 0: 200")
 	flagRounds    = flag.Int("kmbench.rounds", 0, "BenchmarkPromote: rounds of concurrent contenders; 0: 20")
 	flagContend   = flag.Int("kmbench.contenders", 0, "BenchmarkPromote: contenders per round; 0: 50")
+	flagMaxTrain  = flag.Int("kmbench.maxtrain", 0, "BenchmarkRetrainScale: the model's max_train_rows; 0: the example config's")
+	flagMaxHold   = flag.Int("kmbench.maxholdout", 0, "BenchmarkRetrainScale: the model's max_holdout_rows; 0: the example config's")
 	flagOut       = flag.String("kmbench.out", "", "write the benchmark's results as JSON to this file")
 )
 

@@ -211,6 +211,10 @@ type Window struct {
 	MinClassRows int `yaml:"min_class_rows" json:"min_class_rows"`
 	// MaxTrainRows caps the rows one candidate trains on (stratified sample).
 	MaxTrainRows int `yaml:"max_train_rows" json:"max_train_rows"`
+	// MaxHoldoutRows caps the holdout rows every model of a run is scored
+	// and compared on (a run-seeded sample by key hash of the holdout, so
+	// the evaluation's cost stops growing with the window).
+	MaxHoldoutRows int `yaml:"max_holdout_rows" json:"max_holdout_rows,omitempty"`
 	// Parallelism bounds concurrent partition reads.
 	Parallelism int `yaml:"parallelism" json:"parallelism"`
 	// InvalidRows is "fail" (default) or "skip": what to do with a row whose
@@ -550,6 +554,7 @@ func (c *Config) setDefaults(explicit fieldSet) {
 		setInt(&w.MinRows, 1000)
 		setInt(&w.MinClassRows, 50)
 		setInt(&w.MaxTrainRows, 1_000_000)
+		setInt(&w.MaxHoldoutRows, 1_000_000)
 		setInt(&w.Parallelism, 8)
 		setStr(&w.InvalidRows, "fail")
 		for j := range m.Candidates {

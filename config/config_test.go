@@ -254,6 +254,8 @@ func TestValidationNamesEveryProblem(t *testing.T) {
 			`models[0].window.invalid_rows: unknown "impute" (known: fail, skip)`},
 		{"parallelism too high", func(c *Config) { c.Models[0].Window.Parallelism = 1000 },
 			`models[0].window.parallelism: 1000 is not between 1 and 256`},
+		{"holdout cap below the policy's minimum", func(c *Config) { c.Models[0].Window.MaxHoldoutRows = 100 },
+			`models[0].window.max_holdout_rows: 100 is below policy.min_holdout_rows (200): no run could pass`},
 		{"unknown primary metric", func(c *Config) { c.Models[0].Policy.PrimaryMetric = "auc" },
 			`models[0].policy.primary_metric: unknown "auc" (known: `},
 		{"unknown guardrail metric", func(c *Config) { c.Models[0].Policy.Guardrails[0].Metric = "speed" },

@@ -259,6 +259,11 @@ func (v *validator) model(path string, m *Model) {
 	if w.MaxTrainRows < 1 {
 		v.add(path+".window.max_train_rows", "must be at least 1")
 	}
+	if w.MaxHoldoutRows < 1 {
+		v.add(path+".window.max_holdout_rows", "must be at least 1")
+	} else if w.MaxHoldoutRows < m.Policy.MinHoldoutRows {
+		v.add(path+".window.max_holdout_rows", "%d is below policy.min_holdout_rows (%d): no run could pass", w.MaxHoldoutRows, m.Policy.MinHoldoutRows)
+	}
 	if w.Parallelism < 1 || w.Parallelism > 256 {
 		v.add(path+".window.parallelism", "%d is not between 1 and 256", w.Parallelism)
 	}

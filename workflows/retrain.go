@@ -63,14 +63,17 @@ type RetrainResult struct {
 
 // Stages of a run, as the progress query reports them.
 const (
-	StageStarting   = "starting"
-	StageSnapshot   = "snapshot"
-	StageTraining   = "training"
-	StageEvaluating = "evaluating"
-	StageAwaiting   = "awaiting_approval"
-	StagePromoting  = "promoting"
-	StageRecording  = "recording"
-	StageDone       = "done"
+	StageStarting = "starting"
+	StageSnapshot = "snapshot"
+	// StageReadingWindow is StageRunData reading the run's window once and
+	// keeping its training sample and holdout, before any candidate trains.
+	StageReadingWindow = "reading_window"
+	StageTraining      = "training"
+	StageEvaluating    = "evaluating"
+	StageAwaiting      = "awaiting_approval"
+	StagePromoting     = "promoting"
+	StageRecording     = "recording"
+	StageDone          = "done"
 )
 
 // CandidateProgress is where one candidate is.
@@ -135,6 +138,12 @@ const changeReadOnce = "read-window-once"
 // window label.delay before the run's as-of time. It is asked only when the
 // recorded spec has a delay, which no run recorded before it has.
 const changeLabelMaturity = "label-maturity"
+
+// changeHoldoutCap is the workflow.GetVersion change id of sampling the
+// staged holdout down to window.max_holdout_rows: version 1 passes
+// StageRunData the rate, runs recorded without the marker keep every
+// holdout row.
+const changeHoldoutCap = "holdout-cap"
 
 // RetrainWorkflow retrains a model's candidates on a fresh window and
 // promotes the winner when the policy says so (the stages are listed in

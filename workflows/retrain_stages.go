@@ -62,6 +62,7 @@ func (r *retrainRun) train() error {
 	if err := r.readOnce(trainCtx, rate); err != nil {
 		return err
 	}
+	prog.Stage = StageTraining
 	// At most parallel_trainings at once (0: all): the next candidate starts
 	// when one finishes, so it meets a free worker slot instead of waiting
 	// in the task queue behind a busy one.
@@ -127,10 +128,15 @@ func (r *retrainRun) readOnce(ctx workflow.Context, rate float64) error {
 	if workflow.GetVersion(r.ctx, changeReadOnce, workflow.DefaultVersion, 1) != 1 {
 		return nil
 	}
+	// The query reports the read, not training, until the rows are kept:
+	// it is no command, so replay does not see it.
+	r.prog.Stage = StageReadingWindow
 	r.data = new(activities.RunData)
-	if err := workflow.ExecuteActivity(summary(ctx, "read "+r.window.String()+" once: keep the training sample and the holdout"), a.StageRunData, activities.StageInput{
-		Model: r.in.Model, Window: r.window, RunID: r.info.WorkflowExecution.RunID, SampleRate: rate, Spec: &r.spec.Model,
-	}).Get(r.ctx, r.data); err != nil {
+	stage := activities.StageInput{Model: r.in.Model, Window: r.window, RunID: r.info.WorkflowExecution.RunID, SampleRate: rate, Spec: &r.spec.Model}
+	if workflow.GetVersion(r.ctx, changeHoldoutCap, workflow.DefaultVersion, 1) == 1 {
+		stage.HoldoutRate = r.snap.HoldoutRate(r.spec.Model.Window.MaxHoldoutRows)
+	}
+	if err := workflow.ExecuteActivity(summary(ctx, "read "+r.window.String()+" once: keep the training sample and the holdout"), a.StageRunData, stage).Get(r.ctx, r.data); err != nil {
 		return err
 	}
 	if l := r.res.Labels; l != nil {

@@ -65,6 +65,7 @@ type harness struct {
 	snapshotErr error
 	lostTo      *registry.Champion // when set, Promote loses the race to it
 	trainTakes  time.Duration      // workflow time each training takes
+	stageTakes  time.Duration      // workflow time StageRunData takes
 	// championProblem, when set, is why Evaluate could not score the champion.
 	championProblem string
 	// pValue, when set, is the p-value of every candidate's primary
@@ -130,7 +131,7 @@ func newHarness(t *testing.T, edit func(m *config.Model)) *harness {
 			defer h.mu.Unlock()
 			h.staged = append(h.staged, in)
 			return &activities.RunData{RunID: in.RunID, ManifestSHA256: "5ca1ab1e", TrainRows: 5250, HoldoutRows: holdoutRows, Chunks: 14, Skipped: h.stageSkipped}, nil
-		})
+		}).AfterFn(func() time.Duration { return h.stageTakes })
 	env.OnActivity(acts.TrainCandidate, mock.Anything, mock.Anything).Return(
 		func(_ context.Context, in activities.TrainInput) (*activities.Trained, error) {
 			h.mu.Lock()

@@ -112,7 +112,7 @@ func showProgress(ctx context.Context, w io.Writer, c client.Client, run client.
 	}
 	// Candidates that finished are shown before a later stage begins, so
 	// the lines read in the order things happened.
-	early := p.Stage == workflows.StageStarting || p.Stage == workflows.StageSnapshot || p.Stage == workflows.StageTraining
+	early := p.Stage == workflows.StageStarting || p.Stage == workflows.StageSnapshot || p.Stage == workflows.StageReadingWindow || p.Stage == workflows.StageTraining
 	if early {
 		showStage(w, p, seen)
 	}
@@ -140,7 +140,7 @@ func showStage(w io.Writer, p workflows.Progress, seen map[string]string) {
 	if seen["stage"] != p.Stage {
 		seen["stage"] = p.Stage
 		extra := ""
-		if p.Stage == workflows.StageTraining {
+		if p.Stage == workflows.StageReadingWindow || p.Stage == workflows.StageTraining {
 			extra = fmt.Sprintf(" on %d rows of %s", p.Rows, p.Window)
 		}
 		fmt.Fprintf(w, "  %s%s\n", p.Stage, extra)

@@ -14,6 +14,7 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/kingmaker-ml/kingmaker/config"
+	"github.com/kingmaker-ml/kingmaker/dataset"
 	"github.com/kingmaker-ml/kingmaker/demo"
 	"github.com/kingmaker-ml/kingmaker/internal/testenv"
 	"github.com/kingmaker-ml/kingmaker/workflows"
@@ -237,5 +238,17 @@ func TestRetrainApproveAndRejectThroughTheCLI(t *testing.T) {
 	}
 	if !strings.Contains(w.stderr.String(), "metrics listening") {
 		t.Errorf("the worker did not log its metrics address:\n%s", w.stderr.String())
+	}
+}
+
+func TestRetrainWaitPrintsTheWindowBeingReadWithItsRows(t *testing.T) {
+	w := dataset.Window{From: time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC), To: time.Date(2026, 11, 8, 0, 0, 0, 0, time.UTC)}
+	var out strings.Builder
+	seen := map[string]string{}
+	showStage(&out, workflows.Progress{Stage: workflows.StageReadingWindow, Rows: 7000, Window: w}, seen)
+	showStage(&out, workflows.Progress{Stage: workflows.StageReadingWindow, Rows: 7000, Window: w}, seen)
+	want := fmt.Sprintf("  reading_window on 7000 rows of %s\n", w)
+	if out.String() != want {
+		t.Errorf("printed %q, want the stage once: %q", out.String(), want)
 	}
 }
