@@ -357,6 +357,7 @@ func (v *validator) policy(path string, p Policy) {
 		v.add(path+".bootstrap_resamples", "%d is not between 100 and 100000", p.BootstrapResamples)
 	}
 	v.shadow(path+".shadow", p.Shadow)
+	v.probation(path+".probation", p.Probation)
 }
 
 // MaxShadowPeriod is the longest policy.shadow.period: shadow predictions

@@ -57,6 +57,8 @@ type RetrainResult struct {
 	Approval   *ApprovalInput      `json:"approval,omitempty"`
 	// Shadow is the winner's shadow period (policy.shadow; shadow.go).
 	Shadow *ShadowResult `json:"shadow,omitempty"`
+	// Probation is the workflow id of the probation the promotion started.
+	Probation string `json:"probation,omitempty"`
 }
 
 // Stages of a run, as the progress query reports them.
