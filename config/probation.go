@@ -91,8 +91,11 @@ func (v *validator) probation(path string, p Probation) {
 	if p.SignificanceLevel <= 0 || p.SignificanceLevel >= 1 {
 		v.add(path+".significance_level", "%g is not in (0, 1)", p.SignificanceLevel)
 	}
-	if p.CanaryFraction < 0 || p.CanaryFraction > MaxCanaryFraction {
+	switch {
+	case p.CanaryFraction < 0 || p.CanaryFraction > MaxCanaryFraction:
 		v.add(path+".canary_fraction", "%g is not between 0 (shadow only) and %g", p.CanaryFraction, MaxCanaryFraction)
+	case p.CanaryFraction > 0:
+		v.add(path+".canary_fraction", "a canary is not served in this version: leave it 0 (the previous champion shadows)")
 	}
 	if p.MaxErrorRate < 0 || p.MaxErrorRate > 1 {
 		v.add(path+".max_error_rate", "%g is not a share in [0, 1] (0: no limit)", p.MaxErrorRate)
