@@ -33,9 +33,11 @@ type Probation struct {
 	// SignificanceLevel is the level of the one-sided test of "the previous
 	// champion is not better": a roll back needs a p-value below it.
 	SignificanceLevel float64 `yaml:"significance_level" json:"significance_level,omitempty"`
-	// CanaryFraction, when above 0, makes the previous champion answer that
-	// share of live rows (chosen by a stable hash of the row id) instead of
-	// only shadowing; 0 (the default) shadows.
+	// CanaryFraction, when above 0, makes `kingmaker serve` let the previous
+	// champion answer that share of keyed requests (by a stable hash of the
+	// first row's id, else the request id) while a probation runs, the new
+	// champion being scored beside it; 0 (the default) only shadows. Serve
+	// reads it from its own config.
 	CanaryFraction float64 `yaml:"canary_fraction" json:"canary_fraction,omitempty"`
 	// MaxErrorRate and MaxLatencyP99, when set, roll the promotion back early
 	// when the new champion's share of 5xx answers, or the 99th percentile of
@@ -91,11 +93,8 @@ func (v *validator) probation(path string, p Probation) {
 	if p.SignificanceLevel <= 0 || p.SignificanceLevel >= 1 {
 		v.add(path+".significance_level", "%g is not in (0, 1)", p.SignificanceLevel)
 	}
-	switch {
-	case p.CanaryFraction < 0 || p.CanaryFraction > MaxCanaryFraction:
+	if p.CanaryFraction < 0 || p.CanaryFraction > MaxCanaryFraction {
 		v.add(path+".canary_fraction", "%g is not between 0 (shadow only) and %g", p.CanaryFraction, MaxCanaryFraction)
-	case p.CanaryFraction > 0:
-		v.add(path+".canary_fraction", "a canary is not served in this version: leave it 0 (the previous champion shadows)")
 	}
 	if p.MaxErrorRate < 0 || p.MaxErrorRate > 1 {
 		v.add(path+".max_error_rate", "%g is not a share in [0, 1] (0: no limit)", p.MaxErrorRate)

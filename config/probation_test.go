@@ -53,7 +53,6 @@ func TestProbationValidationNamesTheField(t *testing.T) {
 		{"a negative drop", on(func(p *Probation) { p.MaxDrop = -0.1 }), `models[0].policy.probation.max_drop: must not be negative`},
 		{"a significance level of one", on(func(p *Probation) { p.SignificanceLevel = 1 }), `models[0].policy.probation.significance_level: 1 is not in (0, 1)`},
 		{"a canary of most traffic", on(func(p *Probation) { p.CanaryFraction = 0.9 }), `models[0].policy.probation.canary_fraction: 0.9 is not between 0 (shadow only) and 0.5`},
-		{"a canary, not served yet", on(func(p *Probation) { p.CanaryFraction = 0.1 }), `models[0].policy.probation.canary_fraction: a canary is not served in this version`},
 		{"an error rate over one", on(func(p *Probation) { p.MaxErrorRate, p.MetricsURL = 2, "http://p:9090" }), `models[0].policy.probation.max_error_rate: 2 is not a share in [0, 1]`},
 		{"limits without a Prometheus", on(func(p *Probation) { p.MaxLatencyP99 = Duration(time.Second) }), `models[0].policy.probation.metrics_url: is required with max_error_rate or max_latency_p99`},
 		{"a Prometheus that is not a URL", on(func(p *Probation) { p.MetricsURL = "prometheus:9090" }), `models[0].policy.probation.metrics_url: "prometheus:9090" is not an http(s) URL`},

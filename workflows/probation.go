@@ -47,7 +47,7 @@ const changeProbation = "probation-after-promotion"
 // ProbationID is the workflow id of the probation of a model's generation:
 // one probation per promotion, whoever asks to start it.
 func ProbationID(model string, generation int64) string {
-	return fmt.Sprintf("probation-%s-g%d", model, generation)
+	return fmt.Sprintf("%s%s-g%d", registry.ProbationPrefix, model, generation)
 }
 
 // ProbationInput starts the probation of a promotion: Champion is the
