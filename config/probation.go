@@ -60,6 +60,11 @@ func (p Probation) Enabled() bool { return p.Period > 0 }
 // predictions it is judged on are kept 90 days.
 const MaxProbationPeriod = 30 * Day
 
+// MaxProbationChecks bounds period / check_every: each check adds a timer
+// and an activity to the probation's workflow history, which Temporal
+// limits to about 50,000 events.
+const MaxProbationChecks = 4000
+
 // MaxCanaryFraction is the largest policy.probation.canary_fraction: the
 // previous champion answers a minority, never the bulk, of the traffic.
 const MaxCanaryFraction = 0.5
@@ -102,8 +107,11 @@ func (v *validator) probation(path string, p Probation) {
 	if p.MaxLatencyP99 < 0 {
 		v.add(path+".max_latency_p99", "must not be negative (0: no limit)")
 	}
-	if p.CheckEvery <= 0 || p.CheckEvery > p.Period {
+	switch {
+	case p.CheckEvery <= 0 || p.CheckEvery > p.Period:
 		v.add(path+".check_every", "%s is not between 0 and the period %s", p.CheckEvery, p.Period)
+	case p.Period.D() <= MaxProbationPeriod && int64(p.Period/p.CheckEvery) > MaxProbationChecks:
+		v.add(path+".check_every", "%s makes %d checks in the period %s, more than %d: check less often", p.CheckEvery, int64(p.Period/p.CheckEvery), p.Period, MaxProbationChecks)
 	}
 	if (p.MaxErrorRate > 0 || p.MaxLatencyP99 > 0) && p.MetricsURL == "" {
 		v.add(path+".metrics_url", "is required with max_error_rate or max_latency_p99: the Prometheus that scrapes `kingmaker serve`")

@@ -56,6 +56,7 @@ func TestProbationValidationNamesTheField(t *testing.T) {
 		{"an error rate over one", on(func(p *Probation) { p.MaxErrorRate, p.MetricsURL = 2, "http://p:9090" }), `models[0].policy.probation.max_error_rate: 2 is not a share in [0, 1]`},
 		{"limits without a Prometheus", on(func(p *Probation) { p.MaxLatencyP99 = Duration(time.Second) }), `models[0].policy.probation.metrics_url: is required with max_error_rate or max_latency_p99`},
 		{"a Prometheus that is not a URL", on(func(p *Probation) { p.MetricsURL = "prometheus:9090" }), `models[0].policy.probation.metrics_url: "prometheus:9090" is not an http(s) URL`},
+		{"a check every second for a day", on(func(p *Probation) { p.CheckEvery = Duration(time.Second) }), `models[0].policy.probation.check_every: 1s makes 86400 checks in the period 1d, more than 4000: check less often`},
 		{"checks longer than the period", on(func(p *Probation) { p.CheckEvery = Duration(48 * time.Hour) }), `models[0].policy.probation.check_every: 2d is not between 0 and the period 1d`},
 	}
 	for _, tc := range cases {
