@@ -70,16 +70,18 @@ type ProbationState struct {
 	Since      time.Time `json:"since"`
 	Until      time.Time `json:"until"`
 	// Shadowed says whether the previous champion was set as the shadow.
-	Shadowed  bool                          `json:"shadowed"`
-	Checks    int                           `json:"checks"`
-	LastCheck *activities.ProbationCheck    `json:"last_check,omitempty"`
-	Evidence  *activities.ProbationEvidence `json:"evidence,omitempty"`
-	Verdict   *evaluator.ProbationVerdict   `json:"verdict,omitempty"`
-	Rollback  *activities.PromoteResult     `json:"rollback,omitempty"`
-	Rules     evaluator.ProbationRules      `json:"rules"`
-	Reasons   []string                      `json:"reasons"`
-	Outcome   string                        `json:"outcome,omitempty"`
-	EndedAt   *time.Time                    `json:"ended_at,omitempty"`
+	Shadowed bool `json:"shadowed"`
+	Checks   int  `json:"checks"`
+	// MissedChecks counts checks whose activity failed for good.
+	MissedChecks int                           `json:"missed_checks,omitempty"`
+	LastCheck    *activities.ProbationCheck    `json:"last_check,omitempty"`
+	Evidence     *activities.ProbationEvidence `json:"evidence,omitempty"`
+	Verdict      *evaluator.ProbationVerdict   `json:"verdict,omitempty"`
+	Rollback     *activities.PromoteResult     `json:"rollback,omitempty"`
+	Rules        evaluator.ProbationRules      `json:"rules"`
+	Reasons      []string                      `json:"reasons"`
+	Outcome      string                        `json:"outcome,omitempty"`
+	EndedAt      *time.Time                    `json:"ended_at,omitempty"`
 }
 
 // ProbationWorkflow watches a new champion for policy.probation.period
@@ -161,7 +163,14 @@ func ProbationWorkflow(ctx workflow.Context, in ProbationInput) (*ProbationState
 		var chk activities.ProbationCheck
 		if err := workflow.ExecuteActivity(summary(light, "check the pointer and the serving limits"), a.CheckProbation,
 			activities.ProbationCheckInput{Model: in.Model, Version: st.Version, Probe: p}).Get(ctx, &chk); err != nil {
-			return abort(err)
+			if temporal.IsCanceledError(err) {
+				return abort(err)
+			}
+			// A registry outage costs a check, not the probation: the next
+			// one looks again, and the end of the period judges as usual.
+			log.Warn("a probation check failed", "model", in.Model, "error", err)
+			st.MissedChecks++
+			continue
 		}
 		st.Checks++
 		st.LastCheck = &chk
@@ -170,9 +179,11 @@ func ProbationWorkflow(ctx workflow.Context, in ProbationInput) (*ProbationState
 
 	if outcome == "" {
 		st.State = ProbationJudging
+		// Retried for hours: the verdict is the point of the probation, and
+		// a registry outage at the end of the period must not lose it.
 		ectx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
-			StartToCloseTimeout: 30 * time.Minute, HeartbeatTimeout: 2 * time.Minute,
-			RetryPolicy: &temporal.RetryPolicy{InitialInterval: 5 * time.Second, MaximumInterval: time.Minute, MaximumAttempts: 5},
+			StartToCloseTimeout: 30 * time.Minute, HeartbeatTimeout: 2 * time.Minute, ScheduleToCloseTimeout: 6 * time.Hour,
+			RetryPolicy: &temporal.RetryPolicy{InitialInterval: 5 * time.Second, MaximumInterval: 5 * time.Minute},
 		})
 		var ev activities.ProbationEvidence
 		if err := workflow.ExecuteActivity(summary(ectx, "compare both versions on the labelled live rows"), a.ProbationEvidence, activities.ProbationEvidenceInput{

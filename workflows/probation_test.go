@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/mock"
 	"go.temporal.io/sdk/client"
 	tlog "go.temporal.io/sdk/log"
+	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
 	"go.temporal.io/sdk/workflow"
 
@@ -43,6 +44,7 @@ type probationHarness struct {
 	mu        sync.Mutex
 	champion  *registry.Champion
 	check     func(activities.ProbationCheck) activities.ProbationCheck
+	checkErr  func() error
 	evidence  evaluator.ProbationEvidence
 	promoteFn func(activities.PromoteInput) (*activities.PromoteResult, error)
 
@@ -93,6 +95,11 @@ func newProbationHarness(t *testing.T, edit func(p *config.Probation)) *probatio
 		h.mu.Lock()
 		defer h.mu.Unlock()
 		h.checks++
+		if h.checkErr != nil {
+			if err := h.checkErr(); err != nil {
+				return nil, err
+			}
+		}
 		out := activities.ProbationCheck{}
 		if h.champion != nil {
 			c := *h.champion
@@ -382,5 +389,21 @@ func TestAFirstChampionHasNoProbation(t *testing.T) {
 	res := h.mustRun(retrainInput())
 	if res.Probation != "" || !containsAny(res.Reasons, "no previous champion") {
 		t.Fatalf("probation %q reasons %q, want none for a first champion, said so", res.Probation, res.Reasons)
+	}
+}
+
+func TestAFailedCheckCostsACheckNotTheProbation(t *testing.T) {
+	h := newProbationHarness(t, nil)
+	h.evidence = paired(500, 0, 0.5)
+	h.checkErr = func() error {
+		if h.checks == 3 {
+			return temporal.NewNonRetryableApplicationError("registry down", "test", nil)
+		}
+		return nil
+	}
+	st := h.run()
+	h.endedAs(st, evaluator.ProbationConfirmed)
+	if st.MissedChecks != 1 || st.Checks != 23 {
+		t.Fatalf("%d checks and %d missed, want 23 and the failed one counted", st.Checks, st.MissedChecks)
 	}
 }
