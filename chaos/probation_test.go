@@ -2,8 +2,6 @@ package chaos
 
 import (
 	"context"
-	"fmt"
-	"sync"
 	"testing"
 	"time"
 
@@ -13,8 +11,6 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/kingmaker-ml/kingmaker/config"
-	"github.com/kingmaker-ml/kingmaker/dataset"
-	"github.com/kingmaker-ml/kingmaker/demo"
 	"github.com/kingmaker-ml/kingmaker/evaluator"
 	"github.com/kingmaker-ml/kingmaker/internal/testenv"
 	"github.com/kingmaker-ml/kingmaker/registry"
@@ -35,34 +31,11 @@ func TestWorkersKilledDuringProbationsChangeNeitherOutcome(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	now := time.Now().UTC()
-	if err := demo.Write(ctx, d.session, d.keyspace(), demo.Spec{Dataset: "churn", Start: now.Add(-24 * time.Hour), Days: 2, RowsPerDay: 500, Seed: 5}, 4, nil); err != nil {
-		t.Fatal(err)
-	}
 	m, err := d.cfg.Model("churn")
 	if err != nil {
 		t.Fatal(err)
 	}
-	type row struct {
-		key   string
-		label int
-	}
-	var (
-		mu   sync.Mutex
-		rows []row
-	)
-	src := &dataset.Source{Session: d.session, Keyspace: d.keyspace(), Model: m}
-	if _, err := src.Scan(ctx, dataset.Window{From: now.Add(-20 * time.Hour), To: now}, dataset.ScanOptions{OptionalLabels: true}, func(_ int, b *dataset.Batch) error {
-		mu.Lock()
-		defer mu.Unlock()
-		for i, k := range b.Keys {
-			if b.Y[i] >= 0 && len(rows) < 300 {
-				rows = append(rows, row{k, b.Y[i]})
-			}
-		}
-		return nil
-	}); err != nil {
-		t.Fatal(err)
-	}
+	rows := testenv.LiveRows(t, d.session, d.keyspace(), m, now, 500, 300)
 
 	probe := config.Probation{Period: config.Duration(30 * time.Second), Metric: evaluator.MetricAccuracy, MinLabelledRows: 200,
 		SignificanceLevel: 0.05, CheckEvery: config.Duration(5 * time.Second)}
@@ -81,15 +54,7 @@ func TestWorkersKilledDuringProbationsChangeNeitherOutcome(t *testing.T) {
 	}
 	w := d.mustStartWorker()
 	for _, p := range ps {
-		save := func(key string) gocql.UUID {
-			v := &registry.Version{Model: p.model, ID: registry.VersionID(now, p.model+key), Candidate: key, Algorithm: "logistic", RunID: "run-" + key,
-				Metrics: []byte(`{"rows":300,"classes":2,"accuracy":0.8}`)}
-			if err := d.reg.SaveVersion(ctx, v, testenv.ChurnArtifact(t)); err != nil {
-				t.Fatal(err)
-			}
-			return v.ID
-		}
-		p.old, p.new = save("old"), save("new")
+		p.old, p.new = testenv.SaveChurnVersion(t, d.reg, p.model, "old", now), testenv.SaveChurnVersion(t, d.reg, p.model, "new", now)
 		first, err := d.reg.Promote(ctx, registry.PromoteRequest{Model: p.model, Version: p.old, Action: registry.ActionPromote, By: "chaos", Reason: "first"})
 		if err != nil {
 			t.Fatal(err)
@@ -121,18 +86,7 @@ func TestWorkersKilledDuringProbationsChangeNeitherOutcome(t *testing.T) {
 				t.Fatalf("probation of %s did not set its shadow (now %+v)", p.model, sh)
 			}
 		}
-		var out []registry.ShadowPrediction
-		for i, r := range rows {
-			nc, oc := r.label, r.label
-			if p.newWrong(i) {
-				nc = 1 - nc
-			}
-			if p.oldWrong(i) {
-				oc = 1 - oc
-			}
-			out = append(out, registry.ShadowPrediction{Model: p.model, ShadowVersion: p.old, At: time.Now().UTC(), RequestID: fmt.Sprint("r", i),
-				ChampionVersion: p.new, Generation: p.champion.Generation, ChampionClass: m.Label.Classes[nc], ShadowClass: m.Label.Classes[oc], RowID: r.key})
-		}
+		out := testenv.ProbationRows(m, rows, p.champion, p.old, p.newWrong, p.oldWrong)
 		if err := d.reg.RecordShadowPredictions(ctx, out); err != nil {
 			t.Fatal(err)
 		}

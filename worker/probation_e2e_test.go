@@ -2,7 +2,6 @@ package worker_test
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"strings"
 	"sync"
@@ -14,8 +13,6 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/kingmaker-ml/kingmaker/config"
-	"github.com/kingmaker-ml/kingmaker/dataset"
-	"github.com/kingmaker-ml/kingmaker/demo"
 	"github.com/kingmaker-ml/kingmaker/evaluator"
 	"github.com/kingmaker-ml/kingmaker/internal/testenv"
 	"github.com/kingmaker-ml/kingmaker/registry"
@@ -62,12 +59,6 @@ func startWorker(ctx context.Context, t *testing.T, cfg *config.Config) *running
 	return w
 }
 
-// liveRow is a source row near now with its label's class index.
-type liveRow struct {
-	key   string
-	label int
-}
-
 // TestProbationsConfirmAndRollBackOnTheRealStack runs two probations through
 // the Temporal dev server on Cassandra: the serving endpoint's shadow rows
 // are written as it writes them, labels are the source rows' own. One whose
@@ -81,46 +72,18 @@ func TestProbationsConfirmAndRollBackOnTheRealStack(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
 	now := time.Now().UTC()
-	live := demo.Spec{Dataset: "churn", Start: now.Add(-24 * time.Hour), Days: 2, RowsPerDay: 1000, Seed: 7}
-	if err := demo.Write(ctx, s, cass.Keyspace, live, 4, nil); err != nil {
-		t.Fatalf("seed: %v", err)
-	}
 	m, err := cfg.Model("churn")
 	if err != nil {
 		t.Fatal(err)
 	}
-	var (
-		mu   sync.Mutex
-		rows []liveRow
-	)
-	src := &dataset.Source{Session: s, Keyspace: cfg.SourceKeyspace(m), Model: m}
-	if _, err := src.Scan(ctx, dataset.Window{From: now.Add(-20 * time.Hour), To: now}, dataset.ScanOptions{OptionalLabels: true}, func(_ int, b *dataset.Batch) error {
-		mu.Lock()
-		defer mu.Unlock()
-		for i, k := range b.Keys {
-			if b.Y[i] >= 0 && len(rows) < 600 {
-				rows = append(rows, liveRow{k, b.Y[i]})
-			}
-		}
-		return nil
-	}); err != nil {
-		t.Fatalf("read the live rows: %v", err)
-	}
+	rows := testenv.LiveRows(t, s, cass.Keyspace, m, now, 1000, 600)
 	if len(rows) < 400 {
 		t.Fatalf("%d labelled live rows near now, want at least 400", len(rows))
 	}
 
 	w := startWorker(ctx, t, cfg)
 	reg := w.st.Registry
-	save := func(key string) gocql.UUID {
-		t.Helper()
-		v := &registry.Version{Model: "churn", ID: registry.VersionID(now, key), Candidate: key, Algorithm: "logistic", RunID: "run-" + key,
-			Metrics: []byte(`{"rows":300,"classes":2,"accuracy":0.8}`)}
-		if err := reg.SaveVersion(ctx, v, testenv.ChurnArtifact(t)); err != nil {
-			t.Fatal(err)
-		}
-		return v.ID
-	}
+	save := func(key string) gocql.UUID { return testenv.SaveChurnVersion(t, reg, "churn", key, now) }
 	va, vb := save("a"), save("b")
 	promote := func(v gocql.UUID, expected *registry.Champion) *registry.Champion {
 		t.Helper()
@@ -131,26 +94,10 @@ func TestProbationsConfirmAndRollBackOnTheRealStack(t *testing.T) {
 		return c
 	}
 	// shadowRows writes what `kingmaker serve` records while previous is the
-	// shadow of champion: the new champion is wrong on rows where newWrong,
-	// the previous on rows where prevWrong.
+	// shadow of champion.
 	shadowRows := func(champion *registry.Champion, previous gocql.UUID, newWrong, prevWrong func(i int) bool) {
 		t.Helper()
-		classes := m.Label.Classes
-		var out []registry.ShadowPrediction
-		for i, r := range rows {
-			nc, pc := r.label, r.label
-			if newWrong(i) {
-				nc = 1 - nc
-			}
-			if prevWrong(i) {
-				pc = 1 - pc
-			}
-			out = append(out, registry.ShadowPrediction{
-				Model: "churn", ShadowVersion: previous, At: time.Now().UTC(), RequestID: fmt.Sprintf("req-%d", i), Row: 0,
-				ChampionVersion: champion.Version, Generation: champion.Generation, ChampionClass: classes[nc], ShadowClass: classes[pc], RowID: r.key,
-			})
-		}
-		if err := reg.RecordShadowPredictions(ctx, out); err != nil {
+		if err := reg.RecordShadowPredictions(ctx, testenv.ProbationRows(m, rows, champion, previous, newWrong, prevWrong)); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -13,8 +12,6 @@ import (
 
 	"github.com/kingmaker-ml/kingmaker/activities"
 	"github.com/kingmaker-ml/kingmaker/config"
-	"github.com/kingmaker-ml/kingmaker/dataset"
-	"github.com/kingmaker-ml/kingmaker/demo"
 	"github.com/kingmaker-ml/kingmaker/evaluator"
 	"github.com/kingmaker-ml/kingmaker/internal/cql"
 	"github.com/kingmaker-ml/kingmaker/internal/testenv"
@@ -36,9 +33,7 @@ func TestProbationShowsTheRunningOneWithItsEstimateThenTheLastOutcome(t *testing
 		t.Fatal(err)
 	}
 	now := time.Now().UTC()
-	if err := demo.Write(ctx, s, c.Keyspace, demo.Spec{Dataset: "churn", Start: now.Add(-24 * time.Hour), Days: 2, RowsPerDay: 500, Seed: 3}, 4, nil); err != nil {
-		t.Fatal(err)
-	}
+	live := testenv.LiveRows(t, s, c.Keyspace, m, now, 500, 300)
 	cli := func(args ...string) invocation {
 		t.Helper()
 		got := kingmaker(t, append([]string{"--config", exampleConfig, "probation"}, args...)...)
@@ -51,15 +46,7 @@ func TestProbationShowsTheRunningOneWithItsEstimateThenTheLastOutcome(t *testing
 		t.Fatalf("before any probation: %q", got.stdout)
 	}
 
-	save := func(key string) gocql.UUID {
-		t.Helper()
-		v := &registry.Version{Model: "churn", ID: registry.VersionID(now, key), Candidate: key, Algorithm: "logistic", RunID: "run-" + key,
-			Metrics: []byte(`{"rows":300,"classes":2,"accuracy":0.8}`)}
-		if err := reg.SaveVersion(ctx, v, testenv.ChurnArtifact(t)); err != nil {
-			t.Fatal(err)
-		}
-		return v.ID
-	}
+	save := func(key string) gocql.UUID { return testenv.SaveChurnVersion(t, reg, "churn", key, now) }
 	va, vb := save("a"), save("b")
 	g1, err := reg.Promote(ctx, registry.PromoteRequest{Model: "churn", Version: va, Action: registry.ActionPromote, By: "test", Reason: "first"})
 	if err != nil {
@@ -76,32 +63,7 @@ func TestProbationShowsTheRunningOneWithItsEstimateThenTheLastOutcome(t *testing
 	}
 	// What `kingmaker serve` records meanwhile: the new champion wrong on
 	// one labelled row in three, the previous one on one in ten.
-	var (
-		mu   sync.Mutex
-		rows []registry.ShadowPrediction
-	)
-	src := &dataset.Source{Session: s, Keyspace: c.Keyspace, Model: m}
-	if _, err := src.Scan(ctx, dataset.Window{From: now.Add(-20 * time.Hour), To: now}, dataset.ScanOptions{OptionalLabels: true}, func(_ int, b *dataset.Batch) error {
-		mu.Lock()
-		defer mu.Unlock()
-		for i, k := range b.Keys {
-			if b.Y[i] < 0 || len(rows) >= 300 {
-				continue
-			}
-			n, p := b.Y[i], b.Y[i]
-			if len(rows)%3 == 0 {
-				n = 1 - n
-			}
-			if len(rows)%10 == 0 {
-				p = 1 - p
-			}
-			rows = append(rows, registry.ShadowPrediction{Model: "churn", ShadowVersion: va, At: time.Now().UTC(), RequestID: fmt.Sprint("r", len(rows)),
-				ChampionVersion: vb, Generation: g2.Generation, ChampionClass: m.Label.Classes[n], ShadowClass: m.Label.Classes[p], RowID: k})
-		}
-		return nil
-	}); err != nil {
-		t.Fatal(err)
-	}
+	rows := testenv.ProbationRows(m, live, g2, va, func(i int) bool { return i%3 == 0 }, func(i int) bool { return i%10 == 0 })
 	if err := reg.RecordShadowPredictions(ctx, rows); err != nil {
 		t.Fatal(err)
 	}
