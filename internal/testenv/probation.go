@@ -53,7 +53,8 @@ func LiveRows(t testing.TB, s *gocql.Session, keyspace string, m *config.Model, 
 }
 
 // ProbationRows are the shadow predictions `kingmaker serve` records on
-// rows while previous shadows champion: row i gets the wrong class from the
+// rows while previous shadows champion (of champion.Model, with m's
+// classes): row i gets the wrong class from the
 // champion where newWrong(i), from previous where prevWrong(i).
 func ProbationRows(m *config.Model, rows []LabelledRow, champion *registry.Champion, previous gocql.UUID, newWrong, prevWrong func(i int) bool) []registry.ShadowPrediction {
 	out := make([]registry.ShadowPrediction, 0, len(rows))
@@ -66,7 +67,7 @@ func ProbationRows(m *config.Model, rows []LabelledRow, champion *registry.Champ
 			pc = 1 - pc
 		}
 		out = append(out, registry.ShadowPrediction{
-			Model: m.Name, ShadowVersion: previous, At: time.Now().UTC(), RequestID: fmt.Sprint("req-", i),
+			Model: champion.Model, ShadowVersion: previous, At: time.Now().UTC(), RequestID: fmt.Sprint("req-", i),
 			ChampionVersion: champion.Version, Generation: champion.Generation,
 			ChampionClass: m.Label.Classes[nc], ShadowClass: m.Label.Classes[pc], RowID: r.Key,
 		})
