@@ -292,9 +292,11 @@ func (r *retrainRun) startProbation() {
 	champ := *r.promotion.Champion
 	id := ProbationID(r.in.Model, champ.Generation)
 	cctx := workflow.WithChildOptions(r.ctx, workflow.ChildWorkflowOptions{
-		WorkflowID:            id,
-		ParentClosePolicy:     enumspb.PARENT_CLOSE_POLICY_ABANDON,
-		WorkflowIDReusePolicy: enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
+		WorkflowID:        id,
+		ParentClosePolicy: enumspb.PARENT_CLOSE_POLICY_ABANDON,
+		// A closed probation of the same id (a keyspace reset restarts
+		// generations) does not block this one; a running one does.
+		WorkflowIDReusePolicy: enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
 		StaticSummary:         fmt.Sprintf("probation of %s %s (generation %d)", r.in.Model, champ.Version, champ.Generation),
 	})
 	f := workflow.ExecuteChildWorkflow(cctx, ProbationWorkflowName, ProbationInput{
