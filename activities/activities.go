@@ -45,6 +45,9 @@ type Activities struct {
 	// ChunkRows is the most rows of a chunk of run data (StageRunData);
 	// 0 is dataset.ChunkRows.
 	ChunkRows int
+	// Labels finds the labelled live rows of a probation; nil reads the
+	// labels inline from the source rows (InlineLabels).
+	Labels LabelledLive
 
 	scoring modelCache
 }

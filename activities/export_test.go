@@ -32,3 +32,6 @@ func RunHoldout(a *Activities, ctx context.Context, m *config.Model, rd *RunData
 	})
 	return x, y, err
 }
+
+// PromScalar is promScalar, the instant query behind CheckProbation.
+var PromScalar = promScalar

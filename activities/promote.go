@@ -23,6 +23,9 @@ type PromoteInput struct {
 	By       string             `json:"by"`
 	Reason   string             `json:"reason"`
 	RunID    string             `json:"run_id"`
+	// RequestID names the request across retries (see
+	// registry.PromoteRequest.RequestID); empty derives it from the rest.
+	RequestID string `json:"request_id,omitempty"`
 }
 
 // PromoteResult is the outcome of a promotion: won, or lost to someone else.
@@ -44,6 +47,7 @@ func (a *Activities) Promote(ctx context.Context, in PromoteInput) (*PromoteResu
 	}
 	c, err := a.Registry.Promote(ctx, registry.PromoteRequest{
 		Model: in.Model, Version: id, Expected: in.Expected, Action: in.Action, By: in.By, Reason: in.Reason, RunID: in.RunID,
+		RequestID: in.RequestID,
 	})
 	if a.Observer != nil {
 		a.Observer.Promoted(in.Model, in.Action, err)

@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
-	"sync"
 	"time"
 
 	"github.com/gocql/gocql"
@@ -174,48 +172,14 @@ func (a *Activities) joinLabels(ctx context.Context, ev *ShadowEvidence, keyed m
 		return err
 	}
 	classes := m.Label.Classes
-	index := func(class string) int { return slices.Index(classes, class) }
-	var (
-		mu                   sync.Mutex
-		truth, champ, shadow []int
-		champPos, shadowPos  []float64
-		scored               = true // every labelled row has both scores
-		seen                 = map[string]bool{}
-	)
-	_, err = a.source(m).Scan(ctx, ev.LabelWindow, dataset.ScanOptions{OptionalLabels: true}, func(_ int, b *dataset.Batch) error {
-		mu.Lock()
-		defer mu.Unlock()
-		for i, key := range b.Keys {
-			k, ok := keyed[key]
-			if !ok || b.Y[i] < 0 || seen[key] {
-				continue
-			}
-			c, s := index(k.ChampionClass), index(k.ShadowClass)
-			if c < 0 || s < 0 {
-				continue // a class the config no longer has
-			}
-			seen[key] = true
-			truth, champ, shadow = append(truth, b.Y[i]), append(champ, c), append(shadow, s)
-			if k.ChampionScore != nil && k.ShadowScore != nil {
-				champPos, shadowPos = append(champPos, *k.ChampionScore), append(shadowPos, *k.ShadowScore)
-			} else {
-				scored = false
-			}
-		}
-		if activity.IsActivity(ctx) {
-			activity.RecordHeartbeat(ctx, len(truth))
-		}
-		return nil
-	})
-	if err != nil {
+	var pairs LivePairs
+	if err := joinKeyed(ctx, a.source(m), classes, ev.LabelWindow, keyed, &pairs); err != nil {
 		return err
 	}
+	truth, champ, shadow, champPos, shadowPos := pairs.Truth, pairs.New, pairs.Previous, pairs.NewScore, pairs.PreviousScore
 	ev.LabelledRows = len(truth)
 	if len(truth) == 0 {
 		return nil
-	}
-	if !scored || len(classes) != 2 {
-		champPos, shadowPos = nil, nil
 	}
 	cm, err := evaluator.Score(len(classes), truth, champ, champPos)
 	if err != nil {

@@ -240,6 +240,9 @@ type Policy struct {
 	// Shadow, when its period is set, makes a run shadow its winner on live
 	// traffic before promoting it.
 	Shadow Shadow `yaml:"shadow" json:"shadow,omitzero"`
+	// Probation, when its period is set, watches every promotion against
+	// the champion it replaced and rolls it back when it does worse.
+	Probation Probation `yaml:"probation" json:"probation,omitzero"`
 }
 
 // Shadow is the shadow period a winner must pass before its promotion: the
@@ -577,6 +580,7 @@ func (c *Config) setDefaults(explicit fieldSet) {
 		setFloat(&p.Shadow.MinAgreement, 0.9)
 		setInt(&p.Shadow.MinLabelledRows, 100)
 		setFloat(&p.Shadow.MaxAccuracyDrop, 0.01)
+		p.Probation.setDefaults(explicit)
 		sc := &m.Schedule.Score
 		setDur(&sc.Window, Day)
 		setStr(&sc.Align, AlignNone)

@@ -430,6 +430,7 @@ func (v *validator) policy(path string, p Policy, task string) {
 		v.add(path+".bootstrap_resamples", "%d is not between 100 and 100000", p.BootstrapResamples)
 	}
 	v.shadow(path+".shadow", p.Shadow)
+	v.probation(path+".probation", p.Probation, task)
 }
 
 // MaxShadowPeriod is the longest policy.shadow.period: shadow predictions

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/gocql/gocql"
@@ -27,6 +28,14 @@ type Shadow struct {
 	StartedBy string `json:"started_by"`
 	Reason    string `json:"reason,omitempty"`
 }
+
+// ProbationPrefix begins the StartedBy of a shadow pointer that a probation
+// set (its workflow id): the previous champion shadowing the new one.
+const ProbationPrefix = "probation-"
+
+// Probation reports whether a probation set the pointer, so that serving
+// may let the previous champion answer a canary share of the traffic.
+func (s *Shadow) Probation() bool { return strings.HasPrefix(s.StartedBy, ProbationPrefix) }
 
 // Shadow returns the model's shadow pointer, nil when it has none.
 func (r *Registry) Shadow(ctx context.Context, model string) (*Shadow, error) {

@@ -110,6 +110,24 @@
 // takes the first row recorded with an id, so a re-sent id cannot replace
 // it.
 //
+// # Canary during a probation
+//
+// While a probation set the shadow pointer (registry.Shadow.Probation: the
+// previous champion shadows the new one) and the model's
+// policy.probation.canary_fraction is above 0 in the server's config, the
+// previous champion answers that share of the keyed requests instead of
+// the champion: a request whose key (its first row's id, else the v2
+// request id; requests with neither always get the champion) hashes into
+// the share (InCanary: FNV-1a 64 of the key as a number in [0, 1) below
+// the fraction), so a key goes to the same version on every server. Such
+// a response names the previous champion in model_version and
+// X-Kingmaker-Version, keeps the champion's generation, and carries
+// X-Kingmaker-Canary: true; kingmaker_serving_requests_total counts it
+// under the version that answered. When it is sampled, the new champion
+// scores its rows after the response, so shadow_predictions pairs the two
+// versions on every row whoever answered: champion_* is always the
+// champion's prediction, shadow_* the previous champion's.
+//
 // Metrics: kingmaker_serving_shadow_rows_total{model, outcome} (recorded,
 // dropped, error) and kingmaker_serving_shadow_agreement_ratio{model}, the
 // share of the latest AgreementWindow shadowed rows on which the shadow

@@ -200,7 +200,12 @@ func (s *Server) prediction(endpoint string, depth int, modelName func(*http.Req
 	return func(w http.ResponseWriter, r *http.Request) {
 		began := time.Now()
 		label, version, code := unknownModel, "", http.StatusOK
-		defer func() { s.metrics.observe(label, endpoint, version, code, began) }()
+		defer func() {
+			if v := w.Header().Get(HeaderVersion); v != "" {
+				version = v // a canary answer is counted under the version that gave it
+			}
+			s.metrics.observe(label, endpoint, version, code, began)
+		}()
 		fail := func(e *apiError) {
 			code = e.code
 			writeError(w, e)
@@ -301,11 +306,12 @@ func (s *Server) serveInfer(w http.ResponseWriter, r *http.Request, m *model, sn
 	if e != nil {
 		return e
 	}
-	classes, positive, e := score(m, snap, x)
+	answer := s.canaryAnswer(w, m, snap, ids, req.ID)
+	classes, positive, e := score(m, answer, x)
 	if e != nil {
 		return e
 	}
-	resp := InferResponse{ModelName: m.name, ModelVersion: snap.versionStr, ID: req.ID}
+	resp := InferResponse{ModelName: m.name, ModelVersion: answer.versionStr, ID: req.ID}
 	if resp.ID == "" {
 		resp.ID = newID()
 	}
@@ -318,7 +324,7 @@ func (s *Server) serveInfer(w http.ResponseWriter, r *http.Request, m *model, sn
 		resp.Outputs = append(resp.Outputs, Tensor{Name: outputProbability, Datatype: "FP64", Shape: n, Data: positive})
 	}
 	writeJSON(w, http.StatusOK, resp)
-	s.shadowAfter(r, m, snap, x, classes, positive, ids, resp.ID)
+	s.shadowAfter(r, m, snap, answer, x, classes, positive, ids, resp.ID)
 	return nil
 }
 
@@ -331,11 +337,12 @@ func (s *Server) servePredict(w http.ResponseWriter, r *http.Request, m *model, 
 	if e != nil {
 		return e
 	}
-	classes, positive, e := score(m, snap, x)
+	answer := s.canaryAnswer(w, m, snap, ids, "")
+	classes, positive, e := score(m, answer, x)
 	if e != nil {
 		return e
 	}
-	resp := PredictResponse{Predictions: make([]Prediction, len(classes)), ModelVersion: snap.versionStr, Generation: snap.generation}
+	resp := PredictResponse{Predictions: make([]Prediction, len(classes)), ModelVersion: answer.versionStr, Generation: snap.generation}
 	for i, c := range classes {
 		resp.Predictions[i].Class = c
 		if positive != nil {
@@ -344,7 +351,7 @@ func (s *Server) servePredict(w http.ResponseWriter, r *http.Request, m *model, 
 	}
 	writeJSON(w, http.StatusOK, resp)
 	if s.shadowEnabled() && m.shadow.Load() != nil {
-		s.shadowAfter(r, m, snap, x, classes, positive, ids, newID())
+		s.shadowAfter(r, m, snap, answer, x, classes, positive, ids, newID())
 	}
 	return nil
 }

@@ -67,6 +67,9 @@ type model struct {
 	features []feature
 	index    map[string]int // feature name -> position
 	classes  []string
+	// canary is the share of keyed requests the previous champion answers
+	// while a probation shadows it (policy.probation.canary_fraction).
+	canary float64
 
 	current atomic.Pointer[snapshot]
 	state   atomic.Pointer[pointerState]
@@ -90,6 +93,9 @@ func newModel(m *config.Model) *model {
 		schema:  (&dataset.Source{Model: m}).Schema(),
 		index:   make(map[string]int, len(m.Features)),
 		classes: slices.Clone(m.Label.Classes),
+	}
+	if p := m.Policy.Probation; p.Enabled() {
+		sm.canary = p.CanaryFraction
 	}
 	for j, f := range sm.schema.Features {
 		ft := feature{name: f.Name, numeric: f.Kind == trainer.Numeric, list: f.Categories}

@@ -54,14 +54,21 @@ type shadowSnapshot struct {
 	versionStr string
 	since      time.Time
 	scores     bool
+	// canary is the share of keyed requests this version answers instead
+	// of the champion: the model's canary while a probation set the
+	// pointer, else 0.
+	canary float64
 }
 
 // shadowJob is one sampled request waiting to be scored by the shadow: the
 // rows as the champion saw them and what it answered.
 type shadowJob struct {
-	m         *model
-	champion  *snapshot
-	shadow    *shadowSnapshot
+	m        *model
+	champion *snapshot
+	shadow   *shadowSnapshot
+	// canary is set when the shadow answered the request (classes and
+	// positive are its answers): the champion is then the one to score.
+	canary    bool
 	x         [][]float64
 	classes   []string
 	positive  []float64
@@ -156,7 +163,7 @@ func (s *Server) refreshShadow(ctx context.Context, m *model) error {
 		}
 		return nil
 	}
-	if cur != nil && cur.version == sh.Version {
+	if cur != nil && cur.version == sh.Version && (cur.canary > 0) == (sh.Probation() && m.canary > 0) {
 		return nil
 	}
 	var tm trainer.Model
@@ -178,6 +185,9 @@ func (s *Server) refreshShadow(ctx context.Context, m *model) error {
 		}
 	}
 	next := &shadowSnapshot{model: tm, version: sh.Version, versionStr: sh.Version.String(), since: sh.Since, scores: len(m.classes) == 2}
+	if sh.Probation() {
+		next.canary = m.canary
+	}
 	m.agreement.reset(next)
 	m.shadow.Store(next)
 	s.metrics.agreement.DeleteLabelValues(m.name) // no ratio until the new shadow has rows
@@ -210,7 +220,7 @@ func (s *Server) logShadowOnce(m *model, level slog.Level, msg string, attrs ...
 // shadowAfter hands a request that was answered to the shadow workers when
 // the model has a shadow and the request is sampled. It never blocks: when
 // the queue is full, in jobs or in bytes, the rows are dropped and counted.
-func (s *Server) shadowAfter(r *http.Request, m *model, champ *snapshot, x [][]float64, classes []string, positive []float64, ids []string, requestID string) {
+func (s *Server) shadowAfter(r *http.Request, m *model, champ, answered *snapshot, x [][]float64, classes []string, positive []float64, ids []string, requestID string) {
 	if !s.shadowEnabled() {
 		return
 	}
@@ -221,7 +231,10 @@ func (s *Server) shadowAfter(r *http.Request, m *model, champ *snapshot, x [][]f
 	if s.opts.ShadowSample < 1 && rand.Float64() >= s.opts.ShadowSample {
 		return
 	}
-	job := shadowJob{m: m, champion: champ, shadow: sh, x: x, classes: classes, positive: positive, ids: ids, requestID: requestID,
+	if answered != champ && answered.version != sh.version {
+		return // the canary of a shadow that has moved on since
+	}
+	job := shadowJob{m: m, champion: champ, shadow: sh, canary: answered != champ, x: x, classes: classes, positive: positive, ids: ids, requestID: requestID,
 		at: time.Now().UTC(), actor: actorOf(r), bytes: jobBytes(x, ids)}
 	if s.shadowBytes.Add(job.bytes) > s.opts.ShadowQueueBytes {
 		s.shadowBytes.Add(-job.bytes)
@@ -287,7 +300,11 @@ func (s *Server) RunShadow(ctx context.Context) {
 // agreement window and writes the rows.
 func (s *Server) scoreShadow(ctx context.Context, j shadowJob) {
 	m, n := j.m, len(j.x)
-	ids, positive, err := j.shadow.model.Predict(j.x)
+	other, otherScores := j.shadow.model, j.shadow.scores
+	if j.canary {
+		other, otherScores = j.champion.model, j.champion.scores
+	}
+	ids, positive, err := other.Predict(j.x)
 	if err == nil && len(ids) != n {
 		err = fmt.Errorf("%d predictions for %d rows", len(ids), n)
 	}
@@ -296,7 +313,7 @@ func (s *Server) scoreShadow(ctx context.Context, j shadowJob) {
 		s.warnShadow(m, "shadow scoring failed", "version", j.shadow.versionStr, "error", err)
 		return
 	}
-	if !j.shadow.scores {
+	if !otherScores {
 		positive = nil
 	}
 	rows := make([]registry.ShadowPrediction, n)
@@ -314,6 +331,10 @@ func (s *Server) scoreShadow(ctx context.Context, j shadowJob) {
 		}
 		if positive != nil {
 			p.ShadowScore = &positive[i]
+		}
+		if j.canary { // the shadow answered: the other prediction is the champion's
+			p.ChampionClass, p.ShadowClass = p.ShadowClass, p.ChampionClass
+			p.ChampionScore, p.ShadowScore = p.ShadowScore, p.ChampionScore
 		}
 		if j.ids != nil {
 			p.RowID = j.ids[i]

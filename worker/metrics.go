@@ -17,6 +17,7 @@ type Metrics struct {
 	promotions *prometheus.CounterVec
 	retrains   *prometheus.CounterVec
 	drifts     *prometheus.CounterVec
+	probations *prometheus.CounterVec
 }
 
 // NewMetrics registers Kingmaker's activity metrics on reg.
@@ -44,7 +45,11 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		Name: "kingmaker_drift_checks_total",
 		Help: "Drift checks finished, by model and outcome (ok, drifted, insufficient_data, failed).",
 	}, []string{"model", "outcome"})
-	reg.MustRegister(m.trainings, m.trainTime, m.promotions, m.retrains, m.drifts)
+	m.probations = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "kingmaker_probation_outcomes_total",
+		Help: "Probations ended, by model and outcome (confirmed, rolled_back, inconclusive, superseded).",
+	}, []string{"model", "outcome"})
+	reg.MustRegister(m.trainings, m.trainTime, m.promotions, m.retrains, m.drifts, m.probations)
 	return m
 }
 
@@ -85,7 +90,18 @@ func (m *Metrics) Init(models []string) {
 		for _, o := range retrainOutcomes {
 			m.retrains.WithLabelValues(model, o)
 		}
+		for _, o := range probationOutcomes {
+			m.probations.WithLabelValues(model, o)
+		}
 	}
+}
+
+// probationOutcomes are the outcomes a probation can end with.
+var probationOutcomes = []string{"confirmed", "rolled_back", "inconclusive", "superseded"}
+
+// ProbationEnded implements activities.ProbationObserver.
+func (m *Metrics) ProbationEnded(model, outcome string) {
+	m.probations.WithLabelValues(model, outcome).Inc()
 }
 
 // Recorded implements activities.Observer.

@@ -16,6 +16,11 @@
 //     and start a retrain when the model drifted.
 //   - BatchScoreWorkflow (score.go): score a window of source rows, a day
 //     partition at a time, into predictions.
+//   - ProbationWorkflow (probation.go): started by a run's promotion over a
+//     champion when policy.probation says so; the previous champion
+//     shadows (or answers a canary share) for the period, then a paired
+//     test on the labelled live rows confirms the promotion or rolls it
+//     back by compare-and-set; a pointer moved by anyone else ends it.
 //
 // How a run is started (its workflow id, conflict policy, search
 // attributes and summary) is built in start.go, for the CLI, the schedules

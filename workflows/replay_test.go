@@ -32,6 +32,7 @@ func TestHistoriesOfEarlierVersionsReplay(t *testing.T) {
 			r.RegisterWorkflowWithOptions(workflows.RetrainWorkflow, workflow.RegisterOptions{Name: workflows.RetrainWorkflowName})
 			r.RegisterWorkflowWithOptions(workflows.DriftWorkflow, workflow.RegisterOptions{Name: workflows.DriftWorkflowName})
 			r.RegisterWorkflowWithOptions(workflows.BatchScoreWorkflow, workflow.RegisterOptions{Name: workflows.BatchScoreWorkflowName})
+			r.RegisterWorkflowWithOptions(workflows.ProbationWorkflow, workflow.RegisterOptions{Name: workflows.ProbationWorkflowName})
 			if err := r.ReplayWorkflowHistoryFromJSONFile(tlog.NewStructuredLogger(slog.New(slog.DiscardHandler)), f); err != nil {
 				t.Fatalf("replaying %s with today's code: %v", f, err)
 			}
@@ -40,13 +41,13 @@ func TestHistoriesOfEarlierVersionsReplay(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, name := range []string{workflows.RetrainWorkflowName, workflows.DriftWorkflowName, workflows.BatchScoreWorkflowName} {
+		for _, name := range []string{workflows.RetrainWorkflowName, workflows.DriftWorkflowName, workflows.BatchScoreWorkflowName, workflows.ProbationWorkflowName} {
 			if strings.Contains(string(b), `"name": "`+name+`"`) {
 				kinds[name] = true
 			}
 		}
 	}
-	if len(kinds) != 3 {
-		t.Errorf("the recorded histories cover %v; want a run of each of the three workflows", kinds)
+	if len(kinds) != 4 {
+		t.Errorf("the recorded histories cover %v; want a run of each of the four workflows", kinds)
 	}
 }

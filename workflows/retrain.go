@@ -59,6 +59,8 @@ type RetrainResult struct {
 	Shadow *ShadowResult `json:"shadow,omitempty"`
 	// Labels is the window's label coverage at the run's as-of time.
 	Labels *activities.LabelCoverage `json:"labels,omitempty"`
+	// Probation is the workflow id of the probation the promotion started.
+	Probation string `json:"probation,omitempty"`
 }
 
 // Stages of a run, as the progress query reports them.

@@ -264,6 +264,7 @@ func (r *retrainRun) promote() error {
 		res.Reasons = append(res.Reasons, "not promoted: "+r.promotion.Message)
 	} else {
 		res.Champion = r.promotion.Champion
+		r.startProbation()
 	}
 	return nil
 }

@@ -68,6 +68,7 @@ func commands() []command {
 		{"approve", "RUN", "approve the winner of a run awaiting approval", runApproval(true)},
 		{"reject", "RUN", "reject the winner of a run awaiting approval", runApproval(false)},
 		{"shadow", "MODEL", "the shadow version and its live evidence (or set or clear it)", runShadow},
+		{"probation", "MODEL", "the champion's probation: state, labelled live rows, current estimate", runProbation},
 		{"serve", "", "answer predictions with each model's champion, following promotions", runServe},
 	}
 }

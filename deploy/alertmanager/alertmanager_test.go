@@ -40,6 +40,7 @@ var wantReceiver = map[string]string{
 	"KingmakerDriftReportMissing":     "kingmaker-drift",
 	"KingmakerChampionQualityDropped": "kingmaker-quality",
 	"KingmakerShadowDisagrees":        "kingmaker-quality",
+	"KingmakerProbationRolledBack":    "kingmaker-quality",
 	"KingmakerServingErrors":          "kingmaker-serving",
 	"KingmakerServingSlow":            "kingmaker-serving",
 	"KingmakerRetrainsFailing":        "kingmaker-retrain",
@@ -171,6 +172,7 @@ func TestNewAlertsFallInByTheirLabels(t *testing.T) {
 		{"a critical alert of any family pages", map[string]string{"alertname": "KingmakerDriftSomethingNew", "severity": "critical"}, "kingmaker-page"},
 		{"a new drift alert reaches the drift receiver", map[string]string{"alertname": "KingmakerLabelDriftDetected", "severity": "warning"}, "kingmaker-drift"},
 		{"a new serving alert reaches the serving receiver", map[string]string{"alertname": "KingmakerServingCanaryErrors", "severity": "warning"}, "kingmaker-serving"},
+		{"a new probation alert reaches the quality receiver", map[string]string{"alertname": "KingmakerProbationInconclusive", "severity": "info"}, "kingmaker-quality"},
 		{"a new retrain alert reaches the retrain receiver", map[string]string{"alertname": "KingmakerRetrainsSlow", "severity": "info"}, "kingmaker-retrain"},
 		{"an alert of no family reaches the default receiver", map[string]string{"alertname": "KingmakerSomethingElse", "severity": "warning"}, "kingmaker-default"},
 	}

@@ -48,6 +48,7 @@ var contractMetrics = map[string]bool{
 	"kingmaker_promotions_total":                 true,
 	"kingmaker_trainings_total":                  true,
 	"kingmaker_drift_checks_total":               true,
+	"kingmaker_probation_outcomes_total":         true,
 	"kingmaker_training_duration_seconds_bucket": true,
 	"kingmaker_training_duration_seconds_sum":    true,
 	"kingmaker_training_duration_seconds_count":  true,
@@ -159,7 +160,7 @@ func readRules(t *testing.T) []rule {
 func TestAlertsAreComplete(t *testing.T) {
 	want := []string{
 		"KingmakerChampionQualityDropped", "KingmakerChampionStale", "KingmakerDriftDetected",
-		"KingmakerDriftReportMissing", "KingmakerFeatureDriftMajor", "KingmakerRetrainsFailing",
+		"KingmakerDriftReportMissing", "KingmakerFeatureDriftMajor", "KingmakerProbationRolledBack", "KingmakerRetrainsFailing",
 		"KingmakerWorkerDown",
 		"KingmakerServeDown", "KingmakerServingErrors", "KingmakerServingNotReady", "KingmakerServingSlow",
 		"KingmakerShadowDisagrees",
