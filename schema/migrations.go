@@ -178,4 +178,17 @@ var migrations = []Migration{
 				WITH default_time_to_live = 604800`,
 		},
 	},
+	{
+		Version: 7,
+		Name:    "predictions of every task: a value, or a probability per class",
+		Statements: []string{
+			// What a batch run of a regression model predicts for a row (its
+			// predicted and score stay null), and, for a multiclass model,
+			// the probability of every class by name (frozen: a row is
+			// written whole, so no collection tombstones). Rows written before
+			// have neither and read as they did.
+			`ALTER TABLE {ks}.predictions ADD IF NOT EXISTS value double`,
+			`ALTER TABLE {ks}.predictions ADD IF NOT EXISTS probabilities frozen<map<text, double>>`,
+		},
+	},
 }
