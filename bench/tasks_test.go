@@ -11,6 +11,7 @@ import (
 	"runtime"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -30,7 +31,25 @@ import (
 var (
 	flagTask       = flag.String("kmbench.task", "regression", "BenchmarkTaskTrain, TestExportTaskGrid: regression or multiclass (delivery rows)")
 	flagTaskExport = flag.String("kmbench.taskexport", "", "TestExportTaskGrid: write the delivery grid of -kmbench.rows rows and -kmbench.task to this .npy file")
+	flagTaskParams = flag.String("kmbench.params", "", "BenchmarkTaskTrain: parameters over the algorithm's defaults, as name=value,name=value")
 )
+
+// taskParams reads -kmbench.params.
+func taskParams(tb testing.TB) trainer.Params {
+	p := trainer.Params{}
+	for kv := range strings.SplitSeq(*flagTaskParams, ",") {
+		if kv == "" {
+			continue
+		}
+		name, value, _ := strings.Cut(kv, "=")
+		v, err := strconv.ParseFloat(value, 64)
+		if err != nil {
+			tb.Fatalf("-kmbench.params %s: %v", kv, err)
+		}
+		p[name] = v
+	}
+	return p
+}
 
 // DeliveryBands are the upper bounds (minutes) of the first four of the five
 // classes of the multiclass benchmark; the fifth is everything slower.
@@ -236,7 +255,7 @@ func trainTask(tb testing.TB, algo string, train, holdout *trainer.Data) taskRes
 	res.OMPThreads, _ = strconv.Atoi(os.Getenv("OMP_NUM_THREADS"))
 	runtime.GC()
 	began, cpu0 := time.Now(), CPUTime()
-	m, err := tr.Train(context.Background(), train, nil)
+	m, err := tr.Train(context.Background(), train, taskParams(tb))
 	if err != nil {
 		tb.Fatalf("train %s on %d rows: %v", algo, len(train.X), err)
 	}
