@@ -3,6 +3,7 @@ package activities_test
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -203,5 +204,15 @@ func TestScoringABinaryModelStillFillsOnlyTheClassAndScore(t *testing.T) {
 		m2.Name, day.From, mustParse(t, keys[0])).Scan(&score, &value, &probs)
 	if err != nil || score != pos[0] || value != nil || probs != nil {
 		t.Errorf("binary row: score %v value %v probabilities %v (%v); want score %v alone", score, value, probs, err, pos[0])
+	}
+}
+
+func TestTheShadowReportRefusesARegressionModelInOneLine(t *testing.T) {
+	f := newFixture(t, 0, 0)
+	m := f.taskModel("delivery", nil)
+	in := activities.ShadowReportInput{Model: m.Name, Version: "5d5bc971-0000-1000-8000-000000000000", Since: seedStart, To: seedStart.AddDate(0, 0, 1)}
+	err := f.execute(f.acts.ShadowReport, in, nil)
+	if err == nil || !strings.Contains(err.Error(), "model delivery is a regression model: the shadow report judges classes and cannot judge it") {
+		t.Fatalf("shadow report of a regression model: %v, want a refusal saying it judges classes", err)
 	}
 }
