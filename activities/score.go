@@ -116,8 +116,8 @@ func (a *Activities) ResolveScoringVersion(ctx context.Context, in ResolveInput)
 	if err != nil {
 		return nil, classify(err)
 	}
-	if sm.model.Schema().Mismatch(configSchema(a.source(m))) != nil {
-		return nil, nonRetryable(ErrTypeInvalidSpec, fmt.Errorf("version %s of %s was trained on other features than the config declares", id, m.Name))
+	if err := sm.model.Schema().Mismatch(configSchema(a.source(m))); err != nil {
+		return nil, nonRetryable(ErrTypeInvalidSpec, fmt.Errorf("version %s of %s does not fit the config (%v): score with a version trained on this config", id, m.Name, err))
 	}
 	if _, err := predictorOf(sm.model); err != nil {
 		return nil, nonRetryable(ErrTypeInvalidSpec, fmt.Errorf("version %s of %s: %w", id, m.Name, err))

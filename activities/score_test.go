@@ -216,3 +216,14 @@ func TestTheShadowReportRefusesARegressionModelInOneLine(t *testing.T) {
 		t.Fatalf("shadow report of a regression model: %v, want a refusal saying it judges classes", err)
 	}
 }
+
+func TestScoringRefusesAVersionOfAnotherTaskThanTheConfigs(t *testing.T) {
+	f := newFixture(t, 1, 100)
+	m := f.taskModel("minutes", nil)
+	v, _ := f.trainOnWindow(m, "linear", week)
+	m.Label.Classes = []string{"a", "b", "c"} // the config now declares a multiclass model
+	err := f.execute(f.acts.ResolveScoringVersion, activities.ResolveInput{Model: m.Name, Version: v.ID.String()}, nil)
+	if err == nil || !strings.Contains(err.Error(), "of minutes does not fit the config (classes are [] in the version, [a b c] in the config)") {
+		t.Fatalf("scoring a regression version as a multiclass model: %v, want a refusal naming what differs", err)
+	}
+}
