@@ -80,7 +80,7 @@ func (a *Activities) recorded(name string, spec *config.Model) (*config.Model, e
 }
 
 func (a *Activities) source(m *config.Model) *dataset.Source {
-	return &dataset.Source{Session: a.Session, Keyspace: a.Config.SourceKeyspace(m), Model: m}
+	return &dataset.Source{Session: a.Session, Keyspace: a.Config.SourceKeyspace(m), LabelKeyspace: a.Config.LabelKeyspace(m), Model: m}
 }
 
 // nonRetryable wraps err so Temporal does not retry it.
@@ -171,6 +171,43 @@ type Snapshot struct {
 	TrainRows int64 `json:"train_rows,omitempty"`
 	// Champion is the champion pointer when the window was fixed (nil: none).
 	Champion *registry.Champion `json:"champion,omitempty"`
+	// Labels is the window's label coverage; nil in snapshots recorded by
+	// earlier versions.
+	Labels *LabelCoverage `json:"labels,omitempty"`
+}
+
+// LabelCoverage says how many of a window's rows had a label at the run's
+// as-of time, and how many were left out for want of one. Only labelled
+// rows count toward window.min_rows and window.min_class_rows.
+type LabelCoverage struct {
+	// Source is where labels were read: row or table (label.source).
+	Source string `json:"source"`
+	// AsOf is the time at which labels were read: the window's end plus
+	// Delay. A label that became known later is not counted, so the run
+	// reads the same labels whenever it is repeated.
+	AsOf  time.Time       `json:"as_of"`
+	Delay config.Duration `json:"delay,omitempty"`
+	// Rows is every row of the window; Labelled those with a label that is
+	// a class; Unlabelled the others, left out of training and holdout.
+	Rows       int64 `json:"rows"`
+	Labelled   int64 `json:"labelled"`
+	Unlabelled int64 `json:"unlabelled"`
+	// Coverage is Labelled / Rows.
+	Coverage float64 `json:"coverage"`
+	// Skipped is how many rows the read of the window skipped as invalid
+	// (window.invalid_rows skip), when the run read it once.
+	Skipped int64 `json:"skipped"`
+}
+
+// newLabelCoverage is the coverage of a window of rows rows, labelled of
+// them labelled, read as of asOf.
+func newLabelCoverage(m *config.Model, asOf time.Time, rows, labelled int64) *LabelCoverage {
+	src := m.Label.Source
+	if src == "" {
+		src = config.LabelFromRow
+	}
+	return &LabelCoverage{Source: src, AsOf: asOf.UTC(), Delay: m.Label.Delay, Rows: rows, Labelled: labelled,
+		Unlabelled: rows - labelled, Coverage: dataset.Coverage(labelled, rows)}
 }
 
 // SampleRate is the share of the window's training rows a candidate keeps
@@ -230,7 +267,8 @@ func (a *Activities) SnapshotWindow(ctx context.Context, in SnapshotInput) (*Sna
 		return nil, err
 	}
 	return &Snapshot{Window: in.Window, Rows: total, ByClass: byClass, Days: len(counts), Champion: champ,
-		TrainRows: dataset.ExpectedTrainRows(labelled, outOfTime, m.Window.HoldoutFraction)}, nil
+		TrainRows: dataset.ExpectedTrainRows(labelled, outOfTime, m.Window.HoldoutFraction),
+		Labels:    newLabelCoverage(m, src.LabelsAsOf(in.Window), total, labelled)}, nil
 }
 
 // versionKey names the work that makes one version: the same run and

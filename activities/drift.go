@@ -45,6 +45,9 @@ type Quality struct {
 	// Dropped says Drop is over drift.quality_drop.
 	Dropped bool               `json:"dropped"`
 	Metrics *evaluator.Metrics `json:"metrics,omitempty"`
+	// Matured says the rows are the champion's predictions of the matured
+	// window (DriftDocument.Matured), not the drift window's.
+	Matured bool `json:"matured,omitempty"`
 }
 
 // DriftDocument is what a drift report stores.
@@ -55,6 +58,10 @@ type DriftDocument struct {
 	// (labels not in yet) or drift.BasisFeaturesAndQuality.
 	Basis   string   `json:"basis"`
 	Reasons []string `json:"reasons"`
+	// Matured is the live quality on matured labels of the champion (and
+	// the shadow), for a model whose labels come late (label.source table
+	// or a label.delay): its champion's row decides the quality check.
+	Matured []MaturedQuality `json:"matured,omitempty"`
 }
 
 // DriftSummary is the activity's answer: the verdict, no rows.
@@ -197,6 +204,22 @@ func (a *Activities) CheckDrift(ctx context.Context, in DriftCheckInput) (sum *D
 			}
 		}
 	}
+	// Late labels: the drift window's rows are too recent to have theirs,
+	// so the champion's predictions of the matured window, joined with
+	// their labels, decide live quality instead.
+	var matured []MaturedQuality
+	if m.Label.FromTable() || m.Label.Delay > 0 {
+		if matured, err = a.maturedQualities(ctx, m, v.ID, in.Window); err != nil {
+			return nil, err
+		}
+		cq := matured[0]
+		lq.LabelledRows, lq.Live, liveMetrics = int(cq.Labelled), nil, cq.Metrics
+		if cq.Metrics != nil {
+			if x, ok := cq.Metrics.Value(lq.Metric); ok {
+				lq.Live = &x
+			}
+		}
+	}
 	var hm evaluator.Metrics
 	if json.Unmarshal(v.Metrics, &hm) == nil {
 		if x, ok := hm.Value(lq.Metric); ok {
@@ -205,10 +228,10 @@ func (a *Activities) CheckDrift(ctx context.Context, in DriftCheckInput) (sum *D
 	}
 	verdict := drift.Judge(rep, lq, drift.VerdictOptions{MaxDriftedFeatures: m.Drift.MaxDriftedFeatures, MinLabelledRows: m.Drift.MinRows, MaxQualityDrop: m.Drift.QualityDrop})
 
-	doc := DriftDocument{Drift: rep, Basis: verdict.Basis, Reasons: verdict.Reasons}
+	doc := DriftDocument{Drift: rep, Basis: verdict.Basis, Reasons: verdict.Reasons, Matured: matured}
 	if verdict.QualityCounted {
 		doc.Quality = &Quality{Metric: lq.Metric, LabelledRows: lq.LabelledRows, Holdout: lq.Holdout, Live: lq.Live,
-			Drop: verdict.Drop, Dropped: verdict.QualityDropped, Metrics: liveMetrics}
+			Drop: verdict.Drop, Dropped: verdict.QualityDropped, Metrics: liveMetrics, Matured: matured != nil}
 	}
 	sum = &DriftSummary{HasChampion: true, Champion: v.ID.String(), Generation: champ.Generation, Rows: rep.Rows, Sufficient: rep.Sufficient,
 		Drifted: verdict.FeaturesDrifted, QualityDropped: verdict.QualityDropped, MaxPSI: verdict.MaxPSI, DriftedFeatures: verdict.DriftedFeatures,

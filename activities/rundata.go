@@ -47,6 +47,10 @@ type RunData struct {
 	TrainRows      int64  `json:"train_rows"`
 	HoldoutRows    int64  `json:"holdout_rows"`
 	Chunks         int    `json:"chunks"`
+	// Skipped and Unlabelled are the rows the read left out: invalid
+	// (window.invalid_rows skip) and without a label as of the run.
+	Skipped    int64 `json:"skipped,omitempty"`
+	Unlabelled int64 `json:"unlabelled,omitempty"`
 	// Reused is true when an earlier attempt had already written them.
 	Reused bool `json:"reused"`
 }
@@ -86,7 +90,8 @@ func (a *Activities) StageRunData(ctx context.Context, in StageInput) (*RunData,
 	if b, sum, err := a.Registry.RunManifest(ctx, m.Name, in.RunID, ""); err == nil {
 		var mf runManifest
 		if json.Unmarshal(b, &mf) == nil && mf.Window.From.Equal(in.Window.From) && mf.Window.To.Equal(in.Window.To) && mf.SampleRate == rate && mf.Width == len(m.Features) {
-			return &RunData{RunID: in.RunID, ManifestSHA256: sum, TrainRows: mf.TrainRows, HoldoutRows: mf.Stats.Holdout, Chunks: mf.chunks(), Reused: true}, nil
+			return &RunData{RunID: in.RunID, ManifestSHA256: sum, TrainRows: mf.TrainRows, HoldoutRows: mf.Stats.Holdout, Chunks: mf.chunks(), Reused: true,
+				Skipped: mf.Stats.Skipped, Unlabelled: mf.Stats.Unlabelled}, nil
 		}
 	} else if !errors.Is(err, registry.ErrNotFound) && !errors.Is(err, registry.ErrCorruptRunData) {
 		return nil, err
@@ -155,7 +160,8 @@ func (a *Activities) StageRunData(ctx context.Context, in StageInput) (*RunData,
 	if err != nil {
 		return nil, err
 	}
-	return &RunData{RunID: in.RunID, ManifestSHA256: sum, TrainRows: kept, HoldoutRows: st.Holdout, Chunks: mf.chunks()}, nil
+	return &RunData{RunID: in.RunID, ManifestSHA256: sum, TrainRows: kept, HoldoutRows: st.Holdout, Chunks: mf.chunks(),
+		Skipped: st.Skipped, Unlabelled: st.Unlabelled}, nil
 }
 
 // runManifest reads and checks the manifest a RunData names.

@@ -68,17 +68,17 @@ func predictorOf(m trainer.Model) (*rowPredictor, error) {
 	return p, nil
 }
 
-// predicted is what rowPredictor gives for a batch of rows.
-type predicted struct {
+// batchPrediction is what rowPredictor gives for a batch of rows.
+type batchPrediction struct {
 	classes []int
 	scores  []float64
 	proba   [][]float64
 	values  []float64
 }
 
-func (p *rowPredictor) predict(x [][]float64) (*predicted, error) {
+func (p *rowPredictor) predict(x [][]float64) (*batchPrediction, error) {
 	var (
-		out predicted
+		out batchPrediction
 		err error
 	)
 	if p.regressor != nil {

@@ -149,6 +149,46 @@ type Feature struct {
 type Label struct {
 	Column  string   `yaml:"column" json:"column"`
 	Classes []string `yaml:"classes" json:"classes"`
+	// Source is where a row's label is read: "row" (the default; the
+	// label column of the source row) or "table" (Table, keyed by the row
+	// key, with the time each label became known).
+	Source string `yaml:"source" json:"source,omitempty"`
+	// Table is the label table when Source is "table".
+	Table LabelTable `yaml:"table" json:"table,omitzero"`
+	// Delay is the label maturity: a run's training and holdout window
+	// ends this long before the run's as-of time, so every row in it had
+	// that long to be labelled.
+	Delay Duration `yaml:"delay" json:"delay,omitempty"`
+}
+
+// Label sources.
+const (
+	LabelFromRow   = "row"
+	LabelFromTable = "table"
+)
+
+// FromTable reports whether labels come from a label table. A spec
+// recorded before label sources existed reads its labels from the row.
+func (l Label) FromTable() bool { return l.Source == LabelFromTable }
+
+// LabelTable is a table of labels that arrive apart from their rows: one
+// row per (key, known_at), so a label corrected later keeps its history and
+// a run reads the label as it was known at its as-of time. Its partition key
+// is the key column, or (partition column, key column) when the source
+// table holds several datasets.
+type LabelTable struct {
+	// Keyspace holds the table; empty means the source table's keyspace.
+	Keyspace string `yaml:"keyspace" json:"keyspace,omitempty"`
+	Name     string `yaml:"name" json:"name"`
+	// PartitionColumn, when set, is matched with source.partition_value.
+	PartitionColumn string `yaml:"partition_column" json:"partition_column,omitempty"`
+	// KeyColumn holds the row key; defaults to source.key_column.
+	KeyColumn string `yaml:"key_column" json:"key_column"`
+	// LabelColumn holds the label; defaults to label.column.
+	LabelColumn string `yaml:"label_column" json:"label_column"`
+	// KnownAtColumn is the timestamp at which the label became known;
+	// defaults to known_at.
+	KnownAtColumn string `yaml:"known_at_column" json:"known_at_column"`
 }
 
 // Window says which rows a run reads and how it splits them.
@@ -311,6 +351,15 @@ func (c *Config) SourceKeyspace(m *Model) string {
 	return c.Cassandra.Keyspace
 }
 
+// LabelKeyspace is the keyspace of the model's label table:
+// label.table.keyspace, or the source table's when that is empty.
+func (c *Config) LabelKeyspace(m *Model) string {
+	if m.Label.Table.Keyspace != "" {
+		return m.Label.Table.Keyspace
+	}
+	return c.SourceKeyspace(m)
+}
+
 // Model returns the model called name.
 func (c *Config) Model(name string) (*Model, error) {
 	for i := range c.Models {
@@ -456,6 +505,13 @@ func (c *Config) setDefaults(explicit fieldSet) {
 		}
 		if len(m.Label.Classes) == 0 && !explicit[&m.Label.Classes] {
 			m.Label.Classes = []string{"false", "true"}
+		}
+		setStr(&m.Label.Source, LabelFromRow)
+		if m.Label.FromTable() {
+			lt := &m.Label.Table
+			setStr(&lt.KeyColumn, m.Source.KeyColumn)
+			setStr(&lt.LabelColumn, m.Label.Column)
+			setStr(&lt.KnownAtColumn, "known_at")
 		}
 		w := &m.Window
 		setDur(&w.Length, 14*Day)

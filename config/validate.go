@@ -30,6 +30,7 @@ var (
 	replicationClasses  = []string{"NetworkTopologyStrategy", "SimpleStrategy"}
 	featureTypes        = []string{"categorical", "numeric"}
 	invalidRowPolicies  = []string{"fail", "skip"}
+	labelSources        = []string{LabelFromRow, LabelFromTable}
 	alignments          = []string{AlignNone, AlignHour, AlignDay}
 	versionID           = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
 	identifier          = regexp.MustCompile(`^[a-zA-Z][a-zA-Z0-9_]{0,47}$`)
@@ -225,6 +226,7 @@ func (v *validator) model(path string, m *Model) {
 	if _, clash := names[m.Label.Column]; clash {
 		v.add(path+".label.column", "%q is also a feature", m.Label.Column)
 	}
+	v.labelSource(path+".label", m)
 
 	w := m.Window
 	if w.Length <= 0 {
@@ -287,6 +289,48 @@ func (v *validator) model(path string, m *Model) {
 	v.trigger(path+".schedule.drift", m.Schedule.Drift)
 	v.score(path+".schedule.score", m.Schedule.Score)
 	v.drift(path+".drift", m.Drift)
+}
+
+// labelSource checks where labels come from and their maturity.
+func (v *validator) labelSource(path string, m *Model) {
+	l := m.Label
+	if l.Source != "" { // empty: the row, as in a spec recorded before label sources
+		v.oneOf(path+".source", l.Source, labelSources)
+	}
+	if l.Delay < 0 {
+		v.add(path+".delay", "must not be negative (how long a row waits for its label, e.g. 30d)")
+	}
+	t := l.Table
+	if !l.FromTable() {
+		if t != (LabelTable{}) {
+			v.add(path+".table", "is set but label.source is not table: set label.source: table to read labels from it")
+		}
+		return
+	}
+	tp := path + ".table"
+	if t.Keyspace != "" {
+		v.ident(tp+".keyspace", t.Keyspace)
+	}
+	if t.Name == "" {
+		v.add(tp+".name", "required when label.source is table (the table of labels keyed by the row key)")
+	} else {
+		v.ident(tp+".name", t.Name)
+		if t.Name == m.Source.Table && (t.Keyspace == "" || t.Keyspace == m.Source.Keyspace) {
+			v.add(tp+".name", "%q is the source table: use label.source: row for labels in the feature row", t.Name)
+		}
+	}
+	if t.PartitionColumn != "" {
+		v.ident(tp+".partition_column", t.PartitionColumn)
+		if m.Source.PartitionValue == "" {
+			v.add(tp+".partition_column", "needs source.partition_value, the value it is matched with")
+		}
+	}
+	v.ident(tp+".key_column", t.KeyColumn)
+	v.ident(tp+".label_column", t.LabelColumn)
+	v.ident(tp+".known_at_column", t.KnownAtColumn)
+	if t.KnownAtColumn != "" && (t.KnownAtColumn == t.KeyColumn || t.KnownAtColumn == t.LabelColumn) {
+		v.add(tp+".known_at_column", "%q is also the key or label column: name the timestamp column at which each label became known", t.KnownAtColumn)
+	}
 }
 
 // params adds each problem of a candidate's parameters on its own line,

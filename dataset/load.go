@@ -113,9 +113,19 @@ func (s *Source) RequireTrainable(w Window, counts []DayCount) (total int64, byC
 			byClass[k] += n
 		}
 	}
-	if total < int64(m.Window.MinRows) {
-		return total, byClass, fmt.Errorf("%w: model %s: window %s holds %d rows, fewer than window.min_rows %d: seed or ingest more data, or widen window.length",
-			ErrInvalidData, m.Name, w, total, m.Window.MinRows)
+	// Only labelled rows count: a row whose label has not arrived (or is
+	// not a class) trains and tests nothing.
+	var labelled int64
+	for _, n := range byClass {
+		labelled += n
+	}
+	if labelled < int64(m.Window.MinRows) {
+		if labelled == total {
+			return total, byClass, fmt.Errorf("%w: model %s: window %s holds %d rows, fewer than window.min_rows %d: seed or ingest more data, or widen window.length",
+				ErrInvalidData, m.Name, w, total, m.Window.MinRows)
+		}
+		return total, byClass, fmt.Errorf("%w: model %s: window %s holds %d labelled rows of %d (label coverage %.1f%%), fewer than window.min_rows %d: wait for labels, lengthen label.delay, or widen window.length",
+			ErrInvalidData, m.Name, w, labelled, total, 100*Coverage(labelled, total), m.Window.MinRows)
 	}
 	for k, n := range byClass {
 		if n < int64(m.Window.MinClassRows) {

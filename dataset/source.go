@@ -23,6 +23,12 @@ type Source struct {
 	Session  *gocql.Session
 	Keyspace string
 	Model    *config.Model
+	// LabelKeyspace holds the label table (label.source table); empty
+	// means Keyspace.
+	LabelKeyspace string
+	// AsOf, when set, is the time at which labels from a label table are
+	// read; zero means each window's own (LabelsAsOf).
+	AsOf time.Time
 }
 
 // Days returns the UTC dates whose partitions cover [from, to).
@@ -39,6 +45,9 @@ type DayCount struct {
 	Day     time.Time `json:"day"`
 	Rows    int64     `json:"rows"`
 	ByClass []int64   `json:"by_class"` // in the order of label.classes; rows with other labels are not counted
+	// Unlabelled is how many rows had no label in the label table as of
+	// the read's as-of time (label.source table only).
+	Unlabelled int64 `json:"unlabelled,omitempty"`
 }
 
 // partitionWhere is the WHERE clause selecting one day partition.
@@ -71,25 +80,52 @@ func quote(name string) string { return `"` + strings.ReplaceAll(name, `"`, `""`
 
 // CountDays counts the rows of the window in each day partition, reading
 // at most window.parallelism partitions at once and only the label column.
+//
+// With labels in a label table it reads the row keys instead and counts
+// each row by its label as known at LabelsAsOf(w), or as unlabelled.
 func (s *Source) CountDays(ctx context.Context, w Window) ([]DayCount, error) {
 	tc := quote(s.Model.Source.TimeColumn)
-	q := fmt.Sprintf("SELECT %s FROM %s WHERE %s AND %s >= ? AND %s < ?", quote(s.Model.Label.Column), s.from(), s.partitionWhere(), tc, tc)
+	col := s.Model.Label.Column
+	var labels *labelReader
+	if s.Model.Label.FromTable() {
+		col, labels = s.Model.Source.KeyColumn, s.labelReader(s.LabelsAsOf(w))
+	}
+	q := fmt.Sprintf("SELECT %s FROM %s WHERE %s AND %s >= ? AND %s < ?", quote(col), s.from(), s.partitionWhere(), tc, tc)
 	days := Days(w.From, w.To)
 	out := make([]DayCount, len(days))
 	err := forEachDay(ctx, days, s.Model.Window.Parallelism, func(ctx context.Context, i int, day time.Time) error {
 		c := DayCount{Day: day, ByClass: make([]int64, len(s.Model.Label.Classes))}
 		iter := s.Session.Query(q, append(s.partitionArgs(day), w.From, w.To)...).WithContext(ctx).PageSize(5000).Iter()
 		cells, targets := cellTargets(1)
-		var text []byte
+		var (
+			text []byte
+			keys []string
+		)
 		for iter.Scan(targets...) {
 			c.Rows++
 			text = cells[0].appendText(text[:0])
+			if labels != nil {
+				keys = append(keys, string(text))
+				if len(keys) >= 5000 {
+					if err := s.countLabels(ctx, labels, keys, &c); err != nil {
+						iter.Close()
+						return err
+					}
+					keys = keys[:0]
+				}
+				continue
+			}
 			if k := classIndex(s.Model.Label.Classes, text); k >= 0 {
 				c.ByClass[k]++
 			}
 		}
 		if err := iter.Close(); err != nil {
 			return s.explain(err)
+		}
+		if len(keys) > 0 {
+			if err := s.countLabels(ctx, labels, keys, &c); err != nil {
+				return err
+			}
 		}
 		out[i] = c
 		return nil
@@ -99,14 +135,23 @@ func (s *Source) CountDays(ctx context.Context, w Window) ([]DayCount, error) {
 
 // explain names the table or column to fix when Cassandra rejects a query.
 func (s *Source) explain(err error) error {
+	return explainRead(err, "source table "+s.table(), "read "+s.table(),
+		fmt.Sprintf("check models[%s].source.table or run `kingmaker schema apply`", s.Model.Name),
+		fmt.Sprintf("check the columns of model %s in the config", s.Model.Name))
+}
+
+// explainRead says what to fix when Cassandra rejects a read of a table
+// (what names it): noTable when the table does not exist, badColumn when
+// a column does not; other errors are wrapped with read.
+func explainRead(err error, what, read, noTable, badColumn string) error {
 	msg := err.Error()
 	switch {
 	case strings.Contains(msg, "unconfigured table") || strings.Contains(msg, "table") && strings.Contains(msg, "does not exist"):
-		return fmt.Errorf("source table %s does not exist: check models[%s].source.table or run `kingmaker schema apply`", s.table(), s.Model.Name)
+		return fmt.Errorf("%s does not exist: %s", what, noTable)
 	case strings.Contains(msg, "Undefined column") || strings.Contains(msg, "Undefined name"):
-		return fmt.Errorf("source table %s: %v: check the columns of model %s in the config", s.table(), err, s.Model.Name)
+		return fmt.Errorf("%s: %v: %s", what, err, badColumn)
 	}
-	return fmt.Errorf("read %s: %w", s.table(), err)
+	return fmt.Errorf("%s: %w", read, err)
 }
 
 // forEachDay runs fn for every day with at most parallelism at once and

@@ -58,10 +58,13 @@ func (b *Batch) Len() int { return len(b.X) }
 
 // Stats counts what a scan saw.
 type Stats struct {
-	Rows           int64   `json:"rows"`
-	Train          int64   `json:"train"`
-	Holdout        int64   `json:"holdout"`
-	Skipped        int64   `json:"skipped"`
+	Rows    int64 `json:"rows"`
+	Train   int64 `json:"train"`
+	Holdout int64 `json:"holdout"`
+	Skipped int64 `json:"skipped"`
+	// Unlabelled is how many rows had no label yet (label.source table):
+	// left out of training and holdout.
+	Unlabelled     int64   `json:"unlabelled,omitempty"`
 	TrainByClass   []int64 `json:"train_by_class"`
 	HoldoutByClass []int64 `json:"holdout_by_class"`
 }
@@ -71,6 +74,7 @@ func (st *Stats) add(o Stats) {
 	st.Train += o.Train
 	st.Holdout += o.Holdout
 	st.Skipped += o.Skipped
+	st.Unlabelled += o.Unlabelled
 	for k := range st.TrainByClass {
 		st.TrainByClass[k] += o.TrainByClass[k]
 		st.HoldoutByClass[k] += o.HoldoutByClass[k]
@@ -99,15 +103,9 @@ var numericTypes = map[string]bool{"int": true, "bigint": true, "smallint": true
 // Check compares the model's columns with the table's, so schema drift
 // between the config and the table is one clear error before any training.
 func (s *Source) Check(ctx context.Context) error {
-	iter := s.Session.Query(`SELECT column_name, type FROM system_schema.columns WHERE keyspace_name = ? AND table_name = ?`,
-		s.Keyspace, s.Model.Source.Table).WithContext(ctx).Iter()
-	types := map[string]string{}
-	var name, typ string
-	for iter.Scan(&name, &typ) {
-		types[name] = typ
-	}
-	if err := iter.Close(); err != nil {
-		return fmt.Errorf("read columns of %s: %w", s.table(), err)
+	types, err := s.columnTypes(ctx, s.Keyspace, s.Model.Source.Table)
+	if err != nil {
+		return err
 	}
 	m := s.Model
 	if len(types) == 0 {
@@ -125,7 +123,11 @@ func (s *Source) Check(ctx context.Context) error {
 	if m.Source.PartitionColumn != "" {
 		need(m.Source.PartitionColumn, "source.partition_column")
 	}
-	need(m.Label.Column, "label.column")
+	if m.Label.FromTable() {
+		problems = append(problems, s.checkLabelTable(ctx)...)
+	} else {
+		need(m.Label.Column, "label.column")
+	}
 	for i, f := range m.Features {
 		path := fmt.Sprintf("features[%d] (%s)", i, f.Name)
 		t, ok := types[f.Column]
@@ -143,6 +145,22 @@ func (s *Source) Check(ctx context.Context) error {
 	return nil
 }
 
+// columnTypes returns the CQL type of each column of a table, none when
+// the table does not exist.
+func (s *Source) columnTypes(ctx context.Context, keyspace, table string) (map[string]string, error) {
+	iter := s.Session.Query(`SELECT column_name, type FROM system_schema.columns WHERE keyspace_name = ? AND table_name = ?`,
+		keyspace, table).WithContext(ctx).Iter()
+	types := map[string]string{}
+	var name, typ string
+	for iter.Scan(&name, &typ) {
+		types[name] = typ
+	}
+	if err := iter.Close(); err != nil {
+		return nil, fmt.Errorf("read columns of %s.%s: %w", keyspace, table, err)
+	}
+	return types, nil
+}
+
 // Scan reads every row of the window, converting and splitting it, and calls
 // fn with each page of each day partition. Calls for one day come in
 // clustering order, one after another; calls for different days may run
@@ -157,7 +175,13 @@ func (s *Source) Scan(ctx context.Context, w Window, opts ScanOptions, fn func(d
 	for _, f := range m.Features {
 		cols = append(cols, f.Column)
 	}
-	if !opts.Unlabelled {
+	// With a label table, labels are joined page by page (joinLabels), as
+	// known at the window's as-of time.
+	var labels *labelReader
+	if !opts.Unlabelled && m.Label.FromTable() {
+		labels = s.labelReader(s.LabelsAsOf(w))
+	}
+	if !opts.Unlabelled && labels == nil {
 		cols = append(cols, m.Label.Column)
 	}
 	quoted := make([]string, len(cols))
@@ -195,6 +219,11 @@ func (s *Source) Scan(ctx context.Context, w Window, opts ScanOptions, fn func(d
 				Y: make([]int, 0, pageSize), Holdout: make([]bool, 0, pageSize)}
 		}
 		flush := func() error {
+			if labels != nil && b.Len() > 0 {
+				if err := s.joinLabels(ctx, labels, b, opts.OptionalLabels, &st, day); err != nil {
+					return err
+				}
+			}
 			if b.Len() == 0 {
 				return nil
 			}
@@ -213,7 +242,7 @@ func (s *Source) Scan(ctx context.Context, w Window, opts ScanOptions, fn func(d
 				problem = conv.features(x, cells[2:2+len(m.Features)], &text)
 			}
 			y := -1
-			if !opts.Unlabelled && problem == "" {
+			if !opts.Unlabelled && labels == nil && problem == "" {
 				label := &cells[len(cells)-1]
 				text = label.appendText(text[:0])
 				if y = classIndex(m.Label.Classes, text); y < 0 && !opts.OptionalLabels {

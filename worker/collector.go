@@ -40,6 +40,20 @@ var (
 		"Unix time of the latest drift report.", []string{"model"}, nil)
 	descDriftRows = prometheus.NewDesc("kingmaker_drift_window_rows",
 		"Rows in the window of the latest drift report.", []string{"model"}, nil)
+	descLabelCoverage = prometheus.NewDesc("kingmaker_retrain_label_coverage_ratio",
+		"Share of the latest retrain's window rows that had a label at its as-of time (labelled / all rows).", []string{"model"}, nil)
+	descRetrainRows = prometheus.NewDesc("kingmaker_retrain_window_rows",
+		"Rows of the latest retrain's window, by kind: labelled (they count toward window.min_rows), unlabelled (no label yet at the run's as-of time, left out) and skipped (invalid, window.invalid_rows skip).",
+		[]string{"model", "kind"}, nil)
+	descLiveCoverage = prometheus.NewDesc("kingmaker_live_label_coverage_ratio",
+		"Share of the predictions of the matured window (the latest drift window moved back by label.delay) whose rows have a label, by role (champion, shadow).",
+		[]string{"model", "role"}, nil)
+	descLiveLabelled = prometheus.NewDesc("kingmaker_live_labelled_rows",
+		"Predictions of the matured window joined with a label, by role (champion, shadow): the rows the live metric is computed on.",
+		[]string{"model", "role"}, nil)
+	descLiveMetric = prometheus.NewDesc("kingmaker_live_metric",
+		"Live quality on matured labels: a version's metric on its predictions of the matured window joined with their labels, by role (champion, shadow).",
+		[]string{"model", "metric", "role"}, nil)
 	descRegistryUp = prometheus.NewDesc("kingmaker_registry_up",
 		"1 when the last read of the registry for these metrics succeeded.", nil, nil)
 )
@@ -67,7 +81,8 @@ func newRegistryCollector(reg *registry.Registry, models []config.Model, ttl tim
 
 func (c *registryCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descGeneration, descAge, descInfo, descChampionMetric, descChallengerMetric,
-		descFeatureDrift, descFeatureDrifted, descDriftDetected, descDriftTime, descDriftRows, descRegistryUp} {
+		descFeatureDrift, descFeatureDrifted, descDriftDetected, descDriftTime, descDriftRows, descRegistryUp,
+		descLabelCoverage, descRetrainRows, descLiveCoverage, descLiveLabelled, descLiveMetric} {
 		ch <- d
 	}
 }
@@ -131,6 +146,7 @@ func (c *registryCollector) read(ctx context.Context, now time.Time) ([]promethe
 			if best, ok := bestChallenger(evs[0].Decision, m.Policy.PrimaryMetric); ok {
 				out = appendMetrics(out, descChallengerMetric, best, m.Name)
 			}
+			out = appendLabelCoverage(out, evs[0].Decision, m.Name)
 		}
 		reports, err := c.reg.DriftReports(ctx, m.Name, 1)
 		if err != nil {
@@ -174,6 +190,12 @@ func (c *registryCollector) read(ctx context.Context, now time.Time) ([]promethe
 		if doc.Quality != nil && doc.Quality.Metrics != nil {
 			out = appendMetrics(out, descChampionMetric, *doc.Quality.Metrics, m.Name, "live")
 		}
+		for _, q := range doc.Matured {
+			out = append(out, gauge(descLiveCoverage, q.Coverage, m.Name, q.Role), gauge(descLiveLabelled, float64(q.Labelled), m.Name, q.Role))
+			if q.Metrics != nil {
+				out = appendMetrics(out, descLiveMetric, *q.Metrics, m.Name, q.Role)
+			}
+		}
 	}
 	return out, nil
 }
@@ -211,4 +233,20 @@ func bestChallenger(doc json.RawMessage, primary string) (evaluator.Metrics, boo
 		}
 	}
 	return best, found
+}
+
+// appendLabelCoverage adds the label coverage of a stored decision record,
+// when it has one (runs recorded before label sources have none).
+func appendLabelCoverage(out []prometheus.Metric, doc json.RawMessage, model string) []prometheus.Metric {
+	var rec struct {
+		Labels *activities.LabelCoverage `json:"labels"`
+	}
+	if json.Unmarshal(doc, &rec) != nil || rec.Labels == nil {
+		return out
+	}
+	l := rec.Labels
+	return append(out, gauge(descLabelCoverage, l.Coverage, model),
+		gauge(descRetrainRows, float64(l.Labelled), model, "labelled"),
+		gauge(descRetrainRows, float64(l.Unlabelled), model, "unlabelled"),
+		gauge(descRetrainRows, float64(l.Skipped), model, "skipped"))
 }

@@ -57,6 +57,8 @@ type RetrainResult struct {
 	Approval   *ApprovalInput      `json:"approval,omitempty"`
 	// Shadow is the winner's shadow period (policy.shadow; shadow.go).
 	Shadow *ShadowResult `json:"shadow,omitempty"`
+	// Labels is the window's label coverage at the run's as-of time.
+	Labels *activities.LabelCoverage `json:"labels,omitempty"`
 }
 
 // Stages of a run, as the progress query reports them.
@@ -112,6 +114,9 @@ type DecisionRecord struct {
 	Shadow     *ShadowResult             `json:"shadow,omitempty"`
 	Candidates []CandidateProgress       `json:"candidates"`
 	Failure    string                    `json:"failure,omitempty"`
+	// Labels is the window's label coverage: rows, labelled, unlabelled
+	// and skipped (nil when the run failed before its snapshot).
+	Labels *activities.LabelCoverage `json:"labels,omitempty"`
 }
 
 var a *activities.Activities
@@ -125,6 +130,11 @@ const changeTieTolerance = "decide-tie-tolerance"
 // window once per run (activities.StageRunData): version 1 stages the run's
 // rows before training, runs recorded without the marker do not.
 const changeReadOnce = "read-window-once"
+
+// changeLabelMaturity is the workflow.GetVersion change id of ending the
+// window label.delay before the run's as-of time. It is asked only when the
+// recorded spec has a delay, which no run recorded before it has.
+const changeLabelMaturity = "label-maturity"
 
 // RetrainWorkflow retrains a model's candidates on a fresh window and
 // promotes the winner when the policy says so (the stages are listed in
@@ -255,7 +265,7 @@ func (r *retrainRun) finish() (*RetrainResult, error) {
 func (r *retrainRun) record(outcome string, rec DecisionRecord) error {
 	ctx, in, info, res := r.ctx, r.in, r.info, r.res
 	r.prog.Stage = StageRecording
-	rec.Reason, rec.Policy, rec.Candidates, rec.Shadow = in.Reason, r.spec.Model.Policy, r.prog.Candidates, res.Shadow
+	rec.Reason, rec.Policy, rec.Candidates, rec.Shadow, rec.Labels = in.Reason, r.spec.Model.Policy, r.prog.Candidates, res.Shadow, res.Labels
 	doc, err := json.Marshal(rec)
 	if err != nil {
 		return err

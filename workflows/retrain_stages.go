@@ -28,6 +28,12 @@ func (r *retrainRun) snapshot() error {
 	if in.AsOf != nil {
 		to = in.AsOf.UTC()
 	}
+	// Label maturity: the window ends label.delay before the as-of time,
+	// so every row in it had that long to be labelled; labels are read as
+	// known at the as-of time (the window's end plus the delay).
+	if d := m.Label.Delay.D(); d > 0 && workflow.GetVersion(ctx, changeLabelMaturity, workflow.DefaultVersion, 1) == 1 {
+		to = to.Add(-d)
+	}
 	r.window = dataset.Window{From: to.Add(-m.Window.Length.D()), To: to}
 	r.res.Window, r.prog.Window = r.window, r.window
 
@@ -37,6 +43,7 @@ func (r *retrainRun) snapshot() error {
 	}
 	r.res.Rows, r.prog.Rows = r.snap.Rows, r.snap.Rows
 	r.res.Previous, r.res.Champion = r.snap.Champion, r.snap.Champion
+	r.res.Labels = r.snap.Labels
 	return nil
 }
 
@@ -61,6 +68,9 @@ func (r *retrainRun) train() error {
 			Model: in.Model, Window: r.window, RunID: info.WorkflowExecution.RunID, SampleRate: rate, Spec: &r.spec.Model,
 		}).Get(ctx, r.data); err != nil {
 			return err
+		}
+		if l := r.res.Labels; l != nil {
+			l.Skipped = r.data.Skipped
 		}
 	}
 	// At most parallel_trainings at once (0: all): the next candidate starts

@@ -73,6 +73,10 @@ type harness struct {
 	// snapTrainRows is the training rows SnapshotWindow expects (0: a
 	// snapshot recorded before it counted them).
 	snapTrainRows int64
+	// snapLabels is the label coverage SnapshotWindow reports, and
+	// stageSkipped the invalid rows StageRunData skipped.
+	snapLabels   *activities.LabelCoverage
+	stageSkipped int64
 
 	mu        sync.Mutex
 	versions  map[string]string // version -> candidate name
@@ -116,14 +120,14 @@ func newHarness(t *testing.T, edit func(m *config.Model)) *harness {
 			if h.snapshotErr != nil {
 				return nil, h.snapshotErr
 			}
-			return &activities.Snapshot{Window: in.Window, Rows: 7000, ByClass: []int64{5200, 1800}, Days: 7, TrainRows: h.snapTrainRows, Champion: h.champion}, nil
+			return &activities.Snapshot{Window: in.Window, Rows: 7000, ByClass: []int64{5200, 1800}, Days: 7, TrainRows: h.snapTrainRows, Champion: h.champion, Labels: h.snapLabels}, nil
 		})
 	env.OnActivity(acts.StageRunData, mock.Anything, mock.Anything).Return(
 		func(_ context.Context, in activities.StageInput) (*activities.RunData, error) {
 			h.mu.Lock()
 			defer h.mu.Unlock()
 			h.staged = append(h.staged, in)
-			return &activities.RunData{RunID: in.RunID, ManifestSHA256: "5ca1ab1e", TrainRows: 5250, HoldoutRows: holdoutRows, Chunks: 14}, nil
+			return &activities.RunData{RunID: in.RunID, ManifestSHA256: "5ca1ab1e", TrainRows: 5250, HoldoutRows: holdoutRows, Chunks: 14, Skipped: h.stageSkipped}, nil
 		})
 	env.OnActivity(acts.TrainCandidate, mock.Anything, mock.Anything).Return(
 		func(_ context.Context, in activities.TrainInput) (*activities.Trained, error) {

@@ -10,6 +10,7 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/kingmaker-ml/kingmaker/activities"
+	"github.com/kingmaker-ml/kingmaker/evaluator"
 	"github.com/kingmaker-ml/kingmaker/registry"
 	"github.com/kingmaker-ml/kingmaker/workflows"
 )
@@ -162,11 +163,30 @@ func printDrift(w io.Writer, v *driftView) {
 		for _, reason := range v.Doc.Reasons {
 			fmt.Fprintf(w, "  - %s\n", reason)
 		}
+		printMatured(w, "", v.Doc.Matured)
 	}
 	if v.Run != nil {
 		fmt.Fprintf(w, "action: %s", v.Run.Action)
 		if v.Run.Retrain != "" {
 			fmt.Fprintf(w, " (%s)", v.Run.Retrain)
+		}
+		fmt.Fprintln(w)
+	}
+}
+
+// printMatured shows the live quality on matured labels of a drift check:
+// per role, the window whose labels have matured, the predictions of it,
+// how many have a label (coverage) and the metrics on those.
+func printMatured(w io.Writer, indent string, qs []activities.MaturedQuality) {
+	for _, q := range qs {
+		fmt.Fprintf(w, "%slive quality on matured labels, %s %s: rows of %s, labels as of %s\n", indent, q.Role, q.Version, q.Window, q.AsOf.Format(time.DateTime))
+		fmt.Fprintf(w, "%s  %d predictions, %d labelled (coverage %.1f%%)", indent, q.Predictions, q.Labelled, 100*q.Coverage)
+		if q.Metrics != nil {
+			for _, name := range []string{evaluator.MetricAccuracy, evaluator.MetricROCAUC} {
+				if x, ok := q.Metrics.Value(name); ok {
+					fmt.Fprintf(w, ", %s %.4f", name, x)
+				}
+			}
 		}
 		fmt.Fprintln(w)
 	}

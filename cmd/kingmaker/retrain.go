@@ -15,7 +15,7 @@ import (
 func runRetrain(ctx context.Context, e *env, args []string) error {
 	fs := newFlags(e, "retrain")
 	wait := fs.Bool("wait", false, "wait for the run to finish, showing progress")
-	asOf := fs.String("as-of", "", "end the window at this time (RFC 3339 or YYYY-MM-DD) instead of now")
+	asOf := fs.String("as-of", "", "run as of this time (RFC 3339 or YYYY-MM-DD) instead of now: the window ends there, less label.delay, and labels are read as known then")
 	reason := fs.String("reason", workflows.ReasonManual, "why this retrain runs (recorded)")
 	out := outputFlag(fs)
 	pos, err := parseN(fs, args, 1, "exactly one MODEL")
@@ -130,6 +130,10 @@ func printResult(w io.Writer, r *workflows.RetrainResult) {
 		fmt.Fprintf(w, "champion: %s (generation %d)\n", r.Champion.Version, r.Champion.Generation)
 	}
 	fmt.Fprintf(w, "window:  %s, %d rows, %d scored on the holdout\n", r.Window, r.Rows, r.HoldoutRows)
+	if l := r.Labels; l != nil {
+		fmt.Fprintf(w, "labels:  %d of %d rows labelled (coverage %.1f%%) as of %s, %d unlabelled, %d skipped\n",
+			l.Labelled, l.Rows, 100*l.Coverage, l.AsOf.Format(time.DateTime), l.Unlabelled, l.Skipped)
+	}
 	if r.Decision == nil {
 		for _, reason := range r.Reasons {
 			fmt.Fprintf(w, "  - %s\n", reason)

@@ -34,7 +34,9 @@ type modelStatus struct {
 	Decisions []registry.DecisionRecord `json:"recent_decisions"`
 	Drift     *registry.DriftReport     `json:"latest_drift,omitempty"`
 	DriftNote string                    `json:"drift_note,omitempty"`
-	Data      modelData                 `json:"data"`
+	// Live is the live quality on matured labels of the latest drift check.
+	Live []activities.MaturedQuality `json:"live_matured,omitempty"`
+	Data modelData                   `json:"data"`
 }
 
 func runStatus(ctx context.Context, e *env, args []string) error {
@@ -83,7 +85,7 @@ func gatherStatus(ctx context.Context, cfg *config.Config, s *gocql.Session, reg
 	for i := range models {
 		m := &models[i]
 		ms := modelStatus{Metric: m.Policy.PrimaryMetric}
-		src := &dataset.Source{Session: s, Keyspace: cfg.SourceKeyspace(m), Model: m}
+		src := &dataset.Source{Session: s, Keyspace: cfg.SourceKeyspace(m), LabelKeyspace: cfg.LabelKeyspace(m), Model: m}
 		if ms.Data, err = sourceStatus(ctx, src, days); err != nil {
 			return nil, err
 		}
@@ -107,6 +109,7 @@ func gatherStatus(ctx context.Context, cfg *config.Config, s *gocql.Session, reg
 			var doc activities.DriftDocument
 			if json.Unmarshal(ms.Drift.Report, &doc) == nil {
 				ms.DriftNote = "rests on " + doc.Basis
+				ms.Live = doc.Matured
 			}
 			if ms.Champion != nil && ms.Drift.Champion != ms.Champion.Version {
 				ms.DriftNote = "measured an earlier champion; the current one has not been checked yet"
@@ -135,6 +138,7 @@ func printStatus(w io.Writer, rep *statusReport) {
 			}
 			fmt.Fprintf(w, "  drift     %s at %s: max PSI %.3f, %d features drifted, %d rows (%s)\n",
 				verdict, r.ComputedAt().UTC().Format(time.DateTime), r.MaxPSI, r.DriftedFeatures, r.Rows, ms.DriftNote)
+			printMatured(w, "            ", ms.Live)
 		} else {
 			fmt.Fprintf(w, "  drift     not checked yet: `kingmaker drift %s --now`\n", d.Model)
 		}
