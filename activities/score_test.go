@@ -141,6 +141,21 @@ func TestScoringARegressionModelStoresTheModelsValuePerRow(t *testing.T) {
 			t.Fatalf("row %s: value %v predicted %v score %v probabilities %v; want the model's value %v alone", key, value, predicted, score, probs, want[i])
 		}
 	}
+	byKey := map[string]float64{}
+	for i, k := range keys {
+		byKey[k] = want[i]
+	}
+	read := 0
+	err = f.reg.Predictions(context.Background(), m.Name, day.From, day.To, func(p *registry.Prediction) error {
+		if w, ok := byKey[p.ID.String()]; !ok || p.Value == nil || *p.Value != w || p.Predicted != "" || p.Probabilities != nil {
+			t.Errorf("registry.Predictions row %s: value %v class %q probabilities %v, want %v alone", p.ID, p.Value, p.Predicted, p.Probabilities, w)
+		}
+		read++
+		return nil
+	})
+	if err != nil || read != len(keys) {
+		t.Errorf("registry.Predictions read %d rows (%v), want %d", read, err, len(keys))
+	}
 }
 
 func TestScoringAFiveClassModelStoresEveryClasssProbability(t *testing.T) {
@@ -180,6 +195,17 @@ func TestScoringAFiveClassModelStoresEveryClasssProbability(t *testing.T) {
 				t.Fatalf("row %s: P(%s) = %v, the model's own is %v", key, c, probs[c], proba[i][k])
 			}
 		}
+	}
+	read := 0
+	err = f.reg.Predictions(context.Background(), m.Name, day.From, day.To, func(p *registry.Prediction) error {
+		if len(p.Probabilities) != len(classes) || p.Value != nil || p.Score != nil {
+			t.Errorf("registry.Predictions row %s: probabilities %v value %v score %v, want %d probabilities alone", p.ID, p.Probabilities, p.Value, p.Score, len(classes))
+		}
+		read++
+		return nil
+	})
+	if err != nil || read != len(keys) {
+		t.Errorf("registry.Predictions read %d rows (%v), want %d", read, err, len(keys))
 	}
 }
 
