@@ -11,6 +11,7 @@ import (
 
 	"github.com/kingmaker-ml/kingmaker/config"
 	"github.com/kingmaker-ml/kingmaker/dataset"
+	"github.com/kingmaker-ml/kingmaker/trainer"
 )
 
 // ResolveInput names the version a batch scoring run uses.
@@ -25,6 +26,72 @@ type Resolved struct {
 	Version    string `json:"version"`
 	Algorithm  string `json:"algorithm"`
 	Generation int64  `json:"generation"` // 0 when the version is not the champion
+	// Task is the version's task (binary, multiclass or regression): what
+	// its rows of predictions hold.
+	Task string `json:"task,omitempty"`
+}
+
+// configSchema is the schema a model's config declares; a label without
+// classes is a number, so its model is a regression.
+func configSchema(src *dataset.Source) trainer.Schema {
+	s := src.Schema()
+	if s.Task == "" && len(s.Classes) == 0 {
+		s.Task = trainer.Regression
+	}
+	return s
+}
+
+// rowPredictor predicts what a row of predictions holds for the task of
+// a model: a class and, for binary models, the positive class's score; a
+// probability per class for multiclass models that give them; a value for
+// regression models.
+type rowPredictor struct {
+	model     trainer.Model
+	prober    trainer.Prober
+	regressor trainer.Regressor
+}
+
+// predictorOf refuses a regression model that cannot predict values (an
+// artifact of another build).
+func predictorOf(m trainer.Model) (*rowPredictor, error) {
+	p := &rowPredictor{model: m}
+	switch m.Schema().EffectiveTask() {
+	case trainer.Multiclass:
+		p.prober, _ = m.(trainer.Prober)
+	case trainer.Regression:
+		r, ok := m.(trainer.Regressor)
+		if !ok {
+			return nil, fmt.Errorf("a regression model, but algorithm %s of this build cannot predict its values: score it with the build that trained it", m.Algorithm())
+		}
+		p.regressor = r
+	}
+	return p, nil
+}
+
+// batchPrediction is what rowPredictor gives for a batch of rows.
+type batchPrediction struct {
+	classes []int
+	scores  []float64
+	proba   [][]float64
+	values  []float64
+}
+
+func (p *rowPredictor) predict(x [][]float64) (*batchPrediction, error) {
+	var (
+		out batchPrediction
+		err error
+	)
+	if p.regressor != nil {
+		out.values, err = p.regressor.PredictValues(x)
+		return &out, err
+	}
+	if out.classes, out.scores, err = p.model.Predict(x); err != nil {
+		return nil, err
+	}
+	if p.prober != nil {
+		out.proba, err = p.prober.PredictProba(x)
+	}
+	return &out, err
 }
 
 // ResolveScoringVersion fixes the version a batch run scores with: the
@@ -49,10 +116,13 @@ func (a *Activities) ResolveScoringVersion(ctx context.Context, in ResolveInput)
 	if err != nil {
 		return nil, classify(err)
 	}
-	if sm.model.Schema().Mismatch(a.source(m).Schema()) != nil {
-		return nil, nonRetryable(ErrTypeInvalidSpec, fmt.Errorf("version %s of %s was trained on other features than the config declares", id, m.Name))
+	if err := sm.model.Schema().Mismatch(configSchema(a.source(m))); err != nil {
+		return nil, nonRetryable(ErrTypeInvalidSpec, fmt.Errorf("version %s of %s does not fit the config (%v): score with a version trained on this config", id, m.Name, err))
 	}
-	r := &Resolved{Version: id, Algorithm: sm.algo}
+	if _, err := predictorOf(sm.model); err != nil {
+		return nil, nonRetryable(ErrTypeInvalidSpec, fmt.Errorf("version %s of %s: %w", id, m.Name, err))
+	}
+	r := &Resolved{Version: id, Algorithm: sm.algo, Task: string(sm.model.Schema().EffectiveTask())}
 	if champ != nil && champ.Version.String() == id {
 		r.Generation = champ.Generation
 	}
@@ -81,7 +151,10 @@ type ScoredDay struct {
 const scoreBatchRows = 50
 
 // ScoreDay scores the rows of one day partition with a fixed version and
-// writes a prediction per row to predictions ((model, day), id). A retry
+// writes a prediction per row to predictions ((model, day), id): the class
+// (predicted) and, for a binary model, the positive class's probability
+// (score); for a multiclass model also the probability of every class by
+// name (probabilities); for a regression model the value alone. A retry
 // or a re-run overwrites the same rows: it never duplicates.
 func (a *Activities) ScoreDay(ctx context.Context, in ScoreDayInput) (*ScoredDay, error) {
 	m, err := a.recorded(in.Model, in.Spec)
@@ -96,13 +169,30 @@ func (a *Activities) ScoreDay(ctx context.Context, in ScoreDayInput) (*ScoredDay
 	if err != nil {
 		return nil, nonRetryable(ErrTypeInvalidSpec, err)
 	}
+	p, err := predictorOf(sm.model)
+	if err != nil {
+		return nil, nonRetryable(ErrTypeInvalidSpec, fmt.Errorf("version %s of %s: %w", in.Version, m.Name, err))
+	}
 	day := in.Window.From.UTC().Truncate(24 * time.Hour)
-	insert := fmt.Sprintf(`INSERT INTO %s.predictions (model, day, id, ts, version, generation, predicted, score, run_id, scored_at)
+	// A classifier writes the columns a binary model always wrote, a
+	// multiclass one with its probabilities; a regression model its value
+	// instead of a class and a score (value and probabilities: schema
+	// version 8). Columns a task does not fill are not written, so they
+	// stay null without tombstones.
+	insert := fmt.Sprintf(`INSERT INTO %s.predictions (model, day, id, ts, version, generation, run_id, scored_at, predicted, score)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, a.Config.Cassandra.Keyspace)
+	switch {
+	case p.regressor != nil:
+		insert = fmt.Sprintf(`INSERT INTO %s.predictions (model, day, id, ts, version, generation, run_id, scored_at, value)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, a.Config.Cassandra.Keyspace)
+	case p.prober != nil:
+		insert = fmt.Sprintf(`INSERT INTO %s.predictions (model, day, id, ts, version, generation, run_id, scored_at, predicted, score, probabilities)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, a.Config.Cassandra.Keyspace)
+	}
 	scoredAt := time.Now().UTC().Truncate(time.Millisecond)
 	out := &ScoredDay{Day: day}
 	_, err = a.source(m).Scan(ctx, in.Window, dataset.ScanOptions{Unlabelled: true}, func(_ int, b *dataset.Batch) error {
-		pred, pos, err := sm.model.Predict(b.X)
+		got, err := p.predict(b.X)
 		if err != nil {
 			return fmt.Errorf("version %s scoring %s: %w", in.Version, day.Format(time.DateOnly), err)
 		}
@@ -113,11 +203,24 @@ func (a *Activities) ScoreDay(ctx context.Context, in ScoreDayInput) (*ScoredDay
 				if err != nil {
 					return nonRetryable(ErrTypeInvalidData, fmt.Errorf("row key %q is not a uuid: predictions are keyed by uuid, so models[%s].source.key_column must be a uuid or timeuuid column to be batch scored", b.Keys[i], m.Name))
 				}
-				var score any
-				if pos != nil {
-					score = pos[i]
+				args := []any{m.Name, day, id, b.Times[i], ver, in.Generation, in.RunID, scoredAt}
+				if got.values != nil {
+					batch.Query(insert, append(args, got.values[i])...)
+					continue
 				}
-				batch.Query(insert, m.Name, day, id, b.Times[i], ver, in.Generation, m.Label.Classes[pred[i]], score, in.RunID, scoredAt)
+				var score any
+				if got.scores != nil {
+					score = got.scores[i]
+				}
+				args = append(args, m.Label.Classes[got.classes[i]], score)
+				if got.proba != nil {
+					probs := make(map[string]float64, len(m.Label.Classes))
+					for k, c := range m.Label.Classes {
+						probs[c] = got.proba[i][k]
+					}
+					args = append(args, probs)
+				}
+				batch.Query(insert, args...)
 			}
 			if err := a.Session.ExecuteBatch(batch); err != nil {
 				return fmt.Errorf("write predictions of %s %s: %w", m.Name, day.Format(time.DateOnly), err)

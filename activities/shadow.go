@@ -133,6 +133,11 @@ func (a *Activities) ShadowReport(ctx context.Context, in ShadowReportInput) (*S
 	if err != nil {
 		return nil, err
 	}
+	if len(m.Label.Classes) == 0 {
+		// Its shadow rows hold values, not classes: class agreement would
+		// read 100% and say nothing, so no verdict is given on it.
+		return nil, nonRetryable(ErrTypeInvalidSpec, fmt.Errorf("model %s is a regression model: the shadow report judges classes and cannot judge it; watch kingmaker_serving_shadow_mean_abs_difference{model=%q} instead, and leave policy.shadow unset", m.Name, m.Name))
+	}
 	// A busy model shadowed for days has millions of rows to read: beat
 	// after every page so that the heartbeat timeout bounds a stuck read,
 	// not a long one.

@@ -203,7 +203,20 @@ const npyMagic = "\x93NUMPY\x01\x00"
 // writeNPY writes the .npy v1.0 header of a little-endian float64 C-order
 // array and then the rows.
 func writeNPY(w io.Writer, g *Grid) error {
-	header := fmt.Sprintf("{'descr': '<f8', 'fortran_order': False, 'shape': (%d, %d), }", g.Rows(), len(Columns))
+	return writeNPYRows(w, g.Rows(), len(Columns), func(i int, row []float64) {
+		copy(row, g.X[i])
+		row[Features] = float64(g.Y[i])
+		row[Features+1] = 0
+		if g.Holdout[i] {
+			row[Features+1] = 1
+		}
+	})
+}
+
+// writeNPYRows writes a .npy v1.0 file of a little-endian float64 C-order
+// array of rows × cols, row i filled by fill.
+func writeNPYRows(w io.Writer, rows, cols int, fill func(i int, row []float64)) error {
+	header := fmt.Sprintf("{'descr': '<f8', 'fortran_order': False, 'shape': (%d, %d), }", rows, cols)
 	// magic + version (8) + header length (2) + header + '\n' is a multiple of 64.
 	pad := 64 - (10+len(header)+1)%64
 	if pad == 64 {
@@ -219,17 +232,13 @@ func writeNPY(w io.Writer, g *Grid) error {
 	if _, err := io.WriteString(w, header); err != nil {
 		return err
 	}
-	buf := make([]byte, 8*len(Columns))
-	for i, x := range g.X {
-		for j, v := range x {
+	row := make([]float64, cols)
+	buf := make([]byte, 8*cols)
+	for i := range rows {
+		fill(i, row)
+		for j, v := range row {
 			binary.LittleEndian.PutUint64(buf[8*j:], math.Float64bits(v))
 		}
-		hold := 0.0
-		if g.Holdout[i] {
-			hold = 1
-		}
-		binary.LittleEndian.PutUint64(buf[8*Features:], math.Float64bits(float64(g.Y[i])))
-		binary.LittleEndian.PutUint64(buf[8*(Features+1):], math.Float64bits(hold))
 		if _, err := w.Write(buf); err != nil {
 			return err
 		}

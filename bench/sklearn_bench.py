@@ -323,6 +323,69 @@ def cmd_drift(args):
     }
 
 
+# --- task: regression and multiclass on the delivery grid (bench/tasks_test.go).
+
+
+def task_estimator(algo, task, man):
+    """The scikit-learn pipeline matching a Kingmaker algorithm for a task."""
+    from sklearn.compose import ColumnTransformer
+    from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
+    from sklearn.linear_model import Ridge
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+    num, cat, cats = kinds(man)
+
+    def onehot():
+        return OneHotEncoder(categories=cats, handle_unknown="ignore", sparse_output=False)
+
+    if algo == "linear" and task == "regression":
+        return "Ridge(alpha=1)", make_pipeline(
+            ColumnTransformer([("num", StandardScaler(), num), ("cat", onehot(), cat)]), Ridge(alpha=1.0))
+    if algo == "xgboost":
+        hgb = HistGradientBoostingRegressor if task == "regression" else HistGradientBoostingClassifier
+        return hgb.__name__, make_pipeline(
+            ColumnTransformer([("num", "passthrough", num), ("cat", onehot(), cat)]),
+            hgb(max_iter=100, learning_rate=0.1, early_stopping=False, random_state=1))
+    raise SystemExit(f"no estimator for algorithm {algo!r} and task {task!r}")
+
+
+def cmd_task(args):
+    import sklearn
+    from threadpoolctl import threadpool_info
+
+    man = manifest_of(args.data)
+    task = man["task"]
+    arr = np.load(args.data)
+    nfeat = len(man["schema"]["features"])
+    x, label, hold = arr[:, :nfeat], arr[:, nfeat], arr[:, nfeat + 1] == 1
+    xtr, xte = x[~hold], x[hold]
+    name, est = task_estimator(args.algo, task, man)
+    cpu0 = cpu_seconds()
+    t0 = time.perf_counter()
+    res = {"side": "python", "task": task, "algorithm": args.algo, "estimator": name, "sklearn": sklearn.__version__,
+           "rows": int(len(label)), "train_rows": int((~hold).sum())}
+    if task == "regression":
+        est.fit(xtr, label[~hold])
+        t1 = time.perf_counter()
+        pred = est.predict(xte)
+        res["rmse"] = float(np.sqrt(np.mean((pred - label[hold]) ** 2)))
+    else:
+        ytr, yte = label[~hold].astype(np.int64), label[hold].astype(np.int64)
+        est.fit(xtr, ytr)
+        t1 = time.perf_counter()
+        proba = np.zeros((len(yte), len(man["schema"]["classes"])))
+        proba[:, est.classes_] = est.predict_proba(xte)
+        res["accuracy"] = float(np.mean(proba.argmax(axis=1) == yte))
+        res["log_loss"] = float(-np.mean(np.log(np.maximum(proba[np.arange(len(yte)), yte], 1e-15))))
+    t2 = time.perf_counter()
+    threads = max([p.get("num_threads", 1) for p in threadpool_info()] or [1])
+    res.update({"train_seconds": t1 - t0, "predict_seconds": t2 - t1, "cpu_seconds": cpu_seconds() - cpu0,
+                "peak_rss_mib": peak_rss_mib(), "threads": threads,
+                "omp_threads": int(os.environ.get("OMP_NUM_THREADS") or 0)})
+    return res
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -335,8 +398,12 @@ def main():
     dr.add_argument("--window", required=True, help="the window's grid")
     dr.add_argument("--passes", type=int, default=1, help="do it all this many times; the seconds are the medians")
     dr.add_argument("--out")
+    tk = sub.add_parser("task", help="train and evaluate one estimator on an exported delivery grid (regression or multiclass)")
+    tk.add_argument("--algo", required=True)
+    tk.add_argument("--data", required=True)
+    tk.add_argument("--out")
     args = ap.parse_args()
-    res = {"train": cmd_train, "drift": cmd_drift}[args.cmd](args)
+    res = {"train": cmd_train, "drift": cmd_drift, "task": cmd_task}[args.cmd](args)
     text = json.dumps(res, indent=2)
     if args.out:
         with open(args.out, "w") as f:

@@ -14,17 +14,26 @@ import (
 // single-partition batches are applied as one mutation by Cassandra.
 const batchRows = 40
 
-// Write inserts every row of spec into keyspace.events, one day partition
-// per worker with at most parallelism partitions in flight. progress, when
-// not nil, is called with the number of rows written so far (from several
-// goroutines). Rewriting the same spec overwrites the same rows.
+// Write inserts every churn row of spec into keyspace.events: WriteTable
+// of EventsTable.
 func Write(ctx context.Context, s *gocql.Session, keyspace string, spec Spec, parallelism int, progress func(written int64)) error {
+	return WriteTable(ctx, s, keyspace, EventsTable, spec, parallelism, progress)
+}
+
+// WriteTable inserts every row of spec into keyspace.table (the churn rows
+// into events, the delivery rows into deliveries), one day partition per
+// worker with at most parallelism partitions in flight. progress, when not
+// nil, is called with the number of rows written so far (from several
+// goroutines). Rewriting the same spec overwrites the same rows.
+func WriteTable(ctx context.Context, s *gocql.Session, keyspace string, table Table, spec Spec, parallelism int, progress func(written int64)) error {
 	if spec.Days < 1 || spec.RowsPerDay < 1 {
 		return fmt.Errorf("seed: --days and --rows-per-day must be at least 1 (got %d and %d)", spec.Days, spec.RowsPerDay)
 	}
-	insert := fmt.Sprintf(`INSERT INTO %s.events (dataset, day, ts, id, tenure_months, monthly_charges, support_calls,
-		logins_30d, avg_session_minutes, payment_delays, plan, region, device, churned)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, keyspace)
+	def, err := table.def()
+	if err != nil {
+		return err
+	}
+	insert := fmt.Sprintf(def.insert, keyspace)
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -43,7 +52,7 @@ func Write(ctx context.Context, s *gocql.Session, keyspace string, spec Spec, pa
 		go func() {
 			defer wg.Done()
 			for day := range days {
-				if err := writeDay(ctx, s, insert, spec, day, func(n int) {
+				if err := writeDay(ctx, s, insert, def.args, spec, day, func(n int) {
 					total := written.Add(int64(n))
 					if progress != nil {
 						progress(total)
@@ -70,14 +79,12 @@ loop:
 	return ctx.Err()
 }
 
-func writeDay(ctx context.Context, s *gocql.Session, insert string, spec Spec, day int, done func(int)) error {
+func writeDay(ctx context.Context, s *gocql.Session, insert string, args func(Spec, int, int) []any, spec Spec, day int, done func(int)) error {
 	for from := 0; from < spec.RowsPerDay; from += batchRows {
 		to := min(from+batchRows, spec.RowsPerDay)
 		b := s.NewBatch(gocql.UnloggedBatch).WithContext(ctx)
 		for i := from; i < to; i++ {
-			r := spec.Generate(day, i)
-			b.Query(insert, r.Dataset, r.Day, r.TS, r.ID, r.TenureMonths, r.MonthlyCharges, r.SupportCalls,
-				r.Logins30d, r.AvgSessionMinutes, r.PaymentDelays, r.Plan, r.Region, r.Device, r.Churned)
+			b.Query(insert, args(spec, day, i)...)
 		}
 		if err := s.ExecuteBatch(b); err != nil {
 			return err

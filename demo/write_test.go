@@ -78,3 +78,39 @@ func TestSeedWritesExactlyTheRowsAndIsRepeatable(t *testing.T) {
 		t.Fatal("nothing may be written after the last day")
 	}
 }
+
+func TestSeedWritesTheDeliveryRowsAsGenerated(t *testing.T) {
+	s, c := testenv.Cassandra(t)
+	ctx := context.Background()
+	spec := demo.Spec{Dataset: "deliveries", Start: time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC), Days: 2, RowsPerDay: 300, DriftFrom: 2, Seed: 5}
+	if _, err := demo.PrepareTableOf(ctx, s, c.Keyspace, demo.DeliveriesTable); err != nil {
+		t.Fatal(err)
+	}
+	if err := demo.WriteTable(ctx, s, c.Keyspace, demo.DeliveriesTable, spec, 2, nil); err != nil {
+		t.Fatal(err)
+	}
+	for day := range spec.Days {
+		want := map[gocql.UUID]demo.Delivery{}
+		for i := range spec.RowsPerDay {
+			d := spec.GenerateDelivery(day, i)
+			want[d.ID] = d
+		}
+		iter := s.Query(fmt.Sprintf(`SELECT ts, id, distance_km, items, prep_minutes, hour, courier_load, zone, vehicle, weather, minutes
+			FROM %s.deliveries WHERE dataset = 'deliveries' AND day = ?`, c.Keyspace), spec.DayDate(day)).Iter()
+		var d demo.Delivery
+		n := 0
+		for iter.Scan(&d.TS, &d.ID, &d.DistanceKM, &d.Items, &d.PrepMinutes, &d.Hour, &d.CourierLoad, &d.Zone, &d.Vehicle, &d.Weather, &d.Minutes) {
+			w := want[d.ID]
+			if !d.TS.Equal(w.TS) || d.DistanceKM != w.DistanceKM || d.Items != w.Items || d.Minutes != w.Minutes || d.Zone != w.Zone || d.Weather != w.Weather {
+				t.Fatalf("day %d: stored %+v, generated %+v", day, d, w)
+			}
+			n++
+		}
+		if err := iter.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if n != spec.RowsPerDay {
+			t.Fatalf("day %d holds %d deliveries, want %d", day, n, spec.RowsPerDay)
+		}
+	}
+}

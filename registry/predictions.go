@@ -20,6 +20,11 @@ type Prediction struct {
 	// binary model (nil otherwise).
 	Predicted string
 	Score     *float64
+	// Value is a regression model's prediction (nil otherwise);
+	// Probabilities a multiclass model's probability of every class by
+	// name (nil otherwise, and in rows written before schema version 8).
+	Value         *float64
+	Probabilities map[string]float64
 }
 
 // Predictions calls fn with every prediction of the model for rows whose
@@ -28,12 +33,12 @@ type Prediction struct {
 // and the rows outside the range are passed over here.
 func (r *Registry) Predictions(ctx context.Context, model string, from, to time.Time, fn func(*Prediction) error) error {
 	for d := day(from); d.Before(to); d = d.AddDate(0, 0, 1) {
-		iter := r.q(`SELECT id, ts, version, generation, predicted, score FROM %s.predictions WHERE model = ? AND day = ?`, model, d).
+		iter := r.q(`SELECT id, ts, version, generation, predicted, score, value, probabilities FROM %s.predictions WHERE model = ? AND day = ?`, model, d).
 			WithContext(ctx).PageSize(5000).Iter()
 		for {
 			var p Prediction
 			var predicted *string
-			if !iter.Scan(&p.ID, &p.At, &p.Version, &p.Generation, &predicted, &p.Score) {
+			if !iter.Scan(&p.ID, &p.At, &p.Version, &p.Generation, &predicted, &p.Score, &p.Value, &p.Probabilities) {
 				break
 			}
 			p.At = p.At.UTC()

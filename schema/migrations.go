@@ -189,4 +189,27 @@ var migrations = []Migration{
 			`ALTER TABLE {ks}.model_versions ADD IF NOT EXISTS provenance text`,
 		},
 	},
+	{
+		Version: 8,
+		Name:    "predictions of every task (a value, or a probability per class); the demo's delivery table",
+		Statements: []string{
+			// What a batch run of a regression model predicts for a row (its
+			// predicted and score stay null), and, for a multiclass model,
+			// the probability of every class by name (frozen: a row is
+			// written whole, so no collection tombstones). Rows written before
+			// have neither and read as they did.
+			`ALTER TABLE {ks}.predictions ADD IF NOT EXISTS value double`,
+			`ALTER TABLE {ks}.predictions ADD IF NOT EXISTS probabilities frozen<map<text, double>>`,
+
+			// The demo's regression source (demo.GenerateDelivery): one
+			// partition per dataset and day, rows in time order, the label
+			// minutes a number.
+			`CREATE TABLE IF NOT EXISTS {ks}.deliveries (
+				dataset text, day date, ts timestamp, id uuid,
+				distance_km double, items int, prep_minutes double, hour int,
+				courier_load int, zone text, vehicle text, weather text,
+				minutes double,
+				PRIMARY KEY ((dataset, day), ts, id))`,
+		},
+	},
 }

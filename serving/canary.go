@@ -30,7 +30,7 @@ func (s *Server) canaryAnswer(w http.ResponseWriter, m *model, champ *snapshot, 
 		return champ
 	}
 	answer := &snapshot{model: sh.model, version: sh.version, versionStr: sh.versionStr, generation: champ.generation, genStr: champ.genStr,
-		algorithm: sh.model.Algorithm(), scores: sh.scores}
+		algorithm: sh.model.Algorithm(), answers: sh.answers}
 	nameChampion(w, answer)
 	w.Header().Set(HeaderCanary, "true")
 	return answer

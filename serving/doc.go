@@ -77,8 +77,16 @@
 //
 // The "probability" output is the model's score for the positive class (the
 // last of label.classes): P(positive) for logistic and naive_bayes, the share
-// of votes or neighbours for id3, forest and knn. Models of three or more
-// classes give no probability.
+// of votes or neighbours for id3, forest and knn. What a response holds
+// follows the task of the version in service (its artifact's schema, which
+// must match the config's): a binary model answers "class" and
+// "probability"; a multiclass model "class" and "probabilities", one per
+// class (v2: an FP64 tensor of shape [N, classes], row after row, whose
+// parameters name the classes; v1: a list per row and "classes" once in
+// the response); a regression model "value" alone (v1: {"value": x} per
+// row). A v2 request that asks for an output its model's task cannot give
+// is refused with 400 naming the outputs it has. Binary responses are
+// exactly what they were before tasks existed.
 //
 // # Shadow scoring
 //
@@ -131,6 +139,9 @@
 // Metrics: kingmaker_serving_shadow_rows_total{model, outcome} (recorded,
 // dropped, error) and kingmaker_serving_shadow_agreement_ratio{model}, the
 // share of the latest AgreementWindow shadowed rows on which the shadow
-// predicted the champion's class. Model metadata and model readiness name
+// predicted the champion's class. A regression model's shadow rows carry
+// no class and both values in the score columns; its window gives
+// kingmaker_serving_shadow_mean_abs_difference{model} instead, and the
+// shadow report (which judges classes) refuses it. Model metadata and model readiness name
 // the shadow in parameters.shadow_version while there is one.
 package serving

@@ -7,9 +7,12 @@ import (
 	"fmt"
 	"net/http"
 	"runtime/debug"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/kingmaker-ml/kingmaker/trainer"
 )
 
 // Headers naming the champion that answered.
@@ -48,6 +51,9 @@ type Tensor struct {
 	Datatype string  `json:"datatype"`
 	Shape    []int64 `json:"shape"`
 	Data     any     `json:"data"`
+	// Parameters name the classes of a multiclass model's probabilities
+	// output (shape [N, classes], data row after row).
+	Parameters map[string]any `json:"parameters,omitempty"`
 }
 
 // InferResponse is the v2 inference response.
@@ -61,18 +67,36 @@ type InferResponse struct {
 	} `json:"parameters"`
 }
 
-// Prediction is one row of a v1 predict response. Probability is the
-// positive class's score, absent for models that give none.
+// Prediction is one row of a v1 predict response of a classifier.
+// Probability is the positive class's score of a binary model, absent for
+// models that give none; Probabilities, of a multiclass model, hold one
+// probability per class in the order of PredictResponse.Classes.
 type Prediction struct {
-	Class       string   `json:"class"`
-	Probability *float64 `json:"probability,omitempty"`
+	Class         string    `json:"class"`
+	Probability   *float64  `json:"probability,omitempty"`
+	Probabilities []float64 `json:"probabilities,omitempty"`
 }
 
-// PredictResponse is the v1 predict response.
+// PredictResponse is the v1 predict response of a classifier. Classes,
+// set for a multiclass model that gives probabilities, names them.
 type PredictResponse struct {
 	Predictions  []Prediction `json:"predictions"`
 	ModelVersion string       `json:"model_version"`
 	Generation   int64        `json:"generation"`
+	Classes      []string     `json:"classes,omitempty"`
+}
+
+// ValuePrediction is one row of a v1 predict response of a regression
+// model: the predicted number.
+type ValuePrediction struct {
+	Value float64 `json:"value"`
+}
+
+// ValueResponse is the v1 predict response of a regression model.
+type ValueResponse struct {
+	Predictions  []ValuePrediction `json:"predictions"`
+	ModelVersion string            `json:"model_version"`
+	Generation   int64             `json:"generation"`
 }
 
 func writeJSON(w http.ResponseWriter, code int, v any) {
@@ -149,7 +173,10 @@ func (s *Server) modelMetadata(w http.ResponseWriter, r *http.Request) {
 	}
 	md := ModelMetadata{
 		Name: m.name, Versions: []string{snap.versionStr}, Platform: Platform,
-		Parameters: map[string]any{"generation": snap.generation, "algorithm": snap.algorithm, "classes": m.classes},
+		Parameters: map[string]any{"generation": snap.generation, "algorithm": snap.algorithm},
+	}
+	if snap.task != trainer.Regression {
+		md.Parameters["classes"] = m.classes
 	}
 	if sh := m.shadow.Load(); sh != nil {
 		md.Parameters["shadow_version"] = sh.versionStr
@@ -162,10 +189,22 @@ func (s *Server) modelMetadata(w http.ResponseWriter, r *http.Request) {
 		}
 		md.Inputs = append(md.Inputs, t)
 	}
-	md.Outputs = append(md.Outputs, tensorMetadata{Name: outputClass, Datatype: "BYTES", Shape: []int64{-1}})
-	if snap.scores {
-		md.Outputs = append(md.Outputs, tensorMetadata{Name: outputProbability, Datatype: "FP64", Shape: []int64{-1}})
-		md.Parameters["positive_class"] = m.classes[len(m.classes)-1]
+	for _, o := range m.outputNames(snap) {
+		switch o {
+		case outputClass:
+			md.Outputs = append(md.Outputs, tensorMetadata{Name: outputClass, Datatype: "BYTES", Shape: []int64{-1}})
+		case outputProbability:
+			md.Outputs = append(md.Outputs, tensorMetadata{Name: outputProbability, Datatype: "FP64", Shape: []int64{-1}})
+			md.Parameters["positive_class"] = m.classes[len(m.classes)-1]
+		case outputProbabilities:
+			md.Outputs = append(md.Outputs, tensorMetadata{Name: outputProbabilities, Datatype: "FP64", Shape: []int64{-1, int64(len(m.classes))},
+				Parameters: map[string]any{"classes": m.classes}})
+		case outputValue:
+			md.Outputs = append(md.Outputs, tensorMetadata{Name: outputValue, Datatype: "FP64", Shape: []int64{-1}})
+		}
+	}
+	if snap.task != trainer.Binary {
+		md.Parameters["task"] = snap.task
 	}
 	nameChampion(w, snap)
 	writeJSON(w, http.StatusOK, md)
@@ -261,21 +300,98 @@ func v1Model(r *http.Request) (string, *apiError) {
 	return name, nil
 }
 
-// score runs the snapshot's model on x and names the classes.
-func score(m *model, snap *snapshot, x [][]float64) ([]string, []float64, *apiError) {
+// answer is what the champion answered for a request's rows: a class per
+// row and, for a binary model, the positive class's probability; for a
+// multiclass model, when asked, one probability per class; for a
+// regression model, a value per row and no class.
+type answer struct {
+	classes  []string
+	positive []float64
+	proba    [][]float64
+	values   []float64
+}
+
+// score runs the snapshot's model on x: classes (and the scores the task
+// gives) for a classifier, values for a regression model. proba asks a
+// multiclass model for its probabilities.
+func score(m *model, snap *snapshot, x [][]float64, proba bool) (*answer, *apiError) {
+	if snap.regressor != nil {
+		values, err := snap.regressor.PredictValues(x)
+		if err != nil {
+			return nil, badRequest("%s", clip(err.Error()))
+		}
+		return &answer{values: values}, nil
+	}
 	ids, positive, err := snap.model.Predict(x)
 	if err != nil {
 		// The rows were checked against the schema; this names the row and feature.
-		return nil, nil, badRequest("%s", clip(err.Error()))
+		return nil, badRequest("%s", clip(err.Error()))
 	}
-	classes := make([]string, len(ids))
+	a := &answer{classes: make([]string, len(ids))}
 	for i, k := range ids {
-		classes[i] = m.classes[k]
+		a.classes[i] = m.classes[k]
 	}
-	if !snap.scores {
-		positive = nil
+	if snap.scores {
+		a.positive = positive
 	}
-	return classes, positive, nil
+	if proba && snap.prober != nil {
+		if a.proba, err = snap.prober.PredictProba(x); err != nil {
+			return nil, badRequest("%s", clip(err.Error()))
+		}
+	}
+	return a, nil
+}
+
+// outputs reads the outputs a v2 request asks for (all the task gives when
+// it names none) and refuses one the model's task cannot answer.
+func (m *model) outputs(snap *snapshot, req *inferRequest) (want map[string]bool, e *apiError) {
+	all := m.outputNames(snap)
+	want = map[string]bool{}
+	if len(req.Outputs) == 0 {
+		for _, o := range all {
+			want[o] = true
+		}
+		return want, nil
+	}
+	for i, o := range req.Outputs {
+		if slices.Contains(all, o.Name) {
+			want[o.Name] = true
+			continue
+		}
+		switch known := o.Name == outputClass || o.Name == outputProbability || o.Name == outputProbabilities || o.Name == outputValue; {
+		case known && snap.task == trainer.Regression:
+			return nil, badRequest("outputs[%d]: model %s is a regression model: it answers %s per row, not %s", i, m.name, outputValue, o.Name)
+		case o.Name == outputProbability && snap.task == trainer.Multiclass:
+			return nil, badRequest("outputs[%d]: model %s gives no probability (it has %d classes): ask for %s, one per class", i, m.name, len(m.classes), outputProbabilities)
+		case o.Name == outputProbabilities && snap.task == trainer.Multiclass:
+			return nil, badRequest("outputs[%d]: model %s (algorithm %s) gives no probability per class", i, m.name, snap.algorithm)
+		case known:
+			return nil, badRequest("outputs[%d]: model %s is a %s model: it has the outputs %s", i, m.name, snap.task, strings.Join(all, ", "))
+		}
+		return nil, badRequest("outputs[%d]: unknown output %q (model %s has %s)", i, clip(o.Name), m.name, outputList(all))
+	}
+	return want, nil
+}
+
+// outputNames are the outputs the snapshot gives, in response order.
+func (m *model) outputNames(snap *snapshot) []string {
+	switch {
+	case snap.task == trainer.Regression:
+		return []string{outputValue}
+	case snap.scores:
+		return []string{outputClass, outputProbability}
+	case snap.prober != nil:
+		return []string{outputClass, outputProbabilities}
+	}
+	return []string{outputClass}
+}
+
+// outputList reads "class and probability" (as binary errors always did).
+func outputList(names []string) string {
+	if len(names) < 2 {
+		return strings.Join(names, "")
+	}
+	return strings.Join(names[:len(names)-1], ", ") + " and " + names[len(names)-1]
 }
 
 func (s *Server) serveInfer(w http.ResponseWriter, r *http.Request, m *model, snap *snapshot, body []byte) *apiError {
@@ -286,45 +402,44 @@ func (s *Server) serveInfer(w http.ResponseWriter, r *http.Request, m *model, sn
 	if len(req.ID) > s.limits.idBytes {
 		return badRequest("id: a request id of %d bytes: at most %d (the server's serve.limits.max_id_bytes)", len(req.ID), s.limits.idBytes)
 	}
-	wantClass, wantProb := true, snap.scores
-	if len(req.Outputs) > 0 {
-		wantClass, wantProb = false, false
-		for i, o := range req.Outputs {
-			switch {
-			case o.Name == outputClass:
-				wantClass = true
-			case o.Name == outputProbability && snap.scores:
-				wantProb = true
-			case o.Name == outputProbability:
-				return badRequest("outputs[%d]: model %s gives no probability (it has %d classes)", i, m.name, len(m.classes))
-			default:
-				return badRequest("outputs[%d]: unknown output %q (model %s has class and probability)", i, clip(o.Name), m.name)
-			}
-		}
+	want, e := m.outputs(snap, &req)
+	if e != nil {
+		return e
 	}
 	x, ids, e := m.inferRows(&req, &s.limits)
 	if e != nil {
 		return e
 	}
-	answer := s.canaryAnswer(w, m, snap, ids, req.ID)
-	classes, positive, e := score(m, answer, x)
+	answered := s.canaryAnswer(w, m, snap, ids, req.ID)
+	ans, e := score(m, answered, x, want[outputProbabilities])
 	if e != nil {
 		return e
 	}
-	resp := InferResponse{ModelName: m.name, ModelVersion: answer.versionStr, ID: req.ID}
+	resp := InferResponse{ModelName: m.name, ModelVersion: answered.versionStr, ID: req.ID}
 	if resp.ID == "" {
 		resp.ID = newID()
 	}
 	resp.Parameters.Generation = snap.generation
 	n := []int64{int64(len(x))}
-	if wantClass {
-		resp.Outputs = append(resp.Outputs, Tensor{Name: outputClass, Datatype: "BYTES", Shape: n, Data: classes})
+	if want[outputClass] {
+		resp.Outputs = append(resp.Outputs, Tensor{Name: outputClass, Datatype: "BYTES", Shape: n, Data: ans.classes})
 	}
-	if wantProb && positive != nil {
-		resp.Outputs = append(resp.Outputs, Tensor{Name: outputProbability, Datatype: "FP64", Shape: n, Data: positive})
+	if want[outputProbability] && ans.positive != nil {
+		resp.Outputs = append(resp.Outputs, Tensor{Name: outputProbability, Datatype: "FP64", Shape: n, Data: ans.positive})
+	}
+	if want[outputProbabilities] && ans.proba != nil {
+		flat := make([]float64, 0, len(x)*len(m.classes))
+		for _, p := range ans.proba {
+			flat = append(flat, p...)
+		}
+		resp.Outputs = append(resp.Outputs, Tensor{Name: outputProbabilities, Datatype: "FP64", Shape: []int64{int64(len(x)), int64(len(m.classes))},
+			Data: flat, Parameters: map[string]any{"classes": m.classes}})
+	}
+	if want[outputValue] {
+		resp.Outputs = append(resp.Outputs, Tensor{Name: outputValue, Datatype: "FP64", Shape: n, Data: ans.values})
 	}
 	writeJSON(w, http.StatusOK, resp)
-	s.shadowAfter(r, m, snap, answer, x, classes, positive, ids, resp.ID)
+	s.shadowAfter(r, m, snap, answered, x, ans, ids, resp.ID)
 	return nil
 }
 
@@ -337,21 +452,35 @@ func (s *Server) servePredict(w http.ResponseWriter, r *http.Request, m *model, 
 	if e != nil {
 		return e
 	}
-	answer := s.canaryAnswer(w, m, snap, ids, "")
-	classes, positive, e := score(m, answer, x)
+	answered := s.canaryAnswer(w, m, snap, ids, "")
+	ans, e := score(m, answered, x, true)
 	if e != nil {
 		return e
 	}
-	resp := PredictResponse{Predictions: make([]Prediction, len(classes)), ModelVersion: answer.versionStr, Generation: snap.generation}
-	for i, c := range classes {
-		resp.Predictions[i].Class = c
-		if positive != nil {
-			resp.Predictions[i].Probability = &positive[i]
+	if ans.values != nil {
+		resp := ValueResponse{Predictions: make([]ValuePrediction, len(ans.values)), ModelVersion: answered.versionStr, Generation: snap.generation}
+		for i, v := range ans.values {
+			resp.Predictions[i].Value = v
 		}
+		writeJSON(w, http.StatusOK, resp)
+	} else {
+		resp := PredictResponse{Predictions: make([]Prediction, len(ans.classes)), ModelVersion: answered.versionStr, Generation: snap.generation}
+		for i, c := range ans.classes {
+			resp.Predictions[i].Class = c
+			if ans.positive != nil {
+				resp.Predictions[i].Probability = &ans.positive[i]
+			}
+			if ans.proba != nil {
+				resp.Predictions[i].Probabilities = ans.proba[i]
+			}
+		}
+		if ans.proba != nil {
+			resp.Classes = m.classes
+		}
+		writeJSON(w, http.StatusOK, resp)
 	}
-	writeJSON(w, http.StatusOK, resp)
 	if s.shadowEnabled() && m.shadow.Load() != nil {
-		s.shadowAfter(r, m, snap, answer, x, classes, positive, ids, newID())
+		s.shadowAfter(r, m, snap, answered, x, ans, ids, newID())
 	}
 	return nil
 }

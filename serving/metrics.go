@@ -26,6 +26,8 @@ type metrics struct {
 	generation *prometheus.GaugeVec
 	shadowRows *prometheus.CounterVec
 	agreement  *prometheus.GaugeVec
+	// meanAbsDifference is the regression counterpart of agreement.
+	meanAbsDifference *prometheus.GaugeVec
 
 	ready        *prometheus.GaugeVec
 	inFlight     prometheus.Gauge
@@ -69,6 +71,10 @@ func newMetrics(reg prometheus.Registerer, models []*model) *metrics {
 		Name: "kingmaker_serving_shadow_agreement_ratio",
 		Help: "Share of the latest shadowed rows (up to 1000) on which the shadow version predicted the champion's class; absent while the model has no shadow or no shadowed rows yet.",
 	}, []string{"model"})
+	m.meanAbsDifference = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "kingmaker_serving_shadow_mean_abs_difference",
+		Help: "Regression models: mean absolute difference between the shadow version's and the champion's predicted values over the latest shadowed rows (up to 1000), in the label's unit; absent while the model has no shadow or no shadowed rows yet.",
+	}, []string{"model"})
 	m.ready = prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "kingmaker_serving_model_ready",
 		Help: "1 when the model does not hold readiness back (its champion is in service, or its pointer was read and names none), else 0; as /v2/health/ready says, model by model.",
@@ -94,7 +100,7 @@ func newMetrics(reg prometheus.Registerer, models []*model) *metrics {
 		Help: "A threshold of a model's config, for alert rules to compare with: metric names what it bounds (shadow_agreement, shadow_accuracy_drop, psi, quality_drop, drifted_features, or a policy metric), kind how (min, max, moderate, major, guardrail_max_drop, minimum_value: a floor, or a ceiling for a loss).",
 	}, []string{"model", "metric", "kind"})
 	reg.MustRegister(m.duration, m.requests, m.swaps, m.loadErrors, m.generation, m.shadowRows, m.agreement,
-		m.ready, m.inFlight, m.busy, m.authFailures, m.shadowQueue, m.threshold)
+		m.meanAbsDifference, m.ready, m.inFlight, m.busy, m.authFailures, m.shadowQueue, m.threshold)
 	for _, sm := range models { // series exist from the start, so rate() and absent() work
 		m.swaps.WithLabelValues(sm.name)
 		m.loadErrors.WithLabelValues(sm.name)
@@ -109,6 +115,13 @@ func newMetrics(reg prometheus.Registerer, models []*model) *metrics {
 		m.authFailures.WithLabelValues(r)
 	}
 	return m
+}
+
+// deleteAgreement removes a model's shadow comparison gauges (a new shadow,
+// or none).
+func (m *metrics) deleteAgreement(model string) {
+	m.agreement.DeleteLabelValues(model)
+	m.meanAbsDifference.DeleteLabelValues(model)
 }
 
 // thresholds exports the thresholds of each model's config, so that alert

@@ -29,14 +29,46 @@ type snapshot struct {
 	genStr     string
 	generation int64
 	algorithm  string
-	// scores is whether the model gives a probability (binary models).
-	scores bool
+	answers
 }
 
-func newSnapshot(m trainer.Model, c *registry.Champion, binary bool) *snapshot {
+// answers is what a served version can answer, from the task of its
+// schema: the positive class's probability (binary), one probability per
+// class (multiclass, when the model gives them), or a value (regression).
+type answers struct {
+	task trainer.Task
+	// scores is whether the model gives a probability (binary models).
+	scores bool
+	// prober gives one probability per class; nil but for multiclass
+	// models that implement trainer.Prober.
+	prober trainer.Prober
+	// regressor predicts values; set for regression models, nil otherwise.
+	regressor trainer.Regressor
+}
+
+// answersOf reads what m can answer. A regression model that cannot
+// predict values (an artifact of another build) is refused with errSchema.
+func answersOf(m trainer.Model) (answers, error) {
+	a := answers{task: m.Schema().EffectiveTask()}
+	switch a.task {
+	case trainer.Binary:
+		a.scores = true
+	case trainer.Multiclass:
+		a.prober, _ = m.(trainer.Prober)
+	case trainer.Regression:
+		r, ok := m.(trainer.Regressor)
+		if !ok {
+			return a, fmt.Errorf("%w: algorithm %s of this build cannot predict values for a regression model", errSchema, m.Algorithm())
+		}
+		a.regressor = r
+	}
+	return a, nil
+}
+
+func newSnapshot(m trainer.Model, c *registry.Champion, a answers) *snapshot {
 	return &snapshot{
 		model: m, version: c.Version, versionStr: c.Version.String(), generation: c.Generation,
-		genStr: strconv.FormatInt(c.Generation, 10), algorithm: m.Algorithm(), scores: binary,
+		genStr: strconv.FormatInt(c.Generation, 10), algorithm: m.Algorithm(), answers: a,
 	}
 }
 
@@ -96,6 +128,10 @@ func newModel(m *config.Model) *model {
 	}
 	if p := m.Policy.Probation; p.Enabled() {
 		sm.canary = p.CanaryFraction
+	}
+	if sm.schema.Task == "" && len(sm.classes) == 0 {
+		// A label without classes is a number: the model is a regression.
+		sm.schema.Task = trainer.Regression
 	}
 	for j, f := range sm.schema.Features {
 		ft := feature{name: f.Name, numeric: f.Kind == trainer.Numeric, list: f.Categories}
@@ -192,19 +228,22 @@ func (s *Server) refresh(ctx context.Context, m *model) error {
 	began := time.Now()
 	if cur != nil && cur.version == c.Version {
 		// Same version under a new generation (promoted again): nothing to load.
-		next = newSnapshot(cur.model, c, cur.scores)
+		next = newSnapshot(cur.model, c, cur.answers)
 	} else {
 		tm, err := s.source.Load(ctx, m.name, c.Version)
+		var a answers
 		if err == nil {
 			if serr := tm.Schema().Mismatch(m.schema); serr != nil {
 				err = fmt.Errorf("version %s %w of model %s: %v: serve it with the config it was trained with, or retrain", c.Version, errSchema, m.name, serr)
+			} else if a, err = answersOf(tm); err != nil {
+				err = fmt.Errorf("version %s of model %s: %w", c.Version, m.name, err)
 			}
 		}
 		if err != nil {
 			s.failed(m, &pointerState{checked: true, champion: c, err: err}, "load champion")
 			return err
 		}
-		next = newSnapshot(tm, c, len(m.classes) == 2)
+		next = newSnapshot(tm, c, a)
 	}
 	m.current.Store(next)
 	m.state.Store(&pointerState{checked: true, champion: c})

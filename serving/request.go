@@ -190,8 +190,10 @@ var numericTypes = []string{"FP64", "FP32", "FP16", "INT8", "INT16", "INT32", "I
 
 // Output names of the v2 response and metadata.
 const (
-	outputClass       = "class"
-	outputProbability = "probability"
+	outputClass         = "class"
+	outputProbability   = "probability"
+	outputProbabilities = "probabilities"
+	outputValue         = "value"
 )
 
 // inferRows turns the columnar v2 inputs into rows: one tensor per feature,

@@ -77,9 +77,14 @@ func TestEndpointsAnswerInTheirShape(t *testing.T) {
 			}
 			equalJSON(t, b, want)
 		}},
-		{"the metadata of a three-class model has no probability output", "GET", "/v2/models/tiers", "", 200, gocql.UUID{}, func(t *testing.T, b map[string]any) {
-			if outs := b["outputs"].([]any); len(outs) != 1 || outs[0].(map[string]any)["name"] != "class" {
-				t.Errorf("outputs = %v, want class only", outs)
+		{"the metadata of a three-class model has a class and a probability per class", "GET", "/v2/models/tiers", "", 200, gocql.UUID{}, func(t *testing.T, b map[string]any) {
+			outs := b["outputs"].([]any)
+			if len(outs) != 2 || outs[0].(map[string]any)["name"] != "class" || outs[1].(map[string]any)["name"] != "probabilities" ||
+				fmt.Sprint(outs[1].(map[string]any)["shape"]) != "[-1 3]" {
+				t.Errorf("outputs = %v, want class and probabilities of shape [-1 3]", outs)
+			}
+			if p := b["parameters"].(map[string]any); p["task"] != "multiclass" || p["positive_class"] != nil {
+				t.Errorf("parameters = %v, want task multiclass and no positive class", p)
 			}
 		}},
 		{"a model with its champion loaded is ready", "GET", "/v2/models/churn/ready", "", 200, f.a, func(t *testing.T, b map[string]any) {
@@ -126,10 +131,14 @@ func TestEndpointsAnswerInTheirShape(t *testing.T) {
 					t.Errorf("outputs = %v, want two rows", outs)
 				}
 			}},
-		{"a three-class model answers classes without probabilities", "POST", "/v2/models/tiers/infer", churnInputs(), 200, gocql.UUID{}, func(t *testing.T, b map[string]any) {
+		{"a three-class model answers classes and a probability per class", "POST", "/v2/models/tiers/infer", churnInputs(), 200, gocql.UUID{}, func(t *testing.T, b map[string]any) {
 			outs := b["outputs"].([]any)
-			if len(outs) != 1 || outs[0].(map[string]any)["name"] != "class" {
-				t.Fatalf("outputs = %v, want class only", outs)
+			if len(outs) != 2 || outs[0].(map[string]any)["name"] != "class" || outs[1].(map[string]any)["name"] != "probabilities" {
+				t.Fatalf("outputs = %v, want class and probabilities", outs)
+			}
+			if p := outs[1].(map[string]any); fmt.Sprint(p["shape"]) != "[2 3]" || len(p["data"].([]any)) != 6 ||
+				fmt.Sprint(p["parameters"]) != "map[classes:[low mid high]]" {
+				t.Errorf("probabilities output %v, want shape [2 3], 6 values and the classes named", p)
 			}
 			for _, c := range outs[0].(map[string]any)["data"].([]any) {
 				if c != "low" && c != "mid" && c != "high" {
@@ -157,10 +166,17 @@ func TestEndpointsAnswerInTheirShape(t *testing.T) {
 					}
 				}
 			}},
-		{"a v1 prediction of a three-class model has no probability", "POST", "/v1/models/tiers:predict",
+		{"a v1 prediction of a three-class model has a probability per class and no positive probability", "POST", "/v1/models/tiers:predict",
 			`{"instances": [{"tenure": 3, "charges": 80.5, "plan": "premium"}]}`, 200, gocql.UUID{}, func(t *testing.T, b map[string]any) {
-				if p := b["predictions"].([]any)[0].(map[string]any); p["probability"] != nil {
+				p := b["predictions"].([]any)[0].(map[string]any)
+				if p["probability"] != nil {
 					t.Errorf("probability %v, want none", p["probability"])
+				}
+				if probs, ok := p["probabilities"].([]any); !ok || len(probs) != 3 {
+					t.Errorf("probabilities %v, want 3", p["probabilities"])
+				}
+				if fmt.Sprint(b["classes"]) != "[low mid high]" {
+					t.Errorf("classes %v, want [low mid high]", b["classes"])
 				}
 			}},
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"math"
 	"math/rand/v2"
 	"net/http"
 	"strconv"
@@ -53,7 +54,7 @@ type shadowSnapshot struct {
 	version    gocql.UUID
 	versionStr string
 	since      time.Time
-	scores     bool
+	answers
 	// canary is the share of keyed requests this version answers instead
 	// of the champion: the model's canary while a probation set the
 	// pointer, else 0.
@@ -66,12 +67,11 @@ type shadowJob struct {
 	m        *model
 	champion *snapshot
 	shadow   *shadowSnapshot
-	// canary is set when the shadow answered the request (classes and
-	// positive are its answers): the champion is then the one to score.
+	// canary is set when the shadow answered the request (champ holds
+	// its answer): the champion is then the one to score.
 	canary    bool
 	x         [][]float64
-	classes   []string
-	positive  []float64
+	champ     *answer
 	ids       []string
 	requestID string
 	at        time.Time
@@ -97,46 +97,52 @@ func jobBytes(x [][]float64, ids []string) int64 {
 }
 
 // agreement is a sliding window over the latest AgreementWindow shadowed
-// rows of a model: whether champion and shadow gave the same class.
+// rows of a model: for a classifier, 1 when champion and shadow gave the
+// same class and 0 otherwise (its mean is the agreement ratio); for a
+// regression model, the absolute difference of their values (its mean is
+// the mean absolute difference).
 type agreement struct {
 	mu     sync.Mutex
 	shadow *shadowSnapshot // the shadow the window is about
-	ring   [AgreementWindow]bool
+	ring   [AgreementWindow]float64
 	next   int
 	n      int
-	agreed int
+	sum    float64
 }
 
-// add records rows of sh and returns the window's ratio; ok is false when
+// add records rows of sh and returns the window's mean; ok is false when
 // sh is no longer the shadow the window follows (its rows are not counted).
-func (a *agreement) add(sh *shadowSnapshot, same []bool) (ratio float64, ok bool) {
+func (a *agreement) add(sh *shadowSnapshot, rows []float64) (mean float64, ok bool) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.shadow != sh {
 		return 0, false
 	}
-	for _, v := range same {
+	for _, v := range rows {
 		if a.n == len(a.ring) {
-			if a.ring[a.next] {
-				a.agreed--
-			}
+			a.sum -= a.ring[a.next]
 		} else {
 			a.n++
 		}
 		a.ring[a.next] = v
-		if v {
-			a.agreed++
-		}
+		a.sum += v
 		a.next = (a.next + 1) % len(a.ring)
 	}
-	return float64(a.agreed) / float64(a.n), true
+	if a.n == len(a.ring) && a.next == 0 {
+		// Once a window: a sum that only adds and subtracts drifts by rounding.
+		a.sum = 0
+		for _, v := range a.ring {
+			a.sum += v
+		}
+	}
+	return a.sum / float64(a.n), true
 }
 
 // reset empties the window for a new shadow (nil: none).
 func (a *agreement) reset(sh *shadowSnapshot) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	a.shadow, a.next, a.n, a.agreed = sh, 0, 0, 0
+	a.shadow, a.next, a.n, a.sum = sh, 0, 0, 0
 }
 
 // shadowEnabled reports whether the server scores shadows at all.
@@ -176,6 +182,11 @@ func (s *Server) refreshShadow(ctx context.Context, m *model) error {
 				err = fmt.Errorf("version %s does not fit the config of model %s: %v", sh.Version, m.name, serr)
 			}
 		}
+		if err == nil {
+			if _, aerr := answersOf(tm); aerr != nil {
+				err = fmt.Errorf("version %s of model %s: %w", sh.Version, m.name, aerr)
+			}
+		}
 		if err != nil {
 			if cur != nil {
 				s.stopShadow(m, cur, "shadow pointer moved to a version that cannot be loaded; shadow scoring stopped")
@@ -184,13 +195,14 @@ func (s *Server) refreshShadow(ctx context.Context, m *model) error {
 			return err
 		}
 	}
-	next := &shadowSnapshot{model: tm, version: sh.Version, versionStr: sh.Version.String(), since: sh.Since, scores: len(m.classes) == 2}
+	a, _ := answersOf(tm) // checked above, or the champion's
+	next := &shadowSnapshot{model: tm, version: sh.Version, versionStr: sh.Version.String(), since: sh.Since, answers: a}
 	if sh.Probation() {
 		next.canary = m.canary
 	}
 	m.agreement.reset(next)
 	m.shadow.Store(next)
-	s.metrics.agreement.DeleteLabelValues(m.name) // no ratio until the new shadow has rows
+	s.metrics.deleteAgreement(m.name) // no ratio until the new shadow has rows
 	m.shadowLogged = ""
 	attrs := []any{"model", m.name, "version", next.versionStr, "algorithm", tm.Algorithm(), "since", sh.Since, "started_by", sh.StartedBy, "sample", s.opts.ShadowSample}
 	if cur != nil {
@@ -203,7 +215,7 @@ func (s *Server) refreshShadow(ctx context.Context, m *model) error {
 func (s *Server) stopShadow(m *model, cur *shadowSnapshot, msg string) {
 	m.shadow.Store(nil)
 	m.agreement.reset(nil)
-	s.metrics.agreement.DeleteLabelValues(m.name)
+	s.metrics.deleteAgreement(m.name)
 	m.shadowLogged = ""
 	s.logger.Info(msg, "model", m.name, "version", cur.versionStr)
 }
@@ -220,7 +232,7 @@ func (s *Server) logShadowOnce(m *model, level slog.Level, msg string, attrs ...
 // shadowAfter hands a request that was answered to the shadow workers when
 // the model has a shadow and the request is sampled. It never blocks: when
 // the queue is full, in jobs or in bytes, the rows are dropped and counted.
-func (s *Server) shadowAfter(r *http.Request, m *model, champ, answered *snapshot, x [][]float64, classes []string, positive []float64, ids []string, requestID string) {
+func (s *Server) shadowAfter(r *http.Request, m *model, champ, answered *snapshot, x [][]float64, ans *answer, ids []string, requestID string) {
 	if !s.shadowEnabled() {
 		return
 	}
@@ -234,7 +246,7 @@ func (s *Server) shadowAfter(r *http.Request, m *model, champ, answered *snapsho
 	if answered != champ && answered.version != sh.version {
 		return // the canary of a shadow that has moved on since
 	}
-	job := shadowJob{m: m, champion: champ, shadow: sh, canary: answered != champ, x: x, classes: classes, positive: positive, ids: ids, requestID: requestID,
+	job := shadowJob{m: m, champion: champ, shadow: sh, canary: answered != champ, x: x, champ: ans, ids: ids, requestID: requestID,
 		at: time.Now().UTC(), actor: actorOf(r), bytes: jobBytes(x, ids)}
 	if s.shadowBytes.Add(job.bytes) > s.opts.ShadowQueueBytes {
 		s.shadowBytes.Add(-job.bytes)
@@ -297,40 +309,50 @@ func (s *Server) RunShadow(ctx context.Context) {
 }
 
 // scoreShadow scores one request's rows with the shadow, updates the
-// agreement window and writes the rows.
+// agreement window and writes the rows. For a regression model the rows
+// carry no class and the two values in champion_score and shadow_score.
 func (s *Server) scoreShadow(ctx context.Context, j shadowJob) {
 	m, n := j.m, len(j.x)
-	other, otherScores := j.shadow.model, j.shadow.scores
+	other := &snapshot{model: j.shadow.model, answers: j.shadow.answers}
 	if j.canary {
-		other, otherScores = j.champion.model, j.champion.scores
+		other = j.champion
 	}
-	ids, positive, err := other.Predict(j.x)
-	if err == nil && len(ids) != n {
-		err = fmt.Errorf("%d predictions for %d rows", len(ids), n)
+	got, e := score(m, other, j.x, false)
+	var err error
+	switch {
+	case e != nil:
+		err = e
+	case got.values == nil && len(got.classes) != n || got.values != nil && len(got.values) != n:
+		err = fmt.Errorf("%d predictions for %d rows", max(len(got.classes), len(got.values)), n)
 	}
 	if err != nil {
 		s.metrics.shadowRows.WithLabelValues(m.name, shadowError).Add(float64(n))
 		s.warnShadow(m, "shadow scoring failed", "version", j.shadow.versionStr, "error", err)
 		return
 	}
-	if !otherScores {
-		positive = nil
-	}
+	regression := got.values != nil
 	rows := make([]registry.ShadowPrediction, n)
-	same := make([]bool, n)
+	window := make([]float64, n)
 	for i := range n {
-		class := m.classes[ids[i]]
-		same[i] = class == j.classes[i]
 		p := registry.ShadowPrediction{
 			Model: m.name, ShadowVersion: j.shadow.version, At: j.at, RequestID: j.requestID, Row: i,
 			ChampionVersion: j.champion.version, Generation: j.champion.generation,
-			ChampionClass: j.classes[i], ShadowClass: class, Features: m.featuresJSON(j.x[i]), Actor: j.actor,
+			Features: m.featuresJSON(j.x[i]), Actor: j.actor,
 		}
-		if j.positive != nil {
-			p.ChampionScore = &j.positive[i]
-		}
-		if positive != nil {
-			p.ShadowScore = &positive[i]
+		if regression {
+			p.ChampionScore, p.ShadowScore = &j.champ.values[i], &got.values[i]
+			window[i] = math.Abs(got.values[i] - j.champ.values[i])
+		} else {
+			p.ChampionClass, p.ShadowClass = j.champ.classes[i], got.classes[i]
+			if p.ChampionClass == p.ShadowClass {
+				window[i] = 1
+			}
+			if j.champ.positive != nil {
+				p.ChampionScore = &j.champ.positive[i]
+			}
+			if got.positive != nil {
+				p.ShadowScore = &got.positive[i]
+			}
 		}
 		if j.canary { // the shadow answered: the other prediction is the champion's
 			p.ChampionClass, p.ShadowClass = p.ShadowClass, p.ChampionClass
@@ -341,8 +363,12 @@ func (s *Server) scoreShadow(ctx context.Context, j shadowJob) {
 		}
 		rows[i] = p
 	}
-	if ratio, ok := m.agreement.add(j.shadow, same); ok {
-		s.metrics.agreement.WithLabelValues(m.name).Set(ratio)
+	if mean, ok := m.agreement.add(j.shadow, window); ok {
+		if regression {
+			s.metrics.meanAbsDifference.WithLabelValues(m.name).Set(mean)
+		} else {
+			s.metrics.agreement.WithLabelValues(m.name).Set(mean)
+		}
 	}
 	// A write in flight finishes even when the server is stopping.
 	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shadowWriteTimeout)

@@ -164,3 +164,7 @@ func taskList(tasks []Task) string {
 	}
 	return strings.Join(s, ", ")
 }
+
+// EffectiveTask returns the task of the schema: the one it names, or the default for its classes
+// (DefaultTask) when it names none.
+func (s Schema) EffectiveTask() Task { return s.task() }

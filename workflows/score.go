@@ -90,7 +90,15 @@ type ScoreProgress struct {
 	DaysDone   int    `json:"days_done"`
 	Rows       int64  `json:"rows"`
 	Done       bool   `json:"done"`
+	// Task is the version's task (binary, multiclass or regression), which
+	// says what its rows of predictions hold; empty in runs started before
+	// tasks existed.
+	Task string `json:"task,omitempty"`
 }
+
+// changeScoreTask is the workflow.GetVersion change id of recording the
+// scored version's task in a batch scoring run's progress and result.
+const changeScoreTask = "score-task"
 
 // BatchScoreResult is what a batch scoring run wrote.
 type BatchScoreResult struct {
@@ -141,6 +149,9 @@ func BatchScoreWorkflow(ctx workflow.Context, in BatchScoreInput) (*BatchScoreRe
 		return nil, err
 	}
 	res.Version, res.Generation = ver.Version, ver.Generation
+	if workflow.GetVersion(ctx, changeScoreTask, workflow.DefaultVersion, 1) == 1 {
+		res.Task = ver.Task
+	}
 	_ = workflow.UpsertTypedSearchAttributes(ctx, AttrChampion.ValueSet(ver.Version))
 
 	days := dataset.Days(in.From, in.To)

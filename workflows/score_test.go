@@ -90,7 +90,7 @@ func runBatchScore(t *testing.T, start time.Time, scheduledFor *time.Time, in wo
 	spec := exampleSpec(t, nil)
 	env.OnActivity(acts.LoadSpec, mock.Anything, mock.Anything).Return(&spec, nil)
 	env.OnActivity(acts.ResolveScoringVersion, mock.Anything, mock.Anything).Return(
-		&activities.Resolved{Version: "0b7c4e1a-ca5e-11f0-8000-000000000001", Algorithm: "logistic", Generation: 3}, nil)
+		&activities.Resolved{Version: "0b7c4e1a-ca5e-11f0-8000-000000000001", Algorithm: "logistic", Generation: 3, Task: "binary"}, nil)
 	var (
 		mu  sync.Mutex
 		run scoreRun
@@ -131,8 +131,8 @@ func TestAScheduledScoringRunScoresTheWindowOfItsScheduledTime(t *testing.T) {
 	if len(run.days) != 1 || !run.days[0].Window.From.Equal(yesterday.From) || !run.days[0].Window.To.Equal(yesterday.To) || run.days[0].Generation != 3 {
 		t.Errorf("scored days %+v, want yesterday alone with the champion of generation 3", run.days)
 	}
-	if run.res.Rows != 100 || run.res.Days != 1 || !run.res.Done {
-		t.Errorf("result %+v, want one day of 100 rows, done", run.res.ScoreProgress)
+	if run.res.Rows != 100 || run.res.Days != 1 || !run.res.Done || run.res.Task != "binary" {
+		t.Errorf("result %+v, want one day of 100 rows, done, by a binary version", run.res.ScoreProgress)
 	}
 
 	// A catch-up run hours late still scores the day its slot was for.

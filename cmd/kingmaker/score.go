@@ -83,6 +83,13 @@ func scoreProgress(w io.Writer, c client.Client, run client.WorkflowRun) func(co
 }
 
 func printScore(w io.Writer, res *workflows.BatchScoreResult) {
-	fmt.Fprintf(w, "scored %d rows of %s over %d days with version %s (generation %d) into predictions\n",
-		res.Rows, res.Model, res.Days, res.Version, res.Generation)
+	holds := ""
+	switch res.Task {
+	case "multiclass":
+		holds = ": a class and every class's probability per row"
+	case "regression":
+		holds = ": a value per row"
+	}
+	fmt.Fprintf(w, "scored %d rows of %s over %d days with version %s (generation %d) into predictions%s\n",
+		res.Rows, res.Model, res.Days, res.Version, res.Generation, holds)
 }

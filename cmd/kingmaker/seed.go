@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -20,7 +21,8 @@ func runSeed(ctx context.Context, e *env, args []string) error {
 	start := fs.String("start", "", "first day, YYYY-MM-DD (default: so that the last day is today, UTC)")
 	driftFrom := fs.Int("drift-from", 0, "1-based day number from which feature distributions and the label rule shift (0: no drift)")
 	seed := fs.Uint64("seed", 42, "random seed; the same seed and flags write the same rows")
-	datasetName := fs.String("dataset", "churn", "value of the events table's dataset column")
+	datasetName := fs.String("dataset", "churn", "value of the table's dataset column")
+	tableName := fs.String("table", "events", "demo table to write: events (churn rows, a binary label) or deliveries (delivery rows, a numeric label: minutes)")
 	parallelism := fs.Int("parallelism", 8, "day partitions written at once")
 	force := fs.Bool("force", false, "write into an events table whose columns are not the demo's")
 	if _, err := parse(fs, args); err != nil {
@@ -28,6 +30,10 @@ func runSeed(ctx context.Context, e *env, args []string) error {
 	}
 	if *days < 1 || *perDay < 1 {
 		return usageError{"--days and --rows-per-day must be at least 1"}
+	}
+	table := demo.Table(*tableName)
+	if !slices.Contains(demo.Tables, table) {
+		return usageError{fmt.Sprintf("--table %q: want events or deliveries", *tableName)}
 	}
 	if *driftFrom < 0 || *driftFrom > *days {
 		return usageError{fmt.Sprintf("--drift-from %d: must be 0 (no drift) or a day from 1 to %d", *driftFrom, *days)}
@@ -45,8 +51,8 @@ func runSeed(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer s.Close()
-	ks := seedKeyspace(cfg, *datasetName)
-	created, err := demo.PrepareTable(ctx, s, ks)
+	ks := seedKeyspace(cfg, table, *datasetName)
+	created, err := demo.PrepareTableOf(ctx, s, ks, table)
 	switch {
 	case errors.Is(err, demo.ErrNotDemoTable) && *force:
 		fmt.Fprintf(e.stderr, "writing anyway (--force): %v\n", err)
@@ -55,7 +61,7 @@ func runSeed(ctx context.Context, e *env, args []string) error {
 	case err != nil:
 		return err
 	case created:
-		fmt.Fprintf(e.stdout, "created the demo table %s.events\n", ks)
+		fmt.Fprintf(e.stdout, "created the demo table %s.%s\n", ks, table)
 	}
 	spec := demo.Spec{Dataset: *datasetName, Start: first, Days: *days, RowsPerDay: *perDay, DriftFrom: *driftFrom, Seed: *seed}
 	total := int64(*days * *perDay)
@@ -71,7 +77,7 @@ func runSeed(ctx context.Context, e *env, args []string) error {
 		}
 	}
 	began := time.Now()
-	if err := demo.Write(ctx, s, ks, spec, *parallelism, progress); err != nil {
+	if err := demo.WriteTable(ctx, s, ks, table, spec, *parallelism, progress); err != nil {
 		return err
 	}
 	if progress != nil {
@@ -82,19 +88,19 @@ func runSeed(ctx context.Context, e *env, args []string) error {
 	if *driftFrom > 0 {
 		drift = fmt.Sprintf("drift from day %d (%s)", *driftFrom, spec.DayDate(*driftFrom-1).Format("2006-01-02"))
 	}
-	fmt.Fprintf(e.stdout, "seeded %d rows into %s.events (dataset %s): %d days from %s, %s, seed %d, in %s (%.0f rows/s)\n",
-		total, ks, *datasetName, *days, first.Format("2006-01-02"), drift, *seed,
+	fmt.Fprintf(e.stdout, "seeded %d rows into %s.%s (dataset %s): %d days from %s, %s, seed %d, in %s (%.0f rows/s)\n",
+		total, ks, table, *datasetName, *days, first.Format("2006-01-02"), drift, *seed,
 		took.Round(time.Millisecond), float64(total)/took.Seconds())
 	return nil
 }
 
 // seedKeyspace is where seed writes: the source keyspace of the model that
-// reads the demo's rows of dataset (table events, partition value dataset),
+// reads the demo's rows of dataset (the table, partition value dataset),
 // else the registry's keyspace, where `schema apply` made the table.
-func seedKeyspace(cfg *config.Config, dataset string) string {
+func seedKeyspace(cfg *config.Config, table demo.Table, dataset string) string {
 	for i := range cfg.Models {
 		m := &cfg.Models[i]
-		if m.Source.Table == "events" && m.Source.PartitionValue == dataset {
+		if m.Source.Table == string(table) && m.Source.PartitionValue == dataset {
 			return cfg.SourceKeyspace(m)
 		}
 	}
