@@ -105,16 +105,10 @@ type ExternalTrained struct {
 	Seconds         float64 `json:"seconds"`
 }
 
-// ExternalInput builds the argument of candidate cand's external trainer.
-func (a *Activities) ExternalInput(m *config.Model, cand *config.Candidate, window dataset.Window, runID string, rate float64, data *RunData) ExternalTrainInput {
-	ks := ""
-	if a.Registry != nil {
-		ks = a.Registry.Keyspace()
-	}
-	return externalInput(m, cand, window, runID, rate, data, ks, a.Config.SourceKeyspace(m))
-}
-
-func externalInput(m *config.Model, cand *config.Candidate, window dataset.Window, runID string, rate float64, data *RunData, ks, sourceKs string) ExternalTrainInput {
+// NewExternalTrainInput builds the argument of candidate cand's external
+// trainer in run runID: ks is the registry's keyspace, sourceKs the source
+// table's (Spec).
+func NewExternalTrainInput(m *config.Model, cand *config.Candidate, window dataset.Window, runID string, rate float64, data *RunData, ks, sourceKs string) ExternalTrainInput {
 	return ExternalTrainInput{
 		Model: m.Name, Candidate: cand.Name, Params: cand.Params, Format: cand.External.Format, Window: window, Spec: m,
 		SourceKeyspace: sourceKs, SampleRate: rate, Seed: seedOf(runID),
