@@ -98,6 +98,7 @@ func TestAPythonExternalTrainerCompetesInARetrainAndTheBetterCandidateWins(t *te
 	if !(metric[versions["sklearn"]] > metric[versions["knn1"]]) {
 		t.Fatalf("%s: sklearn %v, knn1 %v; want the winner better by the policy's primary metric", d.PrimaryMetric, metric[versions["sklearn"]], metric[versions["knn1"]])
 	}
+	t.Logf("%s: sklearn %.4f, knn1 %.4f", d.PrimaryMetric, metric[versions["sklearn"]], metric[versions["knn1"]])
 	show := kingmaker(t, "--config", path, "models", "show", "churn", versions["sklearn"], "-o", "json")
 	if show.code != 0 || !strings.Contains(show.stdout, `"source": "external"`) || !strings.Contains(show.stdout, `"producer": "skl2onnx"`) {
 		t.Fatalf("models show: exit %d\n%s%s", show.code, show.stdout, show.stderr)
