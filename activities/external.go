@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"time"
 
@@ -14,7 +13,6 @@ import (
 	"github.com/kingmaker-ml/kingmaker/config"
 	"github.com/kingmaker-ml/kingmaker/dataset"
 	"github.com/kingmaker-ml/kingmaker/external"
-	"github.com/kingmaker-ml/kingmaker/registry"
 	"github.com/kingmaker-ml/kingmaker/trainer"
 )
 
@@ -152,11 +150,9 @@ func (a *Activities) ImportExternal(ctx context.Context, in ImportExternalInput)
 	if cand.External == nil {
 		return nil, nonRetryable(ErrTypeInvalidSpec, fmt.Errorf("model %s: candidate %s has no external trainer in this worker's config", m.Name, cand.Name))
 	}
-	id := registry.VersionID(in.StartedAt, versionKey(in.RunID, cand.Name))
-	if v, err := a.Registry.GetVersion(ctx, m.Name, id); err == nil {
-		return &Trained{Candidate: cand.Name, Algorithm: v.Algorithm, Version: id.String(), TrainRows: v.TrainRows, Seconds: v.TrainSeconds, Reused: true}, nil
-	} else if !errors.Is(err, registry.ErrNotFound) {
-		return nil, err
+	id, done, err := a.trainedBefore(ctx, m.Name, cand.Name, in.StartedAt, in.RunID)
+	if done != nil || err != nil {
+		return done, err
 	}
 	if in.Data == nil {
 		return nil, nonRetryable(ErrTypeInvalidSpec, fmt.Errorf("model %s: candidate %s: an external trainer needs the run's staged rows", m.Name, cand.Name))
