@@ -11,18 +11,22 @@ import (
 	"testing"
 	"time"
 
+	"go.temporal.io/sdk/client"
+
 	"github.com/kingmaker-ml/kingmaker/demo"
 	"github.com/kingmaker-ml/kingmaker/evaluator"
 	"github.com/kingmaker-ml/kingmaker/internal/testenv"
+	"github.com/kingmaker-ml/kingmaker/schedules"
 	"github.com/kingmaker-ml/kingmaker/workflows"
 )
 
-// On the real stack: a retrain where the Python external trainer of examples/python-trainer (a
-// Temporal worker in Python: scikit-learn pipeline, converted by skl2onnx) trains one candidate on
-// the run's staged rows and competes with a weak Kingmaker candidate (1-nearest-neighbour, whose
-// hard 0/1 scores rank poorly); the Python candidate wins by the policy's primary metric and is
-// promoted, with provenance source external. The trainer's venv comes from
-// scripts/python-trainer.sh install (make test-onnx runs it).
+// On the real stack: a scheduled retrain (`schedule sync`, then `schedule trigger`: the run the
+// schedule starts) where the Python external trainer of examples/python-trainer (a Temporal worker
+// in Python: scikit-learn pipeline, converted by skl2onnx) trains one candidate on the run's staged
+// rows and competes with a weak Kingmaker candidate (1-nearest-neighbour, whose hard 0/1 scores rank
+// poorly); the Python candidate wins by the policy's primary metric and is promoted, with
+// provenance source external. The trainer's venv comes from scripts/python-trainer.sh install
+// (make test-onnx runs it).
 func TestAPythonExternalTrainerCompetesInARetrainAndTheBetterCandidateWins(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
 	defer cancel()
@@ -33,19 +37,39 @@ func TestAPythonExternalTrainerCompetesInARetrainAndTheBetterCandidateWins(t *te
 	py := strings.TrimPrefix(strings.TrimSpace(string(out)), "python-trainer: ")
 
 	s, c := testenv.Cassandra(t)
+	// A model name of the test's own: schedules are named after the model.
+	model := "ext" + strings.ReplaceAll(c.Keyspace, "_", "")
+	if len(model) > 40 {
+		model = model[:40]
+	}
 	queue := "python-trainers-" + c.Keyspace
 	path := stackConfig(t, c.Keyspace, c, func(b string) string {
 		old := "      - {name: logistic, algorithm: logistic, params: {l2: 1.0}}\n      - {name: id3, algorithm: id3, params: {bins: 8}}\n      - {name: forest, algorithm: forest, params: {trees: 11}}\n"
-		if !strings.Contains(b, old) {
-			t.Fatal("the example config's candidates changed")
+		if !strings.Contains(b, old) || !strings.Contains(b, "  - name: churn\n") {
+			t.Fatal("the example config's model name or candidates changed")
 		}
+		b = strings.Replace(b, "  - name: churn\n", "  - name: "+model+"\n", 1)
 		return strings.Replace(b, old, "      - {name: knn1, algorithm: knn, params: {k: 1}}\n"+
 			"      - {name: sklearn, external: {task_queue: "+queue+", activity: train_sklearn, format: onnx}}\n", 1)
 	})
-	first := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
-	if err := demo.Write(ctx, s, c.Keyspace, demo.Spec{Dataset: "churn", Start: first, Days: 7, RowsPerDay: 600, Seed: 9}, 4, nil); err != nil {
+	// The schedule's run ends its window at its start: the demo rows are the last 7 days.
+	today := time.Now().UTC().Truncate(24 * time.Hour)
+	if err := demo.Write(ctx, s, c.Keyspace, demo.Spec{Dataset: "churn", Start: today.AddDate(0, 0, -7), Days: 7, RowsPerDay: 600, Seed: 9}, 4, nil); err != nil {
 		t.Fatal(err)
 	}
+	tc, err := client.DialContext(ctx, client.Options{HostPort: testenv.TemporalAddr()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Cleanups run after the defers: the schedules go, or they would fire for days.
+	t.Cleanup(func() {
+		defer tc.Close()
+		for _, id := range []string{"retrain-" + model, "drift-" + model} {
+			if err := tc.ScheduleClient().GetHandle(context.Background(), id).Delete(context.Background()); err != nil && !strings.Contains(err.Error(), "not found") {
+				t.Errorf("delete schedule %s: %v", id, err)
+			}
+		}
+	})
 
 	trainerCtx, stopTrainer := context.WithCancel(ctx)
 	defer stopTrainer()
@@ -67,14 +91,18 @@ func TestAPythonExternalTrainerCompetesInARetrainAndTheBetterCandidateWins(t *te
 	defer stopWorker()
 	startCommand(workerCtx, "--config", path, "worker", "--stop-timeout", "5s")
 
-	got := kingmaker(t, "--config", path, "retrain", "churn", "--as-of", first.AddDate(0, 0, 7).Format("2006-01-02"), "--wait", "-o", "json")
-	var rep struct {
-		Result workflows.RetrainResult `json:"result"`
+	if got := kingmaker(t, "--config", path, "schedule", "sync"); got.code != 0 {
+		t.Fatalf("schedule sync: exit %d\n%s%s", got.code, got.stdout, got.stderr)
 	}
-	if got.code != 0 || json.Unmarshal([]byte(got.stdout), &rep) != nil {
-		t.Fatalf("retrain: exit %d\nstdout: %s\nstderr: %s", got.code, got.stdout, got.stderr)
+	got := kingmaker(t, "--config", path, "schedule", "trigger", model, "--kind", "retrain", "-o", "json")
+	var trig schedules.Triggered
+	if got.code != 0 || json.Unmarshal([]byte(got.stdout), &trig) != nil || trig.WorkflowID == "" {
+		t.Fatalf("schedule trigger: exit %d\nstdout: %s\nstderr: %s", got.code, got.stdout, got.stderr)
 	}
-	res := rep.Result
+	var res workflows.RetrainResult
+	if err := tc.GetWorkflow(ctx, trig.WorkflowID, trig.RunID).Get(ctx, &res); err != nil {
+		t.Fatalf("the scheduled run %s: %v", trig.WorkflowID, err)
+	}
 	versions := map[string]string{}
 	for _, c := range res.Candidates {
 		versions[c.Name] = c.Version
@@ -99,7 +127,7 @@ func TestAPythonExternalTrainerCompetesInARetrainAndTheBetterCandidateWins(t *te
 		t.Fatalf("%s: sklearn %v, knn1 %v; want the winner better by the policy's primary metric", d.PrimaryMetric, metric[versions["sklearn"]], metric[versions["knn1"]])
 	}
 	t.Logf("%s: sklearn %.4f, knn1 %.4f", d.PrimaryMetric, metric[versions["sklearn"]], metric[versions["knn1"]])
-	show := kingmaker(t, "--config", path, "models", "show", "churn", versions["sklearn"], "-o", "json")
+	show := kingmaker(t, "--config", path, "models", "show", model, versions["sklearn"], "-o", "json")
 	if show.code != 0 || !strings.Contains(show.stdout, `"source": "external"`) || !strings.Contains(show.stdout, `"producer": "skl2onnx"`) {
 		t.Fatalf("models show: exit %d\n%s%s", show.code, show.stdout, show.stderr)
 	}
