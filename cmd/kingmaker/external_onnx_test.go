@@ -131,4 +131,9 @@ func TestAPythonExternalTrainerCompetesInARetrainAndTheBetterCandidateWins(t *te
 	if show.code != 0 || !strings.Contains(show.stdout, `"source": "external"`) || !strings.Contains(show.stdout, `"producer": "skl2onnx"`) {
 		t.Fatalf("models show: exit %d\n%s%s", show.code, show.stdout, show.stderr)
 	}
+	table := kingmaker(t, "--config", path, "models", "show", model, versions["sklearn"])
+	if table.code != 0 || !strings.Contains(table.stdout, "trained by external trainer train_sklearn on "+queue+" (onnx, ") ||
+		!strings.Contains(table.stdout, "made by skl2onnx 1.20.0, for candidate sklearn of run ") {
+		t.Fatalf("models show: exit %d\n%s%s", table.code, table.stdout, table.stderr)
+	}
 }
