@@ -93,6 +93,12 @@ type ExternalArtifact struct {
 
 // ExternalTrained is what an external trainer's activity returns.
 type ExternalTrained struct {
+	// ExpectSHA256 and ExpectSize, when set, describe the trainer's own
+	// predictions for some of its training rows (the CSV of `models register
+	// --expect`), written as chunk 0 of part artifact.part + "/expect":
+	// Kingmaker's predictions of the file must match them.
+	ExpectSHA256    string  `json:"expect_sha256,omitempty"`
+	ExpectSize      int64   `json:"expect_size,omitempty"`
 	SHA256          string  `json:"sha256"`
 	Size            int64   `json:"size"`
 	Chunks          int     `json:"chunks"`
@@ -176,8 +182,24 @@ func (a *Activities) ImportExternal(ctx context.Context, in ImportExternalInput)
 	if got := hex.EncodeToString(sum[:]); got != t.SHA256 || int64(file.Len()) != t.Size {
 		return nil, refuse("model file of %d bytes has SHA-256 %s, the trainer returned %d bytes with SHA-256 %q", file.Len(), got, t.Size, t.SHA256)
 	}
+	var expect []byte
+	if t.ExpectSHA256 != "" {
+		var buf bytes.Buffer
+		err := a.Registry.ReadRunChunks(ctx, m.Name, in.Data.RunID, externalPart(cand.Name)+"/expect", 0, 1, func(_, _ int, data []byte) error {
+			buf.Write(data)
+			return nil
+		})
+		if err != nil {
+			return nil, refuse("its predictions: %v", err)
+		}
+		sum := sha256.Sum256(buf.Bytes())
+		if got := hex.EncodeToString(sum[:]); got != t.ExpectSHA256 || int64(buf.Len()) != t.ExpectSize {
+			return nil, refuse("its predictions of %d bytes have SHA-256 %s, the trainer returned %d bytes with SHA-256 %q", buf.Len(), got, t.ExpectSize, t.ExpectSHA256)
+		}
+		expect = buf.Bytes()
+	}
 	info := activity.GetInfo(ctx)
-	v, artifact, err := external.CheckMade(m, external.Made{
+	v, artifact, err := external.CheckMade(m, external.Made{Expect: expect,
 		File: file.Bytes(), Format: cand.External.Format, Candidate: cand.Name,
 		Trainer: cand.External.Activity + " on " + cand.External.TaskQueue, ID: id, RunID: in.RunID, WorkflowID: info.WorkflowExecution.ID,
 		Window: in.Window, TrainRows: in.Data.TrainRows, TrainSeconds: t.Seconds, Now: time.Now(),

@@ -160,6 +160,8 @@ type Made struct {
 	TrainRows         int64
 	TrainSeconds      float64
 	Now               time.Time
+	// Expect, when set, is the trainer's own predictions (as Input.Expect).
+	Expect []byte
 }
 
 // CheckMade reads and checks a model file an external trainer made, as Check does a registered
@@ -167,7 +169,7 @@ type Made struct {
 // source "external", the run's window and its training rows.
 func CheckMade(m *config.Model, mk Made) (*registry.Version, []byte, error) {
 	v, artifact, err := Check(m, Input{File: mk.File, FileName: mk.Trainer, Format: mk.Format, Candidate: mk.Candidate,
-		By: mk.Trainer, Reason: "candidate " + mk.Candidate + " of run " + mk.RunID, Now: mk.Now})
+		By: mk.Trainer, Reason: "candidate " + mk.Candidate + " of run " + mk.RunID, Now: mk.Now, Expect: mk.Expect})
 	if err != nil {
 		return nil, nil, err
 	}

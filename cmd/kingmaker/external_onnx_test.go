@@ -133,7 +133,8 @@ func TestAPythonExternalTrainerCompetesInARetrainAndTheBetterCandidateWins(t *te
 	}
 	table := kingmaker(t, "--config", path, "models", "show", model, versions["sklearn"])
 	if table.code != 0 || !strings.Contains(table.stdout, "trained by external trainer train_sklearn on "+queue+" (onnx, ") ||
-		!strings.Contains(table.stdout, "made by skl2onnx 1.20.0, for candidate sklearn of run ") {
+		!strings.Contains(table.stdout, "made by skl2onnx 1.20.0, for candidate sklearn of run ") ||
+		!strings.Contains(table.stdout, "parity     50 rows matched the producer's predictions within 1e-05") {
 		t.Fatalf("models show: exit %d\n%s%s", table.code, table.stdout, table.stderr)
 	}
 }

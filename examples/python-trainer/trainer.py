@@ -136,7 +136,22 @@ def fit(cols, y, features, params):
     pipe.fit(pd.DataFrame({f["name"]: cols[f["name"]][:, 0] for f in features}), y)
     types = [(n, FloatTensorType([None, 1])) for n in numeric] + [(f["name"], StringTensorType([None, 1])) for f in categorical]
     onx = convert_sklearn(pipe, initial_types=types, options={id(clf): {"zipmap": False}}, target_opset=17)
-    return onx.SerializeToString()
+    return onx.SerializeToString(), pipe
+
+
+EXPECT_ROWS = 50
+
+
+def expect_csv(pipe, cols, features, classes):
+    """scikit-learn's own probabilities for the first rows it trained on, as the CSV of `kingmaker
+    models register --expect`: Kingmaker checks its predictions of the ONNX file against them."""
+    n = min(EXPECT_ROWS, len(next(iter(cols.values()))))
+    df = pd.DataFrame({f["name"]: cols[f["name"]][:n, 0] for f in features})
+    proba = pipe.predict_proba(df)
+    out = pd.DataFrame({f["name"]: [repr(float(v)) if f["type"] == "numeric" else v for v in df[f["name"]]] for f in features})
+    for k, c in enumerate(pipe.classes_):
+        out["proba:" + classes[int(c)]] = [repr(float(p)) for p in proba[:, k]]
+    return out.to_csv(index=False).encode()
 
 
 def write_artifact(session, art, blob):
@@ -164,12 +179,16 @@ def make_activity(name):
         try:
             x, y = read_training_rows(session, inp["rows"])
             activity.heartbeat("training")
-            blob = fit(frame(x, spec["features"]), y, spec["features"], inp.get("params") or {})
+            cols = frame(x, spec["features"])
+            blob, pipe = fit(cols, y, spec["features"], inp.get("params") or {})
             chunks = write_artifact(session, inp["artifact"], blob)
+            expect = expect_csv(pipe, cols, spec["features"], spec["label"]["classes"])
+            write_artifact(session, dict(inp["artifact"], part=inp["artifact"]["part"] + "/expect", chunk_bytes=len(expect)), expect)
         finally:
             session.cluster.shutdown()
         return {"sha256": hashlib.sha256(blob).hexdigest(), "size": len(blob), "chunks": chunks, "format": "onnx",
                 "producer": "skl2onnx", "producer_version": skl2onnx.__version__, "train_rows": int(len(y)),
+                "expect_sha256": hashlib.sha256(expect).hexdigest(), "expect_size": len(expect),
                 "seconds": time.time() - began}
     return train
 
