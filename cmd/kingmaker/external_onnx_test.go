@@ -75,6 +75,9 @@ func TestAPythonExternalTrainerCompetesInARetrainAndTheBetterCandidateWins(t *te
 	defer stopTrainer()
 	pyTrainer := exec.CommandContext(trainerCtx, py, "../../examples/python-trainer/trainer.py", "--task-queue", queue, "--activity", "train_sklearn")
 	pyTrainer.Env = os.Environ()
+	if c.Username != "" {
+		pyTrainer.Env = append(pyTrainer.Env, "KINGMAKER_CASSANDRA_USERNAME="+c.Username, "KINGMAKER_CASSANDRA_PASSWORD="+string(c.Password))
+	}
 	var pyLog strings.Builder
 	pyTrainer.Stdout, pyTrainer.Stderr = &pyLog, &pyLog
 	if err := pyTrainer.Start(); err != nil {
