@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/mock"
+	"go.temporal.io/sdk/temporal"
 
 	"github.com/kingmaker-ml/kingmaker/activities"
 	"github.com/kingmaker-ml/kingmaker/config"
@@ -71,5 +72,27 @@ func TestAnExternalCandidateIsTrainedByItsActivityImportedAndCompetes(t *testing
 	}
 	if len(res.Candidates) != 2 || res.Candidates[1].Name != "sklearn" || res.Candidates[1].Algorithm != config.AlgorithmExternal || res.Candidates[1].Stage != "trained" {
 		t.Errorf("candidates %+v", res.Candidates)
+	}
+}
+
+// An external trainer that fails fails its candidate only: Kingmaker's own
+// candidates decide, and the run says why the external one is missing.
+func TestAFailingExternalTrainerFailsOnlyItsCandidate(t *testing.T) {
+	h := newHarness(t, func(m *config.Model) {
+		m.Candidates = append(m.Candidates[:1], config.Candidate{Name: "sklearn", Algorithm: config.AlgorithmExternal,
+			External: &config.External{TaskQueue: "python-trainers", Activity: externalTrainerName, Format: "onnx"}})
+	})
+	h.env.OnActivity(externalTrainerName, mock.Anything, mock.Anything).Return(nil,
+		temporal.NewNonRetryableApplicationError("this trainer makes classifiers", "ApplicationError", nil))
+	h.scores = map[string]score{"logistic": {0.78, 0.80}}
+	res := h.mustRun(retrainInput())
+	if res.Outcome != string(evaluator.OutcomePromote) || res.Winner != h.version("logistic") {
+		t.Fatalf("outcome %s, winner %s; want logistic promoted (reasons %q)", res.Outcome, res.Winner, res.Reasons)
+	}
+	if !containsAny(res.Reasons, "candidate sklearn (external) failed: ") || !containsAny(res.Reasons, "this trainer makes classifiers") {
+		t.Errorf("reasons %q do not say why sklearn is missing", res.Reasons)
+	}
+	if !h.env.AssertActivityNumberOfCalls(t, "ImportExternal", 0) {
+		t.Error("ImportExternal ran for a trainer that failed")
 	}
 }
