@@ -170,37 +170,19 @@ func (a *Activities) ImportExternal(ctx context.Context, in ImportExternalInput)
 	if t.Format != "" && t.Format != cand.External.Format {
 		return nil, refuse("returned a %s file, the config says external.format %s", t.Format, cand.External.Format)
 	}
-	var file bytes.Buffer
-	err = a.Registry.ReadRunChunks(ctx, m.Name, in.Data.RunID, externalPart(cand.Name), 0, t.Chunks, func(_, _ int, data []byte) error {
-		file.Write(data)
-		return nil
-	})
+	file, err := a.readExternal(ctx, m.Name, in.Data.RunID, externalPart(cand.Name), t.Chunks, t.SHA256, t.Size, "model file", refuse)
 	if err != nil {
-		return nil, refuse("model file: %v", err)
-	}
-	sum := sha256.Sum256(file.Bytes())
-	if got := hex.EncodeToString(sum[:]); got != t.SHA256 || int64(file.Len()) != t.Size {
-		return nil, refuse("model file of %d bytes has SHA-256 %s, the trainer returned %d bytes with SHA-256 %q", file.Len(), got, t.Size, t.SHA256)
+		return nil, err
 	}
 	var expect []byte
 	if t.ExpectSHA256 != "" {
-		var buf bytes.Buffer
-		err := a.Registry.ReadRunChunks(ctx, m.Name, in.Data.RunID, externalPart(cand.Name)+"/expect", 0, 1, func(_, _ int, data []byte) error {
-			buf.Write(data)
-			return nil
-		})
-		if err != nil {
-			return nil, refuse("its predictions: %v", err)
+		if expect, err = a.readExternal(ctx, m.Name, in.Data.RunID, externalPart(cand.Name)+"/expect", 1, t.ExpectSHA256, t.ExpectSize, "predictions file", refuse); err != nil {
+			return nil, err
 		}
-		sum := sha256.Sum256(buf.Bytes())
-		if got := hex.EncodeToString(sum[:]); got != t.ExpectSHA256 || int64(buf.Len()) != t.ExpectSize {
-			return nil, refuse("its predictions of %d bytes have SHA-256 %s, the trainer returned %d bytes with SHA-256 %q", buf.Len(), got, t.ExpectSize, t.ExpectSHA256)
-		}
-		expect = buf.Bytes()
 	}
 	info := activity.GetInfo(ctx)
 	v, artifact, err := external.CheckMade(m, external.Made{Expect: expect,
-		File: file.Bytes(), Format: cand.External.Format, Candidate: cand.Name,
+		File: file, Format: cand.External.Format, Candidate: cand.Name,
 		Trainer: cand.External.Activity + " on " + cand.External.TaskQueue, ID: id, RunID: in.RunID, WorkflowID: info.WorkflowExecution.ID,
 		Window: in.Window, TrainRows: in.Data.TrainRows, TrainSeconds: t.Seconds, Now: time.Now(),
 	})
@@ -223,4 +205,23 @@ func (a *Activities) ImportExternal(ctx context.Context, in ImportExternalInput)
 		return nil, err
 	}
 	return &Trained{Candidate: cand.Name, Algorithm: v.Algorithm, Version: id.String(), TrainRows: v.TrainRows, Seconds: t.Seconds}, nil
+}
+
+// readExternal reads chunks 0..n-1 of a part an external trainer wrote and
+// checks the whole against the SHA-256 and size it returned; what names the
+// bytes in a refusal.
+func (a *Activities) readExternal(ctx context.Context, model, runID, part string, n int, sha string, size int64, what string, refuse func(string, ...any) error) ([]byte, error) {
+	var buf bytes.Buffer
+	err := a.Registry.ReadRunChunks(ctx, model, runID, part, 0, n, func(_, _ int, data []byte) error {
+		buf.Write(data)
+		return nil
+	})
+	if err != nil {
+		return nil, refuse("%s: %v", what, err)
+	}
+	sum := sha256.Sum256(buf.Bytes())
+	if got := hex.EncodeToString(sum[:]); got != sha || int64(buf.Len()) != size {
+		return nil, refuse("%s of %d bytes has SHA-256 %s, the trainer returned %d bytes with SHA-256 %q", what, buf.Len(), got, size, sha)
+	}
+	return buf.Bytes(), nil
 }
