@@ -95,12 +95,14 @@ test-xgboost:
 	  $(GO) test -count=1 -tags xgboost ./cmd/kingmaker -run 'BringYourOwn|ModelsRegister'; fi
 
 ## test-onnx: fetch ONNX Runtime's library (scripts/onnxruntime.sh: the pinned PyPI wheel, SHA-256 checked), then vet and test
-## ONNX models (build tag onnx): the trainer's reader and runtime, registration and a challenge on the stack
+## ONNX models (build tag onnx): the trainer's reader and runtime, registration and a challenge on the stack,
+## and a retrain where the Python external trainer (examples/python-trainer, venv by scripts/python-trainer.sh) competes
 test-onnx:
 	scripts/onnxruntime.sh install
+	scripts/python-trainer.sh install
 	$(GO) vet -tags onnx ./...
 	$(GO) test -count=1 -tags onnx ./trainer/... ./external/...
-	$(GO) test -count=1 -tags onnx ./cmd/kingmaker -run 'BringYourOwn|ModelsRegister'
+	$(GO) test -count=1 -tags onnx ./cmd/kingmaker -run 'BringYourOwn|ModelsRegister|ExternalTrainer'
 
 ## tools: what the tests need beyond Go (promtool, Alertmanager and amtool, Chromium, from Debian's packages)
 tools:

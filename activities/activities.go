@@ -156,6 +156,11 @@ type LoadSpecInput struct {
 type Spec struct {
 	Model             config.Model `json:"model"`
 	TrainingTaskQueue string       `json:"training_task_queue"`
+	// Keyspace is the registry's keyspace and SourceKeyspace the source
+	// table's: an external trainer reads and writes there. Empty in specs
+	// recorded before external trainers.
+	Keyspace       string `json:"keyspace,omitempty"`
+	SourceKeyspace string `json:"source_keyspace,omitempty"`
 }
 
 // LoadSpec returns the model's spec as this worker's config has it, so the
@@ -165,7 +170,7 @@ func (a *Activities) LoadSpec(ctx context.Context, in LoadSpecInput) (*Spec, err
 	if err != nil {
 		return nil, err
 	}
-	return &Spec{Model: *m, TrainingTaskQueue: a.Config.Temporal.TrainingTaskQueue}, nil
+	return &Spec{Model: *m, TrainingTaskQueue: a.Config.Temporal.TrainingTaskQueue, Keyspace: a.Config.Cassandra.Keyspace, SourceKeyspace: a.Config.SourceKeyspace(m)}, nil
 }
 
 // SnapshotInput fixes a window.

@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/gocql/gocql"
 	"go.temporal.io/sdk/activity"
 
 	"github.com/kingmaker-ml/kingmaker/config"
@@ -65,11 +66,9 @@ func (a *Activities) TrainCandidate(ctx context.Context, in TrainInput) (*Traine
 	if err != nil {
 		return nil, err
 	}
-	id := registry.VersionID(in.StartedAt, versionKey(in.RunID, cand.Name))
-	if v, err := a.Registry.GetVersion(ctx, m.Name, id); err == nil {
-		return &Trained{Candidate: cand.Name, Algorithm: v.Algorithm, Version: id.String(), TrainRows: v.TrainRows, Seconds: v.TrainSeconds, Reused: true}, nil
-	} else if !errors.Is(err, registry.ErrNotFound) {
-		return nil, err
+	id, done, err := a.trainedBefore(ctx, m.Name, cand.Name, in.StartedAt, in.RunID)
+	if done != nil || err != nil {
+		return done, err
 	}
 	tr, err := trainer.Lookup(cand.Algorithm)
 	if err != nil {
@@ -128,6 +127,20 @@ func (a *Activities) TrainCandidate(ctx context.Context, in TrainInput) (*Traine
 		return nil, err
 	}
 	return &Trained{Candidate: cand.Name, Algorithm: cand.Algorithm, Version: id.String(), TrainRows: v.TrainRows, Seconds: seconds}, nil
+}
+
+// trainedBefore fixes the version id of a run's candidate and returns the
+// version an earlier attempt already wrote under it, if any.
+func (a *Activities) trainedBefore(ctx context.Context, model, cand string, startedAt time.Time, runID string) (gocql.UUID, *Trained, error) {
+	id := registry.VersionID(startedAt, versionKey(runID, cand))
+	v, err := a.Registry.GetVersion(ctx, model, id)
+	if err == nil {
+		return id, &Trained{Candidate: cand, Algorithm: v.Algorithm, Version: id.String(), TrainRows: v.TrainRows, Seconds: v.TrainSeconds, Reused: true}, nil
+	}
+	if errors.Is(err, registry.ErrNotFound) {
+		err = nil
+	}
+	return id, nil, err
 }
 
 func candidate(m *config.Model, name string) (*config.Candidate, error) {

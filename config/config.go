@@ -228,6 +228,23 @@ type Candidate struct {
 	Name      string             `yaml:"name" json:"name"`
 	Algorithm string             `yaml:"algorithm" json:"algorithm"`
 	Params    map[string]float64 `yaml:"params" json:"params,omitempty"`
+	// External, when set, makes a worker outside Kingmaker (any Temporal
+	// SDK language) train this candidate: its algorithm is "external".
+	External *External `yaml:"external" json:"external,omitempty"`
+}
+
+// AlgorithmExternal is the algorithm of a candidate an external trainer makes.
+const AlgorithmExternal = "external"
+
+// External names the activity an external trainer serves and the format of
+// the model file it returns (see README "External trainers").
+type External struct {
+	// TaskQueue is the Temporal task queue the external worker polls.
+	TaskQueue string `yaml:"task_queue" json:"task_queue"`
+	// Activity is the activity type name it registered.
+	Activity string `yaml:"activity" json:"activity"`
+	// Format is the model file it returns: onnx or xgboost.
+	Format string `yaml:"format" json:"format"`
 }
 
 // Policy is the promotion policy: the decision rules as package evaluator
@@ -561,7 +578,11 @@ func (c *Config) setDefaults(explicit fieldSet) {
 		setInt(&w.Parallelism, 8)
 		setStr(&w.InvalidRows, "fail")
 		for j := range m.Candidates {
-			setStr(&m.Candidates[j].Name, m.Candidates[j].Algorithm)
+			c := &m.Candidates[j]
+			if c.External != nil {
+				setStr(&c.Algorithm, AlgorithmExternal)
+			}
+			setStr(&c.Name, c.Algorithm)
 		}
 		p := &m.Policy
 		switch m.TaskName() {

@@ -282,6 +282,10 @@ func (v *validator) model(path string, m *Model) {
 			v.add(cp+".name", "duplicate %q (also candidates[%d]); give each candidate a name", c.Name, j)
 		}
 		cands[c.Name] = i
+		if c.External != nil || c.Algorithm == AlgorithmExternal {
+			v.external(cp, c)
+			continue
+		}
 		t, err := trainer.Lookup(c.Algorithm)
 		if errors.Is(err, trainer.ErrXGBoostNotBuilt) {
 			v.add(cp+".algorithm", "%v", err)
@@ -307,6 +311,36 @@ func (v *validator) model(path string, m *Model) {
 	v.trigger(path+".schedule.drift", m.Schedule.Drift)
 	v.score(path+".schedule.score", m.Schedule.Score)
 	v.drift(path+".drift", m.Drift)
+}
+
+// externalFormats are the model files an external trainer may return, with
+// the algorithm whose build loads them.
+var externalFormats = map[string]string{"onnx": "onnx", "xgboost": "xgboost"}
+
+// external checks a candidate an external trainer makes (candidates[].external).
+func (v *validator) external(cp string, c Candidate) {
+	e := c.External
+	if e == nil {
+		v.add(cp+".external", "is required for algorithm external: set external.task_queue, external.activity and external.format")
+		return
+	}
+	if c.Algorithm != AlgorithmExternal {
+		v.add(cp+".algorithm", "must be empty or external for a candidate with external set, got %q", c.Algorithm)
+	}
+	if strings.TrimSpace(e.TaskQueue) == "" {
+		v.add(cp+".external.task_queue", "is required: the Temporal task queue the external trainer's worker polls")
+	}
+	if strings.TrimSpace(e.Activity) == "" {
+		v.add(cp+".external.activity", "is required: the activity type name the external trainer registered")
+	}
+	alg, ok := externalFormats[e.Format]
+	if !ok {
+		v.add(cp+".external.format", "must be onnx or xgboost (the model file the trainer returns), got %q", e.Format)
+		return
+	}
+	if _, err := trainer.Lookup(alg); errors.Is(err, trainer.ErrXGBoostNotBuilt) || errors.Is(err, trainer.ErrONNXNotBuilt) {
+		v.add(cp+".external.format", "%s files cannot be loaded by this build: %v", e.Format, err)
+	}
 }
 
 // labelSource checks where labels come from and their maturity.

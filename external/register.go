@@ -22,6 +22,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gocql/gocql"
+
 	"github.com/kingmaker-ml/kingmaker/config"
 	"github.com/kingmaker-ml/kingmaker/dataset"
 	"github.com/kingmaker-ml/kingmaker/registry"
@@ -141,4 +143,45 @@ func Register(ctx context.Context, reg *registry.Registry, m *config.Model, in I
 		return nil, err
 	}
 	return v, nil
+}
+
+// Made is a model file an external trainer made for a candidate of a retrain run
+// (config candidates[].external).
+type Made struct {
+	File   []byte
+	Format string
+	// Candidate is the config candidate; Trainer names who made it ("activity on task queue").
+	Candidate string
+	Trainer   string
+	// ID is the version id the run fixes for the candidate.
+	ID                gocql.UUID
+	RunID, WorkflowID string
+	Window            dataset.Window
+	TrainRows         int64
+	TrainSeconds      float64
+	Now               time.Time
+	// Expect, when set, is the trainer's own predictions (as Input.Expect).
+	Expect []byte
+}
+
+// CheckMade reads and checks a model file an external trainer made, as Check does a registered
+// file (the same feature contract checks), and returns the version it becomes, with provenance
+// source "external", the run's window and its training rows.
+func CheckMade(m *config.Model, mk Made) (*registry.Version, []byte, error) {
+	v, artifact, err := Check(m, Input{File: mk.File, FileName: mk.Trainer, Format: mk.Format, Candidate: mk.Candidate,
+		By: mk.Trainer, Reason: "candidate " + mk.Candidate + " of run " + mk.RunID, Now: mk.Now, Expect: mk.Expect})
+	if err != nil {
+		return nil, nil, err
+	}
+	var p registry.Provenance
+	if err := json.Unmarshal(v.Provenance, &p); err != nil {
+		return nil, nil, err
+	}
+	p.Source, p.FileName = "external", ""
+	if v.Provenance, err = json.Marshal(p); err != nil {
+		return nil, nil, err
+	}
+	v.ID, v.RunID, v.WorkflowID = mk.ID, mk.RunID, mk.WorkflowID
+	v.WindowFrom, v.WindowTo, v.TrainRows, v.TrainSeconds = mk.Window.From, mk.Window.To, mk.TrainRows, mk.TrainSeconds
+	return v, artifact, nil
 }

@@ -89,7 +89,7 @@ type Version struct {
 // Provenance is where a registered version came from: the file as given,
 // what the file says made it, who registered it and why.
 type Provenance struct {
-	Source          string `json:"source"` // "file"
+	Source          string `json:"source"` // "file" (models register) or "external" (an external trainer in a retrain run)
 	FileName        string `json:"file_name,omitempty"`
 	FileSHA256      string `json:"file_sha256"`
 	FileSize        int64  `json:"file_size"`

@@ -120,3 +120,6 @@ func (r *Registry) ReadRunChunks(ctx context.Context, model, runID, part string,
 	}
 	return nil
 }
+
+// Keyspace is the keyspace of the registry's tables.
+func (r *Registry) Keyspace() string { return r.ks }

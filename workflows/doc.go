@@ -3,7 +3,10 @@
 //
 //   - RetrainWorkflow (retrain.go, its stages in retrain_stages.go):
 //     snapshot a window, read it once to keep its training sample and
-//     holdout, train candidates in parallel, evaluate them with
+//     holdout, train candidates in parallel (a candidate with
+//     candidates[].external by its own activity, in any SDK language, on
+//     its own task queue, its model file then imported by ImportExternal),
+//     evaluate them with
 //     the champion on the same holdout, decide by policy, await approval
 //     when asked, shadow the winner when policy.shadow says so (shadow.go),
 //     promote by compare-and-set, record.

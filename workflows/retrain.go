@@ -141,6 +141,12 @@ const changeReadOnce = "read-window-once"
 // recorded spec has a delay, which no run recorded before it has.
 const changeLabelMaturity = "label-maturity"
 
+// changeExternalTrainer is the workflow.GetVersion change id of asking an
+// external trainer for a candidate with candidates[].external. It is asked
+// only when the recorded spec has such a candidate, which no run recorded
+// before it has.
+const changeExternalTrainer = "external-trainer"
+
 // changeHoldoutCap is the workflow.GetVersion change id of sampling the
 // staged holdout down to window.max_holdout_rows: version 1 passes
 // StageRunData the rate, runs recorded without the marker keep every

@@ -2,12 +2,14 @@ package workflows
 
 import (
 	"fmt"
+	"slices"
 	"time"
 
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/kingmaker-ml/kingmaker/activities"
+	"github.com/kingmaker-ml/kingmaker/config"
 	"github.com/kingmaker-ml/kingmaker/dataset"
 	"github.com/kingmaker-ml/kingmaker/evaluator"
 	"github.com/kingmaker-ml/kingmaker/registry"
@@ -52,12 +54,13 @@ func (r *retrainRun) snapshot() error {
 func (r *retrainRun) train() error {
 	ctx, in, info, m, prog := r.ctx, r.in, r.info, r.spec.Model, r.prog
 	prog.Stage = StageTraining
-	trainCtx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+	trainOpts := workflow.ActivityOptions{
 		TaskQueue:           r.spec.TrainingTaskQueue,
 		StartToCloseTimeout: 2 * time.Hour,
 		HeartbeatTimeout:    time.Minute,
 		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: 5 * time.Second, MaximumInterval: time.Minute, MaximumAttempts: 3},
-	})
+	}
+	trainCtx := workflow.WithActivityOptions(ctx, trainOpts)
 	rate := r.snap.SampleRate(m.Window.MaxTrainRows)
 	if err := r.readOnce(trainCtx, rate); err != nil {
 		return err
@@ -77,6 +80,12 @@ func (r *retrainRun) train() error {
 		}
 		prog.Candidates = append(prog.Candidates, CandidateProgress{Name: c.Name, Algorithm: c.Algorithm, Stage: stage})
 	}
+	// External trainers (candidates[].external) are asked only by runs
+	// that recorded the marker; a spec without one asks for none.
+	ext := workflow.DefaultVersion
+	if slices.ContainsFunc(m.Candidates, func(c config.Candidate) bool { return c.External != nil }) {
+		ext = workflow.GetVersion(ctx, changeExternalTrainer, workflow.DefaultVersion, 1)
+	}
 	sel := workflow.NewSelector(ctx)
 	next := 0
 	var train func()
@@ -84,10 +93,15 @@ func (r *retrainRun) train() error {
 		i, c := next, m.Candidates[next]
 		next++
 		prog.Candidates[i].Stage = "training"
-		f := workflow.ExecuteActivity(summary(trainCtx, fmt.Sprintf("train %s (%s)", c.Name, c.Algorithm)), a.TrainCandidate, activities.TrainInput{
-			Model: in.Model, Candidate: c.Name, Window: r.window, WorkflowID: info.WorkflowExecution.ID, RunID: info.WorkflowExecution.RunID,
-			StartedAt: info.WorkflowStartTime, SampleRate: rate, Spec: &r.spec.Model, Data: r.data,
-		})
+		var f workflow.Future
+		if c.External != nil && ext == 1 && r.data != nil {
+			f = r.trainExternal(trainOpts, c, rate)
+		} else {
+			f = workflow.ExecuteActivity(summary(trainCtx, fmt.Sprintf("train %s (%s)", c.Name, c.Algorithm)), a.TrainCandidate, activities.TrainInput{
+				Model: in.Model, Candidate: c.Name, Window: r.window, WorkflowID: info.WorkflowExecution.ID, RunID: info.WorkflowExecution.RunID,
+				StartedAt: info.WorkflowStartTime, SampleRate: rate, Spec: &r.spec.Model, Data: r.data,
+			})
+		}
 		sel.AddFuture(f, func(f workflow.Future) {
 			var t activities.Trained
 			cp := &prog.Candidates[i]
@@ -119,6 +133,37 @@ func (r *retrainRun) train() error {
 		return temporal.NewNonRetryableApplicationError("every candidate failed to train", "AllCandidatesFailed", nil)
 	}
 	return nil
+}
+
+// trainExternal asks candidate c's external trainer, on its own task queue,
+// to train on the run's staged training rows and write its model file to
+// run_data, then imports that file as the candidate's version on the
+// training queue (activities.ImportExternal). Only names, the window and
+// checksums pass through the history.
+func (r *retrainRun) trainExternal(trainOpts workflow.ActivityOptions, c config.Candidate, rate float64) workflow.Future {
+	f, set := workflow.NewFuture(r.ctx)
+	info := r.info
+	workflow.Go(r.ctx, func(ctx workflow.Context) {
+		extCtx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+			TaskQueue:           c.External.TaskQueue,
+			StartToCloseTimeout: 2 * time.Hour,
+			RetryPolicy:         &temporal.RetryPolicy{InitialInterval: 5 * time.Second, MaximumInterval: time.Minute, MaximumAttempts: 3},
+		})
+		what := fmt.Sprintf("train %s with external trainer %s on task queue %s", c.Name, c.External.Activity, c.External.TaskQueue)
+		ein := activities.NewExternalTrainInput(&r.spec.Model, &c, r.window, info.WorkflowExecution.RunID, rate, r.data, r.spec.Keyspace, r.spec.SourceKeyspace)
+		var made activities.ExternalTrained
+		if err := workflow.ExecuteActivity(summary(extCtx, what), c.External.Activity, ein).Get(ctx, &made); err != nil {
+			set.Set(nil, err)
+			return
+		}
+		var t activities.Trained
+		err := workflow.ExecuteActivity(summary(workflow.WithActivityOptions(ctx, trainOpts), "import "+c.Name+"'s model file "+made.SHA256), a.ImportExternal, activities.ImportExternalInput{
+			Model: r.in.Model, Candidate: c.Name, Window: r.window, WorkflowID: info.WorkflowExecution.ID, RunID: info.WorkflowExecution.RunID,
+			StartedAt: info.WorkflowStartTime, Spec: &r.spec.Model, Data: r.data, Trained: made,
+		}).Get(ctx, &t)
+		set.Set(t, err)
+	})
+	return f
 }
 
 // readOnce reads the window once: its training sample and holdout are kept

@@ -12,6 +12,7 @@ import (
 
 	"github.com/gocql/gocql"
 	"github.com/stretchr/testify/mock"
+	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/client"
 	tlog "go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/temporal"
@@ -106,6 +107,7 @@ func newHarness(t *testing.T, edit func(m *config.Model)) *harness {
 	env.RegisterWorkflowWithOptions(workflows.ChallengeWorkflow, workflow.RegisterOptions{Name: workflows.ChallengeWorkflowName})
 	acts := &activities.Activities{}
 	env.RegisterActivity(acts)
+	env.RegisterActivityWithOptions(externalTrainer, activity.RegisterOptions{Name: externalTrainerName})
 
 	env.OnActivity(acts.LoadSpec, mock.Anything, mock.Anything).Return(
 		func(_ context.Context, in activities.LoadSpecInput) (*activities.Spec, error) {

@@ -211,8 +211,13 @@ func runModelsShow(ctx context.Context, e *env, args []string) error {
 	}
 	var p registry.Provenance
 	if len(v.Provenance) > 0 && json.Unmarshal(v.Provenance, &p) == nil {
-		fmt.Fprintf(e.stdout, "registered from %s (%s, %d bytes, sha256 %s), made by %s %s, by %s: %s\n",
-			p.FileName, p.Format, p.FileSize, p.FileSHA256, p.Producer, p.ProducerVersion, p.RegisteredBy, p.Reason)
+		if p.Source == "external" {
+			fmt.Fprintf(e.stdout, "trained by external trainer %s (%s, %d bytes, sha256 %s), made by %s %s, for %s\n",
+				p.RegisteredBy, p.Format, p.FileSize, p.FileSHA256, p.Producer, p.ProducerVersion, p.Reason)
+		} else {
+			fmt.Fprintf(e.stdout, "registered from %s (%s, %d bytes, sha256 %s), made by %s %s, by %s: %s\n",
+				p.FileName, p.Format, p.FileSize, p.FileSHA256, p.Producer, p.ProducerVersion, p.RegisteredBy, p.Reason)
+		}
 		if p.Parity != "" {
 			fmt.Fprintf(e.stdout, "parity     %s\n", p.Parity)
 		}
