@@ -251,6 +251,9 @@ func (s *Snapshot) HoldoutRate(maxHoldoutRows int) float64 {
 	for _, n := range s.ByClass {
 		labelled += n
 	}
+	if s.Labels != nil { // a regression window has no classes to count by
+		labelled = s.Labels.Labelled
+	}
 	return dataset.SampleRate(labelled-s.TrainRows, maxHoldoutRows)
 }
 
@@ -274,12 +277,8 @@ func (a *Activities) SnapshotWindow(ctx context.Context, in SnapshotInput) (*Sna
 		return nil, classify(err)
 	}
 	var labelled, outOfTime int64
-	regression := m.TaskName() == config.TaskRegression
-	for _, n := range byClass {
-		labelled += n
-	}
-	if regression { // no classes to count by: every row counts
-		labelled = total
+	for _, c := range counts {
+		labelled += c.LabelledRows()
 	}
 	if oot := m.Window.OutOfTime.D(); oot > 0 {
 		// The newest slice is all holdout: count its rows apart (it spans
@@ -293,12 +292,7 @@ func (a *Activities) SnapshotWindow(ctx context.Context, in SnapshotInput) (*Sna
 			return nil, classify(err)
 		}
 		for _, c := range counts {
-			for _, n := range c.ByClass {
-				outOfTime += n
-			}
-			if regression {
-				outOfTime += c.Rows
-			}
+			outOfTime += c.LabelledRows()
 		}
 	}
 	champ, err := a.Registry.Champion(ctx, m.Name)

@@ -23,5 +23,18 @@ func NewPredicted(key, class string, score *float64) Predicted {
 	return predicted{key: key, class: class, score: score}
 }
 
+// NewPredictedProba makes a Predicted of a multiclass model.
+func NewPredictedProba(key, class string, proba map[string]float64) Predicted {
+	return predicted{key: key, class: class, proba: proba}
+}
+
+// NewPredictedValue makes a Predicted of a regression model.
+func NewPredictedValue(key string, value *float64) Predicted {
+	return predicted{key: key, value: value}
+}
+
 // JoinLabels is joinLabels.
 var JoinLabels = joinLabels
+
+// JoinTargets is joinTargets.
+var JoinTargets = joinTargets

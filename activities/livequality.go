@@ -49,11 +49,15 @@ func MaturedWindow(m *config.Model, w dataset.Window) dataset.Window {
 	return dataset.Window{From: w.From.Add(-d), To: w.To.Add(-d)}
 }
 
-// predicted is one prediction to join with its row's label.
+// predicted is one prediction to join with its row's label: a class (and
+// the positive class's score, or every class's probability), or a
+// regression model's value.
 type predicted struct {
 	key   string
 	class string
 	score *float64
+	proba map[string]float64
+	value *float64
 }
 
 // championQuality is the champion's matured quality over the batch
@@ -62,7 +66,7 @@ func (a *Activities) championQuality(ctx context.Context, m *config.Model, versi
 	var rows []predicted
 	err := a.Registry.Predictions(ctx, m.Name, w.From, w.To, func(p *registry.Prediction) error {
 		if p.Version == version {
-			rows = append(rows, predicted{key: p.ID.String(), class: p.Predicted, score: p.Score})
+			rows = append(rows, predicted{key: p.ID.String(), class: p.Predicted, score: p.Score, proba: p.Probabilities, value: p.Value})
 		}
 		return nil
 	})
@@ -106,31 +110,70 @@ func (a *Activities) maturedQuality(ctx context.Context, m *config.Model, role s
 	}
 	src := a.source(m)
 	src.AsOf = asOf
+	if m.TaskName() == config.TaskRegression {
+		targets, err := src.TargetsOf(ctx, rowsOf, keys)
+		if err != nil {
+			return nil, classify(err)
+		}
+		truth, values := joinTargets(rows, targets)
+		q.Labelled = int64(len(truth))
+		q.Coverage = dataset.Coverage(q.Labelled, q.Predictions)
+		if len(truth) > 0 {
+			if mt, err := evaluator.RegressionMetricsOf(truth, values); err == nil {
+				q.Metrics = &mt
+			}
+		}
+		return q, nil
+	}
 	labels, err := src.LabelsOf(ctx, rowsOf, keys)
 	if err != nil {
 		return nil, classify(err)
 	}
-	truth, pred, pos := joinLabels(m.Label.Classes, rows, labels)
+	truth, pred, pos, proba := joinLabels(m.Label.Classes, rows, labels)
 	q.Labelled = int64(len(truth))
 	q.Coverage = dataset.Coverage(q.Labelled, q.Predictions)
 	if len(truth) > 0 {
-		if mt, err := evaluator.Score(len(m.Label.Classes), truth, pred, pos); err == nil {
+		var mt evaluator.Metrics
+		var err error
+		if m.TaskName() == config.TaskMulticlass && proba != nil {
+			mt, err = evaluator.MulticlassMetricsOf(truth, pred, proba)
+		} else {
+			mt, err = evaluator.Score(len(m.Label.Classes), truth, pred, pos)
+		}
+		if err == nil {
 			q.Metrics = &mt
 		}
 	}
 	return q, nil
 }
 
+// joinTargets pairs each regression prediction whose row has a label
+// (targets: the number by row key) with it. A prediction without a value
+// (written by a version of another task) is left out.
+func joinTargets(rows []predicted, targets map[string]float64) (truth, values []float64) {
+	for _, r := range rows {
+		y, ok := targets[r.key]
+		if !ok || r.value == nil {
+			continue
+		}
+		truth = append(truth, y)
+		values = append(values, *r.value)
+	}
+	return truth, values
+}
+
 // joinLabels pairs each prediction whose row has a label (labels: class
-// index by row key) with it: the true and predicted class indices, and the
-// positive-class scores when every labelled prediction has one (else nil).
-// A prediction of a class the model does not know is left out.
-func joinLabels(classes []string, rows []predicted, labels map[string]int) (truth, pred []int, pos []float64) {
+// index by row key) with it: the true and predicted class indices, the
+// positive-class scores when every labelled prediction has one (else nil),
+// and every class's probability, in the order of classes, when every
+// labelled prediction has them all (else nil). A prediction of a class the
+// model does not know is left out.
+func joinLabels(classes []string, rows []predicted, labels map[string]int) (truth, pred []int, pos []float64, proba [][]float64) {
 	index := make(map[string]int, len(classes))
 	for i, c := range classes {
 		index[c] = i
 	}
-	scored := true
+	scored, probed := true, true
 	for _, r := range rows {
 		y, ok := labels[r.key]
 		p, known := index[r.class]
@@ -144,11 +187,21 @@ func joinLabels(classes []string, rows []predicted, labels map[string]int) (trut
 		} else {
 			pos = append(pos, *r.score)
 		}
+		row := make([]float64, len(classes))
+		for i, c := range classes {
+			v, ok := r.proba[c]
+			probed = probed && ok
+			row[i] = v
+		}
+		proba = append(proba, row)
 	}
 	if !scored {
 		pos = nil
 	}
-	return truth, pred, pos
+	if !probed {
+		proba = nil
+	}
+	return truth, pred, pos, proba
 }
 
 // maturedQualities are the champion's and, when one is set, the shadow's

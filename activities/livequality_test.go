@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"hash/fnv"
+	"math"
 	"reflect"
 	"testing"
 	"time"
@@ -14,6 +15,7 @@ import (
 	"github.com/kingmaker-ml/kingmaker/activities"
 	"github.com/kingmaker-ml/kingmaker/config"
 	"github.com/kingmaker-ml/kingmaker/dataset"
+	"github.com/kingmaker-ml/kingmaker/demo"
 	"github.com/kingmaker-ml/kingmaker/evaluator"
 )
 
@@ -41,11 +43,39 @@ func TestJoiningPredictionsWithLabels(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			truth, pred, pos := activities.JoinLabels(classes, c.rows, c.labels)
-			if !reflect.DeepEqual(truth, c.truth) || !reflect.DeepEqual(pred, c.pred) || !reflect.DeepEqual(pos, c.pos) {
-				t.Errorf("got %v %v %v, want %v %v %v", truth, pred, pos, c.truth, c.pred, c.pos)
+			truth, pred, pos, proba := activities.JoinLabels(classes, c.rows, c.labels)
+			if !reflect.DeepEqual(truth, c.truth) || !reflect.DeepEqual(pred, c.pred) || !reflect.DeepEqual(pos, c.pos) || proba != nil {
+				t.Errorf("got %v %v %v %v, want %v %v %v and no probabilities", truth, pred, pos, proba, c.truth, c.pred, c.pos)
 			}
 		})
+	}
+}
+
+func TestJoiningMulticlassPredictionsKeepsEveryClasssProbabilityInClassOrder(t *testing.T) {
+	classes := []string{"a", "b", "c"}
+	rows := []activities.Predicted{
+		activities.NewPredictedProba("x", "b", map[string]float64{"a": 0.2, "b": 0.5, "c": 0.3}),
+		activities.NewPredictedProba("y", "c", map[string]float64{"c": 0.7, "a": 0.1, "b": 0.2}),
+		activities.NewPredictedProba("z", "a", map[string]float64{"a": 0.9, "b": 0.1, "c": 0}),
+	}
+	truth, pred, pos, proba := activities.JoinLabels(classes, rows, map[string]int{"x": 1, "y": 0})
+	if want := [][]float64{{0.2, 0.5, 0.3}, {0.1, 0.2, 0.7}}; !reflect.DeepEqual(proba, want) || !reflect.DeepEqual(truth, []int{1, 0}) || !reflect.DeepEqual(pred, []int{1, 2}) || pos != nil {
+		t.Errorf("got truth %v pred %v pos %v proba %v, want [1 0] [1 2], no scores and %v", truth, pred, pos, proba, want)
+	}
+	// A row written before probabilities were stored drops them all.
+	rows[1] = activities.NewPredicted("y", "c", nil)
+	if _, _, _, proba := activities.JoinLabels(classes, rows, map[string]int{"x": 1, "y": 0}); proba != nil {
+		t.Errorf("probabilities %v with a row that has none, want none", proba)
+	}
+}
+
+func TestJoiningRegressionPredictionsPairsValuesWithTheirRowsNumbers(t *testing.T) {
+	v := func(x float64) *float64 { return &x }
+	rows := []activities.Predicted{activities.NewPredictedValue("a", v(10)), activities.NewPredictedValue("b", v(20)),
+		activities.NewPredictedValue("c", nil), activities.NewPredictedValue("d", v(40))}
+	truth, values := activities.JoinTargets(rows, map[string]float64{"a": 12, "c": 30, "d": 35})
+	if !reflect.DeepEqual(truth, []float64{12, 35}) || !reflect.DeepEqual(values, []float64{10, 40}) {
+		t.Errorf("got %v %v, want the labelled rows with a value: [12 35] [10 40]", truth, values)
 	}
 }
 
@@ -165,5 +195,94 @@ func TestLiveQualityOnMaturedLabelsMatchesADirectComputation(t *testing.T) {
 	exp, _ := json.Marshal(want)
 	if string(got) != string(exp) {
 		t.Errorf("metrics\n%s\nwant (direct)\n%s", got, exp)
+	}
+}
+
+// Live quality of a regression model on matured row labels (label.delay,
+// the label in the row), against the real Cassandra: the champion's batch
+// predictions (predictions.value) of a day of deliveries, joined with the
+// minutes of their rows, give the regression metrics, and the task's
+// primary metric, that a direct computation gives.
+func TestLiveQualityOfARegressionModelOnMaturedLabelsMatchesADirectComputation(t *testing.T) {
+	f := newFixture(t, 0, 0)
+	ctx := context.Background()
+	spec := demo.Spec{Dataset: "deliveries", Start: seedStart, Days: 3, RowsPerDay: 300, Seed: 5}
+	if _, err := demo.PrepareTableOf(ctx, f.session, f.keyspace, demo.DeliveriesTable); err != nil {
+		t.Fatal(err)
+	}
+	if err := demo.WriteTable(ctx, f.session, f.keyspace, demo.DeliveriesTable, spec, 4, nil); err != nil {
+		t.Fatalf("seed the deliveries: %v", err)
+	}
+	m := &config.Model{Name: "deliveries", Task: config.TaskRegression,
+		Source:   config.Source{Table: "deliveries", PartitionColumn: "dataset", PartitionValue: "deliveries", DayColumn: "day", TimeColumn: "ts", KeyColumn: "id"},
+		Features: []config.Feature{{Name: "distance_km", Column: "distance_km", Type: "numeric"}},
+		Label:    config.Label{Column: "minutes", Delay: config.Duration(24 * time.Hour)},
+		Window:   config.Window{Parallelism: 2},
+		Policy:   config.Policy{Policy: evaluator.Policy{PrimaryMetric: evaluator.MetricRMSE}},
+	}
+	drift := dataset.Window{From: seedStart.AddDate(0, 0, 2), To: seedStart.AddDate(0, 0, 3)}
+	matured := dataset.Window{From: seedStart.AddDate(0, 0, 1), To: seedStart.AddDate(0, 0, 2)}
+	champion, other := gocql.TimeUUID(), gocql.TimeUUID()
+	insPred := fmt.Sprintf(`INSERT INTO %s.predictions (model, day, id, ts, version, generation, value, run_id, scored_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, f.keyspace)
+	var truth, values []float64
+	var predictions int64
+	day := matured.From
+	iter := f.session.Query(fmt.Sprintf(`SELECT ts, id, minutes FROM %s.deliveries WHERE dataset = 'deliveries' AND day = ?`, f.keyspace), day).Iter()
+	var (
+		ts      time.Time
+		id      gocql.UUID
+		minutes float64
+	)
+	for iter.Scan(&ts, &id, &minutes) {
+		h := fnv.New32a()
+		h.Write(id[:])
+		v := h.Sum32()
+		// A model a few minutes off either way.
+		value := minutes + float64(int(v%13)-6)
+		version := champion
+		if v%11 == 0 {
+			version = other // predictions of another version do not count
+		}
+		if err := f.session.Query(insPred, m.Name, day, id, ts, version, int64(1), value, "run", time.Now()).Exec(); err != nil {
+			t.Fatal(err)
+		}
+		if version == champion {
+			predictions++
+			truth, values = append(truth, minutes), append(values, value)
+		}
+	}
+	if err := iter.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// A prediction for a row that is not in the table has no label.
+	if err := f.session.Query(insPred, m.Name, day, gocql.TimeUUID(), day.Add(time.Hour), champion, int64(1), 30.0, "run", time.Now()).Exec(); err != nil {
+		t.Fatal(err)
+	}
+	predictions++
+	want, err := evaluator.RegressionMetricsOf(truth, values)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	qs, err := activities.MaturedQualities(f.acts, ctx, m, champion, drift)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(qs) != 1 {
+		t.Fatalf("%d qualities, want the champion's only", len(qs))
+	}
+	q := qs[0]
+	if q.Window != matured || q.Predictions != predictions || q.Labelled != int64(len(truth)) {
+		t.Errorf("quality on %s of %d predictions, %d labelled; want %s, %d, %d", q.Window, q.Predictions, q.Labelled, matured, predictions, len(truth))
+	}
+	if q.Metrics == nil || q.Metrics.Regression == nil || q.Metrics.Task != evaluator.TaskRegression {
+		t.Fatalf("metrics %+v, want regression metrics", q.Metrics)
+	}
+	for _, name := range []string{evaluator.MetricRMSE, evaluator.MetricMAE, evaluator.MetricR2} {
+		got, ok := q.Metrics.Value(name)
+		exp, _ := want.Value(name)
+		if !ok || math.Abs(got-exp) > 1e-9*max(1, math.Abs(exp)) {
+			t.Errorf("live %s %v (%v), the direct computation %v", name, got, ok, exp)
+		}
 	}
 }

@@ -3,6 +3,7 @@ package dataset
 import (
 	"context"
 	"fmt"
+	"math"
 	"slices"
 	"sync"
 	"time"
@@ -286,6 +287,38 @@ func (s *Source) LabelsOf(ctx context.Context, w Window, keys []string) (map[str
 		}
 		return out, nil
 	}
+	var mu sync.Mutex
+	err := s.rowLabels(ctx, w, keys, func(key string, label *cell, text []byte) {
+		if y := classIndex(s.Model.Label.Classes, label.appendText(text)); y >= 0 {
+			mu.Lock()
+			out[key] = y
+			mu.Unlock()
+		}
+	})
+	return out, err
+}
+
+// TargetsOf is LabelsOf for a regression model: the number each of keys,
+// rows of the window w, has as its label (from the label column of the
+// window's rows; a label table is refused for regression by the config).
+// Keys without a finite number are absent.
+func (s *Source) TargetsOf(ctx context.Context, w Window, keys []string) (map[string]float64, error) {
+	out := make(map[string]float64, len(keys))
+	var mu sync.Mutex
+	err := s.rowLabels(ctx, w, keys, func(key string, label *cell, _ []byte) {
+		if v, ok := label.number(); ok && !math.IsNaN(v) && !math.IsInf(v, 0) {
+			mu.Lock()
+			out[key] = v
+			mu.Unlock()
+		}
+	})
+	return out, err
+}
+
+// rowLabels calls fn, from up to window.parallelism goroutines at once,
+// with the label cell of each row of w whose key is one of keys (text is
+// a scratch buffer fn may append to).
+func (s *Source) rowLabels(ctx context.Context, w Window, keys []string, fn func(key string, label *cell, text []byte)) error {
 	want := make(map[string]bool, len(keys))
 	for _, k := range keys {
 		want[k] = true
@@ -293,8 +326,7 @@ func (s *Source) LabelsOf(ctx context.Context, w Window, keys []string) (map[str
 	m := s.Model
 	tc := quote(m.Source.TimeColumn)
 	q := fmt.Sprintf("SELECT %s, %s FROM %s WHERE %s AND %s >= ? AND %s < ?", quote(m.Source.KeyColumn), quote(m.Label.Column), s.from(), s.partitionWhere(), tc, tc)
-	var mu sync.Mutex
-	err := forEachDay(ctx, Days(w.From, w.To), m.Window.Parallelism, func(ctx context.Context, _ int, day time.Time) error {
+	return forEachDay(ctx, Days(w.From, w.To), m.Window.Parallelism, func(ctx context.Context, _ int, day time.Time) error {
 		iter := s.Session.Query(q, append(s.partitionArgs(day), w.From, w.To)...).WithContext(ctx).PageSize(5000).Iter()
 		cells, targets := cellTargets(2)
 		var text []byte
@@ -303,18 +335,11 @@ func (s *Source) LabelsOf(ctx context.Context, w Window, keys []string) (map[str
 			if !want[string(text)] {
 				continue
 			}
-			key := string(text)
-			text = cells[1].appendText(text[:0])
-			if y := classIndex(m.Label.Classes, text); y >= 0 {
-				mu.Lock()
-				out[key] = y
-				mu.Unlock()
-			}
+			fn(string(text), &cells[1], text[:0])
 		}
 		if err := iter.Close(); err != nil {
 			return s.explain(err)
 		}
 		return nil
 	})
-	return out, err
 }

@@ -129,8 +129,8 @@ func (s *Source) RequireTrainable(w Window, counts []DayCount) (total int64, byC
 	// Only labelled rows count: a row whose label has not arrived (or is
 	// not a class) trains and tests nothing.
 	var labelled int64
-	for _, n := range byClass {
-		labelled += n
+	for _, c := range counts {
+		labelled += c.LabelledRows()
 	}
 	if labelled < int64(m.Window.MinRows) {
 		if labelled == total {

@@ -8,6 +8,7 @@ package dataset
 import (
 	"context"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"sync"
@@ -48,6 +49,19 @@ type DayCount struct {
 	// Unlabelled is how many rows had no label in the label table as of
 	// the read's as-of time (label.source table only).
 	Unlabelled int64 `json:"unlabelled,omitempty"`
+	// Labelled, of a regression model (no classes to count by), is how
+	// many rows hold a finite number as their label.
+	Labelled int64 `json:"labelled,omitempty"`
+}
+
+// LabelledRows is how many rows of the day have a label the model can
+// learn: one of the classes, or a finite number for regression.
+func (c DayCount) LabelledRows() int64 {
+	n := c.Labelled
+	for _, k := range c.ByClass {
+		n += k
+	}
+	return n
 }
 
 // partitionWhere is the WHERE clause selecting one day partition.
@@ -91,6 +105,7 @@ func (s *Source) CountDays(ctx context.Context, w Window) ([]DayCount, error) {
 		col, labels = s.Model.Source.KeyColumn, s.labelReader(s.LabelsAsOf(w))
 	}
 	q := fmt.Sprintf("SELECT %s FROM %s WHERE %s AND %s >= ? AND %s < ?", quote(col), s.from(), s.partitionWhere(), tc, tc)
+	regression := s.Model.TaskName() == config.TaskRegression
 	days := Days(w.From, w.To)
 	out := make([]DayCount, len(days))
 	err := forEachDay(ctx, days, s.Model.Window.Parallelism, func(ctx context.Context, i int, day time.Time) error {
@@ -112,6 +127,12 @@ func (s *Source) CountDays(ctx context.Context, w Window) ([]DayCount, error) {
 						return err
 					}
 					keys = keys[:0]
+				}
+				continue
+			}
+			if regression {
+				if v, ok := cells[0].number(); ok && !math.IsNaN(v) && !math.IsInf(v, 0) {
+					c.Labelled++
 				}
 				continue
 			}

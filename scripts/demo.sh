@@ -14,21 +14,28 @@
 #      versions, the labels join by row id, the new champion does worse than
 #      the one it replaced and is rolled back, and KingmakerProbationRolledBack
 #      reaches Alertmanager;
-#   6. the champion scores the last days into predictions; status, versions
-#      and where to look in the Temporal UI and Prometheus.
+#   6. the champion scores the last days into predictions;
+#   7. the regression part: deliveries (minutes, a number) seeded with the
+#      same drift, a first champion, a drift check of its label and
+#      predictions, a retrain decided on rmse, the endpoint answering
+#      minutes, a score run into predictions.value;
+#   8. status, versions and where to look in the Temporal UI and Prometheus.
 # Run through `make demo`, which starts the stack and builds bin/kingmaker.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
-# The example config with its xgboost candidate (commented out there, for a
-# pure-Go build) switched on: make demo builds with libxgboost, so the first
-# retrain trains the fast trainer beside the others. CONFIG=FILE runs the demo
-# on another config as it is.
+# The example config with its deliveries model and its xgboost candidates
+# (commented out there, for a pure-Go build and a one-model example)
+# switched on: make demo builds with libxgboost, so the first retrain trains
+# the fast trainer beside the others. CONFIG=FILE runs the demo on another
+# config as it is (the regression part only if it has a deliveries model).
 if [ -z "${CONFIG:-}" ]; then
   mkdir -p "$STACK"
   CONFIG=$STACK/demo.yaml
-  sed -E 's/^( *)# (- \{name: xgboost, algorithm: xgboost,.*)$/\1\2/' kingmaker.example.yaml >"$CONFIG"
+  sed -E -e '/^  # - name: deliveries$/,/^$/s/^  # ?/  /' \
+    -e 's/^( *)# (- \{name: xgboost, algorithm: xgboost,.*)$/\1\2/' kingmaker.example.yaml >"$CONFIG"
   grep -q '^ *- {name: xgboost, algorithm: xgboost' "$CONFIG" || die "no xgboost candidate to switch on in kingmaker.example.yaml"
+  grep -q '^  - name: deliveries$' "$CONFIG" || die "no deliveries model to switch on in kingmaker.example.yaml"
   # Probation on, with a period the demo can wait for (README: "Probation after promotion").
   sed -i -E 's/^( *)# probation: \{period: 7d, (.*)$/\1probation: {period: 90s, check_every: 5s, \2/' "$CONFIG"
   grep -q '^ *probation: {period: 90s' "$CONFIG" || die "no probation to switch on in kingmaker.example.yaml"
@@ -85,7 +92,7 @@ if pid_alive "$SERVE_PID"; then stop_pid "$SERVE_PID" "demo server" 15; fi
 nohup bin/kingmaker --config "$CONFIG" serve --listen 127.0.0.1:8080 --poll 1s --shadow-sample 1 >"$STACK/serve.log" 2>&1 &
 echo $! >"$SERVE_PID"
 for _ in $(seq 40); do
-  curl -sf "$SERVE/v2/health/ready" >/dev/null && break
+  curl -sf "$SERVE/v2/models/churn/ready" >/dev/null && break
   sleep 0.5
 done
 predict
@@ -203,6 +210,39 @@ fi
 step "the champion scores the last 3 days into predictions"
 km score churn --from "$(date -u -d '2 days ago' +%F)" --to "$(date -u -d tomorrow +%F)" --wait
 
+# The regression part: a model of delivery minutes, the same loop with
+# rmse for roc_auc and a number for a class.
+deliveries_demo() {
+  grep -q '^  - name: deliveries$' "$CONFIG" || { log "no deliveries model in $CONFIG: the regression part is skipped"; return 0; }
+  step "regression: seeding $DAYS days x 2000 deliveries (label: minutes) from $start, drifted from day $DRIFT_FROM ($drift_day)"
+  km seed --table deliveries --dataset deliveries --days "$DAYS" --rows-per-day 2000 --start "$start" --drift-from "$DRIFT_FROM" --seed 42
+
+  step "regression: retrain deliveries on the week before the drift: the first champion, the best rmse on the holdout"
+  km retrain deliveries --as-of "$drift_day" --reason demo-before-drift --wait
+
+  step "regression: drift check of deliveries: the minutes (label) and the predicted minutes drift, live rmse rises"
+  km drift deliveries --now
+
+  step "regression: retrain on the drifted week: the challenger against the champion on rmse (lower is better, paired t-test)"
+  km retrain deliveries --reason demo-after-drift --wait
+
+  step "regression: the endpoint answers minutes (a value, no class) for two orders"
+  for _ in $(seq 20); do
+    curl -sf "$SERVE/v2/models/deliveries/ready" >/dev/null && break
+    sleep 0.5
+  done
+  curl -s "$SERVE/v1/models/deliveries:predict" -H 'Content-Type: application/json' \
+    --data @serving/testdata/deliveries_predict.json | python3 -c 'import json,sys
+r = json.load(sys.stdin)
+print("  version %s (generation %s): %s" % (r["model_version"], r["generation"],
+      ", ".join("%.1f minutes" % p["value"] for p in r["predictions"])))'
+
+  step "regression: the champion scores the last 3 days of deliveries into predictions (predictions.value)"
+  km score deliveries --from "$(date -u -d '2 days ago' +%F)" --to "$(date -u -d tomorrow +%F)" --wait
+  km status deliveries --days 3 --decisions 2
+}
+deliveries_demo
+
 step "status"
 km status churn --days 3 --decisions 4
 step "versions"
@@ -213,6 +253,7 @@ The runs in the Temporal UI:  http://127.0.0.1:8233/namespaces/default/workflows
 Metrics and alerts:           $PROM/alerts   (worker: http://127.0.0.1:9464/metrics)
 Routed alerts:                $ALERTMANAGER  (scripts/alertmanager.sh alerts)
 Predictions:                  curl -s $SERVE/v1/models/churn:predict --data @serving/testdata/churn_predict.json
+Minutes of a delivery:        curl -s $SERVE/v1/models/deliveries:predict --data @serving/testdata/deliveries_predict.json
 The worker and the server keep running; stop everything with: make stack-down
 Roll back with:               bin/kingmaker --config $CONFIG rollback churn --reason 'why'
 EOF

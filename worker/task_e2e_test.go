@@ -145,7 +145,7 @@ func taskModels() []config.Model {
 	return []config.Model{reg, cls}
 }
 
-func TestARegressionAndAFiveClassModelGoThroughRetrainDecisionPromotionAndDrift(t *testing.T) {
+func TestARegressionAndAFiveClassModelGoThroughRetrainDecisionPromotionDriftServingAndScoring(t *testing.T) {
 	s, cass := testenv.Cassandra(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
 	defer cancel()
@@ -261,6 +261,10 @@ func TestARegressionAndAFiveClassModelGoThroughRetrainDecisionPromotionAndDrift(
 			if doc := checkDrift(ctx, t, st, cfg, tc.model, taskAtEnd); doc.Quality == nil || doc.Quality.Dropped {
 				t.Errorf("the new champion's live quality %+v: want it checked on %s and not dropped", doc.Quality, tc.metric)
 			}
+
+			// The new champion serves (v1 and v2) and batch scores its own
+			// predictions: values, or a class and every class's probability.
+			checkServedAndScored(ctx, t, st, s, cfg, m, champ)
 		})
 	}
 }

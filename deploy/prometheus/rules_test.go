@@ -193,28 +193,38 @@ func TestAlertsAreComplete(t *testing.T) {
 	}
 }
 
-// The quality alert lists the metrics where higher is better; the evaluator owns that list.
-func TestQualityAlertCoversHigherIsBetterMetrics(t *testing.T) {
+// The quality alert lists the metrics where higher is better (holdout - live) and the losses
+// (live - holdout), each once; the evaluator owns the two lists.
+func TestQualityAlertCoversEveryMetricByItsDirection(t *testing.T) {
 	var expr string
 	for _, r := range readRules(t) {
 		if r.Alert == "KingmakerChampionQualityDropped" {
 			expr = r.Expr
 		}
 	}
-	m := regexp.MustCompile(`metric=~"([^"]+)"`).FindStringSubmatch(expr)
-	if m == nil {
-		t.Fatalf("KingmakerChampionQualityDropped: no metric=~\"...\" matcher in %q", expr)
+	lists := regexp.MustCompile(`metric=~"([^"]+)"`).FindAllStringSubmatch(expr, -1)
+	if len(lists) != 2 {
+		t.Fatalf("KingmakerChampionQualityDropped: %d metric=~\"...\" matchers in %q, want two (higher is better, then lower)", len(lists), expr)
 	}
-	got := strings.Split(m[1], "|")
-	slices.Sort(got)
-	var want []string
+	var higher, lower []string
 	for _, name := range evaluator.KnownMetrics() {
-		if higher, _ := evaluator.Direction(name); higher {
-			want = append(want, name)
+		if h, _ := evaluator.Direction(name); h {
+			higher = append(higher, name)
+		} else {
+			lower = append(lower, name)
 		}
 	}
-	if !slices.Equal(got, want) {
-		t.Errorf("KingmakerChampionQualityDropped matches metrics %v; evaluator's higher-is-better metrics are %v", got, want)
+	for i, want := range [][]string{higher, lower} {
+		got := strings.Split(lists[i][1], "|")
+		slices.Sort(got)
+		if !slices.Equal(got, want) {
+			t.Errorf("KingmakerChampionQualityDropped's matcher %d lists %v; evaluator's metrics of that direction are %v", i+1, got, want)
+		}
+	}
+	for _, want := range []string{`"direction", "higher_is_better"`, `"direction", "lower_is_better"`} {
+		if !strings.Contains(expr, want) {
+			t.Errorf("KingmakerChampionQualityDropped does not label its alerts %s", want)
+		}
 	}
 }
 

@@ -94,7 +94,12 @@ func Cassandra(t testing.TB) (*gocql.Session, config.Cassandra) {
 	c := CassandraConfig(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	admin, err := connect(ctx, c)
+	// Schema changes on a busy node (a loaded machine, many keyspaces) can
+	// take longer than a query's usual timeout; every migration statement
+	// is idempotent, so only the admin session waits longer.
+	ac := c
+	ac.Timeout = config.Duration(time.Minute)
+	admin, err := connect(ctx, ac)
 	if err != nil {
 		t.Fatalf("%v\n(start the stack with `make stack-up`)", err)
 	}
@@ -109,8 +114,13 @@ func Cassandra(t testing.TB) (*gocql.Session, config.Cassandra) {
 	}
 	t.Cleanup(func() {
 		s.Close()
-		if !t.Failed() {
+		// A failed test's keyspace is dropped too, unless asked to keep it
+		// for a look: left behind, thousands of tables slow every schema
+		// change of the node.
+		if !t.Failed() || os.Getenv("KINGMAKER_TEST_KEEP_KEYSPACE") == "" {
 			admin.Query("DROP KEYSPACE IF EXISTS " + c.Keyspace).Exec()
+		} else {
+			t.Logf("kept keyspace %s (KINGMAKER_TEST_KEEP_KEYSPACE)", c.Keyspace)
 		}
 		admin.Close()
 	})
