@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/kingmaker-ml/kingmaker/config"
 	"github.com/kingmaker-ml/kingmaker/trainer"
@@ -14,9 +15,11 @@ import (
 // demoConfig is kingmaker.example.yaml as scripts/demo.sh switches it on:
 // the commented deliveries model uncommented (from its "# - name:
 // deliveries" line to the next empty line), then every commented xgboost
-// candidate. The two sed expressions of scripts/demo.sh, line by line.
+// candidate, then the commented probation (a 90s period checked every 5s).
+// The three sed expressions of scripts/demo.sh, line by line.
 func demoConfig(example string) string {
 	xgboost := regexp.MustCompile(`^( *)# (- \{name: xgboost, algorithm: xgboost,.*)$`)
+	probation := regexp.MustCompile(`^( *)# probation: \{period: 7d, (.*)$`)
 	lines := strings.Split(example, "\n")
 	in := false
 	for i, l := range lines {
@@ -29,7 +32,7 @@ func demoConfig(example string) string {
 		if in {
 			l = "  " + strings.TrimPrefix(strings.TrimPrefix(l, "  #"), " ")
 		}
-		lines[i] = xgboost.ReplaceAllString(l, "$1$2")
+		lines[i] = probation.ReplaceAllString(xgboost.ReplaceAllString(l, "$1$2"), "${1}probation: {period: 90s, check_every: 5s, $2")
 	}
 	return strings.Join(lines, "\n")
 }
@@ -104,5 +107,13 @@ func TestTheDemoConfigAddsADeliveriesRegressionModelOnTheSeededTable(t *testing.
 	churn, err := cfg.Model("churn")
 	if err != nil || churn.Candidates[len(churn.Candidates)-1].Algorithm != "xgboost" {
 		t.Errorf("the demo's churn model %v: want it with its xgboost candidate switched on", err)
+	}
+	// The demo's probation story: churn on probation for a period it can wait for, deliveries
+	// (regression, which a probation refuses) without.
+	if p := churn.Policy.Probation; p.Period.D() != 90*time.Second || p.CheckEvery.D() != 5*time.Second || p.MinLabelledRows != 200 {
+		t.Errorf("the demo's churn probation %+v: want a 90s period checked every 5s on 200 labelled rows", p)
+	}
+	if m.Policy.Probation.Enabled() {
+		t.Error("the demo's deliveries model is on probation: a regression model cannot be")
 	}
 }

@@ -2,7 +2,9 @@
 // `kingmaker seed`: customer-churn rows whose label follows a hidden rule plus
 // noise, with an optional drift from a given day on that shifts feature
 // distributions and the rule itself, so a champion trained before the drift
-// decays after it.
+// decays after it, and an optional later day from which the rule is the one
+// before the drift again (the features staying drifted), so that a model
+// fitted on the drifted rule decays in turn.
 //
 // Generation is deterministic: row i of day d depends only on (seed, dataset,
 // d, i), never on the order or concurrency of the writes.
@@ -53,11 +55,22 @@ type Spec struct {
 	// DriftFrom is the 1-based day number from which rows are drifted; 0
 	// means no drift.
 	DriftFrom int
-	Seed      uint64
+	// RuleRevertsFrom is the 1-based day number from which the label rule
+	// is the one before the drift again, the feature distributions staying
+	// drifted: the world changes once more, so a model fitted on the drifted
+	// rule predicts worse than one fitted before the drift. 0 means never.
+	RuleRevertsFrom int
+	Seed            uint64
 }
 
 // Drifted reports whether day (0-based offset from Start) is drifted.
 func (s Spec) Drifted(day int) bool { return s.DriftFrom > 0 && day+1 >= s.DriftFrom }
+
+// RuleDrifted reports whether day's labels follow the drifted rule: the
+// day is drifted and the rule has not reverted.
+func (s Spec) RuleDrifted(day int) bool {
+	return s.Drifted(day) && (s.RuleRevertsFrom == 0 || day+1 < s.RuleRevertsFrom)
+}
 
 // DayDate returns the date of day (0-based offset from Start).
 func (s Spec) DayDate(day int) time.Time {
@@ -107,7 +120,7 @@ func (s Spec) Generate(day, i int) Row {
 	row.AvgSessionMinutes = math.Round(math.Exp(3+0.5*r.NormFloat64())*10) / 10
 	row.PaymentDelays = poisson(r, 0.4)
 
-	p := churnProbability(row, drifted)
+	p := churnProbability(row, s.RuleDrifted(day))
 	row.Churned = r.Float64() < p
 	if r.Float64() < 0.05 { // label noise: no model is perfect
 		row.Churned = !row.Churned

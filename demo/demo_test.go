@@ -90,3 +90,45 @@ func TestNoDriftMeansStableDays(t *testing.T) {
 		t.Errorf("without drift the mean charge should stay put: %.1f vs %.1f", a.charges, b.charges)
 	}
 }
+
+func TestRuleRevertsFromItsDayOnAndFeaturesStayDrifted(t *testing.T) {
+	drifted, reverted := spec(), spec()
+	reverted.RuleRevertsFrom = 26
+	if !reverted.RuleDrifted(24) || reverted.RuleDrifted(25) || reverted.RuleDrifted(10) || !reverted.Drifted(25) {
+		t.Fatal("--rule-reverts-from 26 should keep the drifted rule on the 25th day (offset 24), revert it on the 26th, and keep its features drifted")
+	}
+	// androidGap is how much more often Android customers churn than the others.
+	androidGap := func(s Spec, day int) float64 {
+		var n, churned [2]float64
+		for i := range s.RowsPerDay {
+			r := s.Generate(day, i)
+			k := 0
+			if r.Device == "android" {
+				k = 1
+			}
+			n[k]++
+			if r.Churned {
+				churned[k]++
+			}
+		}
+		return churned[1]/n[1] - churned[0]/n[0]
+	}
+	for _, day := range []int{24, 25, 28} {
+		for i := range drifted.RowsPerDay {
+			a, b := drifted.Generate(day, i), reverted.Generate(day, i)
+			b.Churned = a.Churned
+			if a != b {
+				t.Fatalf("day %d row %d: the revert changed more than the label: %+v vs %+v", day, i, a, b)
+			}
+		}
+	}
+	for i := range drifted.RowsPerDay {
+		if drifted.Generate(24, i) != reverted.Generate(24, i) {
+			t.Fatalf("day 24 row %d changed before the revert", i)
+		}
+	}
+	// The drifted rule adds 1.3 to an Android customer's log-odds; the reverted one does not.
+	if d, r := androidGap(drifted, 28), androidGap(reverted, 28); d < 0.15 || r > 0.05 {
+		t.Errorf("Android customers should churn more than the others under the drifted rule (%+.2f) and not after the revert (%+.2f)", d, r)
+	}
+}

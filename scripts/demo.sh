@@ -8,12 +8,18 @@
 #      that waits for a person's approval (drift.approve_retrains);
 #   4. the approval: the challenger trained on drifted data is promoted, and
 #      a new drift check of the new champion is back under the threshold;
-#   5. the champion scores the last days into predictions;
-#   6. the regression part: deliveries (minutes, a number) seeded with the
+#   5. probation (policy.probation, 90s in the demo): the world changes after
+#      the promotion (today's customers churn by the rule from before the
+#      drift), live keyed traffic through `kingmaker serve` is scored by both
+#      versions, the labels join by row id, the new champion does worse than
+#      the one it replaced and is rolled back, and KingmakerProbationRolledBack
+#      reaches Alertmanager;
+#   6. the champion scores the last days into predictions;
+#   7. the regression part: deliveries (minutes, a number) seeded with the
 #      same drift, a first champion, a drift check of its label and
 #      predictions, a retrain decided on rmse, the endpoint answering
 #      minutes, a score run into predictions.value;
-#   7. status, versions and where to look in the Temporal UI and Prometheus.
+#   8. status, versions and where to look in the Temporal UI and Prometheus.
 # Run through `make demo`, which starts the stack and builds bin/kingmaker.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
@@ -30,6 +36,9 @@ if [ -z "${CONFIG:-}" ]; then
     -e 's/^( *)# (- \{name: xgboost, algorithm: xgboost,.*)$/\1\2/' kingmaker.example.yaml >"$CONFIG"
   grep -q '^ *- {name: xgboost, algorithm: xgboost' "$CONFIG" || die "no xgboost candidate to switch on in kingmaker.example.yaml"
   grep -q '^  - name: deliveries$' "$CONFIG" || die "no deliveries model to switch on in kingmaker.example.yaml"
+  # Probation on, with a period the demo can wait for (README: "Probation after promotion").
+  sed -i -E 's/^( *)# probation: \{period: 7d, (.*)$/\1probation: {period: 90s, check_every: 5s, \2/' "$CONFIG"
+  grep -q '^ *probation: {period: 90s' "$CONFIG" || die "no probation to switch on in kingmaker.example.yaml"
 fi
 DAYS=30
 DRIFT_FROM=20
@@ -80,7 +89,7 @@ km retrain churn --as-of "$drift_day" --reason demo-before-drift --wait
 
 step "serving the champion: kingmaker serve on $SERVE (follows the champion pointer)"
 if pid_alive "$SERVE_PID"; then stop_pid "$SERVE_PID" "demo server" 15; fi
-nohup bin/kingmaker --config "$CONFIG" serve --listen 127.0.0.1:8080 --poll 1s >"$STACK/serve.log" 2>&1 &
+nohup bin/kingmaker --config "$CONFIG" serve --listen 127.0.0.1:8080 --poll 1s --shadow-sample 1 >"$STACK/serve.log" 2>&1 &
 echo $! >"$SERVE_PID"
 for _ in $(seq 40); do
   curl -sf "$SERVE/v2/models/churn/ready" >/dev/null && break
@@ -133,6 +142,70 @@ predict
 
 step "drift check of the new champion"
 km drift churn --now
+
+# ---- probation: the world changes after the promotion, and the new champion is rolled back ----
+# Runs when the config puts churn on probation (the demo's own config does, with a 90s period).
+watching() { km probation churn -o json | grep -q '"state": "watching"'; }
+probation=
+grep -qE '^ *probation: \{period: [1-9]' "$CONFIG" && probation=on
+if [ -n "$probation" ]; then
+  step "the new champion is on probation against the one it replaced"
+  for _ in $(seq 30); do
+    watching && break
+    sleep 1
+  done
+  km probation churn
+  watching || { log "no probation is running (the drift retrain promoted nothing): the rest of this part is skipped"; probation=; }
+fi
+if [ -n "$probation" ]; then
+  # serve picks the shadow (the previous champion) up at its next poll.
+  for _ in $(seq 20); do
+    curl -s "$SERVE/v2/models/churn" | grep -q '"shadow_version"' && break
+    sleep 0.5
+  done
+  today=$(date -u +%F)
+  live=$STACK/demo-live-instances.jsonl
+  step "the world changes after the promotion: today's new customers churn by the rule from before the drift (prices stay up)"
+  km seed --days 1 --rows-per-day 1500 --start "$today" --drift-from 1 --rule-reverts-from 1 --seed 7 --instances "$live"
+  step "live traffic: those 1500 customers, keyed by their row id, through $SERVE"
+  # Every request is shadowed (--shadow-sample 1): the previous champion scores the same rows, and
+  # the row ids join the labels the rows carry (label.source row).
+  python3 - "$SERVE" "$live" <<'PY'
+import collections, json, sys, urllib.request
+url, path = sys.argv[1] + "/v1/models/churn:predict", sys.argv[2]
+rows = [json.loads(line) for line in open(path)]
+answered = collections.Counter()
+for i in range(0, len(rows), 50):
+    req = urllib.request.Request(url, json.dumps({"instances": rows[i:i + 50]}).encode(), {"Content-Type": "application/json"})
+    with urllib.request.urlopen(req) as r:
+        answered[json.load(r)["model_version"]] += len(rows[i:i + 50])
+for v, n in answered.items():
+    print("  %d rows answered by version %s" % (n, v))
+PY
+  step "waiting for the end of the probation (kingmaker probation churn)"
+  for _ in $(seq 150); do
+    watching || break
+    sleep 2
+  done
+  km probation churn
+  step "the rollback in the ledger, and the endpoint answers with the previous champion again"
+  km status churn --days 1 --decisions 2
+  sleep 2
+  predict
+  step "KingmakerProbationRolledBack in Alertmanager ($ALERTMANAGER)"
+  for _ in $(seq 60); do
+    curl -s "$ALERTMANAGER/api/v2/alerts" | grep -q '"alertname":"KingmakerProbationRolledBack"' && break
+    sleep 1
+  done
+  curl -s "$ALERTMANAGER/api/v2/alerts?filter=alertname%3D%22KingmakerProbationRolledBack%22" |
+    python3 -c 'import json,sys
+alerts = json.load(sys.stdin)
+for a in alerts:
+    print("  alert %s %s model=%s receivers=%s\n    %s" % (a["labels"]["alertname"], a["status"]["state"], a["labels"].get("model", ""), ",".join(r["name"] for r in a["receivers"]), a["annotations"].get("summary", "")))
+if not alerts:
+    print("  (not there yet: see %s/alerts)" % sys.argv[1])' "$PROM"
+fi
+# ---- end of probation ----
 
 step "the champion scores the last 3 days into predictions"
 km score churn --from "$(date -u -d '2 days ago' +%F)" --to "$(date -u -d tomorrow +%F)" --wait

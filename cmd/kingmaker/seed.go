@@ -1,7 +1,9 @@
 package main
 
 import (
+	"bufio"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -20,6 +22,8 @@ func runSeed(ctx context.Context, e *env, args []string) error {
 	perDay := fs.Int("rows-per-day", 2000, "rows per day")
 	start := fs.String("start", "", "first day, YYYY-MM-DD (default: so that the last day is today, UTC)")
 	driftFrom := fs.Int("drift-from", 0, "1-based day number from which feature distributions and the label rule shift (0: no drift)")
+	ruleRevertsFrom := fs.Int("rule-reverts-from", 0, "1-based day number from which the label rule is the one before the drift again, the features staying drifted (0: never; needs --drift-from)")
+	instances := fs.String("instances", "", "also write the churn rows as `kingmaker serve` v1 instances with their id, one JSON object a line, to this file (- for stdout): live traffic whose labels are in the table")
 	seed := fs.Uint64("seed", 42, "random seed; the same seed and flags write the same rows")
 	datasetName := fs.String("dataset", "churn", "value of the table's dataset column")
 	tableName := fs.String("table", "events", "demo table to write: events (churn rows, a binary label) or deliveries (delivery rows, a numeric label: minutes)")
@@ -37,6 +41,12 @@ func runSeed(ctx context.Context, e *env, args []string) error {
 	}
 	if *driftFrom < 0 || *driftFrom > *days {
 		return usageError{fmt.Sprintf("--drift-from %d: must be 0 (no drift) or a day from 1 to %d", *driftFrom, *days)}
+	}
+	if *ruleRevertsFrom < 0 || *ruleRevertsFrom > *days || *ruleRevertsFrom > 0 && (*driftFrom == 0 || *ruleRevertsFrom < *driftFrom) {
+		return usageError{fmt.Sprintf("--rule-reverts-from %d: must be 0 (never) or a day from --drift-from to %d", *ruleRevertsFrom, *days)}
+	}
+	if *instances != "" && table != demo.EventsTable {
+		return usageError{"--instances: only the events table's churn rows can be written as instances"}
 	}
 	first := time.Now().UTC().Truncate(24*time.Hour).AddDate(0, 0, 1-*days)
 	if *start != "" {
@@ -63,7 +73,7 @@ func runSeed(ctx context.Context, e *env, args []string) error {
 	case created:
 		fmt.Fprintf(e.stdout, "created the demo table %s.%s\n", ks, table)
 	}
-	spec := demo.Spec{Dataset: *datasetName, Start: first, Days: *days, RowsPerDay: *perDay, DriftFrom: *driftFrom, Seed: *seed}
+	spec := demo.Spec{Dataset: *datasetName, Start: first, Days: *days, RowsPerDay: *perDay, DriftFrom: *driftFrom, RuleRevertsFrom: *ruleRevertsFrom, Seed: *seed}
 	total := int64(*days * *perDay)
 	var lastDraw atomic.Int64
 	var progress func(int64)
@@ -84,13 +94,58 @@ func runSeed(ctx context.Context, e *env, args []string) error {
 		fmt.Fprintf(e.stderr, "\r%s\n", bar(total, total))
 	}
 	took := time.Since(began)
+	if *instances != "" {
+		if err := writeInstances(e, *instances, spec); err != nil {
+			return err
+		}
+	}
 	drift := "no drift"
 	if *driftFrom > 0 {
 		drift = fmt.Sprintf("drift from day %d (%s)", *driftFrom, spec.DayDate(*driftFrom-1).Format("2006-01-02"))
 	}
+	if *ruleRevertsFrom > 0 {
+		drift += fmt.Sprintf(", label rule as before it from day %d (%s)", *ruleRevertsFrom, spec.DayDate(*ruleRevertsFrom-1).Format("2006-01-02"))
+	}
 	fmt.Fprintf(e.stdout, "seeded %d rows into %s.%s (dataset %s): %d days from %s, %s, seed %d, in %s (%.0f rows/s)\n",
 		total, ks, table, *datasetName, *days, first.Format("2006-01-02"), drift, *seed,
 		took.Round(time.Millisecond), float64(total)/took.Seconds())
+	return nil
+}
+
+// writeInstances writes spec's rows as v1 predict instances keyed by their
+// id, one JSON object a line, to path (- for stdout).
+func writeInstances(e *env, path string, spec demo.Spec) error {
+	w := e.stdout
+	if path != "-" {
+		f, err := os.Create(path)
+		if err != nil {
+			return fmt.Errorf("--instances: %w", err)
+		}
+		defer f.Close()
+		w = f
+	}
+	bw := bufio.NewWriter(w)
+	enc := json.NewEncoder(bw)
+	for day := range spec.Days {
+		for i := range spec.RowsPerDay {
+			r := spec.Generate(day, i)
+			if err := enc.Encode(map[string]any{
+				"id": r.ID.String(), "tenure_months": r.TenureMonths, "monthly_charges": r.MonthlyCharges,
+				"support_calls": r.SupportCalls, "logins_30d": r.Logins30d, "avg_session_minutes": r.AvgSessionMinutes,
+				"payment_delays": r.PaymentDelays, "plan": r.Plan, "region": r.Region, "device": r.Device,
+			}); err != nil {
+				return fmt.Errorf("--instances: %w", err)
+			}
+		}
+	}
+	if err := bw.Flush(); err != nil {
+		return fmt.Errorf("--instances: %w", err)
+	}
+	if f, ok := w.(*os.File); ok && path != "-" {
+		if err := f.Close(); err != nil {
+			return fmt.Errorf("--instances: %w", err)
+		}
+	}
 	return nil
 }
 

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -76,4 +77,55 @@ func TestSeedWritesOnlyIntoTheDemosTable(t *testing.T) {
 			t.Fatalf("status reads the source from %s? exit %d\nstdout: %s\nstderr: %s", other, got.code, got.stdout, got.stderr)
 		}
 	})
+}
+
+// seed --instances writes the rows it seeds as serve v1 instances keyed by
+// their id: live traffic whose labels are in the table (the demo's probation).
+func TestSeedInstancesAreTheSeededRows(t *testing.T) {
+	for _, bad := range [][]string{
+		{"--rule-reverts-from", "1"},                      // no drift to revert
+		{"--drift-from", "2", "--rule-reverts-from", "1"}, // before the drift
+		{"--drift-from", "1", "--rule-reverts-from", "3"}, // after the last day
+	} {
+		got := kingmaker(t, append([]string{"--config", exampleConfig, "seed", "--days", "2"}, bad...)...)
+		if got.code != 2 || !strings.Contains(got.stderr, "--rule-reverts-from") {
+			t.Errorf("seed %v: exit %d, want 2 naming --rule-reverts-from\nstderr: %s", bad, got.code, got.stderr)
+		}
+	}
+	got := kingmaker(t, "--config", exampleConfig, "seed", "--table", "deliveries", "--instances", "-")
+	if got.code != 2 || !strings.Contains(got.stderr, "--instances") {
+		t.Errorf("seed --table deliveries --instances: exit %d, want 2 naming --instances\nstderr: %s", got.code, got.stderr)
+	}
+
+	s, c := testenv.Cassandra(t)
+	useCassandra(t, c)
+	path := filepath.Join(t.TempDir(), "live.jsonl")
+	got = kingmaker(t, "--config", exampleConfig, "seed", "--days", "1", "--rows-per-day", "40", "--start", "2026-01-01",
+		"--drift-from", "1", "--rule-reverts-from", "1", "--seed", "7", "--instances", path)
+	if got.code != 0 || !strings.Contains(got.stdout, "label rule as before it from day 1 (2026-01-01)") {
+		t.Fatalf("exit %d\nstdout: %s\nstderr: %s", got.code, got.stdout, got.stderr)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	if len(lines) != 40 {
+		t.Fatalf("%d instances, want the 40 seeded rows", len(lines))
+	}
+	for _, line := range lines {
+		var in map[string]any
+		if err := json.Unmarshal([]byte(line), &in); err != nil {
+			t.Fatalf("%q: %v", line, err)
+		}
+		var tenure int
+		var device string
+		if err := s.Query(`SELECT tenure_months, device FROM events WHERE dataset = 'churn' AND day = '2026-01-01' AND id = ? ALLOW FILTERING`,
+			in["id"]).Scan(&tenure, &device); err != nil {
+			t.Fatalf("instance %s: its row: %v", in["id"], err)
+		}
+		if float64(tenure) != in["tenure_months"] || device != in["device"] || len(in) != 10 {
+			t.Fatalf("instance %s is not its row (tenure %d, device %s): %s", in["id"], tenure, device, line)
+		}
+	}
 }
