@@ -12,6 +12,7 @@ import (
 	"github.com/gocql/gocql"
 
 	"github.com/kingmaker-ml/kingmaker/evaluator"
+	"github.com/kingmaker-ml/kingmaker/internal/testenv"
 	"github.com/kingmaker-ml/kingmaker/workflows"
 )
 
@@ -51,5 +52,28 @@ func TestBringYourOwnONNXPipelineBecomesChampionByChallenge(t *testing.T) {
 	}
 	if res := rep.Result; res.Outcome != string(evaluator.OutcomePromote) || res.Champion == nil || res.Champion.Version != id || res.Champion.Generation != 1 {
 		t.Fatalf("outcome %s, champion %+v, reasons %v; want the pipeline promoted as the first champion", res.Outcome, res.Champion, res.Reasons)
+	}
+}
+
+// On the real stack: a LightGBM classifier converted by onnxmltools (one float input [N, 16],
+// trainer/testdata/byom/make_lightgbm_onnx.py) registers with LightGBM's own probabilities checked;
+// the same model converted with an input of 15 columns is refused in one line naming 16.
+func TestRegisterLightGBMONNXWithOneMatrixInput(t *testing.T) {
+	_, c := testenv.Cassandra(t)
+	path := stackConfig(t, c.Keyspace, c, func(b string) string { return b })
+	narrow := kingmaker(t, "--config", path, "models", "register", "churn", "--file", byomDir+"churn_lightgbm_narrow.onnx", "--format", "onnx",
+		"--candidate", "lightgbm", "--reason", "notebook")
+	if narrow.code != 1 || !strings.Contains(narrow.stderr, `input "input" has shape [-1 15], want [N, 16]`) || len(lines(narrow.stderr)) != 1 {
+		t.Fatalf("an input of 15 columns: exit %d, stderr %q; want a one-line refusal naming 16 columns", narrow.code, narrow.stderr)
+	}
+	got := kingmaker(t, "--config", path, "models", "register", "churn", "--file", byomDir+"churn_lightgbm.onnx", "--format", "onnx",
+		"--candidate", "lightgbm", "--reason", "notebook", "--expect", byomDir+"churn_lightgbm_expect.csv")
+	id, err := gocql.ParseUUID(strings.TrimSpace(got.stdout))
+	if got.code != 0 || err != nil {
+		t.Fatalf("register: exit %d\nstdout: %s\nstderr: %s", got.code, got.stdout, got.stderr)
+	}
+	show := kingmaker(t, "--config", path, "models", "show", "churn", id.String())
+	if show.code != 0 || !strings.Contains(show.stdout, "made by OnnxMLTools") || !strings.Contains(show.stdout, "50 rows matched") {
+		t.Fatalf("models show: exit %d\n%s%s", show.code, show.stdout, show.stderr)
 	}
 }
