@@ -29,16 +29,7 @@ func TestBringYourOwnONNXPipelineBecomesChampionByChallenge(t *testing.T) {
 	if wrong.code != 1 || !strings.Contains(wrong.stderr, "row 1 (line 2) differs") || len(lines(wrong.stderr)) != 1 {
 		t.Fatalf("another model's predictions as --expect: exit %d, stderr %q; want a parity refusal naming row 1", wrong.code, wrong.stderr)
 	}
-	got := kingmaker(t, "--config", path, "models", "register", "churn", "--file", byomDir+"churn_pipeline.onnx", "--format", "onnx",
-		"--candidate", "sklearn-pipeline", "--reason", "notebook", "--expect", byomDir+"churn_pipeline_expect.csv")
-	id, err := gocql.ParseUUID(strings.TrimSpace(got.stdout))
-	if got.code != 0 || err != nil {
-		t.Fatalf("register: exit %d\nstdout: %s\nstderr: %s", got.code, got.stdout, got.stderr)
-	}
-	show := kingmaker(t, "--config", path, "models", "show", "churn", id.String())
-	if show.code != 0 || !strings.Contains(show.stdout, "made by skl2onnx") || !strings.Contains(show.stdout, "50 rows matched") {
-		t.Fatalf("models show: exit %d\n%s%s", show.code, show.stdout, show.stderr)
-	}
+	id := registerONNX(t, path, "churn_pipeline.onnx", "sklearn-pipeline", "churn_pipeline_expect.csv", "skl2onnx")
 
 	workerCtx, stopWorker := context.WithCancel(ctx)
 	defer stopWorker()
@@ -66,14 +57,22 @@ func TestRegisterLightGBMONNXWithOneMatrixInput(t *testing.T) {
 	if narrow.code != 1 || !strings.Contains(narrow.stderr, `input "input" has shape [-1 15], want [N, 16]`) || len(lines(narrow.stderr)) != 1 {
 		t.Fatalf("an input of 15 columns: exit %d, stderr %q; want a one-line refusal naming 16 columns", narrow.code, narrow.stderr)
 	}
-	got := kingmaker(t, "--config", path, "models", "register", "churn", "--file", byomDir+"churn_lightgbm.onnx", "--format", "onnx",
-		"--candidate", "lightgbm", "--reason", "notebook", "--expect", byomDir+"churn_lightgbm_expect.csv")
+	registerONNX(t, path, "churn_lightgbm.onnx", "lightgbm", "churn_lightgbm_expect.csv", "OnnxMLTools")
+}
+
+// registerONNX registers the ONNX file of testdata/byom as a version of churn with its expect CSV
+// and checks that models show says its producer and that the expected rows matched.
+func registerONNX(t *testing.T, path, file, candidate, expect, producer string) gocql.UUID {
+	t.Helper()
+	got := kingmaker(t, "--config", path, "models", "register", "churn", "--file", byomDir+file, "--format", "onnx",
+		"--candidate", candidate, "--reason", "notebook", "--expect", byomDir+expect)
 	id, err := gocql.ParseUUID(strings.TrimSpace(got.stdout))
 	if got.code != 0 || err != nil {
 		t.Fatalf("register: exit %d\nstdout: %s\nstderr: %s", got.code, got.stdout, got.stderr)
 	}
 	show := kingmaker(t, "--config", path, "models", "show", "churn", id.String())
-	if show.code != 0 || !strings.Contains(show.stdout, "made by OnnxMLTools") || !strings.Contains(show.stdout, "50 rows matched") {
+	if show.code != 0 || !strings.Contains(show.stdout, "made by "+producer) || !strings.Contains(show.stdout, "50 rows matched") {
 		t.Fatalf("models show: exit %d\n%s%s", show.code, show.stdout, show.stderr)
 	}
+	return id
 }
