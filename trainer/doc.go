@@ -141,7 +141,7 @@
 // 2.x; 3.x files, which 1.7 would load and mispredict, are refused naming the version. A build
 // without the xgboost tag reads the file's metadata but refuses to load it (ErrXGBoostNotBuilt).
 // ImportONNX does the same for ONNX files (onnx_file.go states their contract: one named input per
-// feature, a probabilities or value output), run by ONNX Runtime's C API in a build with the onnx
+// feature, or one float input of the XGBoost import's columns, and a probabilities or value output), run by ONNX Runtime's C API in a build with the onnx
 // tag (onnx.go; the library is loaded at run time, see scripts/onnxruntime.sh); its models have
 // algorithm "onnx" and no trainer. ReadExpected and CheckParity compare a model's predictions with its producer's own (an expect
 // CSV), naming the first row that differs.
@@ -207,7 +207,9 @@
 // 2.1.4 and 3.2.0 with their expect CSVs, written by testdata/byom/make_byom.py from demo rows
 // (churn_rows.csv, written by go test ./demo -run TestBYOMRows -write-byom-rows), and
 // churn_pipeline.onnx, a scikit-learn pipeline converted by skl2onnx, with its expect CSV, written
-// by testdata/byom/make_onnx.py. The FuzzDecode seed corpus in testdata/fuzz/FuzzDecode is
+// by testdata/byom/make_onnx.py, and churn_lightgbm.onnx, a LightGBM classifier converted by
+// onnxmltools, with LightGBM's own probabilities, written by testdata/byom/make_lightgbm_onnx.py.
+// The FuzzDecode seed corpus in testdata/fuzz/FuzzDecode is
 // rewritten from freshly trained models by
 //
 //	go test ./trainer -run TestWriteFuzzCorpus -write-fuzz-corpus

@@ -67,18 +67,48 @@ func ONNXRuntimeVersion() (string, error) {
 type onnxModel struct {
 	modelInfo
 	raw     []byte
-	inputs  []string // the schema's feature names, the session's inputs in schema order
+	inputs  []string // the session's inputs: the schema's feature names in schema order, or the one matrix input
+	matrix  bool     // one float input [N, columns] of the columns XGBoostColumns names, not one input per feature
+	columns int
 	output  string
 	width   int
 	session *ort.DynamicAdvancedSession
 }
 
-// checkONNXContract returns the output to read, or the first way the model does not fit s.
-func checkONNXContract(s Schema, raw []byte) (string, error) {
+// checkONNXContract returns the output to read and, when the model takes one matrix input, its
+// name; or the first way the model does not fit s.
+func checkONNXContract(s Schema, raw []byte) (output, matrix string, err error) {
 	ins, outs, err := ort.GetInputOutputInfoWithONNXData(raw)
 	if err != nil {
-		return "", fileErrorf("ONNX Runtime cannot read the model: %v", firstLine(err.Error()))
+		return "", "", fileErrorf("ONNX Runtime cannot read the model: %v", firstLine(err.Error()))
 	}
+	if len(ins) == 1 && !isFeature(s, ins[0].Name) {
+		if err := checkONNXMatrix(s, ins[0]); err != nil {
+			return "", "", err
+		}
+		matrix = ins[0].Name
+	} else if err := checkONNXPerFeature(s, ins); err != nil {
+		return "", "", err
+	}
+	output, err = checkONNXOutput(s, outs)
+	return output, matrix, err
+}
+
+// checkONNXMatrix checks the one input of a model that reads a matrix (onnxmltools' LightGBM and
+// XGBoost conversions): a float tensor [N, F] whose F columns are XGBoostColumns(s).
+func checkONNXMatrix(s Schema, in ort.InputOutputInfo) error {
+	cols := XGBoostColumns(s)
+	if in.OrtValueType != ort.ONNXTypeTensor || in.DataType != ort.TensorElementDataTypeFloat {
+		return fileErrorf("input %q is %v: a model with one input wants a float tensor [N, %d] (columns %s)", in.Name, in.DataType, len(cols), strings.Join(cols, ", "))
+	}
+	if d := in.Dimensions; len(d) != 2 || d[1] != int64(len(cols)) {
+		return fileErrorf("input %q has shape %v, want [N, %d]: the model's %d columns are %s", in.Name, d, len(cols), len(cols), strings.Join(cols, ", "))
+	}
+	return nil
+}
+
+// checkONNXPerFeature checks the inputs of a model that reads one input per feature.
+func checkONNXPerFeature(s Schema, ins []ort.InputOutputInfo) error {
 	byName := map[string]ort.InputOutputInfo{}
 	for _, in := range ins {
 		byName[in.Name] = in
@@ -86,7 +116,7 @@ func checkONNXContract(s Schema, raw []byte) (string, error) {
 	for _, f := range s.Features {
 		in, ok := byName[f.Name]
 		if !ok {
-			return "", fileErrorf("the model has no input %q (one input per feature, named like it; its inputs: %s)", f.Name, ioNames(ins))
+			return fileErrorf("the model has no input %q (one input per feature, named like it, or one float input [N, %d]; its inputs: %s)", f.Name, len(XGBoostColumns(s)), ioNames(ins))
 		}
 		delete(byName, f.Name)
 		want := []ort.TensorElementDataType{ort.TensorElementDataTypeFloat, ort.TensorElementDataTypeDouble}
@@ -95,15 +125,20 @@ func checkONNXContract(s Schema, raw []byte) (string, error) {
 			want, kind = []ort.TensorElementDataType{ort.TensorElementDataTypeString}, "string"
 		}
 		if in.OrtValueType != ort.ONNXTypeTensor || (in.DataType != want[0] && (len(want) == 1 || in.DataType != want[1])) {
-			return "", fileErrorf("input %q is %v, feature %s is %s: want a %s tensor [N, 1]", f.Name, in.DataType, f.Name, f.Kind, kind)
+			return fileErrorf("input %q is %v, feature %s is %s: want a %s tensor [N, 1]", f.Name, in.DataType, f.Name, f.Kind, kind)
 		}
 		if d := in.Dimensions; len(d) != 2 || d[1] != 1 {
-			return "", fileErrorf("input %q has shape %v, want [N, 1]", f.Name, d)
+			return fileErrorf("input %q has shape %v, want [N, 1]", f.Name, d)
 		}
 	}
 	for name := range byName {
-		return "", fileErrorf("input %q is not a feature of the model (features: %s)", name, featureNames(s))
+		return fileErrorf("input %q is not a feature of the model (features: %s)", name, featureNames(s))
 	}
+	return nil
+}
+
+// checkONNXOutput returns the output to read.
+func checkONNXOutput(s Schema, outs []ort.InputOutputInfo) (string, error) {
 	want := "probabilities"
 	if s.task() == Regression {
 		want = "variable"
@@ -128,6 +163,15 @@ func checkONNXContract(s Schema, raw []byte) (string, error) {
 		return o.Name, nil
 	}
 	return "", fileErrorf("the model has no output %q (its outputs: %s)", want, ioNames(outs))
+}
+
+func isFeature(s Schema, name string) bool {
+	for _, f := range s.Features {
+		if f.Name == name {
+			return true
+		}
+	}
+	return false
 }
 
 func ioNames(list []ort.InputOutputInfo) string {
@@ -156,16 +200,20 @@ func loadONNXFile(s Schema, raw []byte) (Model, error) {
 	if err := onnxRuntime(); err != nil {
 		return nil, err
 	}
-	output, err := checkONNXContract(s, raw)
+	output, matrix, err := checkONNXContract(s, raw)
 	if err != nil {
 		return nil, err
 	}
-	m := &onnxModel{modelInfo: modelInfo{algONNX, s, Params{}}, raw: raw, output: output, width: 1}
+	m := &onnxModel{modelInfo: modelInfo{algONNX, s, Params{}}, raw: raw, output: output, width: 1, matrix: matrix != "", columns: len(XGBoostColumns(s))}
 	if s.task() != Regression {
 		m.width = len(s.Classes)
 	}
-	for _, f := range s.Features {
-		m.inputs = append(m.inputs, f.Name)
+	if m.matrix {
+		m.inputs = []string{matrix}
+	} else {
+		for _, f := range s.Features {
+			m.inputs = append(m.inputs, f.Name)
+		}
 	}
 	opts, err := ort.NewSessionOptions()
 	if err != nil {
@@ -199,7 +247,16 @@ func (m *onnxModel) outputs(x [][]float64) ([][]float64, error) {
 			v.Destroy()
 		}
 	}()
-	for j, f := range m.schema.Features {
+	perFeature := m.schema.Features
+	if m.matrix {
+		t, err := ort.NewTensor(ort.NewShape(n, int64(m.columns)), m.matrixRows(x))
+		if err != nil {
+			return nil, err
+		}
+		inputs = append(inputs, t)
+		perFeature = nil
+	}
+	for j, f := range perFeature {
 		if f.Kind == Categorical {
 			t, err := ort.NewStringTensor(ort.NewShape(n, 1))
 			if err != nil {
@@ -248,6 +305,28 @@ func (m *onnxModel) outputs(x [][]float64) ([][]float64, error) {
 		}
 	}
 	return out, nil
+}
+
+// matrixRows lays the rows of x out as the matrix input wants them, row-major: a numeric feature
+// as its value, a categorical one as one 0/1 column per category (all 0 for the unknown category).
+func (m *onnxModel) matrixRows(x [][]float64) []float32 {
+	w := m.columns
+	vals := make([]float32, len(x)*w)
+	for i, row := range x {
+		k := i * w
+		for j, f := range m.schema.Features {
+			if f.Kind != Categorical {
+				vals[k] = clampFloat32(row[j])
+				k++
+				continue
+			}
+			if c := int(row[j]); c >= 0 && c < len(f.Categories) {
+				vals[k+c] = 1
+			}
+			k += len(f.Categories)
+		}
+	}
+	return vals
 }
 
 func zeroRows(n, w int) [][]float64 {

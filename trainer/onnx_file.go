@@ -8,10 +8,16 @@ import (
 
 // Model files in ONNX (scikit-learn pipelines converted by skl2onnx, LightGBM or XGBoost converted
 // by onnxmltools), run by ONNX Runtime's C API in a build with the onnx tag (onnx.go). The feature
-// contract: one named input per feature of the schema, named like the feature, of shape [N, 1]:
-// float (or double) for a numeric feature, string for a categorical one (the category's name, ""
-// for the unknown category), which is what skl2onnx gives a ColumnTransformer pipeline converted
-// with one FloatTensorType([None, 1]) or StringTensorType([None, 1]) per column. The output: for
+// contract takes one of two shapes. Either one named input per feature of the schema, named like
+// the feature, of shape [N, 1]: float (or double) for a numeric feature, string for a categorical
+// one (the category's name, "" for the unknown category), which is what skl2onnx gives a
+// ColumnTransformer pipeline converted with one FloatTensorType([None, 1]) or
+// StringTensorType([None, 1]) per column. Or a single float input (of any name that is not a
+// feature's) of shape [N, F] whose F columns are those of the XGBoost import (XGBoostColumns): the
+// features in config order, a numeric one as its value, a categorical one as one 0/1 column per
+// category in the config's category order (all 0 for the unknown category), which is what
+// onnxmltools gives a LightGBM or XGBoost model trained on those columns and converted with
+// FloatTensorType([None, F]); a wrong F is refused naming the column count. The output: for
 // classification a float tensor "probabilities" of one column per class of the config, in the
 // config's class order (convert classifiers with options {"zipmap": False}: a ZipMap output is a
 // sequence of maps, not a tensor); for regression a float tensor of one column ("variable", or the
