@@ -102,7 +102,7 @@ test-onnx:
 	scripts/python-trainer.sh install
 	$(GO) vet -tags onnx ./...
 	$(GO) test -count=1 -tags onnx ./trainer/... ./external/...
-	$(GO) test -count=1 -tags onnx ./cmd/kingmaker -run 'BringYourOwn|ModelsRegister|ExternalTrainer'
+	$(GO) test -count=1 -tags onnx ./cmd/kingmaker -run 'BringYourOwn|ModelsRegister|RegisterLightGBM|ExternalTrainer'
 
 ## tools: what the tests need beyond Go (promtool, Alertmanager and amtool, Chromium, from Debian's packages)
 tools:
