@@ -227,8 +227,11 @@ deliveries_demo() {
   km retrain deliveries --reason demo-after-drift --wait
 
   step "regression: the endpoint answers minutes (a value, no class) for two orders"
-  for _ in $(seq 20); do
-    curl -sf "$SERVE/v2/models/deliveries/ready" >/dev/null && break
+  # serve follows the pointer by polling it: wait (up to 20 s) until it answers with the
+  # generation the retrain just promoted, 2, as the churn part does with its pause.
+  for _ in $(seq 40); do
+    curl -sf "$SERVE/v1/models/deliveries:predict" -H 'Content-Type: application/json' \
+      --data @serving/testdata/deliveries_predict.json 2>/dev/null | grep -q '"generation":2' && break
     sleep 0.5
   done
   curl -s "$SERVE/v1/models/deliveries:predict" -H 'Content-Type: application/json' \
