@@ -179,6 +179,11 @@ type SnapshotInput struct {
 	Window dataset.Window `json:"window"`
 	// Spec is the model's spec as the run recorded it (LoadSpec).
 	Spec *config.Model `json:"spec,omitempty"`
+	// OnePass says the run counts the window in the same read that keeps
+	// its rows (StageRunData with MaxTrainRows): the snapshot then only
+	// checks the table and reads the champion pointer, and its counts are
+	// zero.
+	OnePass bool `json:"one_pass,omitempty"`
 }
 
 // Snapshot is what a window holds.
@@ -262,8 +267,10 @@ func (s *Snapshot) HoldoutRate(maxHoldoutRows int) float64 {
 	return dataset.SampleRate(labelled-s.TrainRows, maxHoldoutRows)
 }
 
-// SnapshotWindow checks the source table against the spec, counts the
-// window's rows by class, and refuses a window too small or with one class.
+// SnapshotWindow checks the source table against the spec, reads the
+// champion pointer, counts the window's rows by class, and refuses a window
+// too small or with one class. A run that reads its window in one pass
+// (in.OnePass) counts and refuses it there instead.
 func (a *Activities) SnapshotWindow(ctx context.Context, in SnapshotInput) (*Snapshot, error) {
 	m, err := a.recorded(in.Model, in.Spec)
 	if err != nil {
@@ -272,6 +279,13 @@ func (a *Activities) SnapshotWindow(ctx context.Context, in SnapshotInput) (*Sna
 	src := a.source(m)
 	if err := src.Check(ctx); err != nil {
 		return nil, classify(err)
+	}
+	if in.OnePass {
+		champ, err := a.Registry.Champion(ctx, m.Name)
+		if err != nil {
+			return nil, err
+		}
+		return &Snapshot{Window: in.Window, Days: len(dataset.Days(in.Window.From, in.Window.To)), Champion: champ}, nil
 	}
 	counts, err := src.CountDays(ctx, in.Window)
 	if err != nil {

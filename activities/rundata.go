@@ -1,13 +1,17 @@
 package activities
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"golang.org/x/sync/errgroup"
 
 	"github.com/kingmaker-ml/kingmaker/config"
 	"github.com/kingmaker-ml/kingmaker/dataset"
@@ -39,6 +43,15 @@ type StageInput struct {
 	HoldoutRate float64 `json:"holdout_rate,omitempty"`
 	// Spec is the model's spec as the run recorded it (LoadSpec).
 	Spec *config.Model `json:"spec,omitempty"`
+	// MaxTrainRows, when above 0, asks for one pass (runs that recorded
+	// the "one-pass-read" marker): the training sample is the MaxTrainRows
+	// training rows of smallest key hash and the holdout the MaxHoldoutRows
+	// holdout rows of smallest key hash (every holdout row when 0), the
+	// window is counted in the same read and refused there when it is too
+	// small (what SnapshotWindow's count did before), and SampleRate and
+	// HoldoutRate are not read.
+	MaxTrainRows   int `json:"max_train_rows,omitempty"`
+	MaxHoldoutRows int `json:"max_holdout_rows,omitempty"`
 }
 
 // RunData names a run's stored rows: what TrainCandidate and Evaluate read
@@ -56,6 +69,17 @@ type RunData struct {
 	Unlabelled int64 `json:"unlabelled,omitempty"`
 	// Reused is true when an earlier attempt had already written them.
 	Reused bool `json:"reused"`
+	// Counted is true when the read counted the window (one pass): Rows,
+	// Labels and SampleRate are then the window's, as SnapshotWindow's
+	// count gave them before.
+	Counted bool `json:"counted,omitempty"`
+	// Rows is every row of the window the read saw.
+	Rows int64 `json:"rows,omitempty"`
+	// Labels is the window's label coverage.
+	Labels *LabelCoverage `json:"labels,omitempty"`
+	// SampleRate is the share of the window's training rows the training
+	// sample kept (1: all of them).
+	SampleRate float64 `json:"sample_rate,omitempty"`
 }
 
 // runManifest lists a run's chunks: per day, how many of each part.
@@ -73,7 +97,17 @@ type runManifest struct {
 	// kept every holdout row, Stats.Holdout).
 	HoldoutRate float64 `json:"holdout_rate,omitempty"`
 	HoldoutRows int64   `json:"holdout_rows,omitempty"`
+	// Sample is sampleSmallest when the run read its window in one pass
+	// and kept the rows of smallest key hash, up to MaxTrainRows and
+	// MaxHoldoutRows; empty for a sample of a fixed rate.
+	Sample         string `json:"sample,omitempty"`
+	MaxTrainRows   int    `json:"max_train_rows,omitempty"`
+	MaxHoldoutRows int    `json:"max_holdout_rows,omitempty"`
 }
+
+// sampleSmallest is a manifest's Sample when its parts are the rows of
+// smallest key hash (dataset.Smallest).
+const sampleSmallest = "smallest_key_hash"
 
 // holdout is the manifest's holdout rate and kept rows, with the meaning
 // of a manifest written before the holdout was sampled.
@@ -115,14 +149,22 @@ func (a *Activities) StageRunData(ctx context.Context, in StageInput) (*RunData,
 	holdRate := keepAll(in.HoldoutRate)
 	if b, sum, err := a.Registry.RunManifest(ctx, m.Name, in.RunID, ""); err == nil {
 		var mf runManifest
-		if json.Unmarshal(b, &mf) == nil && mf.Window.From.Equal(in.Window.From) && mf.Window.To.Equal(in.Window.To) && mf.SampleRate == rate && mf.Width == chunkWidth(m) {
-			if hr, hn := mf.holdout(); hr == holdRate {
+		if json.Unmarshal(b, &mf) == nil && mf.Window.From.Equal(in.Window.From) && mf.Window.To.Equal(in.Window.To) && mf.Width == chunkWidth(m) {
+			switch hr, hn := mf.holdout(); {
+			case in.MaxTrainRows > 0 && mf.Sample == sampleSmallest && mf.MaxTrainRows == in.MaxTrainRows && mf.MaxHoldoutRows == in.MaxHoldoutRows:
+				rd := a.countedRunData(m, in, &mf, sum)
+				rd.Reused = true
+				return rd, nil
+			case in.MaxTrainRows <= 0 && mf.Sample == "" && mf.SampleRate == rate && hr == holdRate:
 				return &RunData{RunID: in.RunID, ManifestSHA256: sum, TrainRows: mf.TrainRows, HoldoutRows: hn, Chunks: mf.chunks(), Reused: true,
 					Skipped: mf.Stats.Skipped, Unlabelled: mf.Stats.Unlabelled}, nil
 			}
 		}
 	} else if !errors.Is(err, registry.ErrNotFound) && !errors.Is(err, registry.ErrCorruptRunData) {
 		return nil, err
+	}
+	if in.MaxTrainRows > 0 {
+		return a.stageSmallest(ctx, m, in)
 	}
 
 	var rows atomic.Int64
@@ -205,6 +247,152 @@ func (a *Activities) StageRunData(ctx context.Context, in StageInput) (*RunData,
 	}
 	return &RunData{RunID: in.RunID, ManifestSHA256: sum, TrainRows: kept, HoldoutRows: keptHoldout, Chunks: mf.chunks(),
 		Skipped: st.Skipped, Unlabelled: st.Unlabelled}, nil
+}
+
+// stageSmallest is StageRunData in one pass: it reads the window once,
+// counting it as it goes, keeps the training rows and the holdout rows of
+// smallest key hash up to the caps (dataset.Smallest, in memory: at most
+// MaxTrainRows + MaxHoldoutRows rows), refuses a window too small or with
+// a class too rare exactly as SnapshotWindow's count did, and only then
+// writes the kept rows as chunks, day by day, and the manifest last. A
+// refused window writes nothing.
+//
+// The sample is fixed by the run's seed and the rows alone: the same rows
+// on every worker and every attempt, in the same order (by day, then key
+// hash), so a retry writes the same chunks. Unlike a sample of a fixed
+// rate it keeps exactly MaxTrainRows training rows when the window has
+// more, and it needs no count of the window beforehand.
+func (a *Activities) stageSmallest(ctx context.Context, m *config.Model, in StageInput) (*RunData, error) {
+	var rows atomic.Int64
+	stage := atomic.Value{}
+	stage.Store("reading")
+	stop := heartbeat(ctx, 5*time.Second, func() any { return trainStage{Stage: stage.Load().(string), Rows: rows.Load()} })
+	defer stop()
+
+	width := chunkWidth(m)
+	seed := seedOf(in.RunID)
+	holdCap := in.MaxHoldoutRows
+	if holdCap <= 0 {
+		holdCap = math.MaxInt
+	}
+	train, hold := dataset.NewSmallest(in.MaxTrainRows, width), dataset.NewSmallest(holdCap, width)
+	src := a.source(m)
+	st, err := src.Scan(ctx, in.Window, dataset.ScanOptions{}, func(day int, b *dataset.Batch) error {
+		var row []float64
+		for i := range b.X {
+			h := dataset.KeyHash(b.Keys[i], seed)
+			sample := train
+			if b.Holdout[i] {
+				sample = hold
+			}
+			if !sample.Admits(h) {
+				continue
+			}
+			x := b.X[i]
+			if b.Target != nil {
+				row = append(append(row[:0], x...), b.Target[i])
+				x = row
+			}
+			sample.Offer(h, day, b.Y[i], x)
+		}
+		rows.Add(int64(b.Len()))
+		return nil
+	})
+	if err != nil {
+		return nil, classify(err)
+	}
+	// The count SnapshotWindow made before: every row the read saw, and the
+	// labelled ones by class (a regression window counts them as Labelled).
+	count := dataset.DayCount{Rows: st.Rows, ByClass: make([]int64, len(st.TrainByClass)), Unlabelled: st.Unlabelled}
+	for k := range count.ByClass {
+		count.ByClass[k] = st.TrainByClass[k] + st.HoldoutByClass[k]
+	}
+	if len(count.ByClass) == 0 {
+		count.Labelled = st.Train + st.Holdout
+	}
+	if _, _, err := src.RequireTrainable(in.Window, []dataset.DayCount{count}); err != nil {
+		return nil, classify(err)
+	}
+
+	stage.Store("writing")
+	days := dataset.Days(in.Window.From, in.Window.To)
+	mf := runManifest{Window: in.Window, Width: width, Train: make([]int, len(days)), Holdout: make([]int, len(days)),
+		Stats: st, TrainRows: int64(train.Len()), HoldoutRate: 1, HoldoutRows: int64(hold.Len()),
+		Sample: sampleSmallest, MaxTrainRows: in.MaxTrainRows, MaxHoldoutRows: in.MaxHoldoutRows}
+	mf.SampleRate = keptShare(mf.TrainRows, st.Train)
+	if in.MaxHoldoutRows > 0 {
+		mf.HoldoutRate = keptShare(mf.HoldoutRows, st.Holdout)
+	}
+	if err := a.writeSample(ctx, m, in.RunID, partTrain, train, mf.Train); err != nil {
+		return nil, err
+	}
+	if err := a.writeSample(ctx, m, in.RunID, partHoldout, hold, mf.Holdout); err != nil {
+		return nil, err
+	}
+	b, _ := json.Marshal(mf)
+	sum, err := a.Registry.PutRunManifest(ctx, m.Name, in.RunID, b)
+	if err != nil {
+		return nil, err
+	}
+	return a.countedRunData(m, in, &mf, sum), nil
+}
+
+// keptShare is kept of all, 1 when all were kept (or there were none).
+func keptShare(kept, all int64) float64 {
+	if kept >= all {
+		return 1
+	}
+	return float64(kept) / float64(all)
+}
+
+// countedRunData is the RunData of a manifest written in one pass, with
+// the window's counts.
+func (a *Activities) countedRunData(m *config.Model, in StageInput, mf *runManifest, sum string) *RunData {
+	st := mf.Stats
+	labels := newLabelCoverage(m, a.source(m).LabelsAsOf(in.Window), st.Rows, st.Train+st.Holdout)
+	labels.Skipped = st.Skipped
+	return &RunData{RunID: in.RunID, ManifestSHA256: sum, TrainRows: mf.TrainRows, HoldoutRows: mf.HoldoutRows, Chunks: mf.chunks(),
+		Skipped: st.Skipped, Unlabelled: st.Unlabelled, Counted: true, Rows: st.Rows, Labels: labels, SampleRate: mf.SampleRate}
+}
+
+// sampleWrites is how many chunk writes stageSmallest keeps in flight: the
+// writes wait on Cassandra, so a few at once keep the encoder busy.
+const sampleWrites = 4
+
+// writeSample writes one part's sample as chunks, day by day, with a few
+// writes in flight, and counts each day's chunks into perDay.
+func (a *Activities) writeSample(ctx context.Context, m *config.Model, runID, part string, sample *dataset.Smallest, perDay []int) error {
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(sampleWrites)
+	day := -1
+	var w *dataset.ChunkWriter
+	newWriter := func(d int) *dataset.ChunkWriter {
+		return dataset.NewChunkWriter(chunkWidth(m), a.ChunkRows, func(n int, data []byte) error {
+			chunk := perDay[d]
+			perDay[d]++
+			data = bytes.Clone(data) // the writer reuses its buffer
+			g.Go(func() error { return a.Registry.PutRunChunk(gctx, m.Name, runID, part, d, chunk, n, data) })
+			return gctx.Err()
+		})
+	}
+	err := sample.Sorted(func(d, y int, x []float64) error {
+		if d != day {
+			if w != nil {
+				if err := w.Flush(); err != nil {
+					return err
+				}
+			}
+			day, w = d, newWriter(d)
+		}
+		return w.Add(x, y)
+	})
+	if err == nil && w != nil {
+		err = w.Flush()
+	}
+	if werr := g.Wait(); err == nil {
+		err = werr
+	}
+	return err
 }
 
 // chunkWidth is the columns of a row of a model's run data: its features,

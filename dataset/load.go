@@ -2,9 +2,7 @@ package dataset
 
 import (
 	"context"
-	"encoding/binary"
 	"fmt"
-	"hash/fnv"
 	"math"
 
 	"github.com/kingmaker-ml/kingmaker/trainer"
@@ -41,12 +39,27 @@ func Sampled(key string, rate float64, seed uint64) bool {
 	if rate >= 1 {
 		return true
 	}
-	h := fnv.New64a()
-	var b [8]byte
-	binary.LittleEndian.PutUint64(b[:], seed)
-	h.Write(b[:])
-	h.Write([]byte(key))
-	return float64(mix64(h.Sum64())>>11)/float64(1<<53) < rate
+	return float64(KeyHash(key, seed)>>11)/float64(1<<53) < rate
+}
+
+// KeyHash is the hash of seed and key that Sampled compares with its rate:
+// a row is in a sample of rate r when its top 53 bits, as a fraction, are
+// below r. Keeping the k rows of smallest KeyHash is therefore the sample
+// of the largest rate that keeps k rows: the same kind of sample, with its
+// size fixed instead of its rate.
+func KeyHash(key string, seed uint64) uint64 {
+	// FNV-1a of the seed's 8 little-endian bytes, then of the key, written
+	// out so that no hasher is allocated per row.
+	h := uint64(14695981039346656037)
+	for i := range 8 {
+		h ^= (seed >> (8 * i)) & 0xff
+		h *= 1099511628211
+	}
+	for i := 0; i < len(key); i++ {
+		h ^= uint64(key[i])
+		h *= 1099511628211
+	}
+	return mix64(h)
 }
 
 // mix64 is the 64-bit finalizer of MurmurHash3: every bit of x moves every

@@ -1,7 +1,9 @@
 package dataset_test
 
 import (
+	"encoding/binary"
 	"fmt"
+	"hash/fnv"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -63,4 +65,41 @@ func TestARateOnExpectedTrainRowsKeepsAboutMaxTrainRows(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestKeyHashIsTheSampledHash holds KeyHash, written out without a hasher,
+// to FNV-1a of the seed's little-endian bytes and the key (the standard
+// library's) and to the rows Sampled keeps: the samples of runs recorded
+// before it keep the same rows.
+func TestKeyHashIsTheSampledHash(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	for i := range 2000 {
+		key := fmt.Sprintf("row-%07d", i)
+		if i%7 == 0 {
+			key = fmt.Sprintf("%x", r.Uint64()) + "é"[:i%3]
+		}
+		seed := r.Uint64()
+		h := fnv.New64a()
+		var b [8]byte
+		binary.LittleEndian.PutUint64(b[:], seed)
+		h.Write(b[:])
+		h.Write([]byte(key))
+		if got, want := dataset.KeyHash(key, seed), murmurFinalizer(h.Sum64()); got != want {
+			t.Fatalf("KeyHash(%q, %d) = %#x, want %#x", key, seed, got, want)
+		}
+		rate := r.Float64()
+		if got, want := dataset.Sampled(key, rate, seed), float64(dataset.KeyHash(key, seed)>>11)/(1<<53) < rate; got != want {
+			t.Fatalf("Sampled(%q, %v, %d) = %v, want %v", key, rate, seed, got, want)
+		}
+	}
+}
+
+// murmurFinalizer is MurmurHash3's 64-bit finalizer (fmix64).
+func murmurFinalizer(x uint64) uint64 {
+	x ^= x >> 33
+	x *= 0xff51afd7ed558ccd
+	x ^= x >> 33
+	x *= 0xc4ceb9fe1a85ec53
+	x ^= x >> 33
+	return x
 }

@@ -55,7 +55,7 @@ func ChallengeWorkflow(ctx workflow.Context, in ChallengeInput) (*RetrainResult,
 // challenge checks the challenger (it exists and can serve the model), reads
 // the window once and makes the version the run's one candidate.
 func (r *retrainRun) challenge() error {
-	ctx, m := r.ctx, r.spec.Model
+	ctx := r.ctx
 	r.prog.Stage = StageChallenger
 	if r.snap.Champion != nil && r.snap.Champion.Version.String() == r.challenger {
 		return temporal.NewNonRetryableApplicationError(
@@ -77,7 +77,7 @@ func (r *retrainRun) challenge() error {
 		HeartbeatTimeout:    time.Minute,
 		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: 5 * time.Second, MaximumInterval: time.Minute, MaximumAttempts: 3},
 	})
-	if err := r.readOnce(readCtx, r.snap.SampleRate(m.Window.MaxTrainRows)); err != nil {
+	if err := r.readOnce(readCtx); err != nil {
 		return err
 	}
 	if c.HasProfile {

@@ -153,6 +153,14 @@ const changeExternalTrainer = "external-trainer"
 // holdout row.
 const changeHoldoutCap = "holdout-cap"
 
+// changeOnePass is the workflow.GetVersion change id of reading the window
+// in one pass: version 1 takes a snapshot without a count
+// (SnapshotInput.OnePass), and StageRunData counts the window, refuses it
+// when too small and keeps the max_train_rows training rows and the
+// max_holdout_rows holdout rows of smallest key hash in the same read. Runs
+// recorded without the marker count the window first and sample by rate.
+const changeOnePass = "one-pass-read"
+
 // RetrainWorkflow retrains a model's candidates on a fresh window and
 // promotes the winner when the policy says so (the stages are listed in
 // the package documentation).
@@ -188,11 +196,14 @@ type retrainRun struct {
 	// approval is set by the approve or reject update.
 	approval *ApprovalInput
 
-	spec     activities.Spec
-	window   dataset.Window
-	snap     activities.Snapshot
-	data     *activities.RunData // the run's stored rows (nil: activities read the window)
-	versions []string            // of the candidates that trained
+	spec   activities.Spec
+	window dataset.Window
+	snap   activities.Snapshot
+	data   *activities.RunData // the run's stored rows (nil: activities read the window)
+	// onePass is set when the run counts its window in the read that keeps
+	// its rows (changeOnePass).
+	onePass  bool
+	versions []string // of the candidates that trained
 	ev       activities.Evaluation
 	decision evaluator.Decision
 	// challenger is the version a challenge run judges (ChallengeWorkflow);

@@ -40,7 +40,13 @@ func (r *retrainRun) snapshot() error {
 	r.res.Window, r.prog.Window = r.window, r.window
 
 	r.prog.Stage = StageSnapshot
-	if err := workflow.ExecuteActivity(summary(withTimeout(r.light, 5*time.Minute), "snapshot "+r.window.String()), a.SnapshotWindow, activities.SnapshotInput{Model: in.Model, Window: r.window, Spec: &r.spec.Model}).Get(ctx, &r.snap); err != nil {
+	r.onePass = workflow.GetVersion(ctx, changeOnePass, workflow.DefaultVersion, 1) == 1
+	what := "snapshot " + r.window.String()
+	if r.onePass {
+		what = "check the table and read the champion of " + in.Model + " (the window is counted when it is read)"
+	}
+	if err := workflow.ExecuteActivity(summary(withTimeout(r.light, 5*time.Minute), what), a.SnapshotWindow,
+		activities.SnapshotInput{Model: in.Model, Window: r.window, Spec: &r.spec.Model, OnePass: r.onePass}).Get(ctx, &r.snap); err != nil {
 		return err
 	}
 	r.res.Rows, r.prog.Rows = r.snap.Rows, r.snap.Rows
@@ -61,10 +67,10 @@ func (r *retrainRun) train() error {
 		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: 5 * time.Second, MaximumInterval: time.Minute, MaximumAttempts: 3},
 	}
 	trainCtx := workflow.WithActivityOptions(ctx, trainOpts)
-	rate := r.snap.SampleRate(m.Window.MaxTrainRows)
-	if err := r.readOnce(trainCtx, rate); err != nil {
+	if err := r.readOnce(trainCtx); err != nil {
 		return err
 	}
+	rate := r.sampleRate()
 	prog.Stage = StageTraining
 	// At most parallel_trainings at once (0: all): the next candidate starts
 	// when one finishes, so it meets a free worker slot instead of waiting
@@ -168,8 +174,9 @@ func (r *retrainRun) trainExternal(trainOpts workflow.ActivityOptions, c config.
 
 // readOnce reads the window once: its training sample and holdout are kept
 // for the candidates and the evaluation. Runs recorded before have no
-// marker, and their activities read the window themselves.
-func (r *retrainRun) readOnce(ctx workflow.Context, rate float64) error {
+// marker, and their activities read the window themselves. A run that
+// reads in one pass (r.onePass) learns the window's counts here.
+func (r *retrainRun) readOnce(ctx workflow.Context) error {
 	if workflow.GetVersion(r.ctx, changeReadOnce, workflow.DefaultVersion, 1) != 1 {
 		return nil
 	}
@@ -177,17 +184,40 @@ func (r *retrainRun) readOnce(ctx workflow.Context, rate float64) error {
 	// it is no command, so replay does not see it.
 	r.prog.Stage = StageReadingWindow
 	r.data = new(activities.RunData)
-	stage := activities.StageInput{Model: r.in.Model, Window: r.window, RunID: r.info.WorkflowExecution.RunID, SampleRate: rate, Spec: &r.spec.Model}
-	if workflow.GetVersion(r.ctx, changeHoldoutCap, workflow.DefaultVersion, 1) == 1 {
-		stage.HoldoutRate = r.snap.HoldoutRate(r.spec.Model.Window.MaxHoldoutRows)
+	w := r.spec.Model.Window
+	stage := activities.StageInput{Model: r.in.Model, Window: r.window, RunID: r.info.WorkflowExecution.RunID, Spec: &r.spec.Model}
+	what := "read " + r.window.String() + " once: keep the training sample and the holdout"
+	if r.onePass {
+		stage.MaxTrainRows, stage.MaxHoldoutRows = w.MaxTrainRows, w.MaxHoldoutRows
+		what = "read " + r.window.String() + " once: count it, keep the training sample and the holdout"
+	} else {
+		stage.SampleRate = r.snap.SampleRate(w.MaxTrainRows)
+		if workflow.GetVersion(r.ctx, changeHoldoutCap, workflow.DefaultVersion, 1) == 1 {
+			stage.HoldoutRate = r.snap.HoldoutRate(w.MaxHoldoutRows)
+		}
 	}
-	if err := workflow.ExecuteActivity(summary(ctx, "read "+r.window.String()+" once: keep the training sample and the holdout"), a.StageRunData, stage).Get(r.ctx, r.data); err != nil {
+	if err := workflow.ExecuteActivity(summary(ctx, what), a.StageRunData, stage).Get(r.ctx, r.data); err != nil {
 		return err
+	}
+	if r.data.Counted {
+		r.snap.Rows, r.snap.Labels = r.data.Rows, r.data.Labels
+		r.res.Rows, r.prog.Rows = r.data.Rows, r.data.Rows
+		r.res.Labels = r.data.Labels
 	}
 	if l := r.res.Labels; l != nil {
 		l.Skipped = r.data.Skipped
 	}
 	return nil
+}
+
+// sampleRate is the share of the window's training rows the candidates
+// train on: the one the one-pass read kept, or the rate that keeps about
+// max_train_rows of the snapshot's count.
+func (r *retrainRun) sampleRate() float64 {
+	if r.data != nil && r.data.Counted {
+		return r.data.SampleRate
+	}
+	return r.snap.SampleRate(r.spec.Model.Window.MaxTrainRows)
 }
 
 // evaluate scores the trained candidates and the champion on the same

@@ -79,6 +79,9 @@ type harness struct {
 	// stageSkipped the invalid rows StageRunData skipped.
 	snapLabels   *activities.LabelCoverage
 	stageSkipped int64
+	// stageErr is what StageRunData fails with (nil: it succeeds), as a
+	// one-pass read refuses a window too small.
+	stageErr error
 
 	mu        sync.Mutex
 	versions  map[string]string // version -> candidate name
@@ -125,6 +128,9 @@ func newHarness(t *testing.T, edit func(m *config.Model)) *harness {
 			if h.snapshotErr != nil {
 				return nil, h.snapshotErr
 			}
+			if in.OnePass { // the window is counted when StageRunData reads it
+				return &activities.Snapshot{Window: in.Window, Days: 7, Champion: h.champion}, nil
+			}
 			return &activities.Snapshot{Window: in.Window, Rows: 7000, ByClass: []int64{5200, 1800}, Days: 7, TrainRows: h.snapTrainRows, Champion: h.champion, Labels: h.snapLabels}, nil
 		})
 	env.OnActivity(acts.StageRunData, mock.Anything, mock.Anything).Return(
@@ -132,7 +138,18 @@ func newHarness(t *testing.T, edit func(m *config.Model)) *harness {
 			h.mu.Lock()
 			defer h.mu.Unlock()
 			h.staged = append(h.staged, in)
-			return &activities.RunData{RunID: in.RunID, ManifestSHA256: "5ca1ab1e", TrainRows: 5250, HoldoutRows: holdoutRows, Chunks: 14, Skipped: h.stageSkipped}, nil
+			if h.stageErr != nil {
+				return nil, h.stageErr
+			}
+			rd := &activities.RunData{RunID: in.RunID, ManifestSHA256: "5ca1ab1e", TrainRows: 5250, HoldoutRows: holdoutRows, Chunks: 14, Skipped: h.stageSkipped}
+			if in.MaxTrainRows > 0 { // one pass: the read counts the window (7000 rows, 5600 on the training side)
+				rd.Counted, rd.Rows, rd.SampleRate = true, 7000, min(1, float64(in.MaxTrainRows)/5600)
+				if h.snapLabels != nil {
+					l := *h.snapLabels
+					rd.Labels = &l
+				}
+			}
+			return rd, nil
 		}).AfterFn(func() time.Duration { return h.stageTakes })
 	env.OnActivity(acts.TrainCandidate, mock.Anything, mock.Anything).Return(
 		func(_ context.Context, in activities.TrainInput) (*activities.Trained, error) {

@@ -3,9 +3,13 @@ package workflows_test
 import (
 	"testing"
 
+	"go.temporal.io/sdk/workflow"
+
 	"github.com/kingmaker-ml/kingmaker/config"
 )
 
+// TestTheSampleRateIsComputedOnTheTrainingRows is the rate of runs recorded
+// before the one-pass read (which keeps max_train_rows rows exactly).
 func TestTheSampleRateIsComputedOnTheTrainingRows(t *testing.T) {
 	cases := []struct {
 		name      string
@@ -18,6 +22,7 @@ func TestTheSampleRateIsComputedOnTheTrainingRows(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			h := newHarness(t, func(m *config.Model) { m.Window.MaxTrainRows = 2800 })
+			h.env.OnGetVersion("one-pass-read", workflow.DefaultVersion, 1).Return(workflow.DefaultVersion)
 			h.snapTrainRows = tc.trainRows
 			h.scores = map[string]score{"logistic": {0.78, 0.80}, "id3": {0.76, 0.79}, "forest": {0.76, 0.79}}
 			h.mustRun(retrainInput())
