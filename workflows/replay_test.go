@@ -33,6 +33,7 @@ func TestHistoriesOfEarlierVersionsReplay(t *testing.T) {
 			r.RegisterWorkflowWithOptions(workflows.DriftWorkflow, workflow.RegisterOptions{Name: workflows.DriftWorkflowName})
 			r.RegisterWorkflowWithOptions(workflows.BatchScoreWorkflow, workflow.RegisterOptions{Name: workflows.BatchScoreWorkflowName})
 			r.RegisterWorkflowWithOptions(workflows.ProbationWorkflow, workflow.RegisterOptions{Name: workflows.ProbationWorkflowName})
+			r.RegisterWorkflowWithOptions(workflows.ChallengeWorkflow, workflow.RegisterOptions{Name: workflows.ChallengeWorkflowName})
 			if err := r.ReplayWorkflowHistoryFromJSONFile(tlog.NewStructuredLogger(slog.New(slog.DiscardHandler)), f); err != nil {
 				t.Fatalf("replaying %s with today's code: %v", f, err)
 			}
@@ -41,13 +42,13 @@ func TestHistoriesOfEarlierVersionsReplay(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, name := range []string{workflows.RetrainWorkflowName, workflows.DriftWorkflowName, workflows.BatchScoreWorkflowName, workflows.ProbationWorkflowName} {
+		for _, name := range []string{workflows.RetrainWorkflowName, workflows.DriftWorkflowName, workflows.BatchScoreWorkflowName, workflows.ProbationWorkflowName, workflows.ChallengeWorkflowName} {
 			if strings.Contains(string(b), `"name": "`+name+`"`) {
 				kinds[name] = true
 			}
 		}
 	}
-	if len(kinds) != 4 {
-		t.Errorf("the recorded histories cover %v; want a run of each of the four workflows", kinds)
+	if len(kinds) != 5 {
+		t.Errorf("the recorded histories cover %v; want a run of each of the five workflows", kinds)
 	}
 }
