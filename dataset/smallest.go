@@ -34,7 +34,7 @@ type Smallest struct {
 	day  []int32
 	y    []int
 	x    []float64 // width values per row
-	heap []int32   // row slots, a max-heap by less
+	heap []int32   // row slots, a max-heap by cmpSlots once k rows are kept
 }
 
 // NewSmallest returns a sample of at most k rows of width values each.
@@ -58,15 +58,21 @@ func (s *Smallest) Offer(h uint64, day int, y int, x []float64) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if len(s.heap) < s.k {
-		slot := int32(len(s.hash))
+	if len(s.hash) < s.k {
+		// Until the sample is full every row is kept: no order is needed,
+		// and a window smaller than the cap never builds the heap.
 		s.hash = append(s.hash, h)
 		s.day = append(s.day, int32(day))
 		s.y = append(s.y, y)
 		s.x = append(s.x, x...)
-		s.heap = append(s.heap, slot)
-		s.up(len(s.heap) - 1)
-		if len(s.heap) == s.k {
+		if len(s.hash) == s.k {
+			s.heap = make([]int32, s.k)
+			for i := range s.heap {
+				s.heap[i] = int32(i)
+			}
+			for i := s.k/2 - 1; i >= 0; i-- {
+				s.down(i)
+			}
 			s.bound.Store(s.hash[s.heap[0]])
 		}
 		return
@@ -85,22 +91,32 @@ func (s *Smallest) Offer(h uint64, day int, y int, x []float64) {
 func (s *Smallest) Len() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return len(s.heap)
+	return len(s.hash)
 }
 
 // Sorted calls fn with every row kept, by day, then in the sample's order
 // (key hash first). x is the sample's own storage: fn must not keep it.
 // Sorted must not run concurrently with Offer.
 func (s *Smallest) Sorted(fn func(day, y int, x []float64) error) error {
-	order := slices.Clone(s.heap)
-	slices.SortFunc(order, func(a, b int32) int {
-		if c := cmp.Compare(s.day[a], s.day[b]); c != 0 {
-			return c
+	type entry struct {
+		hash      uint64
+		day, slot int32
+	}
+	order := make([]entry, len(s.hash))
+	for i := range order {
+		order[i] = entry{hash: s.hash[i], day: s.day[i], slot: int32(i)}
+	}
+	slices.SortFunc(order, func(a, b entry) int {
+		if a.day != b.day {
+			return cmp.Compare(a.day, b.day)
 		}
-		return s.cmpSlots(a, b)
+		if a.hash != b.hash {
+			return cmp.Compare(a.hash, b.hash)
+		}
+		return s.cmpSlots(a.slot, b.slot)
 	})
-	for _, slot := range order {
-		if err := fn(int(s.day[slot]), s.y[slot], s.row(slot)); err != nil {
+	for _, e := range order {
+		if err := fn(int(e.day), s.y[e.slot], s.row(e.slot)); err != nil {
 			return err
 		}
 	}
@@ -131,6 +147,9 @@ func (s *Smallest) cmpRow(h uint64, day int32, y int, x []float64, slot int32) i
 }
 
 func (s *Smallest) cmpSlots(a, b int32) int {
+	if ha, hb := s.hash[a], s.hash[b]; ha != hb { // nearly always: the rest breaks ties
+		return cmp.Compare(ha, hb)
+	}
 	return s.cmpRow(s.hash[a], s.day[a], s.y[a], s.row(a), b)
 }
 

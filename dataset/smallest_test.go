@@ -120,3 +120,23 @@ func TestSmallestIsTheSampleOfTheKthHash(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkSmallest offers 1.5M training rows of 9 values to a sample of
+// 200k (the 2M-row scale benchmark's training side) and sorts it, as one
+// run's read does.
+func BenchmarkSmallest(b *testing.B) {
+	r := rand.New(rand.NewPCG(5, 6))
+	const n, k, width = 1_500_000, 200_000, 9
+	hashes := make([]uint64, n)
+	for i := range hashes {
+		hashes[i] = r.Uint64()
+	}
+	x := make([]float64, width)
+	for b.Loop() {
+		s := dataset.NewSmallest(k, width)
+		for i, h := range hashes {
+			s.Offer(h, i/(n/10), i%2, x)
+		}
+		s.Sorted(func(_, _ int, _ []float64) error { return nil })
+	}
+}
