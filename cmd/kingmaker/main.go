@@ -74,6 +74,7 @@ func commands() []command {
 }
 
 func main() {
+	execWithPassiveOpenMP()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	os.Exit(run(ctx, os.Args[1:], os.Stdout, os.Stderr))

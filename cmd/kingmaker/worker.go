@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"log/slog"
+	"os"
 	"strings"
 	"time"
 
@@ -22,6 +23,9 @@ func runWorker(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	logger := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	if linksOpenMP {
+		logger.Info("the xgboost trainer's OpenMP threads", "OMP_WAIT_POLICY", os.Getenv("OMP_WAIT_POLICY"))
+	}
 	st, err := worker.Open(ctx, cfg, logger)
 	if err != nil {
 		return err
