@@ -24,8 +24,10 @@ import (
 //     of every row's value (float64 bits), then byte 1, ..., byte 7.
 //     Grouping the bytes of one significance makes the exponent bytes and
 //     the high bytes of small integers and rounded values runs the
-//     compressor finds: 26% fewer bytes than KMR1 on the demo's rows, and
-//     zstd decodes them 5 times as fast as gzip (BENCHMARKS.md, section 1).
+//     compressor finds. On the demo's rows that is 26% fewer bytes than
+//     KMR1, written 2.3-2.6 times and decoded 3.4-3.9 times as fast; rows
+//     of random doubles cost about 10% more CPU for 11% fewer bytes
+//     (BENCHMARKS.md, section 1).
 //   - KMR1, written before: a gzip stream of the header and the rows one
 //     after another, each its class index (int32) and its features
 //     (float64), little-endian. DecodeChunk still reads it, so run data
