@@ -50,9 +50,12 @@ const chunkHeader = 12 // magic, width, rows
 
 // zstdEncoder compresses every chunk. EncodeAll may be called from many
 // goroutines (it takes one of GOMAXPROCS encoder states) and its output
-// depends only on its input and these options.
+// depends only on its input and these options. The window is 1 MiB, more
+// than a chunk of ChunkRows rows of 10 columns (690 kB), so matches reach
+// across the whole chunk: the default of 8 MiB made each encoder state
+// hold a 16 MiB history buffer.
 var zstdEncoder = sync.OnceValue(func() *zstd.Encoder {
-	e, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(0))
+	e, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(0), zstd.WithWindowSize(1<<20))
 	if err != nil {
 		panic(err) // only invalid options fail
 	}
