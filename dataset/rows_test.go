@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"reflect"
+	"sync"
 	"testing"
 
 	"github.com/kingmaker-ml/kingmaker/dataset"
@@ -165,5 +166,50 @@ func TestAChunkThatIsNotWhatTheManifestSaysIsRefused(t *testing.T) {
 				t.Errorf("decode: %v, want ErrBadChunk", err)
 			}
 		})
+	}
+}
+
+// TestAChunkIsTheSameBytesWhateverWasEncodedBefore encodes a chunk, then
+// other chunks of other sizes from several goroutines (the encoder keeps
+// one state per core and hands them out in turn), then the first again: a
+// retried write must write what the first attempt did, whatever else the
+// worker encoded in between.
+func TestAChunkIsTheSameBytesWhateverWasEncodedBefore(t *testing.T) {
+	r := rand.New(rand.NewPCG(9, 9))
+	rowsOf := func(n, width int) ([][]float64, []int) {
+		x, y := make([][]float64, n), make([]int, n)
+		for i := range n {
+			x[i] = make([]float64, width)
+			for j := range x[i] {
+				x[i][j] = math.Round(r.NormFloat64()*float64(1+j)*100) / 100
+			}
+			y[i] = r.IntN(3)
+		}
+		return x, y
+	}
+	x, y := rowsOf(dataset.ChunkRows, 9) // more than one zstd block
+	first, _ := chunks(t, x, y, 0)
+	var wg sync.WaitGroup
+	for k := range 6 {
+		ox, oy := rowsOf(1000+3000*k, 3+k)
+		wg.Go(func() {
+			w := dataset.NewChunkWriter(len(ox[0]), 0, func(int, []byte) error { return nil })
+			for i := range ox {
+				if err := w.Add(ox[i], oy[i]); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+			if err := w.Flush(); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	for range 3 {
+		again, _ := chunks(t, x, y, 0)
+		if !reflect.DeepEqual(again, first) {
+			t.Fatal("the same rows made other bytes after other chunks were encoded")
+		}
 	}
 }
