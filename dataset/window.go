@@ -249,6 +249,7 @@ func (s *Source) Scan(ctx context.Context, w Window, opts ScanOptions, fn func(d
 		for iter.Scan(targets...) {
 			st.Rows++
 			text = cells[0].appendText(text[:0])
+			keyHash := fnv1a(fnvOffset, text) // Holdout(key), from the bytes at hand
 			key := string(text)
 			x := arena.row()
 			problem := badCell(cells, cols)
@@ -284,7 +285,7 @@ func (s *Source) Scan(ctx context.Context, w Window, opts ScanOptions, fn func(d
 					ErrInvalidData, s.table(), day.Format("2006-01-02"), m.Source.KeyColumn, key, problem, m.Name)
 			}
 			ts, _ := cells[1].time()
-			hold := Holdout(key, m.Window.HoldoutFraction) || (!oot.IsZero() && !ts.Before(oot))
+			hold := holdoutHash(keyHash) < m.Window.HoldoutFraction || (!oot.IsZero() && !ts.Before(oot))
 			b.Keys = append(b.Keys, key)
 			b.Times = append(b.Times, ts)
 			b.X = append(b.X, x)
@@ -341,24 +342,50 @@ type converter struct {
 }
 
 type featureConv struct {
-	name       string
-	numeric    bool
-	categories map[string]int
+	name    string
+	numeric bool
+	// A category's index is looked up in list when it is short (a few
+	// string compares cost less than hashing the text), in index otherwise.
+	list  []string
+	index map[string]int
 }
+
+// shortCategories is the longest list of categories searched in order.
+const shortCategories = 8
 
 func (s *Source) converter() *converter {
 	c := &converter{}
 	for _, f := range s.Model.Features {
 		fc := featureConv{name: f.Name, numeric: f.Type == "numeric"}
-		if !fc.numeric {
-			fc.categories = make(map[string]int, len(f.Categories))
+		if !fc.numeric && len(f.Categories) <= shortCategories {
+			fc.list = f.Categories
+		} else if !fc.numeric {
+			fc.index = make(map[string]int, len(f.Categories))
 			for i, v := range f.Categories {
-				fc.categories[v] = i
+				fc.index[v] = i
 			}
 		}
 		c.feats = append(c.feats, fc)
 	}
 	return c
+}
+
+// category is the index of a category's text, -1 when it is not one of the
+// feature's. Validation refuses duplicate categories; were there any, the
+// last would win, in the list as in the map.
+func (fc *featureConv) category(text []byte) int {
+	if fc.index != nil {
+		if i, ok := fc.index[string(text)]; ok {
+			return i
+		}
+		return -1
+	}
+	for i := len(fc.list) - 1; i >= 0; i-- {
+		if fc.list[i] == string(text) {
+			return i
+		}
+	}
+	return -1
 }
 
 // badCell names the first cell of a row whose bytes could not be decoded,
@@ -389,11 +416,7 @@ func (c *converter) features(x []float64, cells []cell, text *[]byte) (problem s
 			continue
 		}
 		*text = cl.appendText((*text)[:0])
-		idx, ok := fc.categories[string(*text)]
-		if !ok {
-			idx = -1 // unknown or missing category: the trainers have an "unknown" slot
-		}
-		x[j] = float64(idx)
+		x[j] = float64(fc.category(*text)) // -1, unknown or missing: the trainers have an "unknown" slot
 	}
 	return ""
 }
