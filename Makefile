@@ -92,7 +92,7 @@ test-xgboost:
 	  echo "test-xgboost: skipped: libxgboost is not installed (scripts/xgboost.sh install)" >&2; \
 	elif [ "$$status" != 0 ]; then exit "$$status"; \
 	else $(GO) vet -tags xgboost ./... && $(GO) test -count=1 -tags xgboost ./trainer/... ./config/... && \
-	  $(GO) test -count=1 -tags xgboost ./cmd/kingmaker -run 'BringYourOwn|ModelsRegister'; fi
+	  $(GO) test -count=1 -tags xgboost ./cmd/kingmaker -run 'BringYourOwn|ModelsRegister|OpenMP'; fi
 
 ## test-onnx: fetch ONNX Runtime's library (scripts/onnxruntime.sh: the pinned PyPI wheel, SHA-256 checked), then vet and test
 ## ONNX models (build tag onnx): the trainer's reader and runtime, registration and a challenge on the stack,
