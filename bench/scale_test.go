@@ -37,10 +37,14 @@ type scaleResult struct {
 	// The baseline, measured right after in the same process.
 	Baseline scaleBaseline `json:"baseline"`
 	// Ratio is the measured run's e2e seconds over the baseline's sum.
-	Ratio    float64        `json:"ratio"`
-	LoadAvg  [2]string      `json:"loadavg"` // at the start and the end
-	Started  time.Time      `json:"started"`
-	Timeline [2]runTimeline `json:"timeline"`
+	Ratio   float64   `json:"ratio"`
+	LoadAvg [2]string `json:"loadavg"` // at the start and the end
+	// OMPWaitPolicy is the process's OMP_WAIT_POLICY: `kingmaker worker`
+	// runs with PASSIVE unless told otherwise, and this in-process worker
+	// (and the baseline) with what the benchmark was started with.
+	OMPWaitPolicy string         `json:"omp_wait_policy"`
+	Started       time.Time      `json:"started"`
+	Timeline      [2]runTimeline `json:"timeline"`
 }
 
 // Retrain is one run: its e2e time and what it reported.
@@ -93,6 +97,7 @@ func BenchmarkRetrainScale(b *testing.B) {
 	}
 	res := scaleResult{Rows: spec.Days * spec.RowsPerDay, Started: time.Now().UTC(), Trainings: orDefault(*flagTrainings, 2)}
 	res.LoadAvg[0] = loadAvg()
+	res.OMPWaitPolicy = os.Getenv("OMP_WAIT_POLICY")
 	seeded(b, s, cass.Keyspace, spec)
 	cfg, prefix := retrainConfig(b, cass, "scale")
 	m := benchModel(b, spec)
