@@ -360,22 +360,21 @@ func newResample(sides []side, needs []modelNeeds, n int) *resample {
 
 // draw draws resample b and computes every metric a pair needs on it.
 //
-// The counts are kept in bytes. A row drawn 256 times wraps its count, and
-// then the counts add up to less than n: the pass over them notices, and
-// the same resample is drawn again (the same generator, the same rows)
-// into int32 counts (drawWide). With n draws among n rows that needs a row
-// drawn 256 times, whose chance is below n / 256!, under 10^-490.
+// The counts are kept in bytes. A row drawn 256 times wraps its count:
+// drawCounts notices, and the same resample is drawn again (the same
+// generator, the same rows) into int32 counts (drawWide). With n draws
+// among n rows that needs a row drawn 256 times, whose chance is below
+// n / 256!, under 10^-490.
 func (r *resample) draw(seed uint64, b int) {
 	clear(r.w8)
-	pcg := rand.NewPCG(seed, uint64(b))
-	for range r.n {
-		r.w8[drawIndex(pcg, uint64(r.n))]++
-	}
-	if accumulate(r, r.w8) == int64(r.n) {
-		finish(r, r.w8)
+	if drawCounts(r.w8, seed, uint64(b)) {
+		r.drawWide(seed, b)
 		return
 	}
-	r.drawWide(seed, b)
+	if r.rowPass() {
+		accumulate(r, r.w8)
+	}
+	finish(r, r.w8)
 }
 
 // drawWide is draw with int32 counts.
@@ -384,12 +383,15 @@ func (r *resample) drawWide(seed uint64, b int) {
 		r.w32 = make([]int32, r.n)
 	}
 	clear(r.w32)
-	pcg := rand.NewPCG(seed, uint64(b))
-	for range r.n {
-		r.w32[drawIndex(pcg, uint64(r.n))]++
-	}
+	drawCounts(r.w32, seed, uint64(b))
 	accumulate(r, r.w32)
 	finish(r, r.w32)
+}
+
+// rowPass says whether some model needs the pass of accumulate: not when
+// every metric compared is roc_auc, which has a pass of its own.
+func (r *resample) rowPass() bool {
+	return len(r.confModels)+len(r.llModels)+len(r.brModels) > 0
 }
 
 // accumulate makes the one pass over the rows a resample drew: every
@@ -444,7 +446,7 @@ func finish[W rowWeight](r *resample, w []W) {
 	}
 	for m, nd := range r.needs {
 		if nd.auc {
-			r.auc[m], r.aucOK[m] = weightedAUC(r.sides[m].scored, w)
+			r.auc[m], r.aucOK[m] = resampleAUC(r.sides[m].scored, w)
 		}
 	}
 }
