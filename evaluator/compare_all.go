@@ -394,42 +394,71 @@ func (r *resample) rowPass() bool {
 	return len(r.confModels)+len(r.llModels)+len(r.brModels) > 0
 }
 
-// accumulate makes the one pass over the rows a resample drew: every
-// model's confusion counts and sums of per-row log loss and squared error.
-// It returns the sum of the counts.
+// accumulate makes the pass over the rows a resample drew, in row order:
+// every model's confusion counts and sums of per-row log loss and squared
+// error. It returns the sum of the counts.
 //
 // The sums equal those of rows.meanOf, bit for bit: they add
 // float64(w[i]) * x[i] in row order, and a row the resample did not draw
 // adds exactly +0 there (every per-row loss is finite and non-negative), so
-// skipping it changes nothing. Confusion counts are integer sums.
+// adding it changes nothing: the pass adds every row, without a branch on
+// the count that the processor would guess wrong for a third of the rows.
+// Confusion counts are integer sums.
 func accumulate[W rowWeight](r *resample, w []W) int64 {
-	for _, m := range r.confModels {
-		clear(r.conf[m])
+	var total int64
+	for _, wi := range w {
+		total += int64(wi)
 	}
+	for _, m := range r.confModels {
+		conf, cell := r.conf[m], r.sides[m].labels.cell[:len(w)]
+		clear(conf)
+		for i, wi := range w {
+			conf[cell[i]] += int64(wi)
+		}
+	}
+	// Four sums at a time: each is a chain of dependent additions, four of
+	// them keep the floating-point adder busy. A group of fewer than four
+	// repeats its first sum and throws the copies away.
+	sums := make([]lossSum, 0, len(r.llModels)+len(r.brModels))
 	for _, m := range r.llModels {
-		r.logLoss[m] = 0
+		sums = append(sums, lossSum{r.sides[m].scored.logLoss, &r.logLoss[m]})
 	}
 	for _, m := range r.brModels {
-		r.brier[m] = 0
+		sums = append(sums, lossSum{r.sides[m].scored.sqErr, &r.brier[m]})
 	}
-	var total int64
-	for i, wi := range w {
-		if wi == 0 {
-			continue
+	for len(sums) > 0 {
+		g := sums[:min(4, len(sums))]
+		sums = sums[len(g):]
+		var v [4][]float64
+		for k := range v {
+			v[k] = g[min(k, len(g)-1)].v
 		}
-		total += int64(wi)
-		for _, m := range r.confModels {
-			r.conf[m][r.sides[m].labels.cell[i]] += int64(wi)
-		}
-		fw := float64(wi)
-		for _, m := range r.llModels {
-			r.logLoss[m] += fw * r.sides[m].scored.logLoss[i]
-		}
-		for _, m := range r.brModels {
-			r.brier[m] += fw * r.sides[m].scored.sqErr[i]
+		var out [4]float64
+		out[0], out[1], out[2], out[3] = weightedSums4(w, v[0], v[1], v[2], v[3])
+		for k, ls := range g {
+			*ls.dst = out[k]
 		}
 	}
 	return total
+}
+
+// lossSum is one sum of accumulate: per-row values and where the sum goes.
+type lossSum struct {
+	v   []float64
+	dst *float64
+}
+
+// weightedSums4 is four sums of float64(w[i]) * x[i] in row order.
+func weightedSums4[W rowWeight](w []W, a, b, c, d []float64) (sa, sb, sc, sd float64) {
+	a, b, c, d = a[:len(w)], b[:len(w)], c[:len(w)], d[:len(w)]
+	for i, wi := range w {
+		fw := float64(wi)
+		sa += fw * a[i]
+		sb += fw * b[i]
+		sc += fw * c[i]
+		sd += fw * d[i]
+	}
+	return sa, sb, sc, sd
 }
 
 // finish turns the sums of accumulate into metrics and computes the AUCs.
