@@ -335,6 +335,54 @@ type resample struct {
 	// Models whose confusion matrix, log loss or brier sum the row pass
 	// accumulates.
 	confModels, llModels, brModels []int
+	// confGroups cover confModels: the confusion counts of the models of
+	// a group come from one histogram of joint codes (confGroup).
+	confGroups []confGroup
+	hist       [4][256]int64
+}
+
+// confGroup is models whose confusion matrices a resample takes from one
+// histogram: code[i] numbers row i's truth and each model's prediction,
+// truth + k*(pred of models[0] + k*(pred of models[1] + ...)), below 256.
+// The pass over the rows then adds each row's count to one bin instead of
+// one cell per model, and the matrices are sums of bins. A group without
+// codes (more than 16 classes) takes its one model's cells directly.
+type confGroup struct {
+	models []int
+	code   []uint8
+}
+
+// newConfGroups groups the models of confModels, k classes, by as many as
+// one byte of code holds: k^(1 + models) <= 256.
+func newConfGroups(sides []side, confModels []int, k int) []confGroup {
+	per := 0
+	for bins := k * k; bins <= 256; bins *= k {
+		per++
+	}
+	if per == 0 {
+		groups := make([]confGroup, len(confModels))
+		for g, m := range confModels {
+			groups[g] = confGroup{models: []int{m}}
+		}
+		return groups
+	}
+	var groups []confGroup
+	for len(confModels) > 0 {
+		models := confModels[:min(per, len(confModels))]
+		confModels = confModels[len(models):]
+		n := sides[models[0]].labels.n
+		code := make([]uint8, n)
+		for i := range n {
+			c, scale := int(sides[models[0]].labels.cell[i])/k, k
+			for _, m := range models {
+				c += scale * (int(sides[m].labels.cell[i]) % k)
+				scale *= k
+			}
+			code[i] = uint8(c)
+		}
+		groups = append(groups, confGroup{models: models, code: code})
+	}
+	return groups
 }
 
 func newResample(sides []side, needs []modelNeeds, n int) *resample {
@@ -354,6 +402,9 @@ func newResample(sides []side, needs []modelNeeds, n int) *resample {
 		if nd.brier {
 			r.brModels = append(r.brModels, m)
 		}
+	}
+	if len(r.confModels) > 0 {
+		r.confGroups = newConfGroups(sides, r.confModels, sides[r.confModels[0]].labels.k)
 	}
 	return r
 }
@@ -409,11 +460,31 @@ func accumulate[W rowWeight](r *resample, w []W) int64 {
 	for _, wi := range w {
 		total += int64(wi)
 	}
-	for _, m := range r.confModels {
-		conf, cell := r.conf[m], r.sides[m].labels.cell[:len(w)]
-		clear(conf)
-		for i, wi := range w {
-			conf[cell[i]] += int64(wi)
+	for _, g := range r.confGroups {
+		if g.code == nil {
+			m := g.models[0]
+			conf, cell := r.conf[m], r.sides[m].labels.cell[:len(w)]
+			clear(conf)
+			for i, wi := range w {
+				conf[cell[i]] += int64(wi)
+			}
+			continue
+		}
+		histogram(w, g.code, &r.hist)
+		k := r.sides[g.models[0]].labels.k
+		for _, m := range g.models {
+			clear(r.conf[m])
+		}
+		for c := range 256 {
+			count := r.hist[0][c] + r.hist[1][c] + r.hist[2][c] + r.hist[3][c]
+			if count == 0 {
+				continue
+			}
+			t, preds := c%k, c/k
+			for _, m := range g.models {
+				r.conf[m][t*k+preds%k] += count
+				preds /= k
+			}
 		}
 	}
 	// Four sums at a time: each is a chain of dependent additions, four of
@@ -440,6 +511,25 @@ func accumulate[W rowWeight](r *resample, w []W) int64 {
 		}
 	}
 	return total
+}
+
+// histogram sets h[0][c] + ... + h[3][c] to the sum of the counts w[i] of
+// the rows i whose code[i] is c. Four histograms, row i adding to h[i%4],
+// so that a run of rows of one code is not a chain of additions to one
+// place in memory, each waiting for the last.
+func histogram[W rowWeight](w []W, code []uint8, h *[4][256]int64) {
+	*h = [4][256]int64{}
+	code = code[:len(w)]
+	i := 0
+	for ; i+4 <= len(w); i += 4 {
+		h[0][code[i]] += int64(w[i])
+		h[1][code[i+1]] += int64(w[i+1])
+		h[2][code[i+2]] += int64(w[i+2])
+		h[3][code[i+3]] += int64(w[i+3])
+	}
+	for ; i < len(w); i++ {
+		h[0][code[i]] += int64(w[i])
+	}
 }
 
 // lossSum is one sum of accumulate: per-row values and where the sum goes.

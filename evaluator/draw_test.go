@@ -179,3 +179,47 @@ func TestCompareAllMatchesTheReferenceOnTheEdgesOfTheAUCPass(t *testing.T) {
 		}
 	}
 }
+
+// TestCompareAllMatchesTheReferenceWithManyModels covers the confusion
+// counts taken from histograms of joint codes (newConfGroups): more models
+// than one byte of code holds, so that they fall into several groups, and
+// more than 16 classes, where no code fits and each model counts its own
+// cells.
+func TestCompareAllMatchesTheReferenceWithManyModels(t *testing.T) {
+	for _, tc := range []struct{ k, challengers int }{{2, 9}, {3, 5}, {4, 4}, {16, 2}, {17, 2}} {
+		t.Run(fmt.Sprintf("%d classes, %d challengers", tc.k, tc.challengers), func(t *testing.T) {
+			h := multiclassHoldout(1200, tc.k, uint64(tc.k), 1, 1.2)
+			var challengers []Predictions
+			for c := range tc.challengers {
+				challengers = append(challengers, Predictions{Pred: labelModel(h.truth, tc.k, uint64(c), 0.5+0.04*float64(c))})
+			}
+			metrics := []string{MetricAccuracy, MetricF1Macro, MetricRecallMacro}
+			if tc.k == 2 {
+				metrics = []string{MetricAccuracy, MetricF1, MetricPrecision}
+			}
+			opts := CompareOptions{Resamples: 150, Seed: 8}
+			champion := Predictions{Pred: h.champPred}
+			res, errs := CompareAll(metrics, tc.k, h.truth, champion, challengers, opts)
+			for i, ch := range challengers {
+				for j, metric := range metrics {
+					want, wantErr := referenceCompare(metric, tc.k, h.truth, champion.Pred, ch.Pred, nil, nil, opts)
+					sameComparison(t, fmt.Sprintf("%s of challenger %d", metric, i), res[i][j], errs[i][j], want, wantErr)
+				}
+			}
+		})
+	}
+}
+
+// labelModel predicts the true class of each row with probability right,
+// and otherwise a class drawn at random (possibly the true one).
+func labelModel(truth []int, k int, seed uint64, right float64) []int {
+	rng := rand.New(rand.NewPCG(seed, 3))
+	pred := make([]int, len(truth))
+	for i, y := range truth {
+		pred[i] = y
+		if rng.Float64() >= right {
+			pred[i] = rng.IntN(k)
+		}
+	}
+	return pred
+}
