@@ -339,6 +339,8 @@ type resample struct {
 	// a group come from one histogram of joint codes (confGroup).
 	confGroups []confGroup
 	hist       [4][256]int64
+	// lossSums are the sums of llModels and brModels.
+	lossSums []lossSum
 }
 
 // confGroup is models whose confusion matrices a resample takes from one
@@ -403,6 +405,12 @@ func newResample(sides []side, needs []modelNeeds, n int) *resample {
 			r.brModels = append(r.brModels, m)
 		}
 	}
+	for _, m := range r.llModels {
+		r.lossSums = append(r.lossSums, lossSum{sides[m].scored.logLoss, &r.logLoss[m]})
+	}
+	for _, m := range r.brModels {
+		r.lossSums = append(r.lossSums, lossSum{sides[m].scored.sqErr, &r.brier[m]})
+	}
 	if len(r.confModels) > 0 {
 		r.confGroups = newConfGroups(sides, r.confModels, sides[r.confModels[0]].labels.k)
 	}
@@ -456,10 +464,7 @@ func (r *resample) rowPass() bool {
 // the count that the processor would guess wrong for a third of the rows.
 // Confusion counts are integer sums.
 func accumulate[W rowWeight](r *resample, w []W) int64 {
-	var total int64
-	for _, wi := range w {
-		total += int64(wi)
-	}
+	total := int64(-1) // not yet summed
 	for _, g := range r.confGroups {
 		if g.code == nil {
 			m := g.models[0]
@@ -475,29 +480,31 @@ func accumulate[W rowWeight](r *resample, w []W) int64 {
 		for _, m := range g.models {
 			clear(r.conf[m])
 		}
+		var sum int64
 		for c := range 256 {
 			count := r.hist[0][c] + r.hist[1][c] + r.hist[2][c] + r.hist[3][c]
 			if count == 0 {
 				continue
 			}
+			sum += count
 			t, preds := c%k, c/k
 			for _, m := range g.models {
 				r.conf[m][t*k+preds%k] += count
 				preds /= k
 			}
 		}
+		total = sum
+	}
+	if total < 0 {
+		total = 0
+		for _, wi := range w {
+			total += int64(wi)
+		}
 	}
 	// Four sums at a time: each is a chain of dependent additions, four of
 	// them keep the floating-point adder busy. A group of fewer than four
 	// repeats its first sum and throws the copies away.
-	sums := make([]lossSum, 0, len(r.llModels)+len(r.brModels))
-	for _, m := range r.llModels {
-		sums = append(sums, lossSum{r.sides[m].scored.logLoss, &r.logLoss[m]})
-	}
-	for _, m := range r.brModels {
-		sums = append(sums, lossSum{r.sides[m].scored.sqErr, &r.brier[m]})
-	}
-	for len(sums) > 0 {
+	for sums := r.lossSums; len(sums) > 0; {
 		g := sums[:min(4, len(sums))]
 		sums = sums[len(g):]
 		var v [4][]float64
