@@ -93,23 +93,24 @@ func lemireRetry(hi, lo, k, frac, n uint64) (uint64, uint64, uint64) {
 }
 
 // aucCounts is the pair count of weightedAUC for the draw counts w of a
-// resample, from the layout rows.ranked and rows.ties: twice the
-// Mann-Whitney U and the weights of the two classes. The sums are the same
-// integers weightedAUC adds, grouped differently, so the AUC computed from
-// them is the same float.
+// resample, which add up to total, from the layout rows.ranked and
+// rows.ties: twice the Mann-Whitney U and the weights of the two classes.
+// The sums are the same integers weightedAUC adds, grouped differently, so
+// the AUC computed from them is the same float.
 //
 // In a group of equal scores weightedAUC adds gPos*(2*negBelow + gNeg)
 // at its end. A row whose score no other row shares is a group of its own:
 // of class 1 it adds 2*w*negBelow, of class 0 nothing (gPos = 0), and only
 // moves negBelow up by w. The pass between the runs of ties does that
 // without a branch on the class (the weight is masked by it), which keeps
-// the processor's queue of loads from w, scattered in row order, full.
-func aucCounts[W rowWeight](r *rows, w []W) (twiceU, pos, neg int64) {
+// the processor's queue of loads from w, scattered in row order, full. The
+// weight of class 1 is what the weight of class 0 leaves of the total.
+func aucCounts[W rowWeight](r *rows, w []W, total int64) (twiceU, pos, neg int64) {
 	var halfU, negBelow int64
 	j := 0
 	for t := 0; t < len(r.ties); t += 2 {
 		start, end := int(r.ties[t]), int(r.ties[t+1])
-		halfU, pos, negBelow = distinctScores(r.ranked[j:start], w, halfU, pos, negBelow)
+		halfU, negBelow = distinctScores(r.ranked[j:start], w, halfU, negBelow)
 		var gPos, gAll int64
 		for _, e := range r.ranked[start:end] {
 			wi := int64(w[e>>1])
@@ -119,29 +120,50 @@ func aucCounts[W rowWeight](r *rows, w []W) (twiceU, pos, neg int64) {
 		gNeg := gAll - gPos
 		twiceU += gPos * (2*negBelow + gNeg)
 		negBelow += gNeg
-		pos += gPos
 		j = end
 	}
-	halfU, pos, negBelow = distinctScores(r.ranked[j:], w, halfU, pos, negBelow)
-	return twiceU + 2*halfU, pos, negBelow
+	halfU, negBelow = distinctScores(r.ranked[j:], w, halfU, negBelow)
+	return twiceU + 2*halfU, total - negBelow, negBelow
 }
 
-// distinctScores is aucCounts over rows whose scores no other row shares.
-func distinctScores[W rowWeight](ranked []uint32, w []W, halfU, pos, negBelow int64) (int64, int64, int64) {
-	for _, e := range ranked {
+// distinctScores is aucCounts over rows whose scores no other row shares,
+// four rows a step: the loop's own instructions, a quarter as many, leave
+// room for more loads from w in flight.
+func distinctScores[W rowWeight](ranked []uint32, w []W, halfU, negBelow int64) (int64, int64) {
+	j := 0
+	for ; j+4 <= len(ranked); j += 4 {
+		q := ranked[j : j+4 : j+4]
+		w0 := int64(w[q[0]>>1])
+		p0 := w0 & -int64(q[0]&1)
+		halfU += p0 * negBelow
+		negBelow += w0 - p0
+		w1 := int64(w[q[1]>>1])
+		p1 := w1 & -int64(q[1]&1)
+		halfU += p1 * negBelow
+		negBelow += w1 - p1
+		w2 := int64(w[q[2]>>1])
+		p2 := w2 & -int64(q[2]&1)
+		halfU += p2 * negBelow
+		negBelow += w2 - p2
+		w3 := int64(w[q[3]>>1])
+		p3 := w3 & -int64(q[3]&1)
+		halfU += p3 * negBelow
+		negBelow += w3 - p3
+	}
+	for _, e := range ranked[j:] {
 		wi := int64(w[e>>1])
 		pw := wi & -int64(e&1)
 		halfU += pw * negBelow
-		pos += pw
 		negBelow += wi - pw
 	}
-	return halfU, pos, negBelow
+	return halfU, negBelow
 }
 
 // resampleAUC is the AUC of rows r on a resample with draw counts w, the
-// float weightedAUC(r, w) returns.
+// float weightedAUC(r, w) returns. The counts add up to the rows, r.n: a
+// resample draws n rows.
 func resampleAUC[W rowWeight](r *rows, w []W) (float64, bool) {
-	twiceU, pos, neg := aucCounts(r, w)
+	twiceU, pos, neg := aucCounts(r, w, int64(r.n))
 	if pos == 0 || neg == 0 {
 		return 0, false
 	}
