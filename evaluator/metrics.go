@@ -307,16 +307,7 @@ func newRows(k int, truth, pred []int, positive []float64, who string) (*rows, e
 		r.logLoss[i] = -math.Log(clipProb(q))
 		r.sqErr[i] = (y - p) * (y - p)
 	}
-	r.order = make([]int32, r.n)
-	for i := range r.order {
-		r.order[i] = int32(i)
-	}
-	slices.SortFunc(r.order, func(a, b int32) int {
-		if c := cmpFloat(positive[a], positive[b]); c != 0 {
-			return c
-		}
-		return int(a - b)
-	})
+	r.order = scoreOrder(positive)
 	r.sortedPositive = make([]bool, r.n)
 	r.tieEnd = make([]bool, r.n)
 	for j, i := range r.order {
