@@ -73,8 +73,8 @@ func BenchmarkEvaluateHoldout(b *testing.B) {
 	}
 }
 
-// scoredModel is a model of the truth of h with separation signal: its
-// scores carry signal like syntheticHoldout's, from a generator of its own.
+// scoredModel is a binary model of truth whose scores carry signal as
+// syntheticHoldout's do, drawn from a generator of its own.
 func scoredModel(truth []int, seed uint64, signal float64) Predictions {
 	rng := rand.New(rand.NewPCG(seed, 2))
 	p := Predictions{Pred: make([]int, len(truth)), Positive: make([]float64, len(truth))}
@@ -113,7 +113,6 @@ func BenchmarkCompareAllFourModels(b *testing.B) {
 				}
 				opts := CompareOptions{Resamples: 1000, Seed: 1}
 				b.ReportAllocs()
-				b.ResetTimer()
 				for b.Loop() {
 					_, errs := CompareAll(tc.metrics, 2, h.truth, champion, challengers, opts)
 					for _, row := range errs {

@@ -594,7 +594,9 @@ func (r *resample) value(m int, metric string) (float64, bool) {
 // draw: the same numbers from the same generator, by the same method
 // (Lemire's multiply-and-reject, a mask for a power of two) math/rand/v2
 // uses on 64-bit platforms. TestCompareAllMatchesTheReferenceImplementation
-// fails should the standard library ever draw otherwise.
+// fails should the standard library ever draw otherwise. drawCounts, which
+// draws the resamples, does the same with the generator's state in locals
+// (pcgStep, nextIndex).
 func drawIndex(p *rand.PCG, n uint64) uint64 {
 	if n&(n-1) == 0 {
 		return p.Uint64() & (n - 1)
