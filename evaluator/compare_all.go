@@ -288,6 +288,17 @@ func sharedBootstrap(sides []side, pairs []pair, n, resamples int, seed uint64) 
 			}
 		}
 	}
+	// A model that predicts what an earlier one predicts is computed once.
+	alias := sameAs(sides)
+	for m, a := range alias {
+		if a != m {
+			needs[a].confusion = needs[a].confusion || needs[m].confusion
+			needs[a].logLoss = needs[a].logLoss || needs[m].logLoss
+			needs[a].brier = needs[a].brier || needs[m].brier
+			needs[a].auc = needs[a].auc || needs[m].auc
+			needs[m] = modelNeeds{}
+		}
+	}
 	diffs := make([][]float64, len(pairs))
 	defined := make([][]bool, len(pairs))
 	for p := range pairs {
@@ -302,8 +313,8 @@ func sharedBootstrap(sides []side, pairs []pair, n, resamples int, seed uint64) 
 			for b := worker; b < resamples; b += workers {
 				r.draw(seed, b)
 				for p, pr := range pairs {
-					vc, okc := r.value(0, pr.name)
-					vh, okh := r.value(pr.challenger+1, pr.name)
+					vc, okc := r.value(alias[0], pr.name)
+					vh, okh := r.value(alias[pr.challenger+1], pr.name)
 					diffs[p][b], defined[p][b] = change(vc, vh), okc && okh
 				}
 			}
@@ -311,6 +322,38 @@ func sharedBootstrap(sides []side, pairs []pair, n, resamples int, seed uint64) 
 	}
 	wg.Wait()
 	return diffs, defined
+}
+
+// sameAs returns, for each model, the first model with the same
+// predictions (itself when there is none): the same classes and the same
+// scores bit for bit, or no scores for either. Their metrics are the same
+// computation on the same numbers on every resample, so the bootstrap
+// computes them once: a candidate identical to the champion (a retrain on
+// unchanged data) or to another candidate costs nothing per resample.
+func sameAs(sides []side) []int {
+	alias := make([]int, len(sides))
+	for m := range sides {
+		alias[m] = m
+		for a := range m {
+			if alias[a] == a && samePredictions(sides[a], sides[m]) {
+				alias[m] = a
+				break
+			}
+		}
+	}
+	return alias
+}
+
+func samePredictions(a, b side) bool {
+	if a.labels == nil || b.labels == nil || !slices.Equal(a.labels.cell, b.labels.cell) {
+		return false
+	}
+	if a.scored == nil || b.scored == nil {
+		return a.scored == nil && b.scored == nil
+	}
+	return slices.EqualFunc(a.scored.pos, b.scored.pos, func(x, y float64) bool {
+		return math.Float64bits(x) == math.Float64bits(y)
+	})
 }
 
 // resample holds one worker's state: the draw counts of the rows and every

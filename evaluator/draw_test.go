@@ -2,6 +2,7 @@ package evaluator
 
 import (
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"slices"
 	"testing"
@@ -222,4 +223,60 @@ func labelModel(truth []int, k int, seed uint64, right float64) []int {
 		}
 	}
 	return pred
+}
+
+func TestCompareAllMatchesTheReferenceWithModelsThatPredictAlike(t *testing.T) {
+	// Copies of the champion and of a challenger (other slices, the same
+	// numbers), a copy whose scores differ in one row only, and a model
+	// with the champion's scores but other classes: sameAs computes a copy
+	// once, and must not take the last two for copies.
+	h := syntheticHoldout(2000, 51, 1, 1.3)
+	champion := Predictions{Pred: h.champPred, Positive: h.champPos}
+	oneOff := slices.Clone(h.chalPos)
+	oneOff[1999] = 1 - oneOff[1999]
+	otherClasses := slices.Clone(h.champPred)
+	otherClasses[7] = 1 - otherClasses[7]
+	challengers := []Predictions{
+		{Pred: h.chalPred, Positive: h.chalPos},
+		{Pred: slices.Clone(h.champPred), Positive: slices.Clone(h.champPos)},
+		{Pred: slices.Clone(h.chalPred), Positive: slices.Clone(h.chalPos)},
+		{Pred: h.chalPred, Positive: oneOff},
+		{Pred: otherClasses, Positive: h.champPos},
+		{Pred: h.chalPred}, // no scores
+		{Pred: slices.Clone(h.chalPred)},
+	}
+	for _, metrics := range [][]string{{MetricROCAUC}, classLabelMetrics()} {
+		opts := CompareOptions{Resamples: 150, Seed: 12}
+		res, errs := CompareAll(metrics, 2, h.truth, champion, challengers, opts)
+		for i, ch := range challengers {
+			for j, metric := range metrics {
+				want, wantErr := referenceCompare(metric, 2, h.truth, champion.Pred, ch.Pred, champion.Positive, ch.Positive, opts)
+				sameComparison(t, fmt.Sprintf("%s of challenger %d", metric, i), res[i][j], errs[i][j], want, wantErr)
+			}
+		}
+	}
+}
+
+func TestSameAsFindsTheModelsThatPredictAlike(t *testing.T) {
+	h := syntheticHoldout(500, 52, 1, 1.3)
+	negZero := slices.Clone(h.champPos)
+	negZero[3] = 0
+	zero := slices.Clone(negZero)
+	negZero[3] = math.Copysign(0, -1)
+	models := []Predictions{
+		{Pred: h.champPred, Positive: zero},
+		{Pred: h.chalPred, Positive: h.chalPos},
+		{Pred: slices.Clone(h.champPred), Positive: slices.Clone(zero)},
+		{Pred: h.champPred, Positive: negZero}, // -0 is not the same bits
+		{Pred: h.chalPred},
+		{Pred: slices.Clone(h.chalPred), Positive: slices.Clone(h.chalPos)},
+		{Pred: slices.Clone(h.chalPred)},
+	}
+	sides := make([]side, len(models))
+	for m, p := range models {
+		sides[m] = prepare(2, h.truth, p, "challenger", true)
+	}
+	if got, want := sameAs(sides), []int{0, 1, 0, 3, 4, 1, 4}; !slices.Equal(got, want) {
+		t.Fatalf("sameAs = %v, want %v", got, want)
+	}
 }
