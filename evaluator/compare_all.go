@@ -288,6 +288,17 @@ func sharedBootstrap(sides []side, pairs []pair, n, resamples int, seed uint64) 
 			}
 		}
 	}
+	// A model that predicts what an earlier one predicts is computed once.
+	alias := sameAs(sides)
+	for m, a := range alias {
+		if a != m {
+			needs[a].confusion = needs[a].confusion || needs[m].confusion
+			needs[a].logLoss = needs[a].logLoss || needs[m].logLoss
+			needs[a].brier = needs[a].brier || needs[m].brier
+			needs[a].auc = needs[a].auc || needs[m].auc
+			needs[m] = modelNeeds{}
+		}
+	}
 	diffs := make([][]float64, len(pairs))
 	defined := make([][]bool, len(pairs))
 	for p := range pairs {
@@ -302,8 +313,8 @@ func sharedBootstrap(sides []side, pairs []pair, n, resamples int, seed uint64) 
 			for b := worker; b < resamples; b += workers {
 				r.draw(seed, b)
 				for p, pr := range pairs {
-					vc, okc := r.value(0, pr.name)
-					vh, okh := r.value(pr.challenger+1, pr.name)
+					vc, okc := r.value(alias[0], pr.name)
+					vh, okh := r.value(alias[pr.challenger+1], pr.name)
 					diffs[p][b], defined[p][b] = change(vc, vh), okc && okh
 				}
 			}
@@ -311,6 +322,38 @@ func sharedBootstrap(sides []side, pairs []pair, n, resamples int, seed uint64) 
 	}
 	wg.Wait()
 	return diffs, defined
+}
+
+// sameAs returns, for each model, the first model with the same
+// predictions (itself when there is none): the same classes and the same
+// scores bit for bit, or no scores for either. Their metrics are the same
+// computation on the same numbers on every resample, so the bootstrap
+// computes them once: a candidate identical to the champion (a retrain on
+// unchanged data) or to another candidate costs nothing per resample.
+func sameAs(sides []side) []int {
+	alias := make([]int, len(sides))
+	for m := range sides {
+		alias[m] = m
+		for a := range m {
+			if alias[a] == a && samePredictions(sides[a], sides[m]) {
+				alias[m] = a
+				break
+			}
+		}
+	}
+	return alias
+}
+
+func samePredictions(a, b side) bool {
+	if a.labels == nil || b.labels == nil || !slices.Equal(a.labels.cell, b.labels.cell) {
+		return false
+	}
+	if a.scored == nil || b.scored == nil {
+		return a.scored == nil && b.scored == nil
+	}
+	return slices.EqualFunc(a.scored.pos, b.scored.pos, func(x, y float64) bool {
+		return math.Float64bits(x) == math.Float64bits(y)
+	})
 }
 
 // resample holds one worker's state: the draw counts of the rows and every
@@ -335,6 +378,56 @@ type resample struct {
 	// Models whose confusion matrix, log loss or brier sum the row pass
 	// accumulates.
 	confModels, llModels, brModels []int
+	// confGroups cover confModels: the confusion counts of the models of
+	// a group come from one histogram of joint codes (confGroup).
+	confGroups []confGroup
+	hist       [4][256]int64
+	// lossSums are the sums of llModels and brModels.
+	lossSums []lossSum
+}
+
+// confGroup is models whose confusion matrices a resample takes from one
+// histogram: code[i] numbers row i's truth and each model's prediction,
+// truth + k*(pred of models[0] + k*(pred of models[1] + ...)), below 256.
+// The pass over the rows then adds each row's count to one bin instead of
+// one cell per model, and the matrices are sums of bins. A group without
+// codes (more than 16 classes) takes its one model's cells directly.
+type confGroup struct {
+	models []int
+	code   []uint8
+}
+
+// newConfGroups groups the models of confModels, k classes, by as many as
+// one byte of code holds: k^(1 + models) <= 256.
+func newConfGroups(sides []side, confModels []int, k int) []confGroup {
+	per := 0
+	for bins := k * k; bins <= 256; bins *= k {
+		per++
+	}
+	if per == 0 {
+		groups := make([]confGroup, len(confModels))
+		for g, m := range confModels {
+			groups[g] = confGroup{models: []int{m}}
+		}
+		return groups
+	}
+	var groups []confGroup
+	for len(confModels) > 0 {
+		models := confModels[:min(per, len(confModels))]
+		confModels = confModels[len(models):]
+		n := sides[models[0]].labels.n
+		code := make([]uint8, n)
+		for i := range n {
+			c, scale := int(sides[models[0]].labels.cell[i])/k, k
+			for _, m := range models {
+				c += scale * (int(sides[m].labels.cell[i]) % k)
+				scale *= k
+			}
+			code[i] = uint8(c)
+		}
+		groups = append(groups, confGroup{models: models, code: code})
+	}
+	return groups
 }
 
 func newResample(sides []side, needs []modelNeeds, n int) *resample {
@@ -355,27 +448,35 @@ func newResample(sides []side, needs []modelNeeds, n int) *resample {
 			r.brModels = append(r.brModels, m)
 		}
 	}
+	for _, m := range r.llModels {
+		r.lossSums = append(r.lossSums, lossSum{sides[m].scored.logLoss, &r.logLoss[m]})
+	}
+	for _, m := range r.brModels {
+		r.lossSums = append(r.lossSums, lossSum{sides[m].scored.sqErr, &r.brier[m]})
+	}
+	if len(r.confModels) > 0 {
+		r.confGroups = newConfGroups(sides, r.confModels, sides[r.confModels[0]].labels.k)
+	}
 	return r
 }
 
 // draw draws resample b and computes every metric a pair needs on it.
 //
-// The counts are kept in bytes. A row drawn 256 times wraps its count, and
-// then the counts add up to less than n: the pass over them notices, and
-// the same resample is drawn again (the same generator, the same rows)
-// into int32 counts (drawWide). With n draws among n rows that needs a row
-// drawn 256 times, whose chance is below n / 256!, under 10^-490.
+// The counts are kept in bytes. A row drawn 256 times wraps its count:
+// drawCounts notices, and the same resample is drawn again (the same
+// generator, the same rows) into int32 counts (drawWide). With n draws
+// among n rows that needs a row drawn 256 times, whose chance is below
+// n / 256!, under 10^-490.
 func (r *resample) draw(seed uint64, b int) {
 	clear(r.w8)
-	pcg := rand.NewPCG(seed, uint64(b))
-	for range r.n {
-		r.w8[drawIndex(pcg, uint64(r.n))]++
-	}
-	if accumulate(r, r.w8) == int64(r.n) {
-		finish(r, r.w8)
+	if drawCounts(r.w8, seed, uint64(b)) {
+		r.drawWide(seed, b)
 		return
 	}
-	r.drawWide(seed, b)
+	if r.rowPass() {
+		accumulate(r, r.w8)
+	}
+	finish(r, r.w8)
 }
 
 // drawWide is draw with int32 counts.
@@ -384,50 +485,120 @@ func (r *resample) drawWide(seed uint64, b int) {
 		r.w32 = make([]int32, r.n)
 	}
 	clear(r.w32)
-	pcg := rand.NewPCG(seed, uint64(b))
-	for range r.n {
-		r.w32[drawIndex(pcg, uint64(r.n))]++
-	}
+	drawCounts(r.w32, seed, uint64(b))
 	accumulate(r, r.w32)
 	finish(r, r.w32)
 }
 
-// accumulate makes the one pass over the rows a resample drew: every
-// model's confusion counts and sums of per-row log loss and squared error.
-// It returns the sum of the counts.
+// rowPass says whether some model needs the pass of accumulate: not when
+// every metric compared is roc_auc, which has a pass of its own.
+func (r *resample) rowPass() bool {
+	return len(r.confModels)+len(r.llModels)+len(r.brModels) > 0
+}
+
+// accumulate makes the pass over the rows a resample drew, in row order:
+// every model's confusion counts and sums of per-row log loss and squared
+// error. It returns the sum of the counts.
 //
 // The sums equal those of rows.meanOf, bit for bit: they add
 // float64(w[i]) * x[i] in row order, and a row the resample did not draw
 // adds exactly +0 there (every per-row loss is finite and non-negative), so
-// skipping it changes nothing. Confusion counts are integer sums.
+// adding it changes nothing: the pass adds every row, without a branch on
+// the count that the processor would guess wrong for a third of the rows.
+// Confusion counts are integer sums.
 func accumulate[W rowWeight](r *resample, w []W) int64 {
-	for _, m := range r.confModels {
-		clear(r.conf[m])
-	}
-	for _, m := range r.llModels {
-		r.logLoss[m] = 0
-	}
-	for _, m := range r.brModels {
-		r.brier[m] = 0
-	}
-	var total int64
-	for i, wi := range w {
-		if wi == 0 {
+	total := int64(-1) // not yet summed
+	for _, g := range r.confGroups {
+		if g.code == nil {
+			m := g.models[0]
+			conf, cell := r.conf[m], r.sides[m].labels.cell[:len(w)]
+			clear(conf)
+			for i, wi := range w {
+				conf[cell[i]] += int64(wi)
+			}
 			continue
 		}
-		total += int64(wi)
-		for _, m := range r.confModels {
-			r.conf[m][r.sides[m].labels.cell[i]] += int64(wi)
+		histogram(w, g.code, &r.hist)
+		k := r.sides[g.models[0]].labels.k
+		for _, m := range g.models {
+			clear(r.conf[m])
 		}
-		fw := float64(wi)
-		for _, m := range r.llModels {
-			r.logLoss[m] += fw * r.sides[m].scored.logLoss[i]
+		var sum int64
+		for c := range 256 {
+			count := r.hist[0][c] + r.hist[1][c] + r.hist[2][c] + r.hist[3][c]
+			if count == 0 {
+				continue
+			}
+			sum += count
+			t, preds := c%k, c/k
+			for _, m := range g.models {
+				r.conf[m][t*k+preds%k] += count
+				preds /= k
+			}
 		}
-		for _, m := range r.brModels {
-			r.brier[m] += fw * r.sides[m].scored.sqErr[i]
+		total = sum
+	}
+	if total < 0 {
+		total = 0
+		for _, wi := range w {
+			total += int64(wi)
+		}
+	}
+	// Four sums at a time: each is a chain of dependent additions, four of
+	// them keep the floating-point adder busy. A group of fewer than four
+	// repeats its first sum and throws the copies away.
+	for sums := r.lossSums; len(sums) > 0; {
+		g := sums[:min(4, len(sums))]
+		sums = sums[len(g):]
+		var v [4][]float64
+		for k := range v {
+			v[k] = g[min(k, len(g)-1)].v
+		}
+		var out [4]float64
+		out[0], out[1], out[2], out[3] = weightedSums4(w, v[0], v[1], v[2], v[3])
+		for k, ls := range g {
+			*ls.dst = out[k]
 		}
 	}
 	return total
+}
+
+// histogram sets h[0][c] + ... + h[3][c] to the sum of the counts w[i] of
+// the rows i whose code[i] is c. Four histograms, row i adding to h[i%4],
+// so that a run of rows of one code is not a chain of additions to one
+// place in memory, each waiting for the last.
+func histogram[W rowWeight](w []W, code []uint8, h *[4][256]int64) {
+	*h = [4][256]int64{}
+	code = code[:len(w)]
+	i := 0
+	for ; i+4 <= len(w); i += 4 {
+		h[0][code[i]] += int64(w[i])
+		h[1][code[i+1]] += int64(w[i+1])
+		h[2][code[i+2]] += int64(w[i+2])
+		h[3][code[i+3]] += int64(w[i+3])
+	}
+	for ; i < len(w); i++ {
+		h[0][code[i]] += int64(w[i])
+	}
+}
+
+// lossSum is one sum of accumulate: per-row values and where the sum goes.
+type lossSum struct {
+	v   []float64
+	dst *float64
+}
+
+// weightedSums4 is four sums of float64(w[i]) * x[i] in row order.
+func weightedSums4[W rowWeight](w []W, a, b, c, d []float64) (sa, sb, sc, sd float64) {
+	a, b, c, d = a[:len(w)], b[:len(w)], c[:len(w)], d[:len(w)]
+	for i, wi := range w {
+		fw := float64(wi)
+		sa += fw * a[i]
+		sb += fw * b[i]
+		sc += fw * c[i]
+		sd += fw * d[i]
+	}
+	return sa, sb, sc, sd
 }
 
 // finish turns the sums of accumulate into metrics and computes the AUCs.
@@ -444,7 +615,7 @@ func finish[W rowWeight](r *resample, w []W) {
 	}
 	for m, nd := range r.needs {
 		if nd.auc {
-			r.auc[m], r.aucOK[m] = weightedAUC(r.sides[m].scored, w)
+			r.auc[m], r.aucOK[m] = resampleAUC(r.sides[m].scored, w)
 		}
 	}
 }
@@ -466,7 +637,9 @@ func (r *resample) value(m int, metric string) (float64, bool) {
 // draw: the same numbers from the same generator, by the same method
 // (Lemire's multiply-and-reject, a mask for a power of two) math/rand/v2
 // uses on 64-bit platforms. TestCompareAllMatchesTheReferenceImplementation
-// fails should the standard library ever draw otherwise.
+// fails should the standard library ever draw otherwise. drawCounts, which
+// draws the resamples, does the same with the generator's state in locals
+// (pcgStep, nextIndex).
 func drawIndex(p *rand.PCG, n uint64) uint64 {
 	if n&(n-1) == 0 {
 		return p.Uint64() & (n - 1)
