@@ -183,7 +183,7 @@ func (a *Activities) StageRunData(ctx context.Context, in StageInput) (*RunData,
 	var kept, keptHoldout int64
 	for d := range days {
 		part := func(name string, count *int) *dataset.ChunkWriter {
-			return dataset.NewChunkWriter(width, a.ChunkRows, func(n int, data []byte) error {
+			return partWriter(name, width, a.ChunkRows, func(n int, data []byte) error {
 				chunk := *count
 				*count++
 				return a.Registry.PutRunChunk(ctx, m.Name, in.RunID, name, d, chunk, n, data)
@@ -367,7 +367,7 @@ func (a *Activities) writeSample(ctx context.Context, m *config.Model, runID, pa
 	day := -1
 	var w *dataset.ChunkWriter
 	newWriter := func(d int) *dataset.ChunkWriter {
-		return dataset.NewChunkWriter(chunkWidth(m), a.ChunkRows, func(n int, data []byte) error {
+		return partWriter(part, chunkWidth(m), a.ChunkRows, func(n int, data []byte) error {
 			chunk := perDay[d]
 			perDay[d]++
 			data = bytes.Clone(data) // the writer reuses its buffer
@@ -393,6 +393,17 @@ func (a *Activities) writeSample(ctx context.Context, m *config.Model, runID, pa
 		err = werr
 	}
 	return err
+}
+
+// partWriter is the chunk writer of a part of a run's data: the training
+// part in KMR1 (gzip), the format external trainers read it in (the README
+// documents it for them), the holdout, which only Kingmaker reads, in the
+// faster and smaller KMR2.
+func partWriter(part string, width, limit int, emit func(rows int, data []byte) error) *dataset.ChunkWriter {
+	if part == partTrain {
+		return dataset.NewGzipChunkWriter(width, limit, emit)
+	}
+	return dataset.NewChunkWriter(width, limit, emit)
 }
 
 // chunkWidth is the columns of a row of a model's run data: its features,

@@ -18,7 +18,7 @@ import (
 // A chunk holds a header (magic, feature count, row count, each a
 // little-endian uint32 but the magic) and the rows, in one of two formats:
 //
-//   - KMR2, which ChunkWriter writes: a zstd frame (fastest level) of the
+//   - KMR2, which NewChunkWriter's writers write: a zstd frame (fastest level) of the
 //     header and the rows byte-shuffled: byte 0 of every row's class index
 //     (int32), then byte 1, ..., byte 3; then for each feature column byte 0
 //     of every row's value (float64 bits), then byte 1, ..., byte 7.
@@ -28,10 +28,14 @@ import (
 //     KMR1, written 2.3-2.6 times and decoded 3.4-3.9 times as fast; rows
 //     of random doubles cost about 10% more CPU for 11% fewer bytes
 //     (BENCHMARKS.md, section 1).
-//   - KMR1, written before: a gzip stream of the header and the rows one
-//     after another, each its class index (int32) and its features
-//     (float64), little-endian. DecodeChunk still reads it, so run data
-//     staged by an older worker is read by a newer one.
+//   - KMR1, which NewGzipChunkWriter writes (and every writer did before
+//     KMR2): a gzip stream of the header and the rows one after another,
+//     each its class index (int32) and its features (float64),
+//     little-endian. It is the format of a run's training part, which
+//     external trainers read (the README documents it for them); KMR2 is
+//     kept to the parts only Kingmaker reads (the holdout). DecodeChunk
+//     reads both, so run data staged by an older worker is read by a newer
+//     one.
 //
 // The same rows in the same order always encode to the same bytes (with the
 // same build of the compressor), so a retried write of a chunk writes what
@@ -79,11 +83,15 @@ var zstdDecoder = sync.OnceValue(func() *zstd.Decoder {
 type ChunkWriter struct {
 	width int
 	limit int
-	emit  func(rows int, data []byte) error
-	y     []int32
-	x     []float64 // the rows' features, one row after another
-	raw   []byte    // the chunk before compression
-	out   []byte    // the chunk compressed, handed to emit
+	// gzip makes the writer write KMR1 (NewGzipChunkWriter).
+	gzip bool
+	zw   *gzip.Writer
+	zbuf bytes.Buffer
+	emit func(rows int, data []byte) error
+	y    []int32
+	x    []float64 // the rows' features, one row after another
+	raw  []byte    // the chunk before compression
+	out  []byte    // the chunk compressed, handed to emit
 }
 
 // NewChunkWriter returns a writer of rows of width features, at most limit
@@ -93,6 +101,16 @@ func NewChunkWriter(width, limit int, emit func(rows int, data []byte) error) *C
 		limit = ChunkRows
 	}
 	return &ChunkWriter{width: width, limit: limit, emit: emit}
+}
+
+// NewGzipChunkWriter returns a writer of KMR1 chunks (gzip, rows one after
+// another): the format external trainers read (a run's training part, see
+// the README's "External trainers"), which they may not be able to read
+// in KMR2.
+func NewGzipChunkWriter(width, limit int, emit func(rows int, data []byte) error) *ChunkWriter {
+	w := NewChunkWriter(width, limit, emit)
+	w.gzip = true
+	return w
 }
 
 // Add appends one row; when the chunk is full it is emitted. The row is
@@ -117,6 +135,9 @@ func (w *ChunkWriter) Flush() error {
 	if rows == 0 {
 		return nil
 	}
+	if w.gzip {
+		return w.flushGzip(rows)
+	}
 	size := chunkHeader + rows*(4+8*w.width)
 	if cap(w.raw) < size {
 		w.raw = make([]byte, size)
@@ -140,6 +161,40 @@ func (w *ChunkWriter) Flush() error {
 	w.out = zstdEncoder().EncodeAll(raw, w.out[:0])
 	w.y, w.x = w.y[:0], w.x[:0]
 	return w.emit(rows, w.out)
+}
+
+// flushGzip emits the rows collected so far as a KMR1 chunk: a gzip stream
+// (fastest level) of the header and the rows one after another, each its
+// class index (int32) and its values (float64), little-endian.
+func (w *ChunkWriter) flushGzip(rows int) error {
+	size := chunkHeader + rows*(4+8*w.width)
+	if cap(w.raw) < size {
+		w.raw = make([]byte, size)
+	}
+	raw := w.raw[:size]
+	copy(raw, chunkMagicV1[:])
+	binary.LittleEndian.PutUint32(raw[4:], uint32(w.width))
+	binary.LittleEndian.PutUint32(raw[8:], uint32(rows))
+	body := raw[chunkHeader:]
+	for i, y := range w.y {
+		r := body[i*(4+8*w.width):]
+		binary.LittleEndian.PutUint32(r, uint32(y))
+		for j, v := range w.x[i*w.width : (i+1)*w.width] {
+			binary.LittleEndian.PutUint64(r[4+8*j:], math.Float64bits(v))
+		}
+	}
+	w.zbuf.Reset()
+	if w.zw == nil {
+		w.zw, _ = gzip.NewWriterLevel(&w.zbuf, gzip.BestSpeed)
+	} else {
+		w.zw.Reset(&w.zbuf)
+	}
+	w.zw.Write(raw)
+	if err := w.zw.Close(); err != nil {
+		return fmt.Errorf("compress a chunk: %w", err)
+	}
+	w.y, w.x = w.y[:0], w.x[:0]
+	return w.emit(rows, w.zbuf.Bytes())
 }
 
 // shuffleTile is how many rows are shuffled (or unshuffled) column by

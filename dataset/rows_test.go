@@ -2,7 +2,9 @@ package dataset_test
 
 import (
 	"bytes"
+	"compress/gzip"
 	"errors"
+	"io"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -211,5 +213,40 @@ func TestAChunkIsTheSameBytesWhateverWasEncodedBefore(t *testing.T) {
 		if !reflect.DeepEqual(again, first) {
 			t.Fatal("the same rows made other bytes after other chunks were encoded")
 		}
+	}
+}
+
+// TestTheGzipWriterWritesWhatExternalTrainersRead holds NewGzipChunkWriter,
+// the writer of a run's training part, to the KMR1 bytes the writer of the
+// releases before wrote (testdata/chunk-kmr1-3x11.gz): the format external
+// trainers decode, as the README documents it.
+func TestTheGzipWriterWritesWhatExternalTrainersRead(t *testing.T) {
+	want, err := os.ReadFile("testdata/chunk-kmr1-3x11.gz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := [][]float64{{1, -2.5, 3}, {0, 1e300, math.Copysign(0, -1)}, {4, 5, 6}, {7, 8, 9.25}, {-1, -2, -3},
+		{math.Inf(1), math.Inf(-1), 5e-324}, {12, 0.1, 42}, {1, 2, 3}, {9, 8, 7}, {0.5, 0.25, 0.125}, {100, 200, 300}}
+	y := []int{0, 1, 1, 0, 2, -1, 3, 0, 1, 2, 1}
+	var got [][]byte
+	w := dataset.NewGzipChunkWriter(3, 0, func(rows int, data []byte) error {
+		got = append(got, bytes.Clone(data))
+		return nil
+	})
+	for i := range x {
+		if err := w.Add(x[i], y[i]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || !bytes.Equal(got[0], want) {
+		t.Fatalf("the gzip writer wrote %d chunks, the first %x; want the KMR1 bytes %x", len(got), got, want)
+	}
+	if raw, err := gzip.NewReader(bytes.NewReader(got[0])); err != nil {
+		t.Fatal(err)
+	} else if head, _ := io.ReadAll(raw); !bytes.HasPrefix(head, []byte("KMR1")) {
+		t.Errorf("the chunk starts %q, want the magic KMR1", head[:min(4, len(head))])
 	}
 }

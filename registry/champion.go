@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"slices"
 	"strconv"
 	"time"
 
@@ -372,4 +373,33 @@ func (r *Registry) Rollback(ctx context.Context, model, by, reason string) (*Cha
 	}
 	want.Version = target
 	return r.Promote(ctx, want)
+}
+
+// RollbackGeneration rolls back generation gen of the model's champion, and
+// only that generation: the version it replaced (RollbackTarget of the
+// ledger as it stood at gen) becomes champion again by the same
+// compare-and-set, expecting the pointer at gen. Its request id is derived
+// from the generation, the versions, who and why, so a repeat of the same
+// call after it succeeded (its answer lost to a timeout, say) finds its own
+// ledger row and reports that success again instead of rolling back a
+// second time. When the champion has moved on otherwise, it is a lost race
+// (*CASLostError) and nothing changes.
+func (r *Registry) RollbackGeneration(ctx context.Context, model string, gen int64, by, reason string) (*Champion, error) {
+	ledger, err := r.History(ctx, model, 10000)
+	if err != nil {
+		return nil, err
+	}
+	at := slices.IndexFunc(ledger, func(p Promotion) bool { return p.Generation == gen })
+	if at < 0 {
+		return nil, fmt.Errorf("rollback %s: generation %d is not in its promotion ledger (see `kingmaker status %s`)", model, gen, model)
+	}
+	target, err := RollbackTarget(ledger[at:])
+	if err != nil {
+		return nil, fmt.Errorf("rollback %s: %w: generation %d is the first champion", model, err, gen)
+	}
+	if _, err := r.Servable(ctx, model, target); err != nil {
+		return nil, fmt.Errorf("rollback %s: version %s cannot be champion again: %w", model, target, err)
+	}
+	return r.Promote(ctx, PromoteRequest{Model: model, Version: target, Expected: &Champion{Version: ledger[at].Version, Generation: gen},
+		Action: ActionRollback, By: by, Reason: reason})
 }

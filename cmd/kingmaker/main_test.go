@@ -348,3 +348,65 @@ func TestPromoteRollbackAndShadowRecordTheIdentityTheDeploymentEstablishes(t *te
 		t.Fatalf("shadow history %+v, %v: want the set and the clear by release-bot", hist, err)
 	}
 }
+
+// A rollback of a named generation is safe to repeat: the same command run
+// again after it succeeded (its answer lost) changes nothing, where a plain
+// rollback would go back one more generation; the same generation asked
+// with other words after that is a lost race.
+func TestARepeatedRollbackOfAGenerationChangesNothing(t *testing.T) {
+	s, c := testenv.Cassandra(t)
+	useCassandra(t, c)
+	ctx := context.Background()
+	reg := registry.New(s, c.Keyspace, cql.Serial(c))
+	made := time.Date(2026, 5, 1, 0, 0, 0, 0, time.UTC)
+	var ids []gocql.UUID
+	for i, key := range []string{"first", "second", "third"} {
+		v := &registry.Version{
+			Model: "churn", ID: registry.VersionID(made, key), Candidate: key, Algorithm: "logistic", RunID: "run-" + key,
+			WorkflowID: "retrain-churn-" + key, WindowFrom: made.AddDate(0, 0, -7), WindowTo: made, TrainRows: 900, HoldoutRows: 300,
+			Metrics: []byte(fmt.Sprintf(`{"rows":300,"classes":2,"accuracy":0.8,"roc_auc":0.8%d}`, i)),
+		}
+		if err := reg.SaveVersion(ctx, v, testenv.ChurnArtifact(t)); err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, v.ID)
+		if got := kingmaker(t, "--config", exampleConfig, "promote", "churn", v.ID.String(), "--reason", "step "+key, "--by", "alice"); got.code != 0 {
+			t.Fatalf("promote %s: exit %d: %s", key, got.code, got.stderr)
+		}
+	}
+	rollback := func(args ...string) invocation {
+		return kingmaker(t, append([]string{"--config", exampleConfig, "rollback", "churn", "--by", "carol"}, args...)...)
+	}
+	for i := range 2 {
+		got := rollback("--generation", "3", "--reason", "third misbehaves")
+		want := fmt.Sprintf("rolled back churn: version %s is champion again (generation 4)", ids[1])
+		if got.code != 0 || !strings.Contains(got.stdout, want) {
+			t.Fatalf("rollback --generation 3, call %d: exit %d\nstdout: %s\nstderr: %s\nwant %q", i+1, got.code, got.stdout, got.stderr, want)
+		}
+	}
+	if ch, err := reg.Champion(ctx, "churn"); err != nil || ch.Generation != 4 || ch.Version != ids[1] {
+		t.Fatalf("champion %+v (%v) after the repeat, want generation 4 = %s", ch, err, ids[1])
+	}
+	if hist, err := reg.History(ctx, "churn", 10); err != nil || len(hist) != 4 {
+		t.Fatalf("ledger of %d rows (%v), want 4: one rollback", len(hist), err)
+	}
+	got := rollback("--generation", "3", "--reason", "another reason")
+	if got.code != 1 || !strings.Contains(got.stderr, "changed concurrently: generation 4 is now version "+ids[1].String()) || len(lines(got.stderr)) != 1 {
+		t.Errorf("the same generation with another reason: exit %d, stderr %q; want one line naming generation 4", got.code, got.stderr)
+	}
+	for _, tc := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"--generation", "9", "--reason", "typo"}, 1, "generation 9 is not in its promotion ledger"},
+		{[]string{"--generation", "-1", "--reason", "typo"}, 2, "--generation -1: a generation is 1 or more"},
+	} {
+		if got := rollback(tc.args...); got.code != tc.code || !strings.Contains(got.stderr, tc.want) {
+			t.Errorf("rollback %v: exit %d, stderr %q; want %d and %q", tc.args, got.code, got.stderr, tc.code, tc.want)
+		}
+	}
+	if ch, _ := reg.Champion(ctx, "churn"); ch == nil || ch.Generation != 4 {
+		t.Errorf("champion %+v, want generation 4 unchanged by the refusals", ch)
+	}
+}

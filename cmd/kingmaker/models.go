@@ -280,6 +280,7 @@ func runRollback(ctx context.Context, e *env, args []string) error {
 	fs := newFlags(e, "rollback")
 	reason := fs.String("reason", "", "why (required, recorded in the ledger)")
 	by := fs.String("by", "", "who rolls back (default $USER@host; not allowed when a client certificate or temporal.identity names who acts)")
+	gen := fs.Int64("generation", 0, "roll back this generation only; the same command repeated after it succeeded changes nothing (for scripts and retries)")
 	pos, err := parseN(fs, args, 1, "exactly one MODEL")
 	if err != nil {
 		return err
@@ -287,12 +288,20 @@ func runRollback(ctx context.Context, e *env, args []string) error {
 	if *reason == "" {
 		return usageError{"--reason is required: it is recorded in the promotion ledger"}
 	}
+	if *gen < 0 {
+		return usageError{fmt.Sprintf("--generation %d: a generation is 1 or more (see `kingmaker status MODEL`)", *gen)}
+	}
 	reg, m, who, done, err := openModelAs(ctx, e, pos[0], *by)
 	if err != nil {
 		return err
 	}
 	defer done()
-	c, err := reg.Rollback(ctx, m.Name, who, *reason)
+	var c *registry.Champion
+	if *gen > 0 {
+		c, err = reg.RollbackGeneration(ctx, m.Name, *gen, who, *reason)
+	} else {
+		c, err = reg.Rollback(ctx, m.Name, who, *reason)
+	}
 	if err != nil {
 		return explainCAS(err)
 	}
