@@ -138,14 +138,7 @@ func (w *ChunkWriter) Flush() error {
 	if w.gzip {
 		return w.flushGzip(rows)
 	}
-	size := chunkHeader + rows*(4+8*w.width)
-	if cap(w.raw) < size {
-		w.raw = make([]byte, size)
-	}
-	raw := w.raw[:size]
-	copy(raw, chunkMagicV2[:])
-	binary.LittleEndian.PutUint32(raw[4:], uint32(w.width))
-	binary.LittleEndian.PutUint32(raw[8:], uint32(rows))
+	raw := w.rawChunk(chunkMagicV2, rows)
 	body := raw[chunkHeader:]
 	for i, v := range w.y {
 		u := uint32(v)
@@ -163,18 +156,25 @@ func (w *ChunkWriter) Flush() error {
 	return w.emit(rows, w.out)
 }
 
-// flushGzip emits the rows collected so far as a KMR1 chunk: a gzip stream
-// (fastest level) of the header and the rows one after another, each its
-// class index (int32) and its values (float64), little-endian.
-func (w *ChunkWriter) flushGzip(rows int) error {
+// rawChunk is the writer's buffer sized for a chunk of rows rows before
+// compression, its header (magic, width, rows) written.
+func (w *ChunkWriter) rawChunk(magic [4]byte, rows int) []byte {
 	size := chunkHeader + rows*(4+8*w.width)
 	if cap(w.raw) < size {
 		w.raw = make([]byte, size)
 	}
 	raw := w.raw[:size]
-	copy(raw, chunkMagicV1[:])
+	copy(raw, magic[:])
 	binary.LittleEndian.PutUint32(raw[4:], uint32(w.width))
 	binary.LittleEndian.PutUint32(raw[8:], uint32(rows))
+	return raw
+}
+
+// flushGzip emits the rows collected so far as a KMR1 chunk: a gzip stream
+// (fastest level) of the header and the rows one after another, each its
+// class index (int32) and its values (float64), little-endian.
+func (w *ChunkWriter) flushGzip(rows int) error {
+	raw := w.rawChunk(chunkMagicV1, rows)
 	body := raw[chunkHeader:]
 	for i, y := range w.y {
 		r := body[i*(4+8*w.width):]
