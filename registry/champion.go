@@ -336,8 +336,9 @@ func RollbackTarget(ledger []Promotion) (gocql.UUID, error) {
 }
 
 // Rollback makes the previous champion current again through the same
-// compare-and-set as any promotion, recording who and why. It refuses a
-// previous champion whose artifact no longer verifies.
+// compare-and-set as any promotion, recording who and why: the rollback of
+// the current generation (RollbackGeneration). It refuses a previous
+// champion whose artifact no longer verifies.
 func (r *Registry) Rollback(ctx context.Context, model, by, reason string) (*Champion, error) {
 	cur, err := r.Champion(ctx, model)
 	if err != nil {
@@ -346,33 +347,7 @@ func (r *Registry) Rollback(ctx context.Context, model, by, reason string) (*Cha
 	if cur == nil {
 		return nil, fmt.Errorf("rollback %s: %w: the model has no champion", model, ErrNoPrevious)
 	}
-	ledger, err := r.History(ctx, model, 10000)
-	if err != nil {
-		return nil, err
-	}
-	want := PromoteRequest{Model: model, Expected: cur, Action: ActionRollback, By: by, Reason: reason}
-	if len(ledger) > 0 && ledger[0].Generation > cur.Generation {
-		// Someone promoted between the two reads: a lost race, not a gap.
-		now, err := r.Champion(ctx, model)
-		if err != nil {
-			return nil, err
-		}
-		return nil, &CASLostError{Model: model, Current: now, Wanted: want}
-	}
-	if len(ledger) == 0 || ledger[0].Generation != cur.Generation {
-		// The pointer and its row commit together: only a hand edit gets here.
-		return nil, fmt.Errorf("rollback %s: the promotion ledger does not end at the champion's generation %d", model, cur.Generation)
-	}
-	target, err := RollbackTarget(ledger)
-	if err != nil {
-		return nil, fmt.Errorf("rollback %s: %w: generation %d is the first champion", model, err, cur.Generation)
-	}
-	// Never restore a version that cannot be served.
-	if _, err := r.Servable(ctx, model, target); err != nil {
-		return nil, fmt.Errorf("rollback %s: version %s cannot be champion again: %w", model, target, err)
-	}
-	want.Version = target
-	return r.Promote(ctx, want)
+	return r.RollbackGeneration(ctx, model, cur.Generation, by, reason)
 }
 
 // RollbackGeneration rolls back generation gen of the model's champion, and
