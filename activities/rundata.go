@@ -293,7 +293,7 @@ func (a *Activities) stageSmallest(ctx context.Context, m *config.Model, in Stag
 				row = append(append(row[:0], x...), b.Target[i])
 				x = row
 			}
-			sample.Offer(h, day, b.Y[i], x)
+			sample.Offer(h, dataset.OrderHash(b.Keys[i]), day, b.Y[i], x)
 		}
 		rows.Add(int64(b.Len()))
 		return nil

@@ -31,7 +31,7 @@ func (f *fixture) stage(runID string, m *config.Model, rate float64) activities.
 // chunkSums is every stored chunk of a run with its SHA-256, in key order.
 func (f *fixture) chunkSums(runID string) []string {
 	f.t.Helper()
-	iter := f.session.Query(fmt.Sprintf(`SELECT part, day, chunk, sha256 FROM %s.run_data`, f.keyspace)).Iter()
+	iter := f.session.Query(fmt.Sprintf(`SELECT part, day, chunk, sha256 FROM %s.run_data WHERE run_id = ? ALLOW FILTERING`, f.keyspace), runID).Iter()
 	var (
 		part, sum  string
 		day, chunk int

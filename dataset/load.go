@@ -62,6 +62,18 @@ func KeyHash(key string, seed uint64) uint64 {
 	return mix64(h)
 }
 
+// OrderHash is where a row goes among its day's rows in a run's stored
+// sample (Smallest.Sorted): a hash of its key alone, the same for every
+// run. KeyHash, seeded by the run, decides which rows a run keeps; were it
+// also their order, two runs that keep the same rows (every row of a
+// window below the caps) would store them in different orders, and their
+// trainings and metrics, sums taken in another order, would differ in the
+// last bits.
+func OrderHash(key string) uint64 { return KeyHash(key, orderSeed) }
+
+// orderSeed seeds OrderHash: any fixed number does.
+const orderSeed = 0x6b696e676d616b72 // "kingmakr"
+
 // mix64 is the 64-bit finalizer of MurmurHash3: every bit of x moves every
 // bit of the result.
 func mix64(x uint64) uint64 {

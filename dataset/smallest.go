@@ -14,11 +14,15 @@ import (
 // sampled in the same pass that counts it, and it holds at most about
 // 1.25·k rows whatever the window's size.
 //
-// The order of the rows is total and depends on the rows alone: key hash
-// first, then day, class and features (the bits of each float). Two rows
-// that tie on all of it encode to the same bytes, so which of them is kept
-// changes nothing; the rows kept, and the order Sorted gives them, are the
-// same whichever goroutine offered which row first.
+// Which rows are kept depends on the rows alone: key hash first, then day,
+// class and features (the bits of each float). Two rows that tie on all
+// of it encode to the same bytes, so which of them is kept changes
+// nothing. Sorted lists the rows kept by day, then by a second hash each
+// row is offered with, its order (OrderHash: the same for every run), then
+// as above. So the rows kept, and their order, are the same whichever
+// goroutine offered which row first; and two runs that keep the same rows
+// (every row of a small window) list them in the same order, whatever
+// their seeds, so their trainings and metrics agree to the last bit.
 //
 // How: rows are appended to a buffer of k + k/4 rows; when it is full, it
 // is cut back to its k smallest rows (a linear selection on the hashes and
@@ -39,11 +43,12 @@ type Smallest struct {
 	// largest row kept by the last cut, MaxUint64 before the first.
 	bound atomic.Uint64
 
-	mu   sync.Mutex
-	hash []uint64
-	day  []int32
-	y    []int
-	x    []float64 // width values per row
+	mu    sync.Mutex
+	hash  []uint64
+	order []uint64
+	day   []int32
+	y     []int
+	x     []float64 // width values per row
 	// scratch holds a copy of the hashes for cut's selection.
 	scratch []uint64
 }
@@ -65,8 +70,9 @@ func NewSmallest(k, width int) *Smallest {
 func (s *Smallest) Admits(h uint64) bool { return s.k > 0 && h <= s.bound.Load() }
 
 // Offer adds the row (of day, class y and values x, len(x) == width) with
-// key hash h unless it cannot be among the k smallest. x is copied.
-func (s *Smallest) Offer(h uint64, day int, y int, x []float64) {
+// key hash h and order hash o unless it cannot be among the k smallest. x
+// is copied.
+func (s *Smallest) Offer(h, o uint64, day int, y int, x []float64) {
 	if !s.Admits(h) {
 		return
 	}
@@ -76,6 +82,7 @@ func (s *Smallest) Offer(h uint64, day int, y int, x []float64) {
 		return
 	}
 	s.hash = append(s.hash, h)
+	s.order = append(s.order, o)
 	s.day = append(s.day, int32(day))
 	s.y = append(s.y, y)
 	s.x = append(s.x, x...)
@@ -148,12 +155,12 @@ func (s *Smallest) cut() {
 			continue
 		}
 		if from != to {
-			s.hash[to], s.day[to], s.y[to] = h, s.day[from], s.y[from]
+			s.hash[to], s.order[to], s.day[to], s.y[to] = h, s.order[from], s.day[from], s.y[from]
 			copy(s.x[to*s.width:(to+1)*s.width], s.x[from*s.width:(from+1)*s.width])
 		}
 		to++
 	}
-	s.hash, s.day, s.y, s.x = s.hash[:s.k], s.day[:s.k], s.y[:s.k], s.x[:s.k*s.width]
+	s.hash, s.order, s.day, s.y, s.x = s.hash[:s.k], s.order[:s.k], s.day[:s.k], s.y[:s.k], s.x[:s.k*s.width]
 	s.bound.Store(t)
 }
 
@@ -203,8 +210,9 @@ func (s *Smallest) Len() int {
 	return len(s.hash)
 }
 
-// Sorted calls fn with every row kept, by day, then in the sample's order
-// (key hash first). x is the sample's own storage: fn must not keep it.
+// Sorted calls fn with every row kept, by day, then by order hash, then in
+// the sample's order (key hash first). x is the sample's own storage: fn
+// must not keep it.
 // Sorted must not run concurrently with Offer.
 func (s *Smallest) Sorted(fn func(day, y int, x []float64) error) error {
 	s.mu.Lock()
@@ -214,6 +222,9 @@ func (s *Smallest) Sorted(fn func(day, y int, x []float64) error) error {
 	slices.SortFunc(order, func(a, b entry) int {
 		if a.day != b.day {
 			return cmp.Compare(a.day, b.day)
+		}
+		if oa, ob := s.order[a.slot], s.order[b.slot]; oa != ob {
+			return cmp.Compare(oa, ob)
 		}
 		return s.byRow(a, b)
 	})

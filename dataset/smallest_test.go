@@ -13,18 +13,36 @@ import (
 )
 
 type offered struct {
-	h      uint64
+	h, o   uint64 // key hash, order hash
 	day, y int
 	x      []float64
 }
 
-func cmpOffered(a, b offered) int {
-	if c := cmp.Compare(a.day, b.day); c != 0 {
-		return c
-	}
+// bySelection is the order Smallest keeps rows by: key hash, day, class,
+// values.
+func bySelection(a, b offered) int {
 	if c := cmp.Compare(a.h, b.h); c != 0 {
 		return c
 	}
+	if c := cmp.Compare(a.day, b.day); c != 0 {
+		return c
+	}
+	return byContent(a, b)
+}
+
+// byListing is the order Sorted lists them in: day, order hash, then as
+// bySelection.
+func byListing(a, b offered) int {
+	if c := cmp.Compare(a.day, b.day); c != 0 {
+		return c
+	}
+	if c := cmp.Compare(a.o, b.o); c != 0 {
+		return c
+	}
+	return bySelection(a, b)
+}
+
+func byContent(a, b offered) int {
 	if c := cmp.Compare(a.y, b.y); c != 0 {
 		return c
 	}
@@ -39,7 +57,7 @@ func cmpOffered(a, b offered) int {
 // TestSmallestKeepsTheKSmallestWhateverTheOrder offers the same rows in
 // different orders from several goroutines at once and checks that the
 // sample is the k rows of smallest hash (ties broken by day, class and
-// values), listed by day and then hash, every time.
+// values), listed by day and then order hash, every time.
 func TestSmallestKeepsTheKSmallestWhateverTheOrder(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
 	const width = 3
@@ -53,18 +71,17 @@ func TestSmallestKeepsTheKSmallestWhateverTheOrder(t *testing.T) {
 		if i%25 == 0 {
 			x = []float64{0, 0, 0} // rows that tie on everything but the day
 		}
-		rows = append(rows, offered{h: h, day: r.IntN(7), y: r.IntN(3), x: x})
+		o := r.Uint64()
+		if i%7 == 0 {
+			o = uint64(r.IntN(20)) // ties on the order hash, broken as the selection breaks them
+		}
+		rows = append(rows, offered{h: h, o: o, day: r.IntN(7), y: r.IntN(3), x: x})
 	}
 	for _, k := range []int{0, 1, 37, 1000, 4999, 5000, 7000} {
 		want := slices.Clone(rows)
-		slices.SortFunc(want, func(a, b offered) int {
-			if c := cmp.Compare(a.h, b.h); c != 0 {
-				return c
-			}
-			return cmpOffered(a, b)
-		})
+		slices.SortFunc(want, bySelection)
 		want = want[:min(k, len(want))]
-		slices.SortFunc(want, cmpOffered)
+		slices.SortFunc(want, byListing)
 		for trial := range 3 {
 			s := dataset.NewSmallest(k, width)
 			perm := r.Perm(len(rows))
@@ -73,7 +90,7 @@ func TestSmallestKeepsTheKSmallestWhateverTheOrder(t *testing.T) {
 				wg.Go(func() {
 					for i := g; i < len(perm); i += 4 {
 						o := rows[perm[i]]
-						s.Offer(o.h, o.day, o.y, o.x)
+						s.Offer(o.h, o.o, o.day, o.y, o.x)
 					}
 				})
 			}
@@ -108,7 +125,7 @@ func TestSmallestIsTheSampleOfTheKthHash(t *testing.T) {
 	for i := range n {
 		key := fmt.Sprintf("row-%06d", i)
 		hashes[i] = dataset.KeyHash(key, seed)
-		s.Offer(hashes[i], 0, 0, []float64{float64(i)})
+		s.Offer(hashes[i], 0, 0, 0, []float64{float64(i)})
 	}
 	sorted := slices.Sorted(slices.Values(hashes))
 	kth := sorted[k-1]
@@ -135,7 +152,7 @@ func BenchmarkSmallest(b *testing.B) {
 	for b.Loop() {
 		s := dataset.NewSmallest(k, width)
 		for i, h := range hashes {
-			s.Offer(h, i/(n/10), i%2, x)
+			s.Offer(h, h^0x9e3779b97f4a7c15, i/(n/10), i%2, x)
 		}
 		s.Sorted(func(_, _ int, _ []float64) error { return nil })
 	}
