@@ -91,17 +91,17 @@ func (s *Smallest) Offer(h, o uint64, day int, y int, x []float64) {
 	}
 }
 
-// entry is a row's sort key: its hash and day, and where it is stored.
+// entry is a row's sort key: its hashes and day, and where it is stored.
 type entry struct {
-	hash      uint64
-	day, slot int32
+	hash, order uint64
+	day, slot   int32
 }
 
 // keys returns every stored row's key.
 func (s *Smallest) keys() []entry {
 	e := make([]entry, len(s.hash))
 	for i := range e {
-		e[i] = entry{hash: s.hash[i], day: s.day[i], slot: int32(i)}
+		e[i] = entry{hash: s.hash[i], order: s.order[i], day: s.day[i], slot: int32(i)}
 	}
 	return e
 }
@@ -223,8 +223,8 @@ func (s *Smallest) Sorted(fn func(day, y int, x []float64) error) error {
 		if a.day != b.day {
 			return cmp.Compare(a.day, b.day)
 		}
-		if oa, ob := s.order[a.slot], s.order[b.slot]; oa != ob {
-			return cmp.Compare(oa, ob)
+		if a.order != b.order {
+			return cmp.Compare(a.order, b.order)
 		}
 		return s.byRow(a, b)
 	})
