@@ -207,7 +207,17 @@ func TestServingFollowsAPromotionUnderLoad(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Errorf("no response named version %s within 30s of its promotion (poll %s)", b, poll)
 	}
-	time.Sleep(300 * time.Millisecond)
+	// Stop once every client has been answered by b (a client that sees it
+	// later than the first is checked below; none may go back to a).
+	deadline := time.After(30 * time.Second)
+wait:
+	for range clients - 1 {
+		select {
+		case <-sawB:
+		case <-deadline:
+			break wait
+		}
+	}
 	close(stop)
 	wg.Wait()
 

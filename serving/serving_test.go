@@ -665,7 +665,10 @@ func TestServeFollowsThePointerAndFinishesRequestsInFlightWhenStopped(t *testing
 	}()
 	full := churnInputs()
 	io.WriteString(write, full[:20])
-	time.Sleep(100 * time.Millisecond)
+	// Stop only once the server is handling it (accepted and reading).
+	waitFor(t, 10*time.Second, "the request to be in flight", func() bool {
+		return metric(t, f.srv.Handler(), "kingmaker_serving_requests_in_flight") == "1"
+	})
 	cancel()
 	time.Sleep(100 * time.Millisecond)
 	io.WriteString(write, full[20:])
