@@ -46,6 +46,17 @@ type Row struct {
 	Churned           bool
 }
 
+// Instance is the row as a `kingmaker serve` v1 predict instance of the
+// example churn model, keyed by its id: the features by their column
+// names, without the label.
+func (r Row) Instance() map[string]any {
+	return map[string]any{
+		"id": r.ID.String(), "tenure_months": r.TenureMonths, "monthly_charges": r.MonthlyCharges,
+		"support_calls": r.SupportCalls, "logins_30d": r.Logins30d, "avg_session_minutes": r.AvgSessionMinutes,
+		"payment_delays": r.PaymentDelays, "plan": r.Plan, "region": r.Region, "device": r.Device,
+	}
+}
+
 // Spec says what to generate.
 type Spec struct {
 	Dataset    string

@@ -128,12 +128,7 @@ func writeInstances(e *env, path string, spec demo.Spec) error {
 	enc := json.NewEncoder(bw)
 	for day := range spec.Days {
 		for i := range spec.RowsPerDay {
-			r := spec.Generate(day, i)
-			if err := enc.Encode(map[string]any{
-				"id": r.ID.String(), "tenure_months": r.TenureMonths, "monthly_charges": r.MonthlyCharges,
-				"support_calls": r.SupportCalls, "logins_30d": r.Logins30d, "avg_session_minutes": r.AvgSessionMinutes,
-				"payment_delays": r.PaymentDelays, "plan": r.Plan, "region": r.Region, "device": r.Device,
-			}); err != nil {
+			if err := enc.Encode(spec.Generate(day, i).Instance()); err != nil {
 				return fmt.Errorf("--instances: %w", err)
 			}
 		}
