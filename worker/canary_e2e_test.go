@@ -5,8 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"io"
-	"log/slog"
-	"net"
 	"net/http"
 	"strings"
 	"sync"
@@ -158,27 +156,11 @@ func TestACanaryAnswersItsShareAndTheProbationJudgesEveryAnswerOnTheRealStack(t 
 	served := *m
 	served.Policy.Probation = probe
 	served.Policy.Probation.CanaryFraction = canary
-	srv, err := serving.New(serving.Options{
+	base, stopServing := serveInProcess(ctx, t, serving.Options{
 		Models: []config.Model{served}, Source: serving.RegistrySource(reg), Poll: 100 * time.Millisecond,
-		ShadowSample: 1, ShadowSink: reg, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		ShadowSample: 1, ShadowSink: reg,
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	serveCtx, stopServing := context.WithCancel(ctx)
-	serveDone := make(chan error, 1)
-	go func() { serveDone <- srv.Serve(serveCtx, ln) }()
-	defer func() {
-		stopServing()
-		if err := <-serveDone; err != nil {
-			t.Errorf("Serve after cancel: %v", err)
-		}
-	}()
-	base := "http://" + ln.Addr().String()
+	defer stopServing()
 	httpc := &http.Client{Timeout: 10 * time.Second}
 	// Wait until serve has the new champion and, from the probation, the
 	// previous one as its shadow.

@@ -132,27 +132,10 @@ func checkServedAndScored(ctx context.Context, t *testing.T, st *worker.Stack, s
 	own := predictServedRows(ctx, t, s, cfg.Cassandra.Keyspace, m, model)
 	regression := model.Schema().EffectiveTask() == trainer.Regression
 
-	srv, err := serving.New(serving.Options{
+	base, stopServing := serveInProcess(ctx, t, serving.Options{
 		Models: []config.Model{*m}, Source: serving.RegistrySource(st.Registry), Poll: 100 * time.Millisecond,
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	serveCtx, stopServing := context.WithCancel(ctx)
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(serveCtx, ln) }()
-	defer func() {
-		stopServing()
-		if err := <-served; err != nil {
-			t.Errorf("Serve after cancel: %v", err)
-		}
-	}()
-	base := "http://" + ln.Addr().String()
+	defer stopServing()
 	httpc := &http.Client{Timeout: 10 * time.Second}
 	post := func(path string, body any) (int, []byte) {
 		b, _ := json.Marshal(body)
@@ -310,4 +293,29 @@ func checkServedAndScored(ctx context.Context, t *testing.T, st *worker.Stack, s
 			t.Errorf("%d predictions stored, the run says %d rows; want %d", n, res.Rows, taskServeRows)
 		}
 	})
+}
+
+// serveInProcess runs an in-process `kingmaker serve` with opts (its log
+// discarded) on a free loopback port. It returns the base URL and a stop
+// that ends Serve and checks that it ended cleanly.
+func serveInProcess(ctx context.Context, t *testing.T, opts serving.Options) (base string, stop func()) {
+	t.Helper()
+	opts.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	srv, err := serving.New(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	serveCtx, stopServing := context.WithCancel(ctx)
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(serveCtx, ln) }()
+	return "http://" + ln.Addr().String(), func() {
+		stopServing()
+		if err := <-served; err != nil {
+			t.Errorf("Serve after cancel: %v", err)
+		}
+	}
 }
