@@ -442,6 +442,16 @@ func TestTriggerStartsAWorkflowWithTheSchedulesIDPrefix(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Trigger waits 10 s to see the run; on a loaded machine the schedule
+	// may start it later: then the run shows in the schedule's recent
+	// actions.
+	for deadline := time.Now().Add(time.Minute); got.WorkflowID == "" && time.Now().Before(deadline); time.Sleep(time.Second) {
+		for _, a := range f.describe(retrain).Info.RecentActions {
+			if a.StartWorkflowResult != nil {
+				got.WorkflowID = a.StartWorkflowResult.WorkflowID
+			}
+		}
+	}
 	t.Cleanup(func() {
 		if got.WorkflowID != "" {
 			f.c.TerminateWorkflow(context.Background(), got.WorkflowID, "", "test over")
