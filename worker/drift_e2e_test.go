@@ -132,8 +132,8 @@ func TestDriftE2EScheduledCheckFiresTheAlertAndItsRetrainPromotesABetterModel(t 
 			return false, err.Error()
 		}
 		ok := alerts.firing("KingmakerDriftDetected", "model", model) &&
-			alerts.firing("KingmakerFeatureDriftMajor", "model", model, "feature", "logins_30d") &&
-			alerts.firing("KingmakerFeatureDriftMajor", "model", model, "feature", "monthly_charges")
+			alerts.firing("KingmakerFeatureDrifted", "model", model, "feature", "logins_30d") &&
+			alerts.firing("KingmakerFeatureDrifted", "model", model, "feature", "monthly_charges")
 		return ok, alerts.String()
 	})
 	if champ, err := w.st.Registry.Champion(ctx, model); err != nil || champ == nil || champ.Version.String() != firstChampion {
@@ -184,7 +184,7 @@ func TestDriftE2EScheduledCheckFiresTheAlertAndItsRetrainPromotesABetterModel(t 
 			return false, err.Error()
 		}
 		ok := detected == 0 && psi < 0.25 && at >= float64(checked.Unix()) && gen == 2 &&
-			!alerts.firing("KingmakerDriftDetected", "model", model) && !alerts.firing("KingmakerFeatureDriftMajor", "model", model)
+			!alerts.firing("KingmakerDriftDetected", "model", model) && !alerts.firing("KingmakerFeatureDrifted", "model", model)
 		return ok, fmt.Sprintf("drift_detected %g, max PSI %g, report at %g (want >= %d), generation %g; alerts: %s",
 			detected, psi, at, checked.Unix(), gen, alerts)
 	})

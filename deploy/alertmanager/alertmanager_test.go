@@ -36,7 +36,7 @@ const (
 // TestEveryAlertReachesItsReceiver fails for an alert it does not name.
 var wantReceiver = map[string]string{
 	"KingmakerDriftDetected":          "kingmaker-drift",
-	"KingmakerFeatureDriftMajor":      "kingmaker-drift",
+	"KingmakerFeatureDrifted":         "kingmaker-drift",
 	"KingmakerDriftReportMissing":     "kingmaker-drift",
 	"KingmakerChampionQualityDropped": "kingmaker-quality",
 	"KingmakerShadowDisagrees":        "kingmaker-quality",

@@ -160,7 +160,7 @@ func readRules(t *testing.T) []rule {
 func TestAlertsAreComplete(t *testing.T) {
 	want := []string{
 		"KingmakerChampionQualityDropped", "KingmakerChampionStale", "KingmakerDriftDetected",
-		"KingmakerDriftReportMissing", "KingmakerFeatureDriftMajor", "KingmakerProbationRolledBack", "KingmakerRetrainsFailing",
+		"KingmakerDriftReportMissing", "KingmakerFeatureDrifted", "KingmakerProbationRolledBack", "KingmakerRetrainsFailing",
 		"KingmakerWorkerDown",
 		"KingmakerServeDown", "KingmakerServingErrors", "KingmakerServingNotReady", "KingmakerServingSlow",
 		"KingmakerShadowDisagrees",
