@@ -7,6 +7,11 @@ GO ?= go
 CONFIG ?= kingmaker.example.yaml
 KINGMAKER := bin/kingmaker --config $(CONFIG)
 TEST_TIMEOUT ?= 30m
+# The commit bin/kingmaker is built from ("-dirty" when the checkout has changes), stamped into the
+# binary: `kingmaker version` prints it, and workers name it in their Temporal identity. Empty
+# outside a git checkout.
+COMMIT := $(shell git rev-parse HEAD 2>/dev/null || true)$(shell test -n "$$(git status --porcelain 2>/dev/null)" && echo -dirty || true)
+LDFLAGS := -X github.com/kingmaker-ml/kingmaker/internal/buildinfo.stamped=$(COMMIT)
 # Integration tests find the stack here (the defaults of scripts/).
 export KINGMAKER_TEST_CASSANDRA ?= 127.0.0.1:9042
 export KINGMAKER_TEST_TEMPORAL ?= 127.0.0.1:7233
@@ -29,11 +34,11 @@ xgboost:
 
 ## build-xgboost: bin/kingmaker with the xgboost trainer, libxgboost already installed
 build-xgboost:
-	$(GO) build -tags xgboost -o bin/kingmaker ./cmd/kingmaker
+	$(GO) build -tags xgboost -ldflags '$(LDFLAGS)' -o bin/kingmaker ./cmd/kingmaker
 
 ## build-pure: bin/kingmaker in pure Go, no C library: every trainer but xgboost
 build-pure:
-	CGO_ENABLED=0 $(GO) build -o bin/kingmaker ./cmd/kingmaker
+	CGO_ENABLED=0 $(GO) build -ldflags '$(LDFLAGS)' -o bin/kingmaker ./cmd/kingmaker
 
 ## stack-up: start Cassandra and the Temporal dev server (fetching/building them the first time)
 stack-up:

@@ -5,6 +5,7 @@
 package worker
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -17,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
@@ -50,10 +52,16 @@ type Options struct {
 	StopTimeout time.Duration
 	// MaxConcurrentTrainings bounds trainings at once on this process.
 	MaxConcurrentTrainings int
-	// Identity names this worker in workflow histories (default: the SDK's
-	// pid@host).
+	// Identity names this worker in workflow histories (default:
+	// pid@host@kingmaker/BUILD, see BuildOf).
 	Identity string
-	Logger   *slog.Logger
+	// Build names this worker's build in its default identity (default:
+	// the binary's, buildinfo.Read().ID).
+	Build string
+	// BuildCheck is how often the worker counts the builds polling its task
+	// queues (DefaultBuildCheck when 0).
+	BuildCheck time.Duration
+	Logger     *slog.Logger
 }
 
 // Stack is what a worker runs on: sessions, clients, the registry and the
@@ -78,7 +86,7 @@ func Open(ctx context.Context, cfg *config.Config, logger *slog.Logger) (*Stack,
 		return nil, err
 	}
 	tc := cfg.Temporal
-	tc.Identity = "" // a worker keeps the SDK's pid@host, so that each one is told apart
+	tc.Identity = "" // each worker names itself (pid@host@kingmaker/BUILD), so that each one is told apart
 	c, err := temporalclient.Dial(ctx, tc, logger, newSDKMetrics(metrics))
 	if err != nil {
 		s.Close()
@@ -123,9 +131,15 @@ func Run(ctx context.Context, st *Stack, opts Options) error {
 		srv.Shutdown(sctx)
 	}()
 
+	build := ownBuild(opts)
+	id := opts.Identity
+	if id == "" {
+		id = identity(build)
+	}
+	builds := newBuildWatch(st.Temporal, reg, build, logger)
 	var workers []worker.Worker
 	for _, role := range opts.Roles {
-		wo := worker.Options{WorkerStopTimeout: opts.StopTimeout, Identity: opts.Identity}
+		wo := worker.Options{WorkerStopTimeout: opts.StopTimeout, Identity: id}
 		var queue string
 		switch role {
 		case RoleMain:
@@ -151,10 +165,23 @@ func Run(ctx context.Context, st *Stack, opts Options) error {
 			}
 			return fmt.Errorf("start worker on task queue %s: %w", queue, err)
 		}
-		logger.Info("worker started", "task_queue", queue, "role", role)
+		logger.Info("worker started", "task_queue", queue, "role", role, "build", build)
 		workers = append(workers, w)
+		if role == RoleMain {
+			builds.watch(queue, enumspb.TASK_QUEUE_TYPE_WORKFLOW, enumspb.TASK_QUEUE_TYPE_ACTIVITY)
+		} else {
+			builds.watch(queue, enumspb.TASK_QUEUE_TYPE_ACTIVITY)
+		}
 	}
+	watchCtx, stopWatch := context.WithCancel(ctx)
+	watched := make(chan struct{})
+	go func() {
+		defer close(watched)
+		builds.run(watchCtx, cmp.Or(opts.BuildCheck, DefaultBuildCheck))
+	}()
 	<-ctx.Done()
+	stopWatch()
+	<-watched
 	logger.Info("stopping workers", "timeout", opts.StopTimeout)
 	for _, w := range workers {
 		w.Stop()

@@ -70,6 +70,7 @@ func commands() []command {
 		{"shadow", "MODEL", "the shadow version and its live evidence (or set or clear it)", runShadow},
 		{"probation", "MODEL", "the champion's probation: state, labelled live rows, current estimate", runProbation},
 		{"serve", "", "answer predictions with each model's champion, following promotions", runServe},
+		{"version", "", "this binary's build: commit and build tags (workers name it in Temporal)", runVersion},
 	}
 }
 

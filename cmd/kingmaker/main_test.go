@@ -410,3 +410,22 @@ func TestARepeatedRollbackOfAGenerationChangesNothing(t *testing.T) {
 		t.Errorf("champion %+v, want generation 4 unchanged by the refusals", ch)
 	}
 }
+
+func TestVersionPrintsTheBuildWithoutAConfig(t *testing.T) {
+	got := kingmaker(t, "--config", "/nonexistent/kingmaker.yaml", "version", "-o", "json")
+	var v struct {
+		ID        string `json:"id"`
+		Version   string `json:"version"`
+		GoVersion string `json:"go_version"`
+	}
+	if got.code != 0 || json.Unmarshal([]byte(got.stdout), &v) != nil || v.ID == "" || !strings.HasPrefix(v.GoVersion, "go") {
+		t.Fatalf("version -o json: exit %d, %q (stderr %q); want the build's id and Go version", got.code, got.stdout, got.stderr)
+	}
+	table := kingmaker(t, "version")
+	if table.code != 0 || !strings.HasPrefix(table.stdout, "kingmaker "+v.ID+"\n") {
+		t.Errorf("version: exit %d, %q; want it to start with kingmaker %s", table.code, table.stdout, v.ID)
+	}
+	if bad := kingmaker(t, "version", "extra"); bad.code != 2 {
+		t.Errorf("version extra: exit %d, want 2", bad.code)
+	}
+}

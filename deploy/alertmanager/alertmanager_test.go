@@ -46,6 +46,7 @@ var wantReceiver = map[string]string{
 	"KingmakerRetrainsFailing":        "kingmaker-retrain",
 	"KingmakerChampionStale":          "kingmaker-retrain",
 	"KingmakerWorkerDown":             "kingmaker-page",
+	"KingmakerWorkerBuildsMixed":      "kingmaker-default",
 	"KingmakerServeDown":              "kingmaker-page",
 	"KingmakerServingNotReady":        "kingmaker-page",
 }

@@ -52,6 +52,8 @@ var contractMetrics = map[string]bool{
 	"kingmaker_training_duration_seconds_bucket": true,
 	"kingmaker_training_duration_seconds_sum":    true,
 	"kingmaker_training_duration_seconds_count":  true,
+	"kingmaker_task_queue_builds":                true,
+	"kingmaker_worker_build_info":                true,
 }
 
 // serveMetrics are the series `kingmaker serve` exports that the rules use (TestServeExportsTheContract
@@ -161,7 +163,7 @@ func TestAlertsAreComplete(t *testing.T) {
 	want := []string{
 		"KingmakerChampionQualityDropped", "KingmakerChampionStale", "KingmakerDriftDetected",
 		"KingmakerDriftReportMissing", "KingmakerFeatureDrifted", "KingmakerProbationRolledBack", "KingmakerRetrainsFailing",
-		"KingmakerWorkerDown",
+		"KingmakerWorkerBuildsMixed", "KingmakerWorkerDown",
 		"KingmakerServeDown", "KingmakerServingErrors", "KingmakerServingNotReady", "KingmakerServingSlow",
 		"KingmakerShadowDisagrees",
 	}
