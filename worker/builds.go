@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"maps"
 	"os"
 	"slices"
 	"strings"
@@ -134,13 +135,7 @@ func (w *buildWatch) check(ctx context.Context) {
 		if !ok {
 			continue
 		}
-		builds := slices.Sorted(func(yield func(string) bool) {
-			for b := range seen {
-				if !yield(b) {
-					return
-				}
-			}
-		})
+		builds := slices.Sorted(maps.Keys(seen))
 		w.builds.WithLabelValues(q.name).Set(float64(len(builds)))
 		list := strings.Join(builds, ",")
 		switch last := w.warned[q.name]; {

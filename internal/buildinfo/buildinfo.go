@@ -1,6 +1,6 @@
 // Package buildinfo names the build of the running kingmaker binary: the
-// commit it was built from and its build tags, as the Go toolchain stamps
-// them. Workers put it in their Temporal identity, so that workers of
+// commit it was built from (as the Go toolchain stamps it, or, where it
+// stamps none, as `make build` does) and its build tags. Workers put it in their Temporal identity, so that workers of
 // different builds polling the same task queues can be noticed (see the
 // worker package), and `kingmaker version` prints it.
 package buildinfo
