@@ -217,8 +217,13 @@ func mustParse(t *testing.T, s string) gocql.UUID {
 }
 
 const (
-	cliRacers        = 4
-	cliMaxRounds     = 8
+	cliRacers = 4
+	// cliMaxRounds bounds the rounds run until a CLI promotion has lost.
+	// Whether the processes' read-then-CAS windows overlap depends on how
+	// long each takes to start and connect: on a loaded machine whole rounds
+	// go one after another (CI once saw 8 such rounds). A round takes about
+	// 0.6 s.
+	cliMaxRounds     = 40
 	cliRoundsWanted  = 3 // at least, and until a CLI promotion has lost
 	cliLoserWording  = "not changed: champion of churn changed concurrently"
 	cliVersionsSaved = cliRacers + 2
