@@ -236,7 +236,10 @@ func race(ctx context.Context, reg *registry.Registry, cur *registry.Champion, v
 func outageWhilePromoting(t *testing.T, hosts []string) {
 	d := newDeployment(t, target{hosts: hosts, replication: 3}, churn(candidates(logistic), func(m *config.Model) { m.Policy.RequireApproval = true }))
 	d.seed(7, 800)
-	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
+	// A ceiling: stopping, 15-90 s of outage, restarting three nodes one by
+	// one (up to KINGMAKER_CLUSTER_WAIT_SECS each), the session reconnecting
+	// and Promote's backoff (capped at 30 s), beside other tests.
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 	defer cancel()
 	d.mustStartWorker()
 	run, err := d.startRetrain(ctx, d.runID("outage"), "churn", weekEnd)

@@ -77,6 +77,11 @@ var (
 // combined output.
 func clusterScript(args ...string) (string, error) {
 	cmd := exec.Command(filepath.Join(root, "scripts", "cassandra-cluster.sh"), args...)
+	if os.Getenv("KINGMAKER_CLUSTER_WAIT_SECS") == "" {
+		// A node rejoining beside other tests' load took up to 164 s; the
+		// script's default wait is 240 s a node.
+		cmd.Env = append(os.Environ(), "KINGMAKER_CLUSTER_WAIT_SECS=480")
+	}
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		return string(out), fmt.Errorf("scripts/cassandra-cluster.sh %s: %w", strings.Join(args, " "), err)

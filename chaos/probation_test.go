@@ -28,7 +28,9 @@ func TestWorkersKilledDuringProbationsChangeNeitherOutcome(t *testing.T) {
 	t.Parallel()
 	models := []string{"churn", "churn_b"}
 	d := newDeployment(t, sharedNode, copiesOfChurn(models))
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	// Each kill can cost a killed activity's whole timeout before its retry
+	// (a minute for CheckProbation, two for ProbationEvidence's heartbeat).
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	now := time.Now().UTC()
 	m, err := d.cfg.Model("churn")
@@ -37,7 +39,9 @@ func TestWorkersKilledDuringProbationsChangeNeitherOutcome(t *testing.T) {
 	}
 	rows := testenv.LiveRows(t, d.session, d.keyspace(), m, now, 500, 300)
 
-	probe := config.Probation{Period: config.Duration(30 * time.Second), Metric: evaluator.MetricAccuracy, MinLabelledRows: 200,
+	// The shadow rows below must be written within the period: the wait for
+	// each shadow pointer may take up to 30 s on a loaded machine.
+	probe := config.Probation{Period: config.Duration(60 * time.Second), Metric: evaluator.MetricAccuracy, MinLabelledRows: 200,
 		SignificanceLevel: 0.05, CheckEvery: config.Duration(5 * time.Second)}
 	type probation struct {
 		model    string
